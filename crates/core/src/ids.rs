@@ -1,0 +1,72 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Invalid;
+
+/// An interaction's public identifier: a 36-character GUID, kept in lowercase hyphenated
+/// form so that lookups do not depend on how a client spelled it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Guid(String);
+
+impl Guid {
+    /// Parses a GUID the way the Interaction Content API validates path parameters.
+    pub fn parse(field: &str, s: &str) -> Result<Self, Invalid> {
+        if s.chars().count() != 36 {
+            return Err(Invalid::new(field, "GUID must be 36 characters in length"));
+        }
+        let uuid = Uuid::try_parse(s)
+            .map_err(|_| Invalid::new(field, format!("GUID '{s}' is not a valid GUID")))?;
+        Ok(Self(uuid.hyphenated().to_string()))
+    }
+
+    pub fn new_random() -> Self {
+        Self(Uuid::new_v4().hyphenated().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Guid {
+    type Error = Invalid;
+    fn try_from(s: String) -> Result<Self, Invalid> {
+        Guid::parse("guid", &s)
+    }
+}
+
+impl From<Guid> for String {
+    fn from(g: Guid) -> String {
+        g.0
+    }
+}
+
+impl fmt::Display for Guid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guid_rules() {
+        assert_eq!(
+            Guid::parse("guid", "abc").unwrap_err().message,
+            "GUID must be 36 characters in length"
+        );
+        assert!(Guid::parse("guid", "2480fc2c-bbd7-427c-9439-02f76583aef5").is_ok());
+        assert_eq!(
+            Guid::parse("guid", "2480FC2C-BBD7-427C-9439-02F76583AEF5")
+                .unwrap()
+                .as_str(),
+            "2480fc2c-bbd7-427c-9439-02f76583aef5"
+        );
+        assert!(Guid::parse("guid", "2480fc2c-bbd7-427c-9439-02f76583aefz").is_err());
+    }
+}

@@ -1,0 +1,23 @@
+//! The callvault domain model.
+//!
+//! Every dialect (Interaction Content API, Call Recording API, Recordings files API) maps
+//! these types to its own wire format; none of them owns a data model of its own. This crate
+//! does no I/O so that its rules (key grammar, search limits, time parsing) can be tested
+//! exhaustively and reused by every layer above it.
+
+pub mod content;
+pub mod error;
+pub mod ids;
+pub mod interaction;
+pub mod scope;
+pub mod search;
+pub mod tenant;
+pub mod time;
+
+pub use content::{ContentItem, ContentKey, ContentType};
+pub use error::Invalid;
+pub use ids::Guid;
+pub use interaction::{Attributes, Direction, Interaction, InteractionMeta};
+pub use scope::{Scope, ScopeSet};
+pub use search::{SearchFilter, MAX_SEARCH_LIMIT, MAX_SEARCH_RANGE_DAYS};
+pub use tenant::{Tenant, TenantId};

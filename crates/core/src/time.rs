@@ -1,0 +1,106 @@
+//! ISO 8601 parsing and formatting shared by the dialects.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+
+use crate::Invalid;
+
+/// Parses an ISO 8601 instant. Accepts RFC 3339 (`2021-01-01T00:00:00Z`,
+/// `2021-12-01T14:18:23.857+01:00`), a date-time without offset (taken as UTC), a space
+/// instead of `T`, and a bare date (midnight UTC), because clients of the platform send
+/// all of these.
+pub fn parse_instant(field: &str, s: &str) -> Result<DateTime<Utc>, Invalid> {
+    let t = s.trim();
+    let bad = || {
+        Invalid::new(
+            field,
+            format!("{field} '{s}' is not a valid ISO 8601 date, e.g. 2021-01-01T00:00:00Z"),
+        )
+    };
+    if t.is_empty() || t.len() > 40 {
+        return Err(bad());
+    }
+    let normalised = if t.len() > 10 && t.as_bytes()[10] == b' ' {
+        format!("{}T{}", &t[..10], &t[11..])
+    } else {
+        t.to_string()
+    };
+    if let Ok(dt) = DateTime::parse_from_rfc3339(&normalised) {
+        return Ok(dt.with_timezone(&Utc));
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M%z",
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+    ] {
+        if let Ok(dt) = DateTime::parse_from_str(&normalised, fmt) {
+            return Ok(dt.with_timezone(&Utc));
+        }
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(&normalised, fmt) {
+            return Ok(naive.and_utc());
+        }
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(&normalised, "%Y-%m-%d") {
+        return Ok(date.and_hms_opt(0, 0, 0).ok_or_else(bad)?.and_utc());
+    }
+    Err(bad())
+}
+
+/// `2020-02-16T14:11:56Z`: whole seconds in UTC, as the platform writes timestamps.
+pub fn format_utc_seconds(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    #[test]
+    fn accepted_forms() {
+        let want = Utc.with_ymd_and_hms(2021, 12, 1, 14, 18, 23).unwrap();
+        for s in [
+            "2021-12-01T14:18:23Z",
+            "2021-12-01T14:18:23.000Z",
+            "2021-12-01T15:18:23+01:00",
+            "2021-12-01T15:18:23+0100",
+            "2021-12-01 14:18:23Z",
+            "2021-12-01T14:18:23",
+        ] {
+            assert_eq!(parse_instant("start", s).unwrap(), want, "{s}");
+        }
+        assert_eq!(
+            parse_instant("start", "2021-12-01").unwrap(),
+            Utc.with_ymd_and_hms(2021, 12, 1, 0, 0, 0).unwrap()
+        );
+        for s in [
+            "",
+            "yesterday",
+            "2021-13-01T00:00:00Z",
+            "2021-12-01T25:00:00Z",
+            "12/01/2021",
+        ] {
+            let e = parse_instant("start", s).unwrap_err();
+            assert_eq!(e.field, "start");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips_any_instant(secs in 0i64..4_102_444_800, millis in 0u32..1000, off_min in -840i32..=840) {
+            let t = Utc.timestamp_opt(secs, millis * 1_000_000).unwrap();
+            let off = chrono::FixedOffset::east_opt(off_min * 60).unwrap();
+            let s = t.with_timezone(&off).to_rfc3339_opts(SecondsFormat::Millis, false);
+            prop_assert_eq!(parse_instant("start", &s).unwrap(), t);
+            let z = format_utc_seconds(t);
+            prop_assert_eq!(parse_instant("start", &z).unwrap().timestamp(), secs);
+        }
+
+        #[test]
+        fn never_panics(s in "\\PC{0,60}") {
+            let _ = parse_instant("start", &s);
+        }
+    }
+}

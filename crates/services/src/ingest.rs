@@ -1,0 +1,280 @@
+//! Ingest: interaction metadata upserts and streamed content uploads.
+//!
+//! An upload is acknowledged only after its bytes are durable in the blob store and its
+//! metadata row is committed. The blob is committed first, under the blob-key lock, so a
+//! crash leaves at worst an unreferenced blob (removed by the orphan sweeper), never a row
+//! pointing at missing bytes.
+
+use bytes::Bytes;
+use callvault_core::content::MediaFamily;
+use callvault_core::{
+    ContentItem, ContentKey, ContentType, Guid, Interaction, InteractionMeta, Invalid, TenantId,
+};
+use chrono::Utc;
+use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+
+use crate::audio::AudioProbe;
+use crate::error::{ServiceError, ServiceResult};
+use crate::vault::Vault;
+
+/// JSON content is parsed to check it; it is small by nature, so this bounds the copy.
+const MAX_JSON_BYTES: u64 = 64 * 1024 * 1024;
+
+/// What the client declares about an upload besides its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct ContentUpload {
+    pub content_type: Option<ContentType>,
+    pub media_type: String,
+    pub expected_len: Option<u64>,
+    /// Lowercase hex SHA-256 the bytes must have.
+    pub expected_sha256: Option<String>,
+    pub owning_agent: Option<String>,
+    pub owning_interaction_plan: Option<String>,
+    pub version: Option<u32>,
+    /// Declared duration for content whose bytes carry none (chat transcripts, video).
+    pub duration_ms: Option<u64>,
+}
+
+/// Blob keys are content addresses scoped by tenant, so one tenant's uploads can never
+/// reveal or share another's bytes.
+pub fn blob_key(tenant: TenantId, sha256_hex: &str) -> String {
+    format!("t{}/{}/{}", tenant.0, &sha256_hex[..2], sha256_hex)
+}
+
+fn resolve_type(key: &ContentKey, declared: Option<ContentType>) -> Result<ContentType, Invalid> {
+    let t = match (key.implied_type(), declared) {
+        (Some(implied), Some(d)) if implied != d => {
+            return Err(Invalid::new(
+                "type",
+                format!(
+                    "type '{d}' does not match contentKey '{}'",
+                    key.stored_form()
+                ),
+            ))
+        }
+        (Some(implied), _) => implied,
+        (None, Some(d)) => d,
+        (None, None) => {
+            return Err(Invalid::new(
+                "type",
+                "type is required when contentKey is a unique identifier",
+            ))
+        }
+    };
+    match key {
+        ContentKey::Type(_) if t.is_multi_instance() => Err(Invalid::new(
+            "contentKey",
+            format!("{t} content is keyed by a unique identifier, not by its type name"),
+        )),
+        ContentKey::Unique(_) if !t.is_multi_instance() => Err(Invalid::new(
+            "contentKey",
+            format!("{t} content is keyed by its type name '{t}'"),
+        )),
+        _ => Ok(t),
+    }
+}
+
+impl Vault {
+    pub async fn upsert_interaction(
+        &self,
+        tenant: TenantId,
+        meta: &InteractionMeta,
+    ) -> ServiceResult<(Interaction, bool)> {
+        meta.validate()?;
+        Ok(self.meta.upsert_interaction(tenant, meta).await?)
+    }
+
+    /// Streams one content item into the vault, replacing any item with the same key.
+    /// Answers the stored item and whether it was new.
+    pub async fn put_content<S, E>(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+        key: &ContentKey,
+        upload: ContentUpload,
+        body: S,
+    ) -> ServiceResult<(ContentItem, bool)>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: std::fmt::Display,
+    {
+        let content_type = resolve_type(key, upload.content_type)?;
+        let media_type = content_type.validate_media_type("Content-Type", &upload.media_type)?;
+        if upload.owning_agent.is_some() && content_type != ContentType::Voicemail {
+            return Err(
+                Invalid::new("owningAgent", "owningAgent applies only to voicemail").into(),
+            );
+        }
+        if upload.owning_interaction_plan.is_some()
+            && content_type != ContentType::IvrAudioRecording
+        {
+            return Err(Invalid::new(
+                "owningInteractionPlan",
+                "owningInteractionPlan applies only to ivrAudioRecording",
+            )
+            .into());
+        }
+        if let Some(agent) = &upload.owning_agent {
+            callvault_core::interaction::check_identifier("owningAgent", agent)?;
+        }
+        if let Some(len) = upload.expected_len {
+            if len > self.config.max_content_bytes {
+                return Err(too_large(self.config.max_content_bytes));
+            }
+        }
+        if self.meta.get_interaction(tenant, guid).await?.is_none() {
+            return Err(ServiceError::NotFound(format!(
+                "interaction {guid} not found"
+            )));
+        }
+        let family = content_type.media_family();
+        let staged = self.stage_body(body, &media_type, family, &upload).await?;
+        let item = ContentItem {
+            key: key.stored_form(),
+            content_type,
+            media_type,
+            length: staged.length,
+            blob_key: blob_key(tenant, &staged.sha256),
+            sha256: staged.sha256,
+            last_modified: Utc::now(),
+            duration_ms: staged.duration_ms.or(upload.duration_ms),
+            version: upload.version,
+            owning_agent: upload.owning_agent.or_else(|| match key {
+                ContentKey::LegacyVoicemail(agent) => Some(agent.clone()),
+                _ => None,
+            }),
+            owning_interaction_plan: upload.owning_interaction_plan,
+        };
+        let outcome = {
+            let _guard = self.meta.lock_blob(&item.blob_key).await;
+            staged.upload.commit(&item.blob_key).await?;
+            let outcome = self.meta.put_content(tenant, guid, &item).await?;
+            if outcome.is_none() && !self.meta.blob_referenced(&item.blob_key).await? {
+                self.blobs.delete(&item.blob_key).await?;
+            }
+            outcome
+        };
+        let outcome = outcome
+            .ok_or_else(|| ServiceError::NotFound(format!("interaction {guid} not found")))?;
+        if let Some(released) = outcome.released_blob {
+            self.release_blobs(&[released]).await?;
+        }
+        metrics::counter!("callvault_ingested_bytes_total").increment(item.length);
+        Ok((item, outcome.created))
+    }
+
+    async fn stage_body<S, E>(
+        &self,
+        mut body: S,
+        media_type: &str,
+        family: MediaFamily,
+        upload: &ContentUpload,
+    ) -> ServiceResult<Staged>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: std::fmt::Display,
+    {
+        let mut staged = self.blobs.stage().await?;
+        let mut probe = match family {
+            MediaFamily::Audio => AudioProbe::start(media_type),
+            _ => None,
+        };
+        let mut json = (family == MediaFamily::Json).then(Vec::new);
+        let mut hasher = Sha256::new();
+        let mut length = 0u64;
+        let result: ServiceResult<()> = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| ServiceError::BodyAborted(e.to_string()))?;
+                length += chunk.len() as u64;
+                if length > self.config.max_content_bytes {
+                    return Err(too_large(self.config.max_content_bytes));
+                }
+                hasher.update(&chunk);
+                if let Some(buf) = json.as_mut() {
+                    if length > MAX_JSON_BYTES {
+                        return Err(too_large(MAX_JSON_BYTES));
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                staged.write(&chunk).await?;
+                if let Some(p) = probe.as_mut() {
+                    p.feed(chunk).await;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        let checked = result.and_then(|()| {
+            let sha256 = hex::encode(hasher.finalize());
+            verify_declared(upload, length, &sha256)?;
+            if let Some(buf) = &json {
+                serde_json::from_slice::<serde::de::IgnoredAny>(buf).map_err(|e| {
+                    ServiceError::UnsupportedMedia {
+                        field: "body".into(),
+                        message: format!("the content is not valid JSON: {e}"),
+                    }
+                })?;
+            }
+            Ok(sha256)
+        });
+        let duration = match (checked.is_ok(), probe) {
+            (true, Some(p)) => match p.finish().await {
+                Ok(info) => Some(info.duration_ms),
+                Err(message) => {
+                    staged.abort().await;
+                    return Err(ServiceError::UnsupportedMedia {
+                        field: "body".into(),
+                        message,
+                    });
+                }
+            },
+            _ => None,
+        };
+        match checked {
+            Ok(sha256) => Ok(Staged {
+                upload: staged,
+                sha256,
+                length,
+                duration_ms: duration,
+            }),
+            Err(e) => {
+                staged.abort().await;
+                Err(e)
+            }
+        }
+    }
+}
+
+struct Staged {
+    upload: Box<dyn callvault_storage::BlobUpload>,
+    sha256: String,
+    length: u64,
+    duration_ms: Option<u64>,
+}
+
+fn too_large(max: u64) -> ServiceError {
+    ServiceError::PayloadTooLarge(format!("content is larger than the limit of {max} bytes"))
+}
+
+fn verify_declared(upload: &ContentUpload, length: u64, sha256: &str) -> ServiceResult<()> {
+    if let Some(want) = upload.expected_len {
+        if want != length {
+            return Err(Invalid::new(
+                "Content-Length",
+                format!("received {length} bytes but Content-Length declared {want}"),
+            )
+            .into());
+        }
+    }
+    if let Some(want) = &upload.expected_sha256 {
+        if !want.eq_ignore_ascii_case(sha256) {
+            return Err(Invalid::new(
+                "X-Content-SHA256",
+                format!("the content's SHA-256 is {sha256}, not the declared {want}"),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! Use cases over the stores. The HTTP dialects and the CLI call these; nothing here knows
+//! about a wire format.
+
+pub mod audio;
+pub mod auth;
+pub mod cleanup;
+pub mod content;
+pub mod cursor;
+pub mod error;
+pub mod ingest;
+pub mod vault;
+
+pub use error::ServiceError;
+pub use vault::{Vault, VaultConfig};

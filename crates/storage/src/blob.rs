@@ -1,0 +1,57 @@
+//! The blob store: where content bytes live, addressed by keys the services derive from
+//! the bytes' SHA-256 (never from request input).
+
+use std::ops::Range;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use crate::error::StoreResult;
+
+/// A byte stream read from the store, with the length it will yield.
+pub struct BlobRead {
+    pub stream: BoxStream<'static, std::io::Result<Bytes>>,
+    pub len: u64,
+}
+
+/// A blob listed by the orphan sweeper.
+#[derive(Debug, Clone)]
+pub struct BlobInfo {
+    pub key: String,
+    pub modified: SystemTime,
+}
+
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Starts an upload in a staging area; nothing is visible under a key until
+    /// [`BlobUpload::commit`].
+    async fn stage(&self) -> StoreResult<Box<dyn BlobUpload>>;
+
+    /// Opens a blob, whole or a byte range of it (`range` already checked against the
+    /// length by the caller).
+    async fn open(&self, key: &str, range: Option<Range<u64>>) -> StoreResult<BlobRead>;
+
+    async fn exists(&self, key: &str) -> StoreResult<bool>;
+
+    /// Removes a blob durably; removing a missing blob is not an error.
+    async fn delete(&self, key: &str) -> StoreResult<()>;
+
+    /// Every committed blob, for the orphan sweeper.
+    async fn list(&self) -> StoreResult<Vec<BlobInfo>>;
+
+    /// Removes staging leftovers of uploads that died before committing.
+    async fn clean_staging(&self, older_than: SystemTime) -> StoreResult<usize>;
+}
+
+#[async_trait]
+pub trait BlobUpload: Send {
+    async fn write(&mut self, chunk: &[u8]) -> StoreResult<()>;
+
+    /// Makes the staged bytes durable under `key`. If the key already holds a blob (the
+    /// same bytes, since keys are content addresses), the staged copy is discarded.
+    async fn commit(self: Box<Self>, key: &str) -> StoreResult<()>;
+
+    async fn abort(self: Box<Self>);
+}

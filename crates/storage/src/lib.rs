@@ -1,0 +1,16 @@
+//! Storage for callvault: a metadata store and a blob store behind traits, so that the
+//! services and HTTP dialects never know whether they run on the embedded default
+//! (SQLite + local files) or on the scale-out backends.
+
+pub mod blob;
+pub mod error;
+pub mod local_blob;
+pub mod locks;
+pub mod meta;
+pub mod sqlite;
+
+pub use blob::{BlobRead, BlobStore, BlobUpload};
+pub use error::StoreError;
+pub use local_blob::LocalBlobStore;
+pub use meta::MetadataStore;
+pub use sqlite::SqliteStore;

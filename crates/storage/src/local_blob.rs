@@ -1,0 +1,256 @@
+//! Blobs as files under a data directory.
+//!
+//! Written by hand rather than through `object_store`'s local backend because an
+//! acknowledged write must be durable: the staged file is fsynced, renamed into place and
+//! its directory fsynced, which that backend does not do.
+
+use std::io::SeekFrom;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use tokio::fs::{self, File};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio_util::io::ReaderStream;
+
+use crate::blob::{BlobInfo, BlobRead, BlobStore, BlobUpload};
+use crate::error::{StoreError, StoreResult};
+
+const READ_CHUNK: usize = 256 * 1024;
+
+pub struct LocalBlobStore {
+    blobs: PathBuf,
+    staging: PathBuf,
+}
+
+impl LocalBlobStore {
+    pub async fn open(root: &Path) -> StoreResult<Self> {
+        let blobs = root.join("blobs");
+        let staging = root.join("staging");
+        fs::create_dir_all(&blobs).await?;
+        fs::create_dir_all(&staging).await?;
+        Ok(Self { blobs, staging })
+    }
+
+    /// Maps a key to a path, refusing anything that could leave the blob directory.
+    fn path_of(&self, key: &str) -> StoreResult<PathBuf> {
+        let ok = !key.is_empty()
+            && key.len() <= 512
+            && key.split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg != "."
+                    && seg != ".."
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            });
+        if ok {
+            Ok(self.blobs.join(key))
+        } else {
+            Err(StoreError::Backend(format!("invalid blob key {key:?}")))
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobStore {
+    async fn stage(&self) -> StoreResult<Box<dyn BlobUpload>> {
+        let path = self.staging.join(uuid::Uuid::new_v4().simple().to_string());
+        let file = File::create(&path).await?;
+        Ok(Box::new(LocalUpload {
+            file: Some(BufWriter::with_capacity(256 * 1024, file)),
+            path,
+            blobs: self.blobs.clone(),
+        }))
+    }
+
+    async fn open(&self, key: &str, range: Option<Range<u64>>) -> StoreResult<BlobRead> {
+        let path = self.path_of(key)?;
+        let mut file = match File::open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::NotFound(format!("blob {key}")))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let size = file.metadata().await?.len();
+        let (start, len) = match range {
+            Some(r) if r.start <= r.end && r.end <= size => (r.start, r.end - r.start),
+            Some(r) => {
+                return Err(StoreError::Backend(format!(
+                    "range {r:?} outside blob of {size} bytes"
+                )))
+            }
+            None => (0, size),
+        };
+        if start > 0 {
+            file.seek(SeekFrom::Start(start)).await?;
+        }
+        let stream = ReaderStream::with_capacity(file.take(len), READ_CHUNK).boxed();
+        Ok(BlobRead { stream, len })
+    }
+
+    async fn exists(&self, key: &str) -> StoreResult<bool> {
+        Ok(fs::try_exists(self.path_of(key)?).await?)
+    }
+
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        let path = self.path_of(key)?;
+        match fs::remove_file(&path).await {
+            Ok(()) => {
+                if let Some(dir) = path.parent() {
+                    sync_dir(dir).await?;
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list(&self) -> StoreResult<Vec<BlobInfo>> {
+        let root = self.blobs.clone();
+        tokio::task::spawn_blocking(move || walk(&root))
+            .await
+            .map_err(|e| StoreError::Backend(format!("blob listing task failed: {e}")))?
+    }
+
+    async fn clean_staging(&self, older_than: SystemTime) -> StoreResult<usize> {
+        let mut removed = 0;
+        let mut dir = fs::read_dir(&self.staging).await?;
+        while let Some(entry) = dir.next_entry().await? {
+            let modified = entry.metadata().await?.modified()?;
+            if modified < older_than && fs::remove_file(entry.path()).await.is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn walk(root: &Path) -> StoreResult<Vec<BlobInfo>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if let Ok(rel) = entry.path().strip_prefix(root) {
+                let key = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.push(BlobInfo {
+                    key,
+                    modified: meta.modified()?,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir).await?.sync_all().await
+}
+
+struct LocalUpload {
+    file: Option<BufWriter<File>>,
+    path: PathBuf,
+    blobs: PathBuf,
+}
+
+#[async_trait]
+impl BlobUpload for LocalUpload {
+    async fn write(&mut self, chunk: &[u8]) -> StoreResult<()> {
+        match self.file.as_mut() {
+            Some(f) => Ok(f.write_all(chunk).await?),
+            None => Err(StoreError::Backend("write after commit".into())),
+        }
+    }
+
+    async fn commit(mut self: Box<Self>, key: &str) -> StoreResult<()> {
+        let store = LocalBlobStore {
+            blobs: self.blobs.clone(),
+            staging: PathBuf::new(),
+        };
+        let dest = store.path_of(key)?;
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| StoreError::Backend("double commit".into()))?;
+        file.flush().await?;
+        let file = file.into_inner();
+        file.sync_all().await?;
+        drop(file);
+        if fs::try_exists(&dest).await? {
+            fs::remove_file(&self.path).await?;
+            return Ok(());
+        }
+        let dir = dest
+            .parent()
+            .ok_or_else(|| StoreError::Backend("blob key has no parent".into()))?;
+        let created_dir = !fs::try_exists(dir).await?;
+        fs::create_dir_all(dir).await?;
+        fs::rename(&self.path, &dest).await?;
+        sync_dir(dir).await?;
+        if created_dir {
+            let mut d = dir;
+            while let Some(parent) = d.parent() {
+                sync_dir(parent).await?;
+                if parent == self.blobs {
+                    break;
+                }
+                d = parent;
+            }
+        }
+        Ok(())
+    }
+
+    async fn abort(mut self: Box<Self>) {
+        self.file.take();
+        let _ = fs::remove_file(&self.path).await;
+    }
+}
+
+impl Drop for LocalUpload {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn stage_commit_read_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(dir.path()).await.unwrap();
+        let mut up = store.stage().await.unwrap();
+        up.write(b"hello ").await.unwrap();
+        up.write(b"world").await.unwrap();
+        up.commit("t1/ab/abc").await.unwrap();
+        let r = store.open("t1/ab/abc", Some(6..11)).await.unwrap();
+        assert_eq!(r.len, 5);
+        let bytes: Vec<u8> = r.stream.map(|c| c.unwrap().to_vec()).concat().await;
+        assert_eq!(bytes, b"world");
+        assert_eq!(store.list().await.unwrap().len(), 1);
+        store.delete("t1/ab/abc").await.unwrap();
+        assert!(!store.exists("t1/ab/abc").await.unwrap());
+        assert!(store.open("../etc/passwd", None).await.is_err());
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("staging"))
+                .unwrap()
+                .count(),
+            0
+        );
+    }
+}

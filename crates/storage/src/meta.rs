@@ -1,0 +1,132 @@
+//! The metadata store: tenants, interactions, content items, API clients and tokens.
+
+use async_trait::async_trait;
+use callvault_core::{
+    ContentItem, Guid, Interaction, InteractionMeta, SearchFilter, Tenant, TenantId,
+};
+use chrono::{DateTime, Utc};
+
+use crate::error::StoreResult;
+use crate::locks::KeyGuard;
+
+/// Keyset position in the search order `(start, id)`; the last item of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchCursor {
+    pub start_us: i64,
+    pub id: i64,
+}
+
+/// Where a page of search results begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageStart {
+    After(Option<SearchCursor>),
+    Offset(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiClient {
+    pub client_id: String,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub secret_hash: Vec<u8>,
+    pub scopes: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub token_hash: Vec<u8>,
+    pub tenant_id: TenantId,
+    pub client_id: String,
+    pub scopes: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Result of storing a content item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutContentOutcome {
+    pub created: bool,
+    /// A blob the replaced item used that no item references any more.
+    pub released_blob: Option<String>,
+}
+
+/// Result of removing content: the removed items and the blobs nothing references now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub items: Vec<ContentItem>,
+    pub released_blobs: Vec<String>,
+}
+
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    async fn create_tenant(&self, name: &str, time_zone: &str) -> StoreResult<Tenant>;
+    async fn tenant_by_name(&self, name: &str) -> StoreResult<Option<Tenant>>;
+    async fn tenant_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+
+    /// Creates or updates an interaction by GUID; answers it and whether it was created.
+    async fn upsert_interaction(
+        &self,
+        tenant: TenantId,
+        meta: &InteractionMeta,
+    ) -> StoreResult<(Interaction, bool)>;
+    async fn get_interaction(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+    ) -> StoreResult<Option<Interaction>>;
+
+    /// Interactions with at least one content item, ordered by `(start, id)`.
+    async fn search(
+        &self,
+        tenant: TenantId,
+        filter: &SearchFilter,
+        page: PageStart,
+        limit: u32,
+    ) -> StoreResult<Vec<Interaction>>;
+    async fn count(&self, tenant: TenantId, filter: &SearchFilter) -> StoreResult<u64>;
+
+    /// Stores a content item of an existing interaction, replacing one with the same key.
+    /// Answers `None` when the interaction does not exist.
+    async fn put_content(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+        item: &ContentItem,
+    ) -> StoreResult<Option<PutContentOutcome>>;
+    async fn delete_content(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+        key: &str,
+    ) -> StoreResult<Option<Removed>>;
+    async fn delete_interaction(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+    ) -> StoreResult<Option<Removed>>;
+
+    /// Whether any content item references the blob.
+    async fn blob_referenced(&self, blob_key: &str) -> StoreResult<bool>;
+    /// Held while a blob is committed and referenced, or checked and removed.
+    async fn lock_blob(&self, blob_key: &str) -> KeyGuard;
+
+    async fn create_client(&self, client: &ApiClient) -> StoreResult<()>;
+    async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<ApiClient>>;
+    async fn list_clients(&self, tenant: TenantId) -> StoreResult<Vec<ApiClient>>;
+    async fn set_client_secret(&self, client_id: &str, secret_hash: &[u8]) -> StoreResult<bool>;
+    /// Revokes a client and every token issued to it.
+    async fn revoke_client(&self, client_id: &str) -> StoreResult<bool>;
+
+    async fn insert_token(&self, token: &AccessToken) -> StoreResult<()>;
+    async fn token_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<AccessToken>>;
+    async fn delete_expired_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// A persistent named secret, created from `init` on first use. Shared by every node
+    /// on the same database, so continuation tokens verify on any of them.
+    async fn secret(&self, name: &str, init: &[u8]) -> StoreResult<Vec<u8>>;
+
+    /// Cheap liveness check for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,170 @@
+//! Content item writes and deletions, each in one transaction with the interaction's
+//! content count so that search never sees a half-applied change.
+
+use callvault_core::{ContentItem, Guid, TenantId};
+use sqlx::{Row, SqliteConnection};
+
+use super::interactions::{interaction_id, now_us};
+use super::rows::{self, to_us, CONTENT_COLUMNS};
+use super::SqliteStore;
+use crate::error::StoreResult;
+use crate::meta::{PutContentOutcome, Removed};
+
+impl SqliteStore {
+    pub(super) async fn put_content_impl(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+        item: &ContentItem,
+    ) -> StoreResult<Option<PutContentOutcome>> {
+        let mut tx = self.begin_write().await?;
+        let Some(iid) = interaction_id(&mut tx, tenant, guid).await? else {
+            return Ok(None);
+        };
+        let old: Option<String> = sqlx::query_scalar(
+            "SELECT blob_key FROM content_items WHERE interaction_id = ? AND content_key = ?",
+        )
+        .bind(iid)
+        .bind(&item.key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO content_items (interaction_id, tenant_id, content_key, content_type, \
+             media_type, length, sha256, blob_key, last_modified_us, duration_ms, version, \
+             owning_agent, owning_plan) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (interaction_id, content_key) DO UPDATE SET \
+             content_type = excluded.content_type, media_type = excluded.media_type, \
+             length = excluded.length, sha256 = excluded.sha256, blob_key = excluded.blob_key, \
+             last_modified_us = excluded.last_modified_us, duration_ms = excluded.duration_ms, \
+             version = excluded.version, owning_agent = excluded.owning_agent, \
+             owning_plan = excluded.owning_plan",
+        )
+        .bind(iid)
+        .bind(tenant.0)
+        .bind(&item.key)
+        .bind(item.content_type.as_str())
+        .bind(&item.media_type)
+        .bind(item.length as i64)
+        .bind(&item.sha256)
+        .bind(&item.blob_key)
+        .bind(to_us(item.last_modified))
+        .bind(item.duration_ms.map(|d| d as i64))
+        .bind(item.version.map(i64::from))
+        .bind(&item.owning_agent)
+        .bind(&item.owning_interaction_plan)
+        .execute(&mut *tx)
+        .await?;
+        let delta = if old.is_none() { 1 } else { 0 };
+        sqlx::query(
+            "UPDATE interactions SET content_count = content_count + ?, updated_us = ? WHERE id = ?",
+        )
+        .bind(delta)
+        .bind(now_us())
+        .bind(iid)
+        .execute(&mut *tx)
+        .await?;
+        let released_blob = match old {
+            Some(old_key) if old_key != item.blob_key => {
+                if referenced(&mut tx, &old_key).await? {
+                    None
+                } else {
+                    Some(old_key)
+                }
+            }
+            _ => None,
+        };
+        tx.commit().await?;
+        Ok(Some(PutContentOutcome {
+            created: delta == 1,
+            released_blob,
+        }))
+    }
+
+    pub(super) async fn delete_content_impl(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+        key: &str,
+    ) -> StoreResult<Option<Removed>> {
+        let mut tx = self.begin_write().await?;
+        let Some(iid) = interaction_id(&mut tx, tenant, guid).await? else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "DELETE FROM content_items WHERE interaction_id = ? AND content_key = ? \
+             RETURNING {CONTENT_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(iid)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let (_, item) = rows::content(&row)?;
+        sqlx::query(
+            "UPDATE interactions SET content_count = content_count - 1, updated_us = ? WHERE id = ?",
+        )
+        .bind(now_us())
+        .bind(iid)
+        .execute(&mut *tx)
+        .await?;
+        let removed = released(&mut tx, vec![item]).await?;
+        tx.commit().await?;
+        Ok(Some(removed))
+    }
+
+    pub(super) async fn delete_interaction_impl(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+    ) -> StoreResult<Option<Removed>> {
+        let mut tx = self.begin_write().await?;
+        let Some(iid) = interaction_id(&mut tx, tenant, guid).await? else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "DELETE FROM content_items WHERE interaction_id = ? RETURNING {CONTENT_COLUMNS}"
+        );
+        let rows = sqlx::query(&sql).bind(iid).fetch_all(&mut *tx).await?;
+        let items = rows
+            .iter()
+            .map(|r| rows::content(r).map(|(_, c)| c))
+            .collect::<StoreResult<Vec<_>>>()?;
+        sqlx::query("DELETE FROM interactions WHERE id = ?")
+            .bind(iid)
+            .execute(&mut *tx)
+            .await?;
+        let removed = released(&mut tx, items).await?;
+        tx.commit().await?;
+        Ok(Some(removed))
+    }
+
+    pub(super) async fn blob_referenced_impl(&self, blob_key: &str) -> StoreResult<bool> {
+        let mut conn = self.reader.acquire().await?;
+        referenced(&mut conn, blob_key).await
+    }
+}
+
+async fn referenced(conn: &mut SqliteConnection, blob_key: &str) -> StoreResult<bool> {
+    let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM content_items WHERE blob_key = ?) AS r")
+        .bind(blob_key)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(row.try_get::<i64, _>("r")? != 0)
+}
+
+async fn released(
+    conn: &mut SqliteConnection,
+    items: Vec<callvault_core::ContentItem>,
+) -> StoreResult<Removed> {
+    let mut released_blobs = Vec::new();
+    for item in &items {
+        if !released_blobs.contains(&item.blob_key) && !referenced(conn, &item.blob_key).await? {
+            released_blobs.push(item.blob_key.clone());
+        }
+    }
+    Ok(Removed {
+        items,
+        released_blobs,
+    })
+}

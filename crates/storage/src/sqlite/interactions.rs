@@ -1,0 +1,270 @@
+//! Interaction writes, lookups and search.
+
+use std::collections::HashMap;
+
+use callvault_core::{Guid, Interaction, InteractionMeta, SearchFilter, TenantId};
+use chrono::Utc;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+
+use super::rows::{self, json, to_us, CONTENT_COLUMNS, INTERACTION_COLUMNS};
+use super::SqliteStore;
+use crate::error::{StoreError, StoreResult};
+use crate::meta::PageStart;
+
+impl SqliteStore {
+    pub(super) async fn upsert_interaction_impl(
+        &self,
+        tenant: TenantId,
+        meta: &InteractionMeta,
+    ) -> StoreResult<(Interaction, bool)> {
+        let now = to_us(Utc::now());
+        let mut tx = self.begin_write().await?;
+        let existing: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM interactions WHERE tenant_id = ? AND guid = ?")
+                .bind(tenant.0)
+                .bind(meta.guid.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let created = existing.is_none();
+        let id = match existing {
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE interactions SET start_us = ?, end_us = ?, direction = ?, \
+                     connect_from = ?, connect_to = ?, caller_name = ?, agents = ?, \
+                     extensions = ?, queue_id = ?, queue_name = ?, channel = ?, attributes = ?, \
+                     updated_us = ? WHERE id = ?",
+                )
+                .bind(to_us(meta.start))
+                .bind(meta.end.map(to_us))
+                .bind(meta.direction.as_str())
+                .bind(&meta.connect_from)
+                .bind(&meta.connect_to)
+                .bind(&meta.caller_name)
+                .bind(json(&meta.handling_agents))
+                .bind(json(&meta.extensions))
+                .bind(&meta.queue_id)
+                .bind(&meta.queue_name)
+                .bind(&meta.channel)
+                .bind(json(&meta.attributes))
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM interaction_agents WHERE interaction_id = ?")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                id
+            }
+            None => {
+                let number: i64 = sqlx::query_scalar(
+                    "UPDATE tenants SET next_number = next_number + 1 WHERE id = ? \
+                     RETURNING next_number - 1",
+                )
+                .bind(tenant.0)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("tenant {}", tenant.0)))?;
+                sqlx::query_scalar(
+                    "INSERT INTO interactions (tenant_id, guid, number, start_us, end_us, \
+                     direction, connect_from, connect_to, caller_name, agents, extensions, \
+                     queue_id, queue_name, channel, attributes, created_us, updated_us) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                )
+                .bind(tenant.0)
+                .bind(meta.guid.as_str())
+                .bind(number)
+                .bind(to_us(meta.start))
+                .bind(meta.end.map(to_us))
+                .bind(meta.direction.as_str())
+                .bind(&meta.connect_from)
+                .bind(&meta.connect_to)
+                .bind(&meta.caller_name)
+                .bind(json(&meta.handling_agents))
+                .bind(json(&meta.extensions))
+                .bind(&meta.queue_id)
+                .bind(&meta.queue_name)
+                .bind(&meta.channel)
+                .bind(json(&meta.attributes))
+                .bind(now)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?
+            }
+        };
+        for agent in &meta.handling_agents {
+            sqlx::query(
+                "INSERT OR IGNORE INTO interaction_agents (interaction_id, tenant_id, agent_id) \
+                 VALUES (?, ?, ?)",
+            )
+            .bind(id)
+            .bind(tenant.0)
+            .bind(agent)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT OR IGNORE INTO agents (tenant_id, agent_id) VALUES (?, ?)")
+                .bind(tenant.0)
+                .bind(agent)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let interaction = load_one(&mut tx, tenant, &meta.guid)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Backend("interaction vanished inside its transaction".into())
+            })?;
+        tx.commit().await?;
+        Ok((interaction, created))
+    }
+
+    pub(super) async fn get_interaction_impl(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+    ) -> StoreResult<Option<Interaction>> {
+        let mut conn = self.reader.acquire().await?;
+        load_one(&mut conn, tenant, guid).await
+    }
+
+    pub(super) async fn search_impl(
+        &self,
+        tenant: TenantId,
+        filter: &SearchFilter,
+        page: PageStart,
+        limit: u32,
+    ) -> StoreResult<Vec<Interaction>> {
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {INTERACTION_COLUMNS} FROM interactions i"
+        ));
+        push_filter(&mut q, tenant, filter);
+        match page {
+            PageStart::After(Some(c)) => {
+                q.push(" AND (i.start_us, i.id) > (").push_bind(c.start_us);
+                q.push(", ").push_bind(c.id).push(")");
+            }
+            PageStart::After(None) | PageStart::Offset(_) => {}
+        }
+        q.push(" ORDER BY i.start_us, i.id LIMIT ")
+            .push_bind(i64::from(limit));
+        if let PageStart::Offset(off) = page {
+            q.push(" OFFSET ")
+                .push_bind(off.min(i64::MAX as u64) as i64);
+        }
+        let mut conn = self.reader.acquire().await?;
+        let rows = q.build().fetch_all(&mut *conn).await?;
+        let mut items = rows
+            .iter()
+            .map(rows::interaction)
+            .collect::<StoreResult<Vec<_>>>()?;
+        attach_content(&mut conn, &mut items).await?;
+        Ok(items)
+    }
+
+    pub(super) async fn count_impl(
+        &self,
+        tenant: TenantId,
+        filter: &SearchFilter,
+    ) -> StoreResult<u64> {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM interactions i");
+        push_filter(&mut q, tenant, filter);
+        let n: i64 = q.build_query_scalar().fetch_one(&self.reader).await?;
+        Ok(n.max(0) as u64)
+    }
+}
+
+fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, tenant: TenantId, f: &SearchFilter) {
+    q.push(" WHERE i.tenant_id = ").push_bind(tenant.0);
+    q.push(" AND i.content_count > 0 AND i.start_us >= ")
+        .push_bind(to_us(f.start));
+    q.push(" AND i.start_us <= ").push_bind(to_us(f.end));
+    if let Some(d) = f.direction {
+        q.push(" AND i.direction = ").push_bind(d.as_str());
+    }
+    for (col, prefix) in [
+        ("connect_from", &f.connect_from_prefix),
+        ("connect_to", &f.connect_to_prefix),
+    ] {
+        if let Some(p) = prefix {
+            q.push(format!(" AND substr(i.{col}, 1, "))
+                .push_bind(p.chars().count() as i64)
+                .push(") = ")
+                .push_bind(p.clone());
+        }
+    }
+    if let Some(agent) = &f.handling_agent_id {
+        q.push(
+            " AND EXISTS (SELECT 1 FROM interaction_agents a WHERE a.interaction_id = i.id \
+             AND a.agent_id = ",
+        )
+        .push_bind(agent.clone())
+        .push(")");
+    }
+}
+
+/// Loads one interaction with its content, on the given connection (so that a write
+/// transaction sees its own changes).
+pub(super) async fn load_one(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    guid: &Guid,
+) -> StoreResult<Option<Interaction>> {
+    let sql = format!(
+        "SELECT {INTERACTION_COLUMNS} FROM interactions i WHERE i.tenant_id = ? AND i.guid = ?"
+    );
+    let row = sqlx::query(&sql)
+        .bind(tenant.0)
+        .bind(guid.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut items = vec![rows::interaction(&row)?];
+    attach_content(conn, &mut items).await?;
+    Ok(items.pop())
+}
+
+async fn attach_content(conn: &mut SqliteConnection, items: &mut [Interaction]) -> StoreResult<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    let sql = format!(
+        "SELECT {CONTENT_COLUMNS} FROM content_items \
+         WHERE interaction_id IN (SELECT value FROM json_each(?)) ORDER BY interaction_id, rowid"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(json(&ids))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut by_id: HashMap<i64, usize> = HashMap::with_capacity(items.len());
+    for (i, it) in items.iter().enumerate() {
+        by_id.insert(it.id, i);
+    }
+    for row in &rows {
+        let (iid, item) = rows::content(row)?;
+        if let Some(&i) = by_id.get(&iid) {
+            items[i].content.push(item);
+        }
+    }
+    Ok(())
+}
+
+/// The interaction row id for a GUID, inside a write transaction.
+pub(super) async fn interaction_id(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    guid: &Guid,
+) -> StoreResult<Option<i64>> {
+    let row = sqlx::query("SELECT id FROM interactions WHERE tenant_id = ? AND guid = ?")
+        .bind(tenant.0)
+        .bind(guid.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get("id")?),
+        None => None,
+    })
+}
+
+pub(super) fn now_us() -> i64 {
+    to_us(Utc::now())
+}

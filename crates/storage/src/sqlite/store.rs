@@ -1,0 +1,115 @@
+//! `MetadataStore` for SQLite: the trait surface, delegating to the per-concern modules.
+
+use async_trait::async_trait;
+use callvault_core::{
+    ContentItem, Guid, Interaction, InteractionMeta, SearchFilter, Tenant, TenantId,
+};
+use chrono::{DateTime, Utc};
+
+use super::auth::TenantKey;
+use super::SqliteStore;
+use crate::error::StoreResult;
+use crate::locks::KeyGuard;
+use crate::meta::{AccessToken, ApiClient, MetadataStore, PageStart, PutContentOutcome, Removed};
+
+#[async_trait]
+impl MetadataStore for SqliteStore {
+    async fn create_tenant(&self, name: &str, time_zone: &str) -> StoreResult<Tenant> {
+        self.create_tenant_impl(name, time_zone).await
+    }
+    async fn tenant_by_name(&self, name: &str) -> StoreResult<Option<Tenant>> {
+        self.tenant_where("name = ?", TenantKey::Name(name)).await
+    }
+    async fn tenant_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
+        self.tenant_where("id = ?", TenantKey::Id(id)).await
+    }
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        self.list_tenants_impl().await
+    }
+    async fn upsert_interaction(
+        &self,
+        tenant: TenantId,
+        meta: &InteractionMeta,
+    ) -> StoreResult<(Interaction, bool)> {
+        self.upsert_interaction_impl(tenant, meta).await
+    }
+    async fn get_interaction(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+    ) -> StoreResult<Option<Interaction>> {
+        self.get_interaction_impl(tenant, guid).await
+    }
+    async fn search(
+        &self,
+        tenant: TenantId,
+        filter: &SearchFilter,
+        page: PageStart,
+        limit: u32,
+    ) -> StoreResult<Vec<Interaction>> {
+        self.search_impl(tenant, filter, page, limit).await
+    }
+    async fn count(&self, tenant: TenantId, filter: &SearchFilter) -> StoreResult<u64> {
+        self.count_impl(tenant, filter).await
+    }
+    async fn put_content(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+        item: &ContentItem,
+    ) -> StoreResult<Option<PutContentOutcome>> {
+        self.put_content_impl(tenant, guid, item).await
+    }
+    async fn delete_content(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+        key: &str,
+    ) -> StoreResult<Option<Removed>> {
+        self.delete_content_impl(tenant, guid, key).await
+    }
+    async fn delete_interaction(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+    ) -> StoreResult<Option<Removed>> {
+        self.delete_interaction_impl(tenant, guid).await
+    }
+    async fn blob_referenced(&self, blob_key: &str) -> StoreResult<bool> {
+        self.blob_referenced_impl(blob_key).await
+    }
+    async fn lock_blob(&self, blob_key: &str) -> KeyGuard {
+        self.locks.lock(blob_key).await
+    }
+    async fn create_client(&self, client: &ApiClient) -> StoreResult<()> {
+        self.create_client_impl(client).await
+    }
+    async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<ApiClient>> {
+        self.client_by_id_impl(client_id).await
+    }
+    async fn list_clients(&self, tenant: TenantId) -> StoreResult<Vec<ApiClient>> {
+        self.list_clients_impl(tenant).await
+    }
+    async fn set_client_secret(&self, client_id: &str, secret_hash: &[u8]) -> StoreResult<bool> {
+        self.set_client_secret_impl(client_id, secret_hash).await
+    }
+    async fn revoke_client(&self, client_id: &str) -> StoreResult<bool> {
+        self.revoke_client_impl(client_id).await
+    }
+    async fn insert_token(&self, token: &AccessToken) -> StoreResult<()> {
+        self.insert_token_impl(token).await
+    }
+    async fn token_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<AccessToken>> {
+        self.token_by_hash_impl(token_hash).await
+    }
+    async fn delete_expired_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.delete_expired_tokens_impl(now).await
+    }
+    async fn secret(&self, name: &str, init: &[u8]) -> StoreResult<Vec<u8>> {
+        self.secret_impl(name, init).await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+}
