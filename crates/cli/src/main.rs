@@ -1,1 +1,173 @@
-fn main() {}
+//! The `callvault` command line.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use callvault::config::{ServeArgs, Settings, StoreArgs};
+use callvault::{admin, demo, ingest_cmd, server};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "callvault", version, about = "Self-hosted vault for call recordings and interaction content")]
+struct Cli {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Print a machine-readable JSON result.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// Manage API clients (OAuth client credentials).
+    #[command(subcommand)]
+    Client(ClientCmd),
+    /// Load a folder of recordings and a manifest into a tenant.
+    Ingest {
+        #[arg(long)]
+        tenant: String,
+        /// Folder with manifest.csv or manifest.jsonl and the files it names.
+        path: PathBuf,
+    },
+    /// Run housekeeping now: staging leftovers, orphaned blobs, expired tokens.
+    Sweep,
+}
+
+#[derive(Subcommand)]
+enum TenantCmd {
+    Create {
+        name: String,
+        /// IANA time zone for dialects that show local times.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+enum ClientCmd {
+    /// Create a client and print its secret (shown once).
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// Space-separated scopes, e.g. "interaction-content:read interaction-content:delete".
+        #[arg(long)]
+        scopes: String,
+        #[arg(long, default_value = "api")]
+        name: String,
+    },
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Replace a client's secret and print the new one.
+    Rotate { client_id: String },
+    /// Revoke a client and every token it holds.
+    Revoke { client_id: String },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("CALLVAULT_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    init_logging();
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let serve_args = match &cli.command {
+        Command::Serve(a) => a.clone(),
+        _ => ServeArgs::default(),
+    };
+    let settings = Settings::resolve(&cli.store, &serve_args)?;
+    let vault = server::open_vault(&settings).await?;
+    let out = cli.json;
+    match cli.command {
+        Command::Serve(_) => serve(&settings, vault).await?,
+        Command::Tenant(TenantCmd::Create { name, time_zone }) => {
+            let t = admin::create_tenant(&vault, &name, &time_zone).await?;
+            admin::print(out, admin::tenant_json(&t), format!("created tenant '{}' (id {})", t.name, t.id.0));
+        }
+        Command::Tenant(TenantCmd::List) => {
+            let tenants = vault.meta.list_tenants().await?;
+            let human = tenants.iter().map(|t| format!("{}\t{}\t{}", t.id.0, t.name, t.time_zone)).collect::<Vec<_>>().join("\n");
+            admin::print(out, json!(tenants.iter().map(admin::tenant_json).collect::<Vec<_>>()), human);
+        }
+        Command::Client(ClientCmd::Create { tenant, scopes, name }) => {
+            let c = admin::create_client(&vault, &tenant, &name, &scopes).await?;
+            admin::print(out, admin::credentials_json(&tenant, &c), admin::credentials_human(&tenant, &c));
+        }
+        Command::Client(ClientCmd::List { tenant }) => {
+            let list = admin::list_clients(&vault, &tenant).await?;
+            let human = serde_json::to_string_pretty(&list)?;
+            admin::print(out, list, human);
+        }
+        Command::Client(ClientCmd::Rotate { client_id }) => {
+            let c = vault.auth.rotate_secret(&client_id).await?;
+            let tenant = vault.meta.tenant_by_id(c.tenant).await?.map(|t| t.name).unwrap_or_default();
+            admin::print(out, admin::credentials_json(&tenant, &c), admin::credentials_human(&tenant, &c));
+        }
+        Command::Client(ClientCmd::Revoke { client_id }) => {
+            vault.auth.revoke(&client_id).await?;
+            admin::print(out, json!({ "clientId": client_id, "revoked": true }), format!("revoked {client_id}"));
+        }
+        Command::Ingest { tenant, path } => ingest_cmd::run(&vault, &tenant, &path, out).await?,
+        Command::Sweep => {
+            let r = vault.sweep(std::time::Duration::from_secs(3600)).await?;
+            admin::print(
+                out,
+                json!({ "stagingRemoved": r.staging_removed, "orphansRemoved": r.orphans_removed, "tokensRemoved": r.tokens_removed }),
+                format!("{r:?}"),
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn serve(settings: &Settings, vault: std::sync::Arc<callvault_services::Vault>) -> anyhow::Result<()> {
+    let demo_access = if settings.demo {
+        Some(demo::prepare(&vault, settings.demo_interactions).await.context("preparing demo data")?)
+    } else {
+        None
+    };
+    let running = server::start(settings, vault).await?;
+    let scheme = if running.tls { "https" } else { "http" };
+    let authority = if running.addr.ip().is_unspecified() {
+        format!("localhost:{}", running.addr.port())
+    } else {
+        running.addr.to_string()
+    };
+    let base = format!("{scheme}://{authority}");
+    tracing::info!(%base, data_dir = %settings.data_dir.display(), "callvault listening");
+    if let Some(d) = &demo_access {
+        println!("{}", demo::banner(&base, d));
+    }
+    let stopper = running.stopper();
+    tokio::spawn(async move {
+        server::shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stopper.send(true);
+    });
+    running.wait().await
+}

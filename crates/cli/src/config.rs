@@ -1,0 +1,127 @@
+//! Settings from a TOML file, `CALLVAULT_*` environment variables and flags, in rising
+//! order of precedence (clap resolves flag over environment; the file fills what neither
+//! gave).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use serde::Deserialize;
+
+/// Options shared by every command that opens the vault.
+#[derive(Debug, Clone, Args, Default)]
+pub struct StoreArgs {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "CALLVAULT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory holding the embedded database and content.
+    #[arg(long, global = true, env = "CALLVAULT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 0.0.0.0:443.
+    #[arg(long, env = "CALLVAULT_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// PEM certificate chain; with --tls-key, serve HTTPS.
+    #[arg(long, env = "CALLVAULT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    #[arg(long, env = "CALLVAULT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Create and print a demo tenant, client and token on start.
+    #[arg(long, env = "CALLVAULT_DEMO")]
+    pub demo: bool,
+}
+
+/// The file's shape; every key is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    demo: Option<bool>,
+    token_ttl_secs: Option<u64>,
+    max_content_bytes: Option<u64>,
+    request_timeout_secs: Option<u64>,
+    max_json_body_bytes: Option<usize>,
+    demo_interactions: Option<usize>,
+}
+
+/// Everything the server and the admin commands need, resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub demo: bool,
+    pub demo_interactions: usize,
+    pub token_ttl: Duration,
+    pub max_content_bytes: u64,
+    pub request_timeout: Duration,
+    pub max_json_body: usize,
+}
+
+impl Settings {
+    /// Defaults for the embedded single-machine setup.
+    pub fn embedded(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls: None,
+            demo: false,
+            demo_interactions: 3000,
+            token_ttl: Duration::from_secs(3600),
+            max_content_bytes: 8 * 1024 * 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            max_json_body: 1024 * 1024,
+        }
+    }
+
+    pub fn resolve(store: &StoreArgs, serve: &ServeArgs) -> anyhow::Result<Self> {
+        let file = match &store.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = store.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("data"));
+        let mut s = Settings::embedded(data_dir);
+        if let Some(l) = serve.listen.or(file.listen) {
+            s.listen = l;
+        }
+        let cert = serve.tls_cert.clone().or(file.tls_cert);
+        let key = serve.tls_key.clone().or(file.tls_key);
+        s.tls = match (cert, key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => anyhow::bail!("tls_cert and tls_key must be given together"),
+        };
+        s.demo = serve.demo || file.demo.unwrap_or(false);
+        if let Some(n) = file.demo_interactions {
+            s.demo_interactions = n;
+        }
+        if let Some(t) = file.token_ttl_secs {
+            anyhow::ensure!(t >= 60, "token_ttl_secs must be at least 60");
+            s.token_ttl = Duration::from_secs(t);
+        }
+        if let Some(m) = file.max_content_bytes {
+            s.max_content_bytes = m;
+        }
+        if let Some(t) = file.request_timeout_secs {
+            s.request_timeout = Duration::from_secs(t.max(1));
+        }
+        if let Some(b) = file.max_json_body_bytes {
+            s.max_json_body = b;
+        }
+        Ok(s)
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}

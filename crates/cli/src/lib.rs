@@ -1,0 +1,8 @@
+//! The callvault binary's library half: configuration, the server lifecycle and the admin
+//! commands, importable by the integration tests so they run the real server.
+
+pub mod admin;
+pub mod config;
+pub mod demo;
+pub mod ingest_cmd;
+pub mod server;

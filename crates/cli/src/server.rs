@@ -1,0 +1,148 @@
+//! `callvault serve`: binds, serves HTTP or HTTPS, runs housekeeping, shuts down
+//! gracefully on SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use callvault_http::{router, AppState, HttpLimits};
+use callvault_services::{Vault, VaultConfig};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Settings;
+
+/// How often orphaned blobs, staging leftovers and expired tokens are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
+/// An upload is never between its blob commit and its row commit for this long.
+const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
+
+pub async fn open_vault(settings: &Settings) -> anyhow::Result<Arc<Vault>> {
+    let config = VaultConfig {
+        data_dir: settings.data_dir.clone(),
+        token_ttl: settings.token_ttl,
+        max_content_bytes: settings.max_content_bytes,
+    };
+    Vault::open_embedded(config)
+        .await
+        .with_context(|| format!("opening the vault in {}", settings.data_dir.display()))
+}
+
+/// The process-wide Prometheus recorder (a recorder can be installed only once).
+fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics recorder unavailable");
+                None
+            }
+        })
+        .clone()
+}
+
+/// A started server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub vault: Arc<Vault>,
+    pub tls: bool,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.task.await.context("server task panicked")?
+    }
+
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task panicked")?
+    }
+
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+pub async fn start(settings: &Settings, vault: Arc<Vault>) -> anyhow::Result<Running> {
+    let state = AppState { vault: vault.clone(), metrics: metrics_handle() };
+    let limits = HttpLimits { max_json_body: settings.max_json_body, request_timeout: settings.request_timeout };
+    let app = router(state, limits).into_make_service();
+    let (stop, mut stopped) = watch::channel(false);
+    spawn_sweeper(vault.clone(), stop.subscribe());
+    let std_listener = std::net::TcpListener::bind(settings.listen)
+        .with_context(|| format!("binding {}", settings.listen))?;
+    std_listener.set_nonblocking(true)?;
+    let addr = std_listener.local_addr()?;
+    let task = match &settings.tls {
+        Some((cert, key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+                h.graceful_shutdown(Some(Duration::from_secs(30)));
+            });
+            let server = axum_server::from_tcp_rustls(std_listener, tls).handle(handle);
+            tokio::spawn(async move { server.serve(app).await.context("HTTPS server failed") })
+        }
+        None => {
+            let listener = tokio::net::TcpListener::from_std(std_listener)?;
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    })
+                    .await
+                    .context("HTTP server failed")
+            })
+        }
+    };
+    Ok(Running { addr, vault, tls: settings.tls.is_some(), stop, task })
+}
+
+fn spawn_sweeper(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        loop {
+            match vault.sweep(ORPHAN_GRACE).await {
+                Ok(r) if r != Default::default() => tracing::info!(?r, "housekeeping"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(SWEEP_EVERY) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    });
+}
+
+/// Resolves when the process is asked to stop.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

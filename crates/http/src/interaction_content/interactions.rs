@@ -1,0 +1,107 @@
+//! `GET` and `DELETE /interactions/{guid}`, and `POST /interactions/delete-batch`.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use callvault_core::{Guid, Scope};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::version::{negotiate, ApiVersion};
+use super::wire;
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+pub const MAX_BATCH: usize = 1000;
+
+#[utoipa::path(
+    get,
+    path = "/interaction-content/interactions/{guid}",
+    tag = "Interaction Content",
+    params(("guid" = String, Path, description = "36-character interaction GUID")),
+    responses(
+        (status = 200, description = "The interaction and its content"),
+        (status = 400, description = "Malformed GUID or Accept version"),
+        (status = 404, description = "No such interaction in this tenant"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
+pub async fn get_interaction(
+    State(state): State<AppState>,
+    auth: Authed,
+    headers: HeaderMap,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let tenant = auth.require(Scope::ContentRead)?.tenant;
+    negotiate(&headers, &[ApiVersion::V2, ApiVersion::V3])?;
+    let guid = Guid::parse("guid", &guid)?;
+    let interaction = state.vault.interaction(tenant, &guid).await?;
+    Ok(Json(wire::interaction(&interaction)))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/interaction-content/interactions/{guid}",
+    tag = "Interaction Content",
+    params(("guid" = String, Path, description = "36-character interaction GUID")),
+    responses(
+        (status = 204, description = "The interaction and all its content are gone"),
+        (status = 404, description = "No such interaction in this tenant"),
+    ),
+    security(("bearer" = ["interaction-content:delete"]))
+)]
+pub async fn delete_interaction(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path(guid): Path<String>,
+) -> ApiResult<StatusCode> {
+    let tenant = auth.require(Scope::ContentDelete)?.tenant;
+    let guid = Guid::parse("guid", &guid)?;
+    state.vault.delete_interaction(tenant, &guid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteBatch {
+    guids: Vec<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/interaction-content/interactions/delete-batch",
+    tag = "Interaction Content",
+    request_body(content = DeleteBatch, description = "At most 1000 GUIDs"),
+    responses(
+        (status = 200, description = "`{\"failures\": [{guid, message, statusCode}]}`; empty when all were deleted"),
+        (status = 400, description = "Malformed body or more than 1000 GUIDs"),
+    ),
+    security(("bearer" = ["interaction-content:delete"]))
+)]
+pub async fn delete_batch(
+    State(state): State<AppState>,
+    auth: Authed,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let tenant = auth.require(Scope::ContentDelete)?.tenant;
+    let batch: DeleteBatch = super::ingest::parse_json(&body)?;
+    if batch.guids.is_empty() || batch.guids.len() > MAX_BATCH {
+        return Err(ApiError::bad_request("guids", format!("guids must hold 1 to {MAX_BATCH} GUIDs")));
+    }
+    let mut failures = Vec::new();
+    for raw in &batch.guids {
+        let outcome = match Guid::parse("guids", raw) {
+            Ok(guid) => state.vault.delete_interaction(tenant, &guid).await.map(|_| ()).map_err(ApiError::from),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = outcome {
+            if e.status.is_server_error() {
+                return Err(e);
+            }
+            failures.push(json!({ "guid": raw, "message": e.message, "statusCode": e.status.as_u16() }));
+        }
+    }
+    Ok(Json(json!({ "failures": failures })))
+}
+

@@ -1,0 +1,117 @@
+//! `GET /interactions` (`001`).
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use callvault_core::search::{parse_limit, MAX_SEARCH_LIMIT};
+use callvault_core::time::parse_instant;
+use callvault_core::{Direction, Scope, SearchFilter};
+use callvault_storage::meta::{PageStart, SearchCursor};
+use serde_json::{json, Value};
+
+use super::version::{negotiate, ApiVersion};
+use super::wire;
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiResult};
+use crate::params::Params;
+use crate::AppState;
+
+fn filter_from(params: &Params) -> ApiResult<SearchFilter> {
+    let start = parse_instant("start", params.required("start")?)?;
+    let end = parse_instant("end", params.required("end")?)?;
+    let text = |name: &str| params.get(name).map(str::to_string);
+    let filter = SearchFilter {
+        start,
+        end,
+        handling_agent_id: match params.get("handlingAgentId") {
+            Some(a) if a.is_empty() || a.len() > 64 => {
+                return Err(ApiError::bad_request("handlingAgentId", "handlingAgentId must be 1 to 64 characters"))
+            }
+            other => other.map(str::to_string),
+        },
+        connect_from_prefix: text("connectFrom"),
+        connect_to_prefix: text("connectTo"),
+        direction: params.get("direction").map(|d| Direction::parse("direction", d)).transpose()?,
+    };
+    filter.validate()?;
+    Ok(filter)
+}
+
+#[utoipa::path(
+    get,
+    path = "/interaction-content/interactions",
+    tag = "Interaction Content",
+    params(
+        ("start" = String, Query, description = "Inclusive ISO 8601 start; at most 7 days before end"),
+        ("end" = String, Query, description = "Inclusive ISO 8601 end"),
+        ("handlingAgentId" = Option<String>, Query, description = "Agent who handled the interaction"),
+        ("connectFrom" = Option<String>, Query, description = "Starts-with match on the initiating address, 1..50 characters"),
+        ("connectTo" = Option<String>, Query, description = "Starts-with match on the receiving address, 1..50 characters"),
+        ("direction" = Option<String>, Query, description = "inbound, outbound or internal"),
+        ("continuationToken" = Option<String>, Query, description = "v3: token from the previous page"),
+        ("page" = Option<u32>, Query, description = "v2: 1-based page number"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1..1000, default 1000"),
+    ),
+    responses(
+        (status = 200, description = "A page of interactions with content"),
+        (status = 400, description = "A malformed parameter, named in `message`"),
+        (status = 401, description = "Missing, invalid or expired token"),
+        (status = 403, description = "Token lacks interaction-content:read"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
+pub async fn search(
+    State(state): State<AppState>,
+    auth: Authed,
+    headers: HeaderMap,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let tenant = auth.require(Scope::ContentRead)?.tenant;
+    let version = negotiate(&headers, &[ApiVersion::V2, ApiVersion::V3])?;
+    let filter = filter_from(&params)?;
+    let limit = match params.get("limit") {
+        Some(l) => parse_limit("limit", l, MAX_SEARCH_LIMIT)?,
+        None => MAX_SEARCH_LIMIT,
+    };
+    let vault = &state.vault;
+    match version {
+        ApiVersion::V3 => {
+            let after = match params.get("continuationToken").filter(|t| !t.is_empty()) {
+                Some(t) => Some(vault.cursors.decode("continuationToken", t, tenant, &filter)?),
+                None => None,
+            };
+            let mut items = vault.meta.search(tenant, &filter, PageStart::After(after), limit + 1).await?;
+            let more = items.len() > limit as usize;
+            items.truncate(limit as usize);
+            let next = match (more, items.last()) {
+                (true, Some(last)) => {
+                    let c = SearchCursor { start_us: last.meta.start.timestamp_micros(), id: last.id };
+                    Value::from(vault.cursors.encode(tenant, &filter, c))
+                }
+                _ => Value::Null,
+            };
+            let items: Vec<Value> = items.iter().map(wire::interaction).collect();
+            Ok(Json(json!({ "items": items, "meta": { "nextContinuationToken": next } })))
+        }
+        ApiVersion::V2 => {
+            let page = match params.get("page") {
+                Some(p) => parse_limit("page", p, u32::MAX)?,
+                None => 1,
+            };
+            let total = vault.meta.count(tenant, &filter).await?;
+            let offset = u64::from(page - 1) * u64::from(limit);
+            let items = if offset < total {
+                vault.meta.search(tenant, &filter, PageStart::Offset(offset), limit).await?
+            } else {
+                Vec::new()
+            };
+            let page_count = total.div_ceil(u64::from(limit));
+            let count = items.len();
+            let items: Vec<Value> = items.iter().map(wire::interaction).collect();
+            Ok(Json(json!({
+                "items": items,
+                "meta": { "page": page, "count": count, "pageCount": page_count, "totalCount": total }
+            })))
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The OAuth2 token endpoint of the platform, `/Auth/connect/token`, client credentials
+//! grant (RFC 6749 section 4.4). Client credentials come by HTTP Basic or form fields.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use callvault_core::ScopeSet;
+use callvault_services::ServiceError;
+use serde_json::json;
+
+use crate::params::Params;
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/Auth/connect/token", post(token))
+        .route("/auth/connect/token", post(token))
+}
+
+/// An RFC 6749 section 5.2 error.
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut resp = (status, Json(json!({ "error": error, "error_description": description }))).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"callvault\""));
+    }
+    resp
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, b64) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(b64.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |s: &str| form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    Some((unescape(id)?, unescape(secret)?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/Auth/connect/token",
+    tag = "Auth",
+    request_body(
+        content_type = "application/x-www-form-urlencoded",
+        description = "grant_type=client_credentials, client_id, client_secret (or HTTP Basic), scope (space-separated)"
+    ),
+    responses(
+        (status = 200, description = "`{access_token, token_type: Bearer, expires_in, scope}`"),
+        (status = 400, description = "invalid_request, unsupported_grant_type or invalid_scope"),
+        (status = 401, description = "invalid_client"),
+    )
+)]
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "the body must be form-encoded UTF-8");
+    };
+    let form = Params::parse(text);
+    match form.get("grant_type") {
+        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required"),
+        Some("client_credentials") => {}
+        Some(_) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "grant_type must be client_credentials",
+            )
+        }
+    }
+    let creds = basic_credentials(&headers).or_else(|| {
+        Some((form.get("client_id")?.to_string(), form.get("client_secret")?.to_string()))
+    });
+    let Some((client_id, client_secret)) = creds else {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client_id and client_secret are required");
+    };
+    let requested = match ScopeSet::parse("scope", form.get("scope").unwrap_or("")) {
+        Ok(s) => s,
+        Err(e) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &e.message),
+    };
+    match state.vault.auth.issue_token(&client_id, &client_secret, &requested).await {
+        Ok(t) => {
+            let mut resp = Json(json!({
+                "access_token": t.access_token,
+                "token_type": "Bearer",
+                "expires_in": t.expires_in,
+                "scope": t.scopes.to_string(),
+            }))
+            .into_response();
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(ServiceError::Unauthenticated(_)) => {
+            oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client or wrong secret")
+        }
+        Err(ServiceError::Forbidden(_)) | Err(ServiceError::Invalid(_)) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "the requested scope exceeds the scopes granted to the client",
+        ),
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
+}

@@ -1,0 +1,42 @@
+//! The OpenAPI 3 document served at `/openapi.json`, generated from the handlers'
+//! annotations so that it cannot drift from the routes.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::interaction_content as ic;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "callvault", description = "Self-hosted vault for call recordings and interaction content"),
+    paths(
+        crate::oauth::token,
+        ic::search,
+        ic::get_interaction,
+        ic::delete_interaction,
+        ic::delete_batch,
+        ic::download,
+        ic::delete_content,
+        ic::put_interaction,
+        ic::put_content,
+    ),
+    modifiers(&Bearer),
+    tags(
+        (name = "Interaction Content", description = "The platform's Interaction Content API"),
+        (name = "Ingest", description = "callvault's own ingest API"),
+        (name = "Auth", description = "OAuth2 client credentials"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}

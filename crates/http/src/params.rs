@@ -1,0 +1,36 @@
+//! Query parameters as the platform binds them: names case-insensitive (its own example
+//! sends `connectfrom`), the first occurrence wins, every value checked by the handler so
+//! that an error can name the parameter.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use crate::error::ApiError;
+
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub fn parse(query: &str) -> Self {
+        Self(form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+    }
+
+    /// The value of a parameter, matched case-insensitively.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn required(&self, name: &str) -> Result<&str, ApiError> {
+        match self.get(name) {
+            Some(v) if !v.trim().is_empty() => Ok(v),
+            _ => Err(ApiError::bad_request(name, format!("The {name} parameter is required"))),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(Params::parse(parts.uri.query().unwrap_or("")))
+    }
+}
