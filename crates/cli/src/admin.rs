@@ -16,17 +16,21 @@ pub fn print(json_out: bool, value: Value, human: String) {
 }
 
 pub async fn tenant_by_name(vault: &Vault, name: &str) -> anyhow::Result<Tenant> {
-    vault
-        .meta
-        .tenant_by_name(name)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("tenant '{name}' does not exist (create it with: callvault tenant create {name})"))
+    vault.meta.tenant_by_name(name).await?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "tenant '{name}' does not exist (create it with: callvault tenant create {name})"
+        )
+    })
 }
 
 pub async fn create_tenant(vault: &Vault, name: &str, time_zone: &str) -> anyhow::Result<Tenant> {
     validate_tenant_name(name)?;
     anyhow::ensure!(
-        !time_zone.is_empty() && time_zone.len() <= 64 && time_zone.chars().all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c)),
+        !time_zone.is_empty()
+            && time_zone.len() <= 64
+            && time_zone
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c)),
         "time zone '{time_zone}' is not an IANA zone name"
     );
     Ok(vault.meta.create_tenant(name, time_zone).await?)

@@ -25,7 +25,9 @@ pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoA
         Some(t) => t,
         None => {
             let t = admin::create_tenant(vault, DEMO_TENANT, "Europe/London").await?;
-            eprintln!("Seeding the demo tenant with {interactions} interactions (first start only)...");
+            eprintln!(
+                "Seeding the demo tenant with {interactions} interactions (first start only)..."
+            );
             let report = seed_demo(vault, t.id, Utc::now(), interactions, 7).await?;
             eprintln!(
                 "Seeded {} interactions, {} content items, {} bytes in {:.1?}.",
@@ -35,11 +37,22 @@ pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoA
         }
     };
     let existing = vault.meta.list_clients(tenant.id).await?;
-    let creds = match existing.iter().find(|c| c.name == DEMO_CLIENT && c.revoked_at.is_none()) {
+    let creds = match existing
+        .iter()
+        .find(|c| c.name == DEMO_CLIENT && c.revoked_at.is_none())
+    {
         Some(c) => vault.auth.rotate_secret(&c.client_id).await?,
-        None => vault.auth.create_client(tenant.id, DEMO_CLIENT, ScopeSet::from_scopes(Scope::ALL)).await?,
+        None => {
+            vault
+                .auth
+                .create_client(tenant.id, DEMO_CLIENT, ScopeSet::from_scopes(Scope::ALL))
+                .await?
+        }
     };
-    let token = vault.auth.issue_token(&creds.client_id, &creds.client_secret, &ScopeSet::default()).await?;
+    let token = vault
+        .auth
+        .issue_token(&creds.client_id, &creds.client_secret, &ScopeSet::default())
+        .await?;
     let now = Utc::now();
     let filter = SearchFilter {
         start: now - Duration::days(7),
@@ -49,8 +62,14 @@ pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoA
         connect_to_prefix: None,
         direction: None,
     };
-    let recent = vault.meta.search(tenant.id, &filter, PageStart::Offset(0), 50).await?;
-    let sample = recent.iter().rev().find(|i| i.content.iter().any(|c| c.key == "callRecording"));
+    let recent = vault
+        .meta
+        .search(tenant.id, &filter, PageStart::Offset(0), 50)
+        .await?;
+    let sample = recent
+        .iter()
+        .rev()
+        .find(|i| i.content.iter().any(|c| c.key == "callRecording"));
     Ok(DemoAccess {
         client_id: creds.client_id,
         client_secret: creds.client_secret,
@@ -92,6 +111,8 @@ pub fn banner(base: &str, d: &DemoAccess) -> String {
                -H \"Authorization: Bearer $TOKEN\"\n"
         ));
     }
-    s.push_str(&format!("\nOpenAPI: {base}/openapi.json   metrics: {base}/metrics\n"));
+    s.push_str(&format!(
+        "\nOpenAPI: {base}/openapi.json   metrics: {base}/metrics\n"
+    ));
     s
 }

@@ -18,10 +18,16 @@ pub async fn run(vault: &Vault, tenant: &str, path: &Path, json_out: bool) -> an
         let mut guard = bar.lock().unwrap_or_else(|p| p.into_inner());
         match event {
             IngestEvent::Started { total } => {
-                let pb = if json_out { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
+                let pb = if json_out {
+                    ProgressBar::hidden()
+                } else {
+                    ProgressBar::new(total as u64)
+                };
                 pb.set_style(
-                    ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {elapsed_precise}  {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    ProgressStyle::with_template(
+                        "{bar:40} {pos}/{len} rows  {elapsed_precise}  {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
                 *guard = Some(pb);
             }
@@ -39,7 +45,11 @@ pub async fn run(vault: &Vault, tenant: &str, path: &Path, json_out: bool) -> an
     if let Some(pb) = bar.lock().unwrap_or_else(|p| p.into_inner()).take() {
         pb.finish_and_clear();
     }
-    let failures: Vec<_> = summary.failed.iter().map(|(line, why)| json!({ "line": line, "reason": why })).collect();
+    let failures: Vec<_> = summary
+        .failed
+        .iter()
+        .map(|(line, why)| json!({ "line": line, "reason": why }))
+        .collect();
     let mut human = format!(
         "{} rows: {} ingested, {} already present, {} failed",
         summary.total,
@@ -56,7 +66,10 @@ pub async fn run(vault: &Vault, tenant: &str, path: &Path, json_out: bool) -> an
         human,
     );
     if !summary.failed.is_empty() {
-        anyhow::bail!("{} rows failed; fix them and run the same command again to resume", summary.failed.len());
+        anyhow::bail!(
+            "{} rows failed; fix them and run the same command again to resume",
+            summary.failed.len()
+        );
     }
     Ok(())
 }

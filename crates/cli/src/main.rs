@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(name = "callvault", version, about = "Self-hosted vault for call recordings and interaction content")]
+#[command(
+    name = "callvault",
+    version,
+    about = "Self-hosted vault for call recordings and interaction content"
+)]
 struct Cli {
     #[command(flatten)]
     store: StoreArgs,
@@ -38,7 +42,12 @@ enum Command {
         path: PathBuf,
     },
     /// Run housekeeping now: staging leftovers, orphaned blobs, expired tokens.
-    Sweep,
+    Sweep {
+        /// Leave files younger than this alone: an upload may still be writing them. Use 0
+        /// only when no server is running on this data directory.
+        #[arg(long, default_value_t = 3600)]
+        grace_secs: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -77,7 +86,9 @@ enum ClientCmd {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var("CALLVAULT_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {
@@ -107,16 +118,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(_) => serve(&settings, vault).await?,
         Command::Tenant(TenantCmd::Create { name, time_zone }) => {
             let t = admin::create_tenant(&vault, &name, &time_zone).await?;
-            admin::print(out, admin::tenant_json(&t), format!("created tenant '{}' (id {})", t.name, t.id.0));
+            admin::print(
+                out,
+                admin::tenant_json(&t),
+                format!("created tenant '{}' (id {})", t.name, t.id.0),
+            );
         }
         Command::Tenant(TenantCmd::List) => {
             let tenants = vault.meta.list_tenants().await?;
-            let human = tenants.iter().map(|t| format!("{}\t{}\t{}", t.id.0, t.name, t.time_zone)).collect::<Vec<_>>().join("\n");
-            admin::print(out, json!(tenants.iter().map(admin::tenant_json).collect::<Vec<_>>()), human);
+            let human = tenants
+                .iter()
+                .map(|t| format!("{}\t{}\t{}", t.id.0, t.name, t.time_zone))
+                .collect::<Vec<_>>()
+                .join("\n");
+            admin::print(
+                out,
+                json!(tenants.iter().map(admin::tenant_json).collect::<Vec<_>>()),
+                human,
+            );
         }
-        Command::Client(ClientCmd::Create { tenant, scopes, name }) => {
+        Command::Client(ClientCmd::Create {
+            tenant,
+            scopes,
+            name,
+        }) => {
             let c = admin::create_client(&vault, &tenant, &name, &scopes).await?;
-            admin::print(out, admin::credentials_json(&tenant, &c), admin::credentials_human(&tenant, &c));
+            admin::print(
+                out,
+                admin::credentials_json(&tenant, &c),
+                admin::credentials_human(&tenant, &c),
+            );
         }
         Command::Client(ClientCmd::List { tenant }) => {
             let list = admin::list_clients(&vault, &tenant).await?;
@@ -125,16 +156,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Client(ClientCmd::Rotate { client_id }) => {
             let c = vault.auth.rotate_secret(&client_id).await?;
-            let tenant = vault.meta.tenant_by_id(c.tenant).await?.map(|t| t.name).unwrap_or_default();
-            admin::print(out, admin::credentials_json(&tenant, &c), admin::credentials_human(&tenant, &c));
+            let tenant = vault
+                .meta
+                .tenant_by_id(c.tenant)
+                .await?
+                .map(|t| t.name)
+                .unwrap_or_default();
+            admin::print(
+                out,
+                admin::credentials_json(&tenant, &c),
+                admin::credentials_human(&tenant, &c),
+            );
         }
         Command::Client(ClientCmd::Revoke { client_id }) => {
             vault.auth.revoke(&client_id).await?;
-            admin::print(out, json!({ "clientId": client_id, "revoked": true }), format!("revoked {client_id}"));
+            admin::print(
+                out,
+                json!({ "clientId": client_id, "revoked": true }),
+                format!("revoked {client_id}"),
+            );
         }
         Command::Ingest { tenant, path } => ingest_cmd::run(&vault, &tenant, &path, out).await?,
-        Command::Sweep => {
-            let r = vault.sweep(std::time::Duration::from_secs(3600)).await?;
+        Command::Sweep { grace_secs } => {
+            let r = vault
+                .sweep(std::time::Duration::from_secs(grace_secs))
+                .await?;
             admin::print(
                 out,
                 json!({ "stagingRemoved": r.staging_removed, "orphansRemoved": r.orphans_removed, "tokensRemoved": r.tokens_removed }),
@@ -145,9 +191,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(settings: &Settings, vault: std::sync::Arc<callvault_services::Vault>) -> anyhow::Result<()> {
+async fn serve(
+    settings: &Settings,
+    vault: std::sync::Arc<callvault_services::Vault>,
+) -> anyhow::Result<()> {
     let demo_access = if settings.demo {
-        Some(demo::prepare(&vault, settings.demo_interactions).await.context("preparing demo data")?)
+        Some(
+            demo::prepare(&vault, settings.demo_interactions)
+                .await
+                .context("preparing demo data")?,
+        )
     } else {
         None
     };

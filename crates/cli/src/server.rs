@@ -70,8 +70,14 @@ impl Running {
 }
 
 pub async fn start(settings: &Settings, vault: Arc<Vault>) -> anyhow::Result<Running> {
-    let state = AppState { vault: vault.clone(), metrics: metrics_handle() };
-    let limits = HttpLimits { max_json_body: settings.max_json_body, request_timeout: settings.request_timeout };
+    let state = AppState {
+        vault: vault.clone(),
+        metrics: metrics_handle(),
+    };
+    let limits = HttpLimits {
+        max_json_body: settings.max_json_body,
+        request_timeout: settings.request_timeout,
+    };
     let app = router(state, limits).into_make_service();
     let (stop, mut stopped) = watch::channel(false);
     spawn_sweeper(vault.clone(), stop.subscribe());
@@ -84,7 +90,13 @@ pub async fn start(settings: &Settings, vault: Arc<Vault>) -> anyhow::Result<Run
             let _ = rustls::crypto::ring::default_provider().install_default();
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
-                .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
+                .with_context(|| {
+                    format!(
+                        "loading TLS certificate {} and key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
             let handle = axum_server::Handle::new();
             let h = handle.clone();
             tokio::spawn(async move {
@@ -106,7 +118,13 @@ pub async fn start(settings: &Settings, vault: Arc<Vault>) -> anyhow::Result<Run
             })
         }
     };
-    Ok(Running { addr, vault, tls: settings.tls.is_some(), stop, task })
+    Ok(Running {
+        addr,
+        vault,
+        tls: settings.tls.is_some(),
+        stop,
+        task,
+    })
 }
 
 fn spawn_sweeper(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {

@@ -12,32 +12,87 @@ const WINDOW: &str = "start=2021-02-01T00:00:00Z&end=2021-02-07T00:00:00Z";
 async fn download_whole_and_ranges() {
     let s = TestServer::start().await;
     let t = s.token("acme", ALL_SCOPES).await;
-    s.seed_call(&t, &guid(1), call_body("2021-02-01T09:00:00Z", "1", "2", "5", "inbound"), 1000).await;
+    s.seed_call(
+        &t,
+        &guid(1),
+        call_body("2021-02-01T09:00:00Z", "1", "2", "5", "inbound"),
+        1000,
+    )
+    .await;
     let wav = callvault_services::audio::synth_wav(1000, 8000, 440.0);
-    let path = format!("/interaction-content/interactions/{}/content/callRecording", guid(1));
+    let path = format!(
+        "/interaction-content/interactions/{}/content/callRecording",
+        guid(1)
+    );
 
-    let r = s.http.get(s.url(&path)).bearer_auth(&t).send().await.unwrap();
+    let r = s
+        .http
+        .get(s.url(&path))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "audio/wav");
-    assert_eq!(r.headers()["content-length"], wav.len().to_string().as_str());
+    assert_eq!(
+        r.headers()["content-length"],
+        wav.len().to_string().as_str()
+    );
     assert_eq!(r.headers()["accept-ranges"], "bytes");
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
     assert_eq!(r.bytes().await.unwrap().to_vec(), wav);
 
-    let r = s.http.get(s.url(&path)).bearer_auth(&t).header("Range", "bytes=10-19").send().await.unwrap();
+    let r = s
+        .http
+        .get(s.url(&path))
+        .bearer_auth(&t)
+        .header("Range", "bytes=10-19")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
-    assert_eq!(r.headers()["content-range"], format!("bytes 10-19/{}", wav.len()).as_str());
+    assert_eq!(
+        r.headers()["content-range"],
+        format!("bytes 10-19/{}", wav.len()).as_str()
+    );
     assert_eq!(r.bytes().await.unwrap().to_vec(), wav[10..20].to_vec());
 
-    let r = s.http.get(s.url(&path)).bearer_auth(&t).header("Range", "bytes=-4").send().await.unwrap();
+    let r = s
+        .http
+        .get(s.url(&path))
+        .bearer_auth(&t)
+        .header("Range", "bytes=-4")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
-    assert_eq!(r.bytes().await.unwrap().to_vec(), wav[wav.len() - 4..].to_vec());
+    assert_eq!(
+        r.bytes().await.unwrap().to_vec(),
+        wav[wav.len() - 4..].to_vec()
+    );
 
-    let r = s.http.get(s.url(&path)).bearer_auth(&t).header("Range", format!("bytes={}-", wav.len())).send().await.unwrap();
+    let r = s
+        .http
+        .get(s.url(&path))
+        .bearer_auth(&t)
+        .header("Range", format!("bytes={}-", wav.len()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
-    assert_eq!(r.headers()["content-range"], format!("bytes */{}", wav.len()).as_str());
+    assert_eq!(
+        r.headers()["content-range"],
+        format!("bytes */{}", wav.len()).as_str()
+    );
 
-    let r = s.http.get(s.url(&path)).bearer_auth(&t).header("If-None-Match", &etag).send().await.unwrap();
+    let r = s
+        .http
+        .get(s.url(&path))
+        .bearer_auth(&t)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
 }
 
@@ -45,15 +100,44 @@ async fn download_whole_and_ranges() {
 async fn get_interaction_and_key_forms() {
     let s = TestServer::start().await;
     let t = s.token("acme", ALL_SCOPES).await;
-    s.seed_call(&t, &guid(1), call_body("2021-02-01T09:00:00Z", "1", "2", "5", "inbound"), 200).await;
+    s.seed_call(
+        &t,
+        &guid(1),
+        call_body("2021-02-01T09:00:00Z", "1", "2", "5", "inbound"),
+        200,
+    )
+    .await;
     let vm = "017f2106-ff1b-8d35-89e5-1e01b327a159";
     let wav = callvault_services::audio::synth_wav(700, 8000, 300.0);
-    let r = s.put_content(&t, &guid(1), vm, "?type=voicemail&owningAgent=1342", "audio/wav", wav.clone()).await;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
-    let r = s.put_content(&t, &guid(1), "voicemail-123", "", "audio/wav", wav.clone()).await;
+    let r = s
+        .put_content(
+            &t,
+            &guid(1),
+            vm,
+            "?type=voicemail&owningAgent=1342",
+            "audio/wav",
+            wav.clone(),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let r = s
+        .put_content(&t, &guid(1), "voicemail-123", "", "audio/wav", wav.clone())
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
 
-    let (status, body) = json_of(s.get(&t, &format!("/interaction-content/interactions/{}", guid(1))).await).await;
+    let (status, body) = json_of(
+        s.get(
+            &t,
+            &format!("/interaction-content/interactions/{}", guid(1)),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["guid"], guid(1));
     let content = body["content"].as_array().unwrap();
@@ -62,24 +146,57 @@ async fn get_interaction_and_key_forms() {
     assert_eq!(v["type"], "voicemail");
     assert_eq!(v["owningAgent"]["id"], "1342");
     assert_eq!(v["properties"]["duration"]["value"], 700);
-    let legacy = content.iter().find(|c| c["contentKey"] == "voicemail-123").unwrap();
+    let legacy = content
+        .iter()
+        .find(|c| c["contentKey"] == "voicemail-123")
+        .unwrap();
     assert_eq!(legacy["owningAgent"]["id"], "123");
 
     // Unique identifiers in any case, and the legacy form, all download.
     for key in [vm.to_uppercase().as_str(), "voicemail-123"] {
-        let r = s.get(&t, &format!("/interaction-content/interactions/{}/content/{key}", guid(1))).await;
+        let r = s
+            .get(
+                &t,
+                &format!(
+                    "/interaction-content/interactions/{}/content/{key}",
+                    guid(1)
+                ),
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::OK, "{key}");
         assert_eq!(r.bytes().await.unwrap().to_vec(), wav);
     }
     // Two voicemails: the type name is ambiguous.
-    let (status, body) = json_of(s.get(&t, &format!("/interaction-content/interactions/{}/content/voicemail", guid(1))).await).await;
+    let (status, body) = json_of(
+        s.get(
+            &t,
+            &format!(
+                "/interaction-content/interactions/{}/content/voicemail",
+                guid(1)
+            ),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["field"], "contentKey");
 
     for (path, want, field) in [
-        ("/interaction-content/interactions/abc", StatusCode::BAD_REQUEST, Some("guid")),
-        ("/interaction-content/interactions/2480fc2c-bbd7-427c-9439-02f76583aefz", StatusCode::BAD_REQUEST, Some("guid")),
-        ("/interaction-content/interactions/2480fc2c-bbd7-427c-9439-02f76583aef5", StatusCode::NOT_FOUND, None),
+        (
+            "/interaction-content/interactions/abc",
+            StatusCode::BAD_REQUEST,
+            Some("guid"),
+        ),
+        (
+            "/interaction-content/interactions/2480fc2c-bbd7-427c-9439-02f76583aefz",
+            StatusCode::BAD_REQUEST,
+            Some("guid"),
+        ),
+        (
+            "/interaction-content/interactions/2480fc2c-bbd7-427c-9439-02f76583aef5",
+            StatusCode::NOT_FOUND,
+            None,
+        ),
     ] {
         let (status, body) = json_of(s.get(&t, path).await).await;
         assert_eq!(status, want, "{path}: {body}");
@@ -89,9 +206,29 @@ async fn get_interaction_and_key_forms() {
     }
     let (_, body) = json_of(s.get(&t, "/interaction-content/interactions/abc").await).await;
     assert_eq!(body["message"], "GUID must be 36 characters in length");
-    let (status, _) = json_of(s.get(&t, &format!("/interaction-content/interactions/{}/content/transcript", guid(1))).await).await;
+    let (status, _) = json_of(
+        s.get(
+            &t,
+            &format!(
+                "/interaction-content/interactions/{}/content/transcript",
+                guid(1)
+            ),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body) = json_of(s.get(&t, &format!("/interaction-content/interactions/{}/content/..%2F..%2Fetc", guid(1))).await).await;
+    let (status, body) = json_of(
+        s.get(
+            &t,
+            &format!(
+                "/interaction-content/interactions/{}/content/..%2F..%2Fetc",
+                guid(1)
+            ),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["field"], "contentKey");
 }
@@ -102,7 +239,17 @@ fn blob_files(s: &TestServer) -> usize {
 
 fn walk(p: &std::path::Path) -> usize {
     std::fs::read_dir(p)
-        .map(|rd| rd.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
         .unwrap_or(0)
 }
 
@@ -110,10 +257,31 @@ fn walk(p: &std::path::Path) -> usize {
 async fn deletes_remove_bytes_and_search_hits() {
     let s = TestServer::start().await;
     let t = s.token("acme", ALL_SCOPES).await;
-    s.seed_call(&t, &guid(1), call_body("2021-02-01T09:00:00Z", "1", "2", "5", "inbound"), 200).await;
+    s.seed_call(
+        &t,
+        &guid(1),
+        call_body("2021-02-01T09:00:00Z", "1", "2", "5", "inbound"),
+        200,
+    )
+    .await;
     // Same audio in another interaction: stored once, kept while referenced.
-    s.seed_call(&t, &guid(2), call_body("2021-02-01T10:00:00Z", "1", "2", "5", "inbound"), 200).await;
-    let r = s.put_content(&t, &guid(1), "transcript", "", "application/json", br#"{"segments":[]}"#.to_vec()).await;
+    s.seed_call(
+        &t,
+        &guid(2),
+        call_body("2021-02-01T10:00:00Z", "1", "2", "5", "inbound"),
+        200,
+    )
+    .await;
+    let r = s
+        .put_content(
+            &t,
+            &guid(1),
+            "transcript",
+            "",
+            "application/json",
+            br#"{"segments":[]}"#.to_vec(),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(blob_files(&s), 2);
 
@@ -121,19 +289,43 @@ async fn deletes_remove_bytes_and_search_hits() {
         let s = &s;
         let t = &t;
         async move {
-            s.http.delete(s.url(&format!("/interaction-content/interactions/{g}/content/{key}"))).bearer_auth(t).send().await.unwrap().status()
+            s.http
+                .delete(s.url(&format!(
+                    "/interaction-content/interactions/{g}/content/{key}"
+                )))
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap()
+                .status()
         }
     };
     assert_eq!(del(guid(1), "callRecording").await, StatusCode::NO_CONTENT);
     assert_eq!(del(guid(1), "callRecording").await, StatusCode::NOT_FOUND);
-    assert_eq!(blob_files(&s), 2, "the shared audio is still referenced by guid(2)");
+    assert_eq!(
+        blob_files(&s),
+        2,
+        "the shared audio is still referenced by guid(2)"
+    );
     assert_eq!(del(guid(2), "callRecording").await, StatusCode::NO_CONTENT);
     assert_eq!(blob_files(&s), 1, "the audio bytes are gone");
-    let (_, body) = json_of(s.get(&t, &format!("/interaction-content/interactions?{WINDOW}")).await).await;
-    assert_eq!(body["items"].as_array().unwrap().len(), 1, "guid(2) has no content left");
+    let (_, body) = json_of(
+        s.get(&t, &format!("/interaction-content/interactions?{WINDOW}"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        body["items"].as_array().unwrap().len(),
+        1,
+        "guid(2) has no content left"
+    );
     assert_eq!(del(guid(1), "transcript").await, StatusCode::NO_CONTENT);
     assert_eq!(blob_files(&s), 0);
-    let (_, body) = json_of(s.get(&t, &format!("/interaction-content/interactions?{WINDOW}")).await).await;
+    let (_, body) = json_of(
+        s.get(&t, &format!("/interaction-content/interactions?{WINDOW}"))
+            .await,
+    )
+    .await;
     assert_eq!(body["items"].as_array().unwrap().len(), 0);
 }
 
@@ -142,14 +334,41 @@ async fn delete_interaction_and_batch() {
     let s = TestServer::start().await;
     let t = s.token("acme", ALL_SCOPES).await;
     for n in 1..=3 {
-        s.seed_call(&t, &guid(n), call_body("2021-02-01T09:00:00Z", "1", "2", "5", "inbound"), 100 + n).await;
+        s.seed_call(
+            &t,
+            &guid(n),
+            call_body("2021-02-01T09:00:00Z", "1", "2", "5", "inbound"),
+            100 + n,
+        )
+        .await;
     }
-    let r = s.http.delete(s.url(&format!("/interaction-content/interactions/{}", guid(1)))).bearer_auth(&t).send().await.unwrap();
+    let r = s
+        .http
+        .delete(s.url(&format!("/interaction-content/interactions/{}", guid(1))))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_eq!(s.get(&t, &format!("/interaction-content/interactions/{}", guid(1))).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.get(
+            &t,
+            &format!("/interaction-content/interactions/{}", guid(1))
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
 
     let body = json!({ "guids": [guid(2), guid(3), guid(1), "short"] });
-    let r = s.http.post(s.url("/interaction-content/interactions/delete-batch")).bearer_auth(&t).json(&body).send().await.unwrap();
+    let r = s
+        .http
+        .post(s.url("/interaction-content/interactions/delete-batch"))
+        .bearer_auth(&t)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let (status, body) = json_of(r).await;
     assert_eq!(status, StatusCode::OK);
     let failures = body["failures"].as_array().unwrap();
@@ -157,12 +376,27 @@ async fn delete_interaction_and_batch() {
     assert_eq!(failures[0]["guid"], guid(1));
     assert_eq!(failures[0]["statusCode"], 404);
     assert_eq!(failures[1]["statusCode"], 400);
-    assert_eq!(failures[1]["message"], "GUID must be 36 characters in length");
+    assert_eq!(
+        failures[1]["message"],
+        "GUID must be 36 characters in length"
+    );
     assert_eq!(blob_files(&s), 0);
 
     let too_many: Vec<String> = (0..1001).map(guid).collect();
-    for bad in [json!({ "guids": too_many }), json!({ "guids": [] }), json!({ "ids": [] }), json!([1])] {
-        let r = s.http.post(s.url("/interaction-content/interactions/delete-batch")).bearer_auth(&t).json(&bad).send().await.unwrap();
+    for bad in [
+        json!({ "guids": too_many }),
+        json!({ "guids": [] }),
+        json!({ "ids": [] }),
+        json!([1]),
+    ] {
+        let r = s
+            .http
+            .post(s.url("/interaction-content/interactions/delete-batch"))
+            .bearer_auth(&t)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
         let (status, body) = json_of(r).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(body["field"].is_string());

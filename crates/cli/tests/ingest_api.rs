@@ -34,26 +34,57 @@ async fn interaction_upsert_is_idempotent_and_validated() {
     assert_eq!(status, StatusCode::OK);
     let stored = s.vault.meta.tenant_by_name("acme").await.unwrap().unwrap();
     let g = callvault_core::Guid::parse("g", &guid(1)).unwrap();
-    let i = s.vault.meta.get_interaction(stored.id, &g).await.unwrap().unwrap();
+    let i = s
+        .vault
+        .meta
+        .get_interaction(stored.id, &g)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(i.number, 1, "an update keeps the per-tenant number");
     assert_eq!(i.meta.attributes.case_id.as_deref(), Some("C-1"));
 
     let cases = [
         (json!({"direction": "inbound"}), "start"),
         (json!({"start": "soon", "direction": "inbound"}), "start"),
-        (json!({"start": "2021-03-01T10:00:00Z", "direction": "up"}), "direction"),
-        (json!({"start": "2021-03-01T10:00:00Z", "end": "2021-03-01T09:00:00Z", "direction": "inbound"}), "end"),
-        (json!({"start": "2021-03-01T10:00:00Z", "direction": "inbound", "colour": "red"}), "colour"),
-        (json!({"start": "2021-03-01T10:00:00Z", "direction": "inbound", "attributes": {"nope": 1}}), "attributes"),
-        (json!({"start": "2021-03-01T10:00:00Z", "direction": "inbound", "handlingAgents": ["a b"]}), "handlingAgents"),
+        (
+            json!({"start": "2021-03-01T10:00:00Z", "direction": "up"}),
+            "direction",
+        ),
+        (
+            json!({"start": "2021-03-01T10:00:00Z", "end": "2021-03-01T09:00:00Z", "direction": "inbound"}),
+            "end",
+        ),
+        (
+            json!({"start": "2021-03-01T10:00:00Z", "direction": "inbound", "colour": "red"}),
+            "colour",
+        ),
+        (
+            json!({"start": "2021-03-01T10:00:00Z", "direction": "inbound", "attributes": {"nope": 1}}),
+            "attributes",
+        ),
+        (
+            json!({"start": "2021-03-01T10:00:00Z", "direction": "inbound", "handlingAgents": ["a b"]}),
+            "handlingAgents",
+        ),
         (json!({"start": 5, "direction": "inbound"}), "start"),
     ];
     for (body, field) in cases {
         let (status, v) = json_of(s.put_interaction(&t, &guid(2), body.clone()).await).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
-        assert!(v["field"].as_str().unwrap().starts_with(field), "{body}: {v}");
+        assert!(
+            v["field"].as_str().unwrap().starts_with(field),
+            "{body}: {v}"
+        );
     }
-    let r = s.http.put(s.url(&format!("/interaction-content/interactions/{}", guid(2)))).bearer_auth(&t).body("{not json").send().await.unwrap();
+    let r = s
+        .http
+        .put(s.url(&format!("/interaction-content/interactions/{}", guid(2))))
+        .bearer_auth(&t)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -61,22 +92,56 @@ async fn interaction_upsert_is_idempotent_and_validated() {
 async fn uploads_are_verified() {
     let s = TestServer::start().await;
     let t = s.token("acme", ALL_SCOPES).await;
-    let r = s.put_interaction(&t, &guid(1), call_body("2021-03-01T10:00:00Z", "1", "2", "3", "inbound")).await;
+    let r = s
+        .put_interaction(
+            &t,
+            &guid(1),
+            call_body("2021-03-01T10:00:00Z", "1", "2", "3", "inbound"),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let g = guid(1);
     let wav = callvault_services::audio::synth_wav(1234, 16000, 500.0);
     let sha = hex(&Sha256::digest(&wav));
 
     // A wrong digest is refused and nothing is stored.
-    let r = s.http.put(s.url(&format!("/interaction-content/interactions/{g}/content/callRecording")))
-        .bearer_auth(&t).header("Content-Type", "audio/wav").header("X-Content-SHA256", "0".repeat(64)).body(wav.clone()).send().await.unwrap();
+    let r = s
+        .http
+        .put(s.url(&format!(
+            "/interaction-content/interactions/{g}/content/callRecording"
+        )))
+        .bearer_auth(&t)
+        .header("Content-Type", "audio/wav")
+        .header("X-Content-SHA256", "0".repeat(64))
+        .body(wav.clone())
+        .send()
+        .await
+        .unwrap();
     let (status, v) = json_of(r).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(v["field"], "X-Content-SHA256");
-    assert_eq!(s.get(&t, &format!("/interaction-content/interactions/{g}/content/callRecording")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.get(
+            &t,
+            &format!("/interaction-content/interactions/{g}/content/callRecording")
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
 
-    let r = s.http.put(s.url(&format!("/interaction-content/interactions/{g}/content/callRecording")))
-        .bearer_auth(&t).header("Content-Type", "audio/wav").header("X-Content-SHA256", &sha).body(wav.clone()).send().await.unwrap();
+    let r = s
+        .http
+        .put(s.url(&format!(
+            "/interaction-content/interactions/{g}/content/callRecording"
+        )))
+        .bearer_auth(&t)
+        .header("Content-Type", "audio/wav")
+        .header("X-Content-SHA256", &sha)
+        .body(wav.clone())
+        .send()
+        .await
+        .unwrap();
     let (status, v) = json_of(r).await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     assert_eq!(v["properties"]["duration"]["value"], 1234);
@@ -84,27 +149,126 @@ async fn uploads_are_verified() {
 
     // Replacing keeps one item and answers 200.
     let wav2 = callvault_services::audio::synth_wav(500, 8000, 500.0);
-    let (status, v) = json_of(s.put_content(&t, &g, "callRecording", "", "audio/wav", wav2.clone()).await).await;
+    let (status, v) = json_of(
+        s.put_content(&t, &g, "callRecording", "", "audio/wav", wav2.clone())
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(v["properties"]["duration"]["value"], 500);
-    let (_, body) = json_of(s.get(&t, &format!("/interaction-content/interactions/{g}")).await).await;
+    let (_, body) = json_of(
+        s.get(&t, &format!("/interaction-content/interactions/{g}"))
+            .await,
+    )
+    .await;
     assert_eq!(body["content"].as_array().unwrap().len(), 1);
 
     // (content key, query, media type, body, expected status, field named)
-    type Case = (&'static str, &'static str, &'static str, Vec<u8>, StatusCode, &'static str);
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Vec<u8>,
+        StatusCode,
+        &'static str,
+    );
     let cases: Vec<Case> = vec![
-        ("callRecording", "", "audio/wav", b"not a wav at all".repeat(50), StatusCode::UNSUPPORTED_MEDIA_TYPE, "body"),
-        ("callRecording", "", "application/json", b"{}".to_vec(), StatusCode::BAD_REQUEST, "Content-Type"),
-        ("callRecording", "", "nonsense", b"{}".to_vec(), StatusCode::BAD_REQUEST, "Content-Type"),
-        ("transcript", "", "application/json", b"{\"a\":".to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "body"),
-        ("voicemail", "", "audio/wav", wav.clone(), StatusCode::BAD_REQUEST, "contentKey"),
-        ("017f2106-ff1b-8d35-89e5-1e01b327a159", "", "audio/wav", wav.clone(), StatusCode::BAD_REQUEST, "type"),
-        ("017f2106-ff1b-8d35-89e5-1e01b327a159", "?type=transcript", "application/json", b"{}".to_vec(), StatusCode::BAD_REQUEST, "contentKey"),
-        ("017f2106-ff1b-8d35-89e5-1e01b327a159", "?type=bogus", "audio/wav", wav.clone(), StatusCode::BAD_REQUEST, "type"),
-        ("transcript", "?owningAgent=1", "application/json", b"{}".to_vec(), StatusCode::BAD_REQUEST, "owningAgent"),
-        ("transcript", "?version=x", "application/json", b"{}".to_vec(), StatusCode::BAD_REQUEST, "version"),
-        ("callRecording", "?type=transcript", "audio/wav", wav.clone(), StatusCode::BAD_REQUEST, "type"),
-        ("no such key", "", "audio/wav", wav.clone(), StatusCode::BAD_REQUEST, "contentKey"),
+        (
+            "callRecording",
+            "",
+            "audio/wav",
+            b"not a wav at all".repeat(50),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "body",
+        ),
+        (
+            "callRecording",
+            "",
+            "application/json",
+            b"{}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "Content-Type",
+        ),
+        (
+            "callRecording",
+            "",
+            "nonsense",
+            b"{}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "Content-Type",
+        ),
+        (
+            "transcript",
+            "",
+            "application/json",
+            b"{\"a\":".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "body",
+        ),
+        (
+            "voicemail",
+            "",
+            "audio/wav",
+            wav.clone(),
+            StatusCode::BAD_REQUEST,
+            "contentKey",
+        ),
+        (
+            "017f2106-ff1b-8d35-89e5-1e01b327a159",
+            "",
+            "audio/wav",
+            wav.clone(),
+            StatusCode::BAD_REQUEST,
+            "type",
+        ),
+        (
+            "017f2106-ff1b-8d35-89e5-1e01b327a159",
+            "?type=transcript",
+            "application/json",
+            b"{}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "contentKey",
+        ),
+        (
+            "017f2106-ff1b-8d35-89e5-1e01b327a159",
+            "?type=bogus",
+            "audio/wav",
+            wav.clone(),
+            StatusCode::BAD_REQUEST,
+            "type",
+        ),
+        (
+            "transcript",
+            "?owningAgent=1",
+            "application/json",
+            b"{}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "owningAgent",
+        ),
+        (
+            "transcript",
+            "?version=x",
+            "application/json",
+            b"{}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "version",
+        ),
+        (
+            "callRecording",
+            "?type=transcript",
+            "audio/wav",
+            wav.clone(),
+            StatusCode::BAD_REQUEST,
+            "type",
+        ),
+        (
+            "no such key",
+            "",
+            "audio/wav",
+            wav.clone(),
+            StatusCode::BAD_REQUEST,
+            "contentKey",
+        ),
     ];
     for (key, q, media, bytes, want, field) in cases {
         let key = key.replace(' ', "%20");
@@ -112,12 +276,33 @@ async fn uploads_are_verified() {
         assert_eq!(status, want, "{key}{q} {media}: {v}");
         assert_eq!(v["field"], field, "{key}{q}: {v}");
     }
-    let (status, _) = json_of(s.put_content(&t, &guid(9), "transcript", "", "application/json", b"{}".to_vec()).await).await;
+    let (status, _) = json_of(
+        s.put_content(
+            &t,
+            &guid(9),
+            "transcript",
+            "",
+            "application/json",
+            b"{}".to_vec(),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Nothing failed left a file behind in staging.
-    assert_eq!(std::fs::read_dir(s.dir.path().join("content/staging")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(s.dir.path().join("content/staging"))
+            .unwrap()
+            .count(),
+        0
+    );
     // The good recording is intact.
-    let r = s.get(&t, &format!("/interaction-content/interactions/{g}/content/callRecording")).await;
+    let r = s
+        .get(
+            &t,
+            &format!("/interaction-content/interactions/{g}/content/callRecording"),
+        )
+        .await;
     assert_eq!(r.bytes().await.unwrap().to_vec(), wav2);
 }
 
@@ -125,10 +310,37 @@ async fn uploads_are_verified() {
 async fn uploads_respect_the_size_limit() {
     let s = TestServer::start_with(|c| c.max_content_bytes = 1000).await;
     let t = s.token("acme", ALL_SCOPES).await;
-    s.put_interaction(&t, &guid(1), call_body("2021-03-01T10:00:00Z", "1", "2", "3", "inbound")).await;
-    let (status, _) = json_of(s.put_content(&t, &guid(1), "attachment", "", "application/pdf", vec![1u8; 5000]).await).await;
+    s.put_interaction(
+        &t,
+        &guid(1),
+        call_body("2021-03-01T10:00:00Z", "1", "2", "3", "inbound"),
+    )
+    .await;
+    let (status, _) = json_of(
+        s.put_content(
+            &t,
+            &guid(1),
+            "attachment",
+            "",
+            "application/pdf",
+            vec![1u8; 5000],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    let (status, v) = json_of(s.put_content(&t, &guid(1), "attachment", "", "application/pdf", vec![1u8; 999]).await).await;
+    let (status, v) = json_of(
+        s.put_content(
+            &t,
+            &guid(1),
+            "attachment",
+            "",
+            "application/pdf",
+            vec![1u8; 999],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
 }
 

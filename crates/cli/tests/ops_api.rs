@@ -9,7 +9,10 @@ use reqwest::StatusCode;
 async fn health_ready_metrics_openapi() {
     let s = TestServer::start().await;
     let (status, body) = json_of(s.http.get(s.url("/healthz")).send().await.unwrap()).await;
-    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
     let (status, _) = json_of(s.http.get(s.url("/readyz")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
 
@@ -28,7 +31,15 @@ async fn health_ready_metrics_openapi() {
     }
 
     let _ = s.http.get(s.url("/healthz")).send().await.unwrap();
-    let text = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("http_requests_total"), "{text}");
     assert!(text.contains("route=\"/healthz\""));
 
@@ -52,7 +63,11 @@ async fn serves_tls_with_given_certificate() {
         .resolve("localhost", format!("127.0.0.1:{port}").parse().unwrap())
         .build()
         .unwrap();
-    let r = client.get(format!("https://localhost:{port}/healthz")).send().await.unwrap();
+    let r = client
+        .get(format!("https://localhost:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     s.stop().await;
 }

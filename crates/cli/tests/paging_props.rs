@@ -5,7 +5,9 @@ mod common;
 
 use std::collections::HashSet;
 
-use callvault_core::{Attributes, ContentKey, ContentType, Direction, Guid, InteractionMeta, TenantId};
+use callvault_core::{
+    Attributes, ContentKey, ContentType, Direction, Guid, InteractionMeta, TenantId,
+};
 use callvault_services::ingest::ContentUpload;
 use chrono::{DateTime, TimeZone, Utc};
 use common::*;
@@ -20,7 +22,8 @@ struct Row {
 }
 
 fn at(minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2021, 5, 1, 0, 0, 0).unwrap() + chrono::Duration::minutes(i64::from(minute))
+    Utc.with_ymd_and_hms(2021, 5, 1, 0, 0, 0).unwrap()
+        + chrono::Duration::minutes(i64::from(minute))
 }
 
 async fn insert(s: &TestServer, tenant: TenantId, n: u32, row: &Row) -> String {
@@ -28,7 +31,11 @@ async fn insert(s: &TestServer, tenant: TenantId, n: u32, row: &Row) -> String {
         guid: Guid::parse("g", &guid(n)).unwrap(),
         start: at(row.minute),
         end: None,
-        direction: if row.inbound { Direction::Inbound } else { Direction::Outbound },
+        direction: if row.inbound {
+            Direction::Inbound
+        } else {
+            Direction::Outbound
+        },
         connect_from: format!("{}{n}", row.from),
         connect_to: "100".into(),
         caller_name: None,
@@ -40,10 +47,19 @@ async fn insert(s: &TestServer, tenant: TenantId, n: u32, row: &Row) -> String {
         attributes: Attributes::default(),
     };
     s.vault.upsert_interaction(tenant, &meta).await.unwrap();
-    let upload = ContentUpload { media_type: "application/json".into(), ..Default::default() };
+    let upload = ContentUpload {
+        media_type: "application/json".into(),
+        ..Default::default()
+    };
     let body = futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{}"))]);
     s.vault
-        .put_content(tenant, &meta.guid, &ContentKey::Type(ContentType::Transcript), upload, body)
+        .put_content(
+            tenant,
+            &meta.guid,
+            &ContentKey::Type(ContentType::Transcript),
+            upload,
+            body,
+        )
         .await
         .unwrap();
     guid(n)
@@ -51,21 +67,44 @@ async fn insert(s: &TestServer, tenant: TenantId, n: u32, row: &Row) -> String {
 
 fn rows() -> impl Strategy<Value = Vec<Row>> {
     prop::collection::vec(
-        (0u32..30, any::<bool>(), prop::sample::select(vec!["0147", "0148", "4415"]))
-            .prop_map(|(minute, inbound, from)| Row { minute, inbound, from }),
+        (
+            0u32..30,
+            any::<bool>(),
+            prop::sample::select(vec!["0147", "0148", "4415"]),
+        )
+            .prop_map(|(minute, inbound, from)| Row {
+                minute,
+                inbound,
+                from,
+            }),
         0..30,
     )
 }
 
-async fn page_v3(s: &TestServer, t: &str, q: &str, token: Option<&str>) -> (Vec<String>, Option<String>) {
+async fn page_v3(
+    s: &TestServer,
+    t: &str,
+    q: &str,
+    token: Option<&str>,
+) -> (Vec<String>, Option<String>) {
     let mut url = format!("/interaction-content/interactions?{q}");
     if let Some(tok) = token {
         url.push_str(&format!("&continuationToken={tok}"));
     }
     let (status, body) = json_of(s.get(t, &url).await).await;
     assert_eq!(status, 200, "{body}");
-    let ids = body["items"].as_array().unwrap().iter().map(|i| i["guid"].as_str().unwrap().to_string()).collect();
-    (ids, body["meta"]["nextContinuationToken"].as_str().map(str::to_string))
+    let ids = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["guid"].as_str().unwrap().to_string())
+        .collect();
+    (
+        ids,
+        body["meta"]["nextContinuationToken"]
+            .as_str()
+            .map(str::to_string),
+    )
 }
 
 proptest! {

@@ -6,7 +6,9 @@ pub mod auth;
 pub mod cleanup;
 pub mod content;
 pub mod cursor;
+pub mod demo;
 pub mod error;
+pub mod folder_ingest;
 pub mod ingest;
 pub mod vault;
 

@@ -15,7 +15,8 @@ use tempfile::TempDir;
 
 pub const V3: &str = "application/vnd.newvoicemedia.v3+json";
 pub const V2: &str = "application/vnd.newvoicemedia.v2+json";
-pub const ALL_SCOPES: &str = "interaction-content:read interaction-content:delete interaction-content:write";
+pub const ALL_SCOPES: &str =
+    "interaction-content:read interaction-content:delete interaction-content:write";
 
 pub struct TestServer {
     pub base: String,
@@ -36,10 +37,21 @@ impl TestServer {
         settings.listen = "127.0.0.1:0".parse().unwrap();
         tweak(&mut settings);
         let vault = server::open_vault(&settings).await.expect("open vault");
-        let running = server::start(&settings, vault.clone()).await.expect("start server");
+        let running = server::start(&settings, vault.clone())
+            .await
+            .expect("start server");
         let base = format!("http://{}", running.addr);
-        let http = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        Self { base, http, vault, dir, running: Some(running) }
+        let http = Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Self {
+            base,
+            http,
+            vault,
+            dir,
+            running: Some(running),
+        }
     }
 
     pub async fn stop(mut self) {
@@ -59,7 +71,12 @@ impl TestServer {
             None => self.vault.meta.create_tenant(tenant, "UTC").await.unwrap(),
         };
         let scopes = callvault_core::ScopeSet::parse("scopes", scopes).unwrap();
-        let c = self.vault.auth.create_client(t.id, "test", scopes).await.unwrap();
+        let c = self
+            .vault
+            .auth
+            .create_client(t.id, "test", scopes)
+            .await
+            .unwrap();
         (c.client_id, c.client_secret)
     }
 
@@ -69,7 +86,11 @@ impl TestServer {
         let resp = self
             .http
             .post(self.url("/Auth/connect/token"))
-            .form(&[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret)])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &id),
+                ("client_secret", &secret),
+            ])
             .send()
             .await
             .unwrap();
@@ -79,7 +100,13 @@ impl TestServer {
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Response {
-        self.http.get(self.url(path)).bearer_auth(token).header("Accept", V3).send().await.unwrap()
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .header("Accept", V3)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn put_interaction(&self, token: &str, guid: &str, body: Value) -> Response {
@@ -92,9 +119,19 @@ impl TestServer {
             .unwrap()
     }
 
-    pub async fn put_content(&self, token: &str, guid: &str, key: &str, query: &str, media: &str, bytes: Vec<u8>) -> Response {
+    pub async fn put_content(
+        &self,
+        token: &str,
+        guid: &str,
+        key: &str,
+        query: &str,
+        media: &str,
+        bytes: Vec<u8>,
+    ) -> Response {
         self.http
-            .put(self.url(&format!("/interaction-content/interactions/{guid}/content/{key}{query}")))
+            .put(self.url(&format!(
+                "/interaction-content/interactions/{guid}/content/{key}{query}"
+            )))
             .bearer_auth(token)
             .header("Content-Type", media)
             .body(bytes)
@@ -107,10 +144,21 @@ impl TestServer {
     /// `body` is usually [`call_body`].
     pub async fn seed_call(&self, token: &str, guid: &str, body: Value, ms: u32) {
         let r = self.put_interaction(token, guid, body).await;
-        assert!(r.status().is_success(), "put interaction: {}", r.text().await.unwrap());
+        assert!(
+            r.status().is_success(),
+            "put interaction: {}",
+            r.text().await.unwrap()
+        );
         let wav = callvault_services::audio::synth_wav(ms, 8000, 440.0);
-        let r = self.put_content(token, guid, "callRecording", "", "audio/wav", wav).await;
-        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        let r = self
+            .put_content(token, guid, "callRecording", "", "audio/wav", wav)
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
     }
 }
 
