@@ -60,12 +60,22 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("server did not start");
     }
 
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+    fn kill(self) {
+        drop(self);
+    }
+}
+
+/// Kills the server however the test ends, so a failed assertion leaves no process behind.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
