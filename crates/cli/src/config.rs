@@ -50,6 +50,7 @@ struct FileConfig {
     max_content_bytes: Option<u64>,
     request_timeout_secs: Option<u64>,
     max_json_body_bytes: Option<usize>,
+    max_concurrent_requests: Option<usize>,
     demo_interactions: Option<usize>,
 }
 
@@ -65,6 +66,7 @@ pub struct Settings {
     pub max_content_bytes: u64,
     pub request_timeout: Duration,
     pub max_json_body: usize,
+    pub max_concurrent_requests: usize,
 }
 
 impl Settings {
@@ -80,6 +82,7 @@ impl Settings {
             max_content_bytes: 8 * 1024 * 1024 * 1024,
             request_timeout: Duration::from_secs(60),
             max_json_body: 1024 * 1024,
+            max_concurrent_requests: 1024,
         }
     }
 
@@ -120,6 +123,10 @@ impl Settings {
         }
         if let Some(b) = file.max_json_body_bytes {
             s.max_json_body = b;
+        }
+        if let Some(n) = file.max_concurrent_requests {
+            anyhow::ensure!(n > 0, "max_concurrent_requests must be at least 1");
+            s.max_concurrent_requests = n;
         }
         Ok(s)
     }

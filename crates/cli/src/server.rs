@@ -77,6 +77,7 @@ pub async fn start(settings: &Settings, vault: Arc<Vault>) -> anyhow::Result<Run
     let limits = HttpLimits {
         max_json_body: settings.max_json_body,
         request_timeout: settings.request_timeout,
+        max_concurrent_requests: settings.max_concurrent_requests,
     };
     let app = router(state, limits).into_make_service();
     let (stop, mut stopped) = watch::channel(false);

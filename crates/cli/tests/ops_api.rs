@@ -8,7 +8,13 @@ use reqwest::StatusCode;
 #[tokio::test]
 async fn health_ready_metrics_openapi() {
     let s = TestServer::start().await;
-    let (status, body) = json_of(s.http.get(s.url("/healthz")).send().await.unwrap()).await;
+    let r = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(
+        r.headers()["x-request-id"].len(),
+        36,
+        "every response carries a request id"
+    );
+    let (status, body) = json_of(r).await;
     assert_eq!(
         (status, body["status"].as_str()),
         (StatusCode::OK, Some("ok"))

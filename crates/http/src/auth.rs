@@ -38,7 +38,11 @@ impl FromRequestParts<AppState> for Authed {
             .map_err(|_| ApiError::unauthorized("The Authorization header is malformed"))?;
         let token = match value.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-            _ => return Err(ApiError::unauthorized("The Authorization header must be 'Bearer <token>'")),
+            _ => {
+                return Err(ApiError::unauthorized(
+                    "The Authorization header must be 'Bearer <token>'",
+                ))
+            }
         };
         let principal = state.vault.auth.authenticate(token).await?;
         Ok(Authed(principal))

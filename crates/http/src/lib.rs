@@ -16,10 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
 use axum::Router;
 use callvault_services::Vault;
 use metrics_exporter_prometheus::PrometheusHandle;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
@@ -37,11 +40,18 @@ pub struct HttpLimits {
     pub max_json_body: usize,
     /// Time allowed to produce response headers (downloads stream after that).
     pub request_timeout: Duration,
+    /// Requests handled at once; more wait for a slot, so a burst cannot exhaust file
+    /// descriptors or database connections.
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        Self { max_json_body: 1024 * 1024, request_timeout: Duration::from_secs(60) }
+        Self {
+            max_json_body: 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            max_concurrent_requests: 1024,
+        }
     }
 }
 
@@ -51,9 +61,20 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .merge(oauth::routes())
         .merge(ops::routes())
         .layer(DefaultBodyLimit::max(limits.max_json_body));
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+    });
     api.layer(axum::middleware::from_fn(metrics::track))
         .layer(CatchPanicLayer::custom(error::panic_response))
-        .layer(TraceLayer::new_for_http())
-        .layer(SetSensitiveRequestHeadersLayer::new([http::header::AUTHORIZATION]))
+        .layer(GlobalConcurrencyLimitLayer::new(
+            limits.max_concurrent_requests,
+        ))
+        .layer(trace)
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            http::header::AUTHORIZATION,
+        ]))
         .with_state(state)
 }

@@ -24,10 +24,18 @@ pub fn routes() -> Router<AppState> {
 
 /// An RFC 6749 section 5.2 error.
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut resp = (status, Json(json!({ "error": error, "error_description": description }))).into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut resp = (
+        status,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if status == StatusCode::UNAUTHORIZED {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"callvault\""));
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"callvault\""),
+        );
     }
     resp
 }
@@ -40,7 +48,11 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     }
     let decoded = String::from_utf8(STANDARD.decode(b64.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
-    let unescape = |s: &str| form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    let unescape = |s: &str| {
+        form_urlencoded::parse(format!("v={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
     Some((unescape(id)?, unescape(secret)?))
 }
 
@@ -60,11 +72,21 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 )]
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "the body must be form-encoded UTF-8");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be form-encoded UTF-8",
+        );
     };
     let form = Params::parse(text);
     match form.get("grant_type") {
-        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required"),
+        None => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is required",
+            )
+        }
         Some("client_credentials") => {}
         Some(_) => {
             return oauth_error(
@@ -75,16 +97,28 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         }
     }
     let creds = basic_credentials(&headers).or_else(|| {
-        Some((form.get("client_id")?.to_string(), form.get("client_secret")?.to_string()))
+        Some((
+            form.get("client_id")?.to_string(),
+            form.get("client_secret")?.to_string(),
+        ))
     });
     let Some((client_id, client_secret)) = creds else {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client_id and client_secret are required");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client_id and client_secret are required",
+        );
     };
     let requested = match ScopeSet::parse("scope", form.get("scope").unwrap_or("")) {
         Ok(s) => s,
         Err(e) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &e.message),
     };
-    match state.vault.auth.issue_token(&client_id, &client_secret, &requested).await {
+    match state
+        .vault
+        .auth
+        .issue_token(&client_id, &client_secret, &requested)
+        .await
+    {
         Ok(t) => {
             let mut resp = Json(json!({
                 "access_token": t.access_token,
@@ -93,12 +127,15 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
                 "scope": t.scopes.to_string(),
             }))
             .into_response();
-            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
-        Err(ServiceError::Unauthenticated(_)) => {
-            oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client or wrong secret")
-        }
+        Err(ServiceError::Unauthenticated(_)) => oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client or wrong secret",
+        ),
         Err(ServiceError::Forbidden(_)) | Err(ServiceError::Invalid(_)) => oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_scope",

@@ -12,10 +12,16 @@ use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/openapi.json", get(|| async { Json(crate::openapi::ApiDoc::openapi()) }))
+        .route(
+            "/openapi.json",
+            get(|| async { Json(crate::openapi::ApiDoc::openapi()) }),
+        )
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -23,7 +29,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "message": "metadata store unreachable" })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "message": "metadata store unreachable" })),
+            )
                 .into_response()
         }
     }
@@ -31,9 +40,15 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     match &state.metrics {
-        Some(handle) => {
-            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
-        }
-        None => (StatusCode::NOT_FOUND, Json(json!({ "message": "metrics are disabled" }))).into_response(),
+        Some(handle) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            handle.render(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "message": "metrics are disabled" })),
+        )
+            .into_response(),
     }
 }

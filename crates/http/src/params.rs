@@ -11,18 +11,28 @@ pub struct Params(Vec<(String, String)>);
 
 impl Params {
     pub fn parse(query: &str) -> Self {
-        Self(form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        Self(
+            form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
     }
 
     /// The value of a parameter, matched case-insensitively.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn required(&self, name: &str) -> Result<&str, ApiError> {
         match self.get(name) {
             Some(v) if !v.trim().is_empty() => Ok(v),
-            _ => Err(ApiError::bad_request(name, format!("The {name} parameter is required"))),
+            _ => Err(ApiError::bad_request(
+                name,
+                format!("The {name} parameter is required"),
+            )),
         }
     }
 }

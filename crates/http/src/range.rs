@@ -18,9 +18,12 @@ pub fn etag_of(item: &ContentItem) -> String {
 }
 
 fn matches_etag(header_value: Option<&HeaderValue>, etag: &str) -> bool {
-    header_value
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| { let t = t.trim(); t == "*" || t.trim_start_matches("W/") == etag }))
+    header_value.and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(',').any(|t| {
+            let t = t.trim();
+            t == "*" || t.trim_start_matches("W/") == etag
+        })
+    })
 }
 
 /// What the Range header asks for, once checked against the length.
@@ -68,8 +71,18 @@ pub async fn serve_content(
     };
     put(&mut common, header::ETAG, etag.clone());
     put(&mut common, header::ACCEPT_RANGES, "bytes".into());
-    put(&mut common, header::LAST_MODIFIED, item.last_modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string());
-    put(&mut common, header::CACHE_CONTROL, "private, max-age=0, must-revalidate".into());
+    put(
+        &mut common,
+        header::LAST_MODIFIED,
+        item.last_modified
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string(),
+    );
+    put(
+        &mut common,
+        header::CACHE_CONTROL,
+        "private, max-age=0, must-revalidate".into(),
+    );
     if matches_etag(headers.get(header::IF_NONE_MATCH), &etag) {
         return Ok((StatusCode::NOT_MODIFIED, common).into_response());
     }
@@ -77,21 +90,36 @@ pub async fn serve_content(
         Wanted::Whole => (StatusCode::OK, None),
         Wanted::Part(a, b) => (StatusCode::PARTIAL_CONTENT, Some(a..b + 1)),
         Wanted::Unsatisfiable => {
-            put(&mut common, header::CONTENT_RANGE, format!("bytes */{}", item.length));
-            let err = ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, format!(
-                "The requested range is not satisfiable for {} bytes",
-                item.length
-            ));
+            put(
+                &mut common,
+                header::CONTENT_RANGE,
+                format!("bytes */{}", item.length),
+            );
+            let err = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                format!(
+                    "The requested range is not satisfiable for {} bytes",
+                    item.length
+                ),
+            );
             return Ok((common, err).into_response());
         }
     };
     let read = vault.open_content(item, range.clone()).await?;
     if let Some(r) = &range {
-        put(&mut common, header::CONTENT_RANGE, format!("bytes {}-{}/{}", r.start, r.end - 1, item.length));
+        put(
+            &mut common,
+            header::CONTENT_RANGE,
+            format!("bytes {}-{}/{}", r.start, r.end - 1, item.length),
+        );
     }
     put(&mut common, header::CONTENT_TYPE, item.media_type.clone());
     put(&mut common, header::CONTENT_LENGTH, read.len.to_string());
-    put(&mut common, header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\""));
+    put(
+        &mut common,
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{filename}\""),
+    );
     Ok((status, common, Body::from_stream(read.stream)).into_response())
 }
 

@@ -6,7 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use callvault_core::time::parse_instant;
-use callvault_core::{Attributes, ContentKey, ContentType, Direction, Guid, InteractionMeta, Invalid, Scope};
+use callvault_core::{
+    Attributes, ContentKey, ContentType, Direction, Guid, InteractionMeta, Invalid, Scope,
+};
 use callvault_services::ingest::ContentUpload;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -75,7 +77,11 @@ impl InteractionBody {
         Ok(InteractionMeta {
             guid,
             start: parse_instant("start", &self.start)?,
-            end: self.end.as_deref().map(|e| parse_instant("end", e)).transpose()?,
+            end: self
+                .end
+                .as_deref()
+                .map(|e| parse_instant("end", e))
+                .transpose()?,
             direction: Direction::parse("direction", &self.direction)?,
             connect_from: self.connect_from,
             connect_to: self.connect_to,
@@ -120,7 +126,11 @@ pub async fn put_interaction(
     let body: InteractionBody = parse_json(&body)?;
     let meta = body.into_meta(guid)?;
     let (interaction, created) = state.vault.upsert_interaction(tenant, &meta).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(wire::interaction(&interaction))))
 }
 
@@ -137,26 +147,43 @@ fn upload_from(headers: &HeaderMap, params: &Params) -> ApiResult<ContentUpload>
     let media_type = header_str("content-type")?
         .ok_or_else(|| ApiError::bad_request("Content-Type", "Content-Type is required"))?;
     let expected_len = header_str("content-length")?
-        .map(|v| v.parse::<u64>().map_err(|_| ApiError::bad_request("Content-Length", "Content-Length is not a number")))
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                ApiError::bad_request("Content-Length", "Content-Length is not a number")
+            })
+        })
         .transpose()?;
     let expected_sha256 = header_str("x-content-sha256")?;
     if let Some(s) = &expected_sha256 {
         if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ApiError::bad_request("X-Content-SHA256", "X-Content-SHA256 must be 64 hex digits"));
+            return Err(ApiError::bad_request(
+                "X-Content-SHA256",
+                "X-Content-SHA256 must be 64 hex digits",
+            ));
         }
     }
     let number = |name: &str| -> ApiResult<Option<u64>> {
         params
             .get(name)
-            .map(|v| v.parse::<u64>().map_err(|_| ApiError::bad_request(name, format!("{name} must be a non-negative integer"))))
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| {
+                    ApiError::bad_request(name, format!("{name} must be a non-negative integer"))
+                })
+            })
             .transpose()
     };
     let content_type = params
         .get("type")
-        .map(|t| ContentType::parse(t).ok_or_else(|| ApiError::bad_request("type", format!("type '{t}' is not a content type"))))
+        .map(|t| {
+            ContentType::parse(t).ok_or_else(|| {
+                ApiError::bad_request("type", format!("type '{t}' is not a content type"))
+            })
+        })
         .transpose()?;
     let version = number("version")?
-        .map(|v| u32::try_from(v).map_err(|_| ApiError::bad_request("version", "version is too large")))
+        .map(|v| {
+            u32::try_from(v).map_err(|_| ApiError::bad_request("version", "version is too large"))
+        })
         .transpose()?;
     Ok(ContentUpload {
         content_type,
@@ -208,7 +235,14 @@ pub async fn put_content(
     let key = ContentKey::parse("contentKey", &key)?;
     let upload = upload_from(&headers, &params)?;
     let stream = body.into_data_stream();
-    let (item, created) = state.vault.put_content(tenant, &guid, &key, upload, stream).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let (item, created) = state
+        .vault
+        .put_content(tenant, &guid, &key, upload, stream)
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(wire::content_item(&item))))
 }

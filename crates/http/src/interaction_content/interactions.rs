@@ -87,21 +87,30 @@ pub async fn delete_batch(
     let tenant = auth.require(Scope::ContentDelete)?.tenant;
     let batch: DeleteBatch = super::ingest::parse_json(&body)?;
     if batch.guids.is_empty() || batch.guids.len() > MAX_BATCH {
-        return Err(ApiError::bad_request("guids", format!("guids must hold 1 to {MAX_BATCH} GUIDs")));
+        return Err(ApiError::bad_request(
+            "guids",
+            format!("guids must hold 1 to {MAX_BATCH} GUIDs"),
+        ));
     }
     let mut failures = Vec::new();
     for raw in &batch.guids {
         let outcome = match Guid::parse("guids", raw) {
-            Ok(guid) => state.vault.delete_interaction(tenant, &guid).await.map(|_| ()).map_err(ApiError::from),
+            Ok(guid) => state
+                .vault
+                .delete_interaction(tenant, &guid)
+                .await
+                .map(|_| ())
+                .map_err(ApiError::from),
             Err(e) => Err(e.into()),
         };
         if let Err(e) = outcome {
             if e.status.is_server_error() {
                 return Err(e);
             }
-            failures.push(json!({ "guid": raw, "message": e.message, "statusCode": e.status.as_u16() }));
+            failures.push(
+                json!({ "guid": raw, "message": e.message, "statusCode": e.status.as_u16() }),
+            );
         }
     }
     Ok(Json(json!({ "failures": failures })))
 }
-

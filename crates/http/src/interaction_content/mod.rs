@@ -15,10 +15,12 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::{AppState, HttpLimits};
 
-pub(crate) use content::__path_download;
 pub(crate) use content::__path_delete_content;
+pub(crate) use content::__path_download;
 pub(crate) use ingest::{__path_put_content, __path_put_interaction};
-pub(crate) use interactions::{__path_delete_batch, __path_delete_interaction, __path_get_interaction};
+pub(crate) use interactions::{
+    __path_delete_batch, __path_delete_interaction, __path_get_interaction,
+};
 pub(crate) use search::__path_search;
 
 pub fn routes(limits: HttpLimits) -> Router<AppState> {
@@ -30,14 +32,23 @@ pub fn routes(limits: HttpLimits) -> Router<AppState> {
                 .delete(interactions::delete_interaction)
                 .put(ingest::put_interaction),
         )
-        .route("/interactions/delete-batch", post(interactions::delete_batch))
+        .route(
+            "/interactions/delete-batch",
+            post(interactions::delete_batch),
+        )
         .route(
             "/interactions/{guid}/content/{content_key}",
             get(content::download).delete(content::delete_content),
         )
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, limits.request_timeout));
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            limits.request_timeout,
+        ));
     let uploads = Router::new()
-        .route("/interactions/{guid}/content/{content_key}", put(ingest::put_content))
+        .route(
+            "/interactions/{guid}/content/{content_key}",
+            put(ingest::put_content),
+        )
         .layer(DefaultBodyLimit::disable());
     timed.merge(uploads)
 }

@@ -25,13 +25,19 @@ fn filter_from(params: &Params) -> ApiResult<SearchFilter> {
         end,
         handling_agent_id: match params.get("handlingAgentId") {
             Some(a) if a.is_empty() || a.len() > 64 => {
-                return Err(ApiError::bad_request("handlingAgentId", "handlingAgentId must be 1 to 64 characters"))
+                return Err(ApiError::bad_request(
+                    "handlingAgentId",
+                    "handlingAgentId must be 1 to 64 characters",
+                ))
             }
             other => other.map(str::to_string),
         },
         connect_from_prefix: text("connectFrom"),
         connect_to_prefix: text("connectTo"),
-        direction: params.get("direction").map(|d| Direction::parse("direction", d)).transpose()?,
+        direction: params
+            .get("direction")
+            .map(|d| Direction::parse("direction", d))
+            .transpose()?,
     };
     filter.validate()?;
     Ok(filter)
@@ -77,21 +83,33 @@ pub async fn search(
     match version {
         ApiVersion::V3 => {
             let after = match params.get("continuationToken").filter(|t| !t.is_empty()) {
-                Some(t) => Some(vault.cursors.decode("continuationToken", t, tenant, &filter)?),
+                Some(t) => Some(
+                    vault
+                        .cursors
+                        .decode("continuationToken", t, tenant, &filter)?,
+                ),
                 None => None,
             };
-            let mut items = vault.meta.search(tenant, &filter, PageStart::After(after), limit + 1).await?;
+            let mut items = vault
+                .meta
+                .search(tenant, &filter, PageStart::After(after), limit + 1)
+                .await?;
             let more = items.len() > limit as usize;
             items.truncate(limit as usize);
             let next = match (more, items.last()) {
                 (true, Some(last)) => {
-                    let c = SearchCursor { start_us: last.meta.start.timestamp_micros(), id: last.id };
+                    let c = SearchCursor {
+                        start_us: last.meta.start.timestamp_micros(),
+                        id: last.id,
+                    };
                     Value::from(vault.cursors.encode(tenant, &filter, c))
                 }
                 _ => Value::Null,
             };
             let items: Vec<Value> = items.iter().map(wire::interaction).collect();
-            Ok(Json(json!({ "items": items, "meta": { "nextContinuationToken": next } })))
+            Ok(Json(
+                json!({ "items": items, "meta": { "nextContinuationToken": next } }),
+            ))
         }
         ApiVersion::V2 => {
             let page = match params.get("page") {
@@ -101,7 +119,10 @@ pub async fn search(
             let total = vault.meta.count(tenant, &filter).await?;
             let offset = u64::from(page - 1) * u64::from(limit);
             let items = if offset < total {
-                vault.meta.search(tenant, &filter, PageStart::Offset(offset), limit).await?
+                vault
+                    .meta
+                    .search(tenant, &filter, PageStart::Offset(offset), limit)
+                    .await?
             } else {
                 Vec::new()
             };

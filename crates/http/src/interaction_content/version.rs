@@ -16,11 +16,22 @@ pub enum ApiVersion {
 const PREFIX: &str = "application/vnd.newvoicemedia.v";
 
 pub fn negotiate(headers: &HeaderMap, valid: &[ApiVersion]) -> Result<ApiVersion, ApiError> {
-    let accept = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok());
+    let accept = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
     for value in accept {
         for media in value.split(',') {
-            let essence = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-            if let Some(rest) = essence.strip_prefix(PREFIX).and_then(|r| r.strip_suffix("+json")) {
+            let essence = media
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if let Some(rest) = essence
+                .strip_prefix(PREFIX)
+                .and_then(|r| r.strip_suffix("+json"))
+            {
                 let found = match rest {
                     "2" => Some(ApiVersion::V2),
                     "3" => Some(ApiVersion::V3),
@@ -36,5 +47,8 @@ pub fn negotiate(headers: &HeaderMap, valid: &[ApiVersion]) -> Result<ApiVersion
         .iter()
         .map(|v| format!("{PREFIX}{}+json", if *v == ApiVersion::V2 { 2 } else { 3 }))
         .collect();
-    Err(ApiError::bad_request("Accept", format!("Invalid api-version! Valid values: {}", names.join(", "))))
+    Err(ApiError::bad_request(
+        "Accept",
+        format!("Invalid api-version! Valid values: {}", names.join(", ")),
+    ))
 }

@@ -35,7 +35,10 @@ pub fn content_item(c: &ContentItem) -> Value {
             o.insert("owningInteractionPlan".into(), json!({ "id": plan }));
         }
     }
-    o.insert("lastModified".into(), format_utc_seconds(c.last_modified).into());
+    o.insert(
+        "lastModified".into(),
+        format_utc_seconds(c.last_modified).into(),
+    );
     let mut props = Map::new();
     if let Some(v) = c.version {
         props.insert("version".into(), json!({ "value": v }));
