@@ -137,3 +137,63 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("callvault.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let (_d, path) =
+            file("data_dir = \"/srv/cv\"\nlisten = \"0.0.0.0:9000\"\ntoken_ttl_secs = 600\n");
+        let store = StoreArgs {
+            config: Some(path.clone()),
+            data_dir: None,
+        };
+        let s = Settings::resolve(&store, &ServeArgs::default()).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/srv/cv"));
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.token_ttl, Duration::from_secs(600));
+        assert_eq!(s.max_concurrent_requests, 1024);
+
+        let store = StoreArgs {
+            config: Some(path),
+            data_dir: Some("/elsewhere".into()),
+        };
+        let serve = ServeArgs {
+            listen: Some("127.0.0.1:1".parse().unwrap()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(&store, &serve).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/elsewhere"));
+        assert_eq!(s.listen.port(), 1);
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_reason() {
+        for (text, needle) in [
+            ("colour = 1", "unknown field"),
+            ("listen = \"nowhere\"", "listen"),
+            ("tls_cert = \"c.pem\"", "together"),
+            ("token_ttl_secs = 5", "at least 60"),
+        ] {
+            let (_d, path) = file(text);
+            let store = StoreArgs {
+                config: Some(path),
+                data_dir: None,
+            };
+            let err = format!(
+                "{:#}",
+                Settings::resolve(&store, &ServeArgs::default()).unwrap_err()
+            );
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+}
