@@ -1,1 +1,166 @@
-fn main() {}
+//! callvault-bench: the figures the project promises, each printed as a ratio against a
+//! peer measured in the same run on the same machine (raw SQLite for search, nginx for
+//! downloads, write+fsync for ingest), because absolute numbers from one machine say
+//! nothing about another while ratios carry over. See `docs/benchmarks.md`.
+
+mod cpu;
+mod data;
+mod download;
+mod ingest;
+mod load;
+mod nginx;
+mod report;
+mod rss;
+mod search;
+mod server;
+mod wav;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use crate::load::Bounds;
+use crate::report::Results;
+use crate::rss::Memory;
+use crate::server::{Api, Server};
+
+#[derive(Parser)]
+#[command(
+    name = "callvault-bench",
+    about = "Benchmarks callvault against same-run peers"
+)]
+struct Args {
+    /// Interactions in the search data set.
+    #[arg(long, default_value_t = 1_000_000)]
+    interactions: usize,
+    /// Short phases (3 s each) for a smoke run.
+    #[arg(long)]
+    quick: bool,
+    /// The callvault binary; by default the one next to this executable.
+    #[arg(long)]
+    callvault: Option<PathBuf>,
+    /// The nginx binary.
+    #[arg(long, default_value = "nginx")]
+    nginx: PathBuf,
+    /// Output directory: results.json, the server log, and scratch space (removed after).
+    #[arg(long, default_value = "bench/out")]
+    out: PathBuf,
+}
+
+/// How long each measured phase runs, and the per-client request cap that ends it early
+/// on a machine fast enough to reach it.
+struct Plan {
+    search: Bounds,
+    download: Bounds,
+    ingest: Bounds,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Self {
+        let secs = |full: u64| Duration::from_secs(if quick { 3 } else { full });
+        Self {
+            search: Bounds {
+                duration: secs(15),
+                per_client: 20_000,
+            },
+            download: Bounds {
+                duration: secs(10),
+                per_client: 5_000,
+            },
+            ingest: Bounds {
+                duration: secs(10),
+                per_client: 20_000,
+            },
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let bin = match &args.callvault {
+        Some(b) => b.clone(),
+        None => server::default_binary()?,
+    };
+    anyhow::ensure!(
+        bin.is_file(),
+        "no callvault binary at {}; build it with `cargo build --release -p callvault`",
+        bin.display()
+    );
+    std::fs::create_dir_all(&args.out)?;
+    // Absolute, because nginx resolves relative paths against its prefix.
+    let out = std::fs::canonicalize(&args.out)?;
+    let work = out.join("work");
+    if work.exists() {
+        std::fs::remove_dir_all(&work)?;
+    }
+    std::fs::create_dir_all(&work)?;
+    let results = run(&args, &bin, &out, &work).await;
+    std::fs::remove_dir_all(&work)?;
+    let results = results?;
+    let table = results.markdown();
+    println!("{table}");
+    let path = out.join("results.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&results.json())?)?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result<Results> {
+    let plan = Plan::new(args.quick);
+    let mut rng = StdRng::seed_from_u64(0x0ca1_1a17);
+    let data_dir = work.join("data");
+
+    eprintln!("building {} interactions ...", args.interactions);
+    let data = data::build(bin, &data_dir, args.interactions, &mut rng).await?;
+    eprintln!("  done in {:.1} s", data.build_secs);
+
+    let server = Server::start(bin, &data_dir, &out.join("callvault.log")).await?;
+    let pid = server.pid;
+    let measured = async {
+        let mut memory = vec![("idle after start", Memory::of(pid)?)];
+        let api = Api::connect(bin, &data_dir, &server, data::TENANT).await?;
+
+        eprintln!("search ...");
+        let search = search::run(&api, &data, plan.search, &mut rng).await?;
+        memory.push(("after search load", Memory::of(pid)?));
+
+        eprintln!("download ...");
+        let download = download::run(
+            &api,
+            &data_dir,
+            data.tenant_id,
+            &args.nginx,
+            &work.join("nginx"),
+            plan.download,
+            &mut rng,
+        )
+        .await?;
+        memory.push(("after download load", Memory::of(pid)?));
+
+        eprintln!("ingest ...");
+        let ingest =
+            ingest::run(&api, &data_dir.join("fsync-floor"), plan.ingest, &mut rng).await?;
+        memory.push(("after ingest load", Memory::of(pid)?));
+        anyhow::Ok((search, download, ingest, memory))
+    }
+    .await;
+    server.stop().await.context("stopping the server")?;
+    let (search, download, ingest, memory) = measured?;
+    Ok(Results {
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        mem_total_kb: rss::machine_total_kb(),
+        quick: args.quick,
+        interactions: data.interactions,
+        window_interactions: data.interactions * 7 / data::SPAN_DAYS as usize,
+        data_build_secs: data.build_secs,
+        search,
+        download,
+        ingest,
+        memory,
+    })
+}

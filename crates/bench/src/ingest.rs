@@ -1,0 +1,156 @@
+//! Ingest: durable uploads of distinct 100 KB recordings through the API (interaction
+//! upsert, then the content stream), against the floor of writing and fsyncing 100 KB
+//! files in the same file system. The server acknowledges an upload only once it is
+//! durable (file fsynced, renamed, directory fsynced, rows committed with
+//! `synchronous=FULL`), so the fsync floor bounds what any durable store could do here.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::ensure;
+use chrono::{SecondsFormat, Utc};
+use rand::rngs::StdRng;
+use serde_json::{json, Value};
+
+use crate::cpu::{self, Probe};
+use crate::load::{self, Bounds, Summary};
+use crate::server::Api;
+use crate::wav;
+
+pub const FILE_LEN: usize = 100 * 1000;
+pub const CLIENTS: [usize; 2] = [1, 8];
+
+/// One concurrency level: the API and the fsync floor.
+pub struct IngestResult {
+    pub clients: usize,
+    pub api: Summary,
+    pub floor: Summary,
+}
+
+impl IngestResult {
+    /// API recordings/s over floor files/s (no target; the floor shows what is left).
+    pub fn ratio(&self) -> f64 {
+        self.api.per_sec() / self.floor.per_sec()
+    }
+
+    pub fn json(&self) -> Value {
+        json!({
+            "clients": self.clients,
+            "api": self.api.json(),
+            "fsyncFloor": self.floor.json(),
+            "ratio": self.ratio(),
+        })
+    }
+}
+
+/// Creates interaction `guid` and uploads `wav` as its call recording.
+pub async fn put_recording(api: &Api, guid: &str, wav: Vec<u8>) -> anyhow::Result<()> {
+    let url = api.url(&format!("/interaction-content/interactions/{guid}"));
+    let body = json!({
+        "start": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        "direction": "inbound",
+        "connectFrom": "1",
+        "connectTo": "2",
+    });
+    let resp = api
+        .http
+        .put(&url)
+        .bearer_auth(&api.token)
+        .json(&body)
+        .send()
+        .await?;
+    let status = resp.status();
+    ensure!(
+        status.is_success(),
+        "interaction upsert failed with {status}: {}",
+        resp.text().await?
+    );
+    let resp = api
+        .http
+        .put(format!("{url}/content/callRecording"))
+        .bearer_auth(&api.token)
+        .header("Content-Type", "audio/wav")
+        .body(wav)
+        .send()
+        .await?;
+    let status = resp.status();
+    ensure!(
+        status.as_u16() == 201,
+        "content upload answered {status}: {}",
+        resp.text().await?
+    );
+    Ok(())
+}
+
+pub async fn run(
+    api: &Api,
+    floor_dir: &Path,
+    bounds: Bounds,
+    rng: &mut StdRng,
+) -> anyhow::Result<Vec<IngestResult>> {
+    let base = Arc::new(wav::random_wav(FILE_LEN, rng));
+    let pid = api.pid;
+    let mut out = Vec::new();
+    for clients in CLIENTS {
+        let api_summary = {
+            let api = api.clone();
+            let base = base.clone();
+            let load = load::run(clients, bounds, move |_, _| {
+                let api = api.clone();
+                let base = base.clone();
+                async move {
+                    let id = uuid::Uuid::new_v4();
+                    put_recording(&api, &id.hyphenated().to_string(), distinct(&base, &id)).await?;
+                    Ok(base.len() as u64)
+                }
+            });
+            cpu::measure(Probe::Process(pid), load).await?
+        };
+        let floor = fsync_floor(floor_dir, clients, bounds, base.clone()).await?;
+        out.push(IngestResult {
+            clients,
+            api: api_summary,
+            floor,
+        });
+    }
+    Ok(out)
+}
+
+/// A copy of the base recording whose first samples carry `id`, so that every upload has
+/// its own SHA-256 and nothing is deduplicated.
+fn distinct(base: &[u8], id: &uuid::Uuid) -> Vec<u8> {
+    let mut v = base.to_vec();
+    v[44..60].copy_from_slice(id.as_bytes());
+    v
+}
+
+/// Writes and fsyncs one new file per operation, from `clients` blocking threads.
+async fn fsync_floor(
+    dir: &Path,
+    clients: usize,
+    bounds: Bounds,
+    base: Arc<Vec<u8>>,
+) -> anyhow::Result<Summary> {
+    std::fs::create_dir_all(dir)?;
+    let dir: Arc<PathBuf> = Arc::new(dir.to_path_buf());
+    let summary = {
+        let dir = dir.clone();
+        load::run(clients, bounds, move |c, i| {
+            let dir = dir.clone();
+            let base = base.clone();
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    let mut f = std::fs::File::create(dir.join(format!("{clients}-{c}-{i}")))?;
+                    f.write_all(&base)?;
+                    f.sync_all()?;
+                    anyhow::Ok(base.len() as u64)
+                })
+                .await?
+            }
+        })
+        .await?
+    };
+    std::fs::remove_dir_all(dir.as_path())?;
+    Ok(summary)
+}

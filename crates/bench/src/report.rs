@@ -1,0 +1,160 @@
+//! The results: Markdown tables on stdout (pasted as-is into `docs/benchmarks.md`) and the
+//! same figures as JSON in `results.json`.
+
+use std::fmt::Write;
+
+use serde_json::{json, Value};
+
+use crate::download::DownloadResult;
+use crate::ingest::IngestResult;
+use crate::load::ms;
+use crate::rss::{mib, Memory};
+use crate::search::SearchResult;
+
+/// Search target: API p99 at most this multiple of the SQLite floor's p99.
+pub const SEARCH_MAX_P99_RATIO: f64 = 2.0;
+/// Download target: callvault's throughput at least this fraction of nginx's.
+pub const DOWNLOAD_MIN_RATIO: f64 = 0.8;
+
+pub struct Results {
+    pub cores: usize,
+    pub mem_total_kb: Option<u64>,
+    pub quick: bool,
+    pub interactions: usize,
+    pub window_interactions: usize,
+    pub data_build_secs: f64,
+    pub search: Vec<SearchResult>,
+    pub download: Vec<DownloadResult>,
+    pub ingest: Vec<IngestResult>,
+    pub memory: Vec<(&'static str, Memory)>,
+}
+
+/// An optional figure, or a dash.
+fn opt(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.decimals$}"))
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "**missed**"
+    }
+}
+
+impl Results {
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let mem = self
+            .mem_total_kb
+            .map(|kb| format!(", {:.1} GiB RAM", mib(kb) / 1024.0))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "{} interactions (~{} per 7-day window), {} cores{mem}{}; data set built in {:.0} s.\n",
+            self.interactions,
+            self.window_interactions,
+            self.cores,
+            if self.quick { ", quick run" } else { "" },
+            self.data_build_secs
+        );
+        let _ = writeln!(s, "Search, 16 clients, random 7-day windows:\n");
+        let _ = writeln!(
+            s,
+            "| limit | API req/s | API p50 ms | API p99 ms | server CPU ms/req | SQLite req/s | SQLite p50 ms | SQLite p99 ms | p99 API/SQLite | target ≤ {SEARCH_MAX_P99_RATIO} |"
+        );
+        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        for r in &self.search {
+            let _ = writeln!(
+                s,
+                "| {} | {:.0} | {:.1} | {:.1} | {} | {:.0} | {:.1} | {:.1} | {:.2} | {} |",
+                r.limit,
+                r.api.per_sec(),
+                ms(r.api.p50),
+                ms(r.api.p99),
+                opt(r.api.cpu_ms_per_request(), 2),
+                r.raw.per_sec(),
+                ms(r.raw.p50),
+                ms(r.raw.p99),
+                r.p99_ratio(),
+                verdict(r.p99_ratio() <= SEARCH_MAX_P99_RATIO)
+            );
+        }
+        let _ = writeln!(s, "\nDownload of a 10 MiB WAV:\n");
+        let _ = writeln!(
+            s,
+            "| request | clients | callvault MB/s | p99 ms | CPU s/GB | nginx MB/s | p99 ms | CPU s/GB | callvault/nginx | target ≥ {DOWNLOAD_MIN_RATIO} |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        for r in &self.download {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.0} | {:.1} | {} | {:.0} | {:.1} | {} | {:.2} | {} |",
+                r.mode.name(),
+                r.clients,
+                r.callvault.mb_per_sec(),
+                ms(r.callvault.p99),
+                opt(r.callvault.cpu_secs_per_gb(), 2),
+                r.nginx.mb_per_sec(),
+                ms(r.nginx.p99),
+                opt(r.nginx.cpu_secs_per_gb(), 2),
+                r.ratio(),
+                verdict(r.ratio() >= DOWNLOAD_MIN_RATIO)
+            );
+        }
+        let _ = writeln!(s, "\nDurable ingest of distinct 100 kB WAVs:\n");
+        let _ = writeln!(
+            s,
+            "| clients | recordings/s | MB/s | p50 ms | p99 ms | server CPU ms/rec | write+fsync files/s | API/floor |"
+        );
+        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for r in &self.ingest {
+            let _ = writeln!(
+                s,
+                "| {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.2} |",
+                r.clients,
+                r.api.per_sec(),
+                r.api.mb_per_sec(),
+                ms(r.api.p50),
+                ms(r.api.p99),
+                opt(r.api.cpu_ms_per_request(), 2),
+                r.floor.per_sec(),
+                r.ratio()
+            );
+        }
+        let _ = writeln!(s, "\nServer memory:\n");
+        let _ = writeln!(s, "| when | RSS MiB | peak RSS (VmHWM) MiB |");
+        let _ = writeln!(s, "|---|---:|---:|");
+        for (when, m) in &self.memory {
+            let _ = writeln!(
+                s,
+                "| {when} | {:.1} | {:.1} |",
+                mib(m.rss_kb),
+                mib(m.hwm_kb)
+            );
+        }
+        s
+    }
+
+    pub fn json(&self) -> Value {
+        json!({
+            "machine": { "cores": self.cores, "memTotalKiB": self.mem_total_kb },
+            "quick": self.quick,
+            "interactions": self.interactions,
+            "windowInteractions": self.window_interactions,
+            "dataBuildSecs": self.data_build_secs,
+            "targets": {
+                "searchMaxP99Ratio": SEARCH_MAX_P99_RATIO,
+                "downloadMinRatio": DOWNLOAD_MIN_RATIO,
+            },
+            "search": self.search.iter().map(SearchResult::json).collect::<Vec<_>>(),
+            "download": self.download.iter().map(DownloadResult::json).collect::<Vec<_>>(),
+            "ingest": self.ingest.iter().map(IngestResult::json).collect::<Vec<_>>(),
+            "memory": self.memory.iter().map(|(when, m)| {
+                let mut v = m.json();
+                v["when"] = Value::from(*when);
+                v
+            }).collect::<Vec<_>>(),
+        })
+    }
+}
