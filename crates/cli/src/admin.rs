@@ -25,14 +25,7 @@ pub async fn tenant_by_name(vault: &Vault, name: &str) -> anyhow::Result<Tenant>
 
 pub async fn create_tenant(vault: &Vault, name: &str, time_zone: &str) -> anyhow::Result<Tenant> {
     validate_tenant_name(name)?;
-    anyhow::ensure!(
-        !time_zone.is_empty()
-            && time_zone.len() <= 64
-            && time_zone
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c)),
-        "time zone '{time_zone}' is not an IANA zone name"
-    );
+    callvault_core::tenant::validate_time_zone(time_zone)?;
     Ok(vault.meta.create_tenant(name, time_zone).await?)
 }
 

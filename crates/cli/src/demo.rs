@@ -1,7 +1,7 @@
 //! `serve --demo`: a `demo` tenant full of realistic data on first start, and on every
 //! start a fresh client secret and token printed with working curl examples.
 
-use callvault_core::{Scope, ScopeSet, SearchFilter};
+use callvault_core::{ContentType, InteractionQuery, Scope, ScopeSet};
 use callvault_services::demo::seed_demo;
 use callvault_services::Vault;
 use callvault_storage::meta::PageStart;
@@ -18,6 +18,10 @@ pub struct DemoAccess {
     pub token: String,
     pub sample_guid: Option<String>,
     pub sample_key: Option<String>,
+    /// The tenant's Recordings API token (HTTP Basic password).
+    pub api_token: String,
+    /// A listed file name of the Recordings API, for a download example.
+    pub sample_file: Option<String>,
 }
 
 pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoAccess> {
@@ -54,13 +58,10 @@ pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoA
         .issue_token(&creds.client_id, &creds.client_secret, &ScopeSet::default())
         .await?;
     let now = Utc::now();
-    let filter = SearchFilter {
-        start: now - Duration::days(7),
-        end: now,
-        handling_agent_id: None,
-        connect_from_prefix: None,
-        connect_to_prefix: None,
-        direction: None,
+    let filter = InteractionQuery {
+        start: Some((now - Duration::days(7), now)),
+        with_content: Some(ContentType::CallRecording),
+        ..Default::default()
     };
     let recent = vault
         .meta
@@ -70,7 +71,14 @@ pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoA
         .iter()
         .rev()
         .find(|i| i.content.iter().any(|c| c.key == "callRecording"));
+    let api_token = vault.auth.new_tenant_api_token(tenant.id).await?;
+    let tz = tenant.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let sample_file = sample
+        .and_then(|i| callvault_http::recordings_files::record::record(i, tz))
+        .and_then(|r| r.get("filename").map(str::to_string));
     Ok(DemoAccess {
+        api_token,
+        sample_file,
         client_id: creds.client_id,
         client_secret: creds.client_secret,
         token: token.access_token,
@@ -109,6 +117,18 @@ pub fn banner(base: &str, d: &DemoAccess) -> String {
                -H \"Authorization: Bearer $TOKEN\" -H \"Accept: application/vnd.newvoicemedia.v3+json\"\n\
              curl {insecure}-s -o recording.wav {base}/interaction-content/interactions/{guid}/content/{key} \\\n  \
                -H \"Authorization: Bearer $TOKEN\"\n"
+        ));
+    }
+    s.push_str(&format!(
+        "\n# Recordings files API (HTTP Basic: tenant name and API token): yesterday, as XML and CSV\n\
+         curl {insecure}-s -u '{DEMO_TENANT}:{token}' \"{base}/api/recordings/files.xml?d=today-1d,today\"\n\
+         curl {insecure}-s -u '{DEMO_TENANT}:{token}' \"{base}/api/recordings/files.csv?d=today-1d,today&tz=America/New_York&n=51\"\n",
+        token = d.api_token
+    ));
+    if let Some(file) = &d.sample_file {
+        s.push_str(&format!(
+            "curl {insecure}-s -u '{DEMO_TENANT}:{}' -o file.wav {base}/api/recordings/files/{file}\n",
+            d.api_token
         ));
     }
     s.push_str(&format!(

@@ -59,6 +59,16 @@ enum TenantCmd {
         time_zone: String,
     },
     List,
+    /// Change the tenant's time zone.
+    SetTimeZone {
+        name: String,
+        time_zone: String,
+    },
+    /// Generate the tenant's Recordings API token (HTTP Basic password); the previous
+    /// token stops working.
+    Token {
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -135,6 +145,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 out,
                 json!(tenants.iter().map(admin::tenant_json).collect::<Vec<_>>()),
                 human,
+            );
+        }
+        Command::Tenant(TenantCmd::SetTimeZone { name, time_zone }) => {
+            callvault_core::tenant::validate_time_zone(&time_zone)?;
+            let t = admin::tenant_by_name(&vault, &name).await?;
+            vault.meta.set_tenant_time_zone(t.id, &time_zone).await?;
+            let t = admin::tenant_by_name(&vault, &name).await?;
+            admin::print(
+                out,
+                admin::tenant_json(&t),
+                format!("tenant '{name}' now uses {time_zone}"),
+            );
+        }
+        Command::Tenant(TenantCmd::Token { name }) => {
+            let t = admin::tenant_by_name(&vault, &name).await?;
+            let token = vault.auth.new_tenant_api_token(t.id).await?;
+            admin::print(
+                out,
+                json!({ "tenant": name, "token": token }),
+                format!("tenant:    {name}\napi token: {token}\n\nUse them as HTTP Basic user and password for /api/recordings/files.\nThe previous token no longer works."),
             );
         }
         Command::Client(ClientCmd::Create {

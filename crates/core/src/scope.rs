@@ -2,20 +2,23 @@ use std::fmt;
 
 use crate::Invalid;
 
-/// OAuth scopes. The first two are the platform's own; `interaction-content:write` is
-/// callvault's, for the ingest API the platform does not publish.
+/// OAuth scopes. The first two are the platform's own; `interaction-content:write` (the
+/// ingest API) and `callvault:tenant-admin` (tenant settings such as the Recordings API
+/// token) are callvault's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
     ContentRead,
     ContentDelete,
     ContentWrite,
+    TenantAdmin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [
+    pub const ALL: [Scope; 4] = [
         Scope::ContentRead,
         Scope::ContentDelete,
         Scope::ContentWrite,
+        Scope::TenantAdmin,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -23,6 +26,7 @@ impl Scope {
             Scope::ContentRead => "interaction-content:read",
             Scope::ContentDelete => "interaction-content:delete",
             Scope::ContentWrite => "interaction-content:write",
+            Scope::TenantAdmin => "callvault:tenant-admin",
         }
     }
 

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::{Direction, Invalid};
+use crate::{Direction, InteractionQuery, Invalid};
 
 pub const MAX_SEARCH_RANGE_DAYS: i64 = 7;
 pub const MAX_SEARCH_LIMIT: u32 = 1000;
@@ -20,6 +20,18 @@ pub struct SearchFilter {
 }
 
 impl SearchFilter {
+    pub fn to_query(&self) -> InteractionQuery {
+        InteractionQuery {
+            start: Some((self.start, self.end)),
+            end: None,
+            direction: self.direction,
+            handling_agent: self.handling_agent_id.clone(),
+            connect_from_prefix: self.connect_from_prefix.clone(),
+            connect_to_prefix: self.connect_to_prefix.clone(),
+            with_content: None,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), Invalid> {
         if self.end < self.start {
             return Err(Invalid::new("end", "end must not be before start"));

@@ -14,6 +14,16 @@ pub struct Tenant {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// Time zones are IANA names; dialects that show local times depend on them.
+pub fn validate_time_zone(tz: &str) -> Result<(), crate::Invalid> {
+    tz.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| {
+        crate::Invalid::new(
+            "timeZone",
+            format!("'{tz}' is not an IANA time zone, e.g. Europe/London"),
+        )
+    })
+}
+
 /// Tenant names appear in Basic-auth user names and CLI arguments, so they are restricted
 /// to a portable character set.
 pub fn validate_tenant_name(name: &str) -> Result<(), crate::Invalid> {

@@ -11,6 +11,8 @@ pub mod openapi;
 pub mod ops;
 pub mod params;
 pub mod range;
+pub mod recordings_files;
+pub mod tenant_admin;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +60,8 @@ impl Default for HttpLimits {
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
     let api = Router::new()
         .nest("/interaction-content", interaction_content::routes(limits))
+        .merge(recordings_files::routes())
+        .merge(tenant_admin::routes())
         .merge(oauth::routes())
         .merge(ops::routes())
         .layer(DefaultBodyLimit::max(limits.max_json_body));

@@ -19,12 +19,15 @@ use crate::interaction_content as ic;
         ic::delete_content,
         ic::put_interaction,
         ic::put_content,
+        crate::tenant_admin::new_api_token,
     ),
     modifiers(&Bearer),
     tags(
         (name = "Interaction Content", description = "The platform's Interaction Content API"),
         (name = "Ingest", description = "callvault's own ingest API"),
         (name = "Auth", description = "OAuth2 client credentials"),
+        (name = "Tenant administration", description = "callvault's tenant settings"),
+        (name = "Recordings files", description = "The virtual contact center's Recordings API (HTTP Basic: tenant name and API token)"),
     )
 )]
 pub struct ApiDoc;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use callvault_core::{Invalid, ScopeSet, TenantId};
+use callvault_core::{Invalid, ScopeSet, Tenant, TenantId};
 use callvault_storage::meta::{AccessToken, ApiClient};
 use callvault_storage::MetadataStore;
 use chrono::Utc;
@@ -20,6 +20,7 @@ use subtle::ConstantTimeEq;
 use crate::error::{ServiceError, ServiceResult};
 
 const TOKEN_PREFIX: &str = "cvat_";
+const TENANT_TOKEN_PREFIX: &str = "cvtt_";
 const SECRET_PREFIX: &str = "cvcs_";
 
 /// Who is calling, after their bearer token checked out.
@@ -177,6 +178,29 @@ impl AuthService {
             expires_in: self.ttl.as_secs(),
             scopes,
         })
+    }
+
+    /// Generates the tenant's API token for HTTP Basic dialects, revoking the previous one.
+    pub async fn new_tenant_api_token(&self, tenant: TenantId) -> ServiceResult<String> {
+        let token = random_token(TENANT_TOKEN_PREFIX);
+        self.meta
+            .set_tenant_api_token(tenant, &hash_secret(&token))
+            .await?;
+        Ok(token)
+    }
+
+    /// HTTP Basic with the tenant name as user and its API token as password. Unknown
+    /// tenants and wrong tokens are indistinguishable to the caller.
+    pub async fn authenticate_tenant(&self, name: &str, token: &str) -> ServiceResult<Tenant> {
+        let denied = || ServiceError::Forbidden("Invalid tenant name or API token".into());
+        let presented = hash_secret(token);
+        let Some(tenant) = self.meta.tenant_by_name(name).await? else {
+            return Err(denied());
+        };
+        match self.meta.tenant_api_token(tenant.id).await? {
+            Some(stored) if bool::from(stored.ct_eq(&presented)) => Ok(tenant),
+            _ => Err(denied()),
+        }
     }
 
     /// Checks a bearer token. The lookup is by hash, so timing reveals nothing about the

@@ -6,7 +6,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use callvault_core::{Invalid, SearchFilter, TenantId};
+use callvault_core::{InteractionQuery, Invalid, TenantId};
 use callvault_storage::meta::SearchCursor;
 use callvault_storage::MetadataStore;
 use hmac::{Hmac, Mac};
@@ -37,7 +37,7 @@ impl CursorCodec {
         Self { key }
     }
 
-    fn mac(&self, head: &[u8], tenant: TenantId, filter: &SearchFilter) -> [u8; MAC_LEN] {
+    fn mac(&self, head: &[u8], tenant: TenantId, filter: &InteractionQuery) -> [u8; MAC_LEN] {
         let mut m = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
         m.update(head);
         m.update(&tenant.0.to_be_bytes());
@@ -48,7 +48,7 @@ impl CursorCodec {
         out
     }
 
-    pub fn encode(&self, tenant: TenantId, filter: &SearchFilter, c: SearchCursor) -> String {
+    pub fn encode(&self, tenant: TenantId, filter: &InteractionQuery, c: SearchCursor) -> String {
         let mut buf = Vec::with_capacity(LEN);
         buf.push(VERSION);
         buf.extend_from_slice(&c.start_us.to_be_bytes());
@@ -63,7 +63,7 @@ impl CursorCodec {
         field: &str,
         token: &str,
         tenant: TenantId,
-        filter: &SearchFilter,
+        filter: &InteractionQuery,
     ) -> Result<SearchCursor, Invalid> {
         let bad = || {
             Invalid::new(
@@ -90,16 +90,10 @@ impl CursorCodec {
     }
 }
 
-fn filter_fingerprint(f: &SearchFilter) -> String {
-    format!(
-        "{}|{}|{:?}|{:?}|{:?}|{:?}",
-        f.start.timestamp_micros(),
-        f.end.timestamp_micros(),
-        f.handling_agent_id,
-        f.connect_from_prefix,
-        f.connect_to_prefix,
-        f.direction.map(|d| d.as_str())
-    )
+/// The query's canonical text. Every node runs the same binary, so the `Debug` form is
+/// the same everywhere a token may be presented.
+fn filter_fingerprint(f: &InteractionQuery) -> String {
+    format!("{f:?}")
 }
 
 #[cfg(test)]
@@ -108,8 +102,8 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use proptest::prelude::*;
 
-    fn filter() -> SearchFilter {
-        SearchFilter {
+    fn filter() -> InteractionQuery {
+        callvault_core::SearchFilter {
             start: Utc.with_ymd_and_hms(2021, 1, 1, 0, 0, 0).unwrap(),
             end: Utc.with_ymd_and_hms(2021, 1, 2, 0, 0, 0).unwrap(),
             handling_agent_id: None,
@@ -117,6 +111,7 @@ mod tests {
             connect_to_prefix: None,
             direction: None,
         }
+        .to_query()
     }
 
     proptest! {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use callvault_core::{
-    ContentItem, Guid, Interaction, InteractionMeta, SearchFilter, Tenant, TenantId,
+    ContentItem, Guid, Interaction, InteractionMeta, InteractionQuery, Tenant, TenantId,
 };
 use chrono::{DateTime, Utc};
 
@@ -64,6 +64,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn tenant_by_name(&self, name: &str) -> StoreResult<Option<Tenant>>;
     async fn tenant_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+    /// Answers whether the tenant exists.
+    async fn set_tenant_time_zone(&self, id: TenantId, time_zone: &str) -> StoreResult<bool>;
 
     /// Creates or updates an interaction by GUID; answers it and whether it was created.
     async fn upsert_interaction(
@@ -77,15 +79,21 @@ pub trait MetadataStore: Send + Sync + 'static {
         guid: &Guid,
     ) -> StoreResult<Option<Interaction>>;
 
-    /// Interactions with at least one content item, ordered by `(start, id)`.
+    /// Interactions matching the query, ordered by `(start, id)`.
     async fn search(
         &self,
         tenant: TenantId,
-        filter: &SearchFilter,
+        query: &InteractionQuery,
         page: PageStart,
         limit: u32,
     ) -> StoreResult<Vec<Interaction>>;
-    async fn count(&self, tenant: TenantId, filter: &SearchFilter) -> StoreResult<u64>;
+    async fn count(&self, tenant: TenantId, query: &InteractionQuery) -> StoreResult<u64>;
+    /// The interaction with a per-tenant sequence number, for dialects with integer ids.
+    async fn interaction_by_number(
+        &self,
+        tenant: TenantId,
+        number: i64,
+    ) -> StoreResult<Option<Interaction>>;
 
     /// Stores a content item of an existing interaction, replacing one with the same key.
     /// Answers `None` when the interaction does not exist.
@@ -122,6 +130,10 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn insert_token(&self, token: &AccessToken) -> StoreResult<()>;
     async fn token_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<AccessToken>>;
     async fn delete_expired_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Replaces the tenant's API token (a new token revokes the old one).
+    async fn set_tenant_api_token(&self, tenant: TenantId, token_hash: &[u8]) -> StoreResult<()>;
+    async fn tenant_api_token(&self, tenant: TenantId) -> StoreResult<Option<Vec<u8>>>;
 
     /// A persistent named secret, created from `init` on first use. Shared by every node
     /// on the same database, so continuation tokens verify on any of them.

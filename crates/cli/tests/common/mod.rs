@@ -15,8 +15,7 @@ use tempfile::TempDir;
 
 pub const V3: &str = "application/vnd.newvoicemedia.v3+json";
 pub const V2: &str = "application/vnd.newvoicemedia.v2+json";
-pub const ALL_SCOPES: &str =
-    "interaction-content:read interaction-content:delete interaction-content:write";
+pub const ALL_SCOPES: &str = "interaction-content:read interaction-content:delete interaction-content:write callvault:tenant-admin";
 
 pub struct TestServer {
     pub base: String,

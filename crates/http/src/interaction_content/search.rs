@@ -74,7 +74,7 @@ pub async fn search(
 ) -> ApiResult<Json<Value>> {
     let tenant = auth.require(Scope::ContentRead)?.tenant;
     let version = negotiate(&headers, &[ApiVersion::V2, ApiVersion::V3])?;
-    let filter = filter_from(&params)?;
+    let filter = filter_from(&params)?.to_query();
     let limit = match params.get("limit") {
         Some(l) => parse_limit("limit", l, MAX_SEARCH_LIMIT)?,
         None => MAX_SEARCH_LIMIT,

@@ -132,7 +132,7 @@ async fn store(
 mod tests {
     use super::*;
     use crate::VaultConfig;
-    use callvault_core::{ContentType, Direction, Interaction, SearchFilter};
+    use callvault_core::{ContentType, Direction, Interaction, InteractionQuery};
     use callvault_storage::meta::PageStart;
     use chrono::{TimeDelta, TimeZone};
 
@@ -141,13 +141,9 @@ mod tests {
         let mut out = Vec::new();
         for week in (0..3).rev() {
             let end = now - TimeDelta::days(7 * week);
-            let filter = SearchFilter {
-                start: end - TimeDelta::days(7) + TimeDelta::microseconds(1),
-                end,
-                handling_agent_id: None,
-                connect_from_prefix: None,
-                connect_to_prefix: None,
-                direction: None,
+            let filter = InteractionQuery {
+                start: Some((end - TimeDelta::days(7) + TimeDelta::microseconds(1), end)),
+                ..Default::default()
             };
             let start = PageStart::After(None);
             out.extend(

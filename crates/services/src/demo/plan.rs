@@ -78,8 +78,11 @@ impl<'a> Planner<'a> {
         let roll = self.rng.gen::<f64>();
         let chat = direction == Direction::Inbound && roll < 1.0 / 6.0;
         let voicemail = direction == Direction::Inbound && !chat && roll < 1.0 / 6.0 + 0.135;
+        // Direct agent access: the caller dialled an agent's own number, no queue.
+        let direct = direction == Direction::Inbound && !chat && !voicemail && roll > 0.92;
         let queue = match direction {
             Direction::Inbound if chat => Some(&data::CHAT_QUEUE[0]),
+            Direction::Inbound if direct => None,
             Direction::Inbound => Some(self.queue(data::INBOUND_QUEUES)),
             Direction::Outbound => Some(self.queue(data::OUTBOUND_QUEUES)),
             Direction::Internal => None,
@@ -100,24 +103,18 @@ impl<'a> Planner<'a> {
             data::us_number(&mut self.rng)
         };
         let customer_name = data::person(&mut self.rng);
-        let ddi = queue.map_or("", |q| if uk { q.ddi_uk } else { q.ddi_us });
+        let ddi = match queue {
+            Some(q) => (if uk { q.ddi_uk } else { q.ddi_us }).to_string(),
+            None if direct => format!("44207946{}", agent.extension),
+            None => String::new(),
+        };
         let (connect_from, connect_to, caller_name, channel) = match direction {
             Direction::Inbound if chat => {
                 let email = customer_name.to_lowercase().replace([' ', '\''], ".");
-                (
-                    format!("{email}@example.com"),
-                    ddi.to_string(),
-                    customer_name,
-                    "Chat",
-                )
+                (format!("{email}@example.com"), ddi, customer_name, "Chat")
             }
-            Direction::Inbound => (customer, ddi.to_string(), customer_name, "Inbound"),
-            Direction::Outbound => (
-                ddi.to_string(),
-                customer,
-                agent.name.to_string(),
-                "Outbound",
-            ),
+            Direction::Inbound => (customer, ddi, customer_name, "Inbound"),
+            Direction::Outbound => (ddi, customer, agent.name.to_string(), "Outbound"),
             Direction::Internal => (
                 agent.extension.to_string(),
                 agents[agents.len() - 1].extension.to_string(),

@@ -75,6 +75,22 @@ impl SqliteStore {
         rows.iter().map(rows::tenant).collect()
     }
 
+    pub(super) async fn set_tenant_time_zone_impl(
+        &self,
+        id: TenantId,
+        tz: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("UPDATE tenants SET time_zone = ? WHERE id = ?")
+            .bind(tz)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
     pub(super) async fn create_client_impl(&self, c: &ApiClient) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -185,6 +201,38 @@ impl SqliteStore {
             .rows_affected();
         tx.commit().await?;
         Ok(n)
+    }
+
+    pub(super) async fn set_tenant_api_token_impl(
+        &self,
+        tenant: TenantId,
+        hash: &[u8],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO tenant_api_tokens (tenant_id, token_hash, created_us) VALUES (?, ?, ?) \
+             ON CONFLICT (tenant_id) DO UPDATE SET token_hash = excluded.token_hash, \
+             created_us = excluded.created_us",
+        )
+        .bind(tenant.0)
+        .bind(hash)
+        .bind(to_us(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn tenant_api_token_impl(
+        &self,
+        tenant: TenantId,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        Ok(
+            sqlx::query_scalar("SELECT token_hash FROM tenant_api_tokens WHERE tenant_id = ?")
+                .bind(tenant.0)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
     }
 
     pub(super) async fn secret_impl(&self, name: &str, init: &[u8]) -> StoreResult<Vec<u8>> {

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use callvault_core::{Guid, Interaction, InteractionMeta, SearchFilter, TenantId};
+use callvault_core::{Guid, Interaction, InteractionMeta, InteractionQuery, TenantId};
 use chrono::Utc;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
@@ -129,14 +129,14 @@ impl SqliteStore {
     pub(super) async fn search_impl(
         &self,
         tenant: TenantId,
-        filter: &SearchFilter,
+        query: &InteractionQuery,
         page: PageStart,
         limit: u32,
     ) -> StoreResult<Vec<Interaction>> {
         let mut q = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {INTERACTION_COLUMNS} FROM interactions i"
         ));
-        push_filter(&mut q, tenant, filter);
+        push_filter(&mut q, tenant, query);
         match page {
             PageStart::After(Some(c)) => {
                 q.push(" AND (i.start_us, i.id) > (").push_bind(c.start_us);
@@ -160,23 +160,47 @@ impl SqliteStore {
         Ok(items)
     }
 
+    pub(super) async fn by_number_impl(
+        &self,
+        tenant: TenantId,
+        number: i64,
+    ) -> StoreResult<Option<Interaction>> {
+        let sql = format!("SELECT {INTERACTION_COLUMNS} FROM interactions i WHERE i.tenant_id = ? AND i.number = ?");
+        let mut conn = self.reader.acquire().await?;
+        let row = sqlx::query(&sql)
+            .bind(tenant.0)
+            .bind(number)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut items = vec![rows::interaction(&row)?];
+        attach_content(&mut conn, &mut items).await?;
+        Ok(items.pop())
+    }
+
     pub(super) async fn count_impl(
         &self,
         tenant: TenantId,
-        filter: &SearchFilter,
+        query: &InteractionQuery,
     ) -> StoreResult<u64> {
         let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM interactions i");
-        push_filter(&mut q, tenant, filter);
+        push_filter(&mut q, tenant, query);
         let n: i64 = q.build_query_scalar().fetch_one(&self.reader).await?;
         Ok(n.max(0) as u64)
     }
 }
 
-fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, tenant: TenantId, f: &SearchFilter) {
+fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, tenant: TenantId, f: &InteractionQuery) {
     q.push(" WHERE i.tenant_id = ").push_bind(tenant.0);
-    q.push(" AND i.content_count > 0 AND i.start_us >= ")
-        .push_bind(to_us(f.start));
-    q.push(" AND i.start_us <= ").push_bind(to_us(f.end));
+    q.push(" AND i.content_count > 0");
+    if let Some((from, to)) = f.start {
+        q.push(" AND i.start_us >= ").push_bind(to_us(from));
+        q.push(" AND i.start_us <= ").push_bind(to_us(to));
+    }
+    if let Some((from, to)) = f.end {
+        q.push(" AND i.end_us >= ").push_bind(to_us(from));
+        q.push(" AND i.end_us <= ").push_bind(to_us(to));
+    }
     if let Some(d) = f.direction {
         q.push(" AND i.direction = ").push_bind(d.as_str());
     }
@@ -191,12 +215,20 @@ fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, tenant: TenantId, f: &SearchFil
                 .push_bind(p.clone());
         }
     }
-    if let Some(agent) = &f.handling_agent_id {
+    if let Some(agent) = &f.handling_agent {
         q.push(
             " AND EXISTS (SELECT 1 FROM interaction_agents a WHERE a.interaction_id = i.id \
              AND a.agent_id = ",
         )
         .push_bind(agent.clone())
+        .push(")");
+    }
+    if let Some(t) = f.with_content {
+        q.push(
+            " AND EXISTS (SELECT 1 FROM content_items c WHERE c.interaction_id = i.id \
+             AND c.content_type = ",
+        )
+        .push_bind(t.as_str())
         .push(")");
     }
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use callvault_core::{
-    ContentItem, Guid, Interaction, InteractionMeta, SearchFilter, Tenant, TenantId,
+    ContentItem, Guid, Interaction, InteractionMeta, InteractionQuery, Tenant, TenantId,
 };
 use chrono::{DateTime, Utc};
 
@@ -26,6 +26,9 @@ impl MetadataStore for SqliteStore {
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
         self.list_tenants_impl().await
     }
+    async fn set_tenant_time_zone(&self, id: TenantId, time_zone: &str) -> StoreResult<bool> {
+        self.set_tenant_time_zone_impl(id, time_zone).await
+    }
     async fn upsert_interaction(
         &self,
         tenant: TenantId,
@@ -43,14 +46,21 @@ impl MetadataStore for SqliteStore {
     async fn search(
         &self,
         tenant: TenantId,
-        filter: &SearchFilter,
+        query: &InteractionQuery,
         page: PageStart,
         limit: u32,
     ) -> StoreResult<Vec<Interaction>> {
-        self.search_impl(tenant, filter, page, limit).await
+        self.search_impl(tenant, query, page, limit).await
     }
-    async fn count(&self, tenant: TenantId, filter: &SearchFilter) -> StoreResult<u64> {
-        self.count_impl(tenant, filter).await
+    async fn count(&self, tenant: TenantId, query: &InteractionQuery) -> StoreResult<u64> {
+        self.count_impl(tenant, query).await
+    }
+    async fn interaction_by_number(
+        &self,
+        tenant: TenantId,
+        number: i64,
+    ) -> StoreResult<Option<Interaction>> {
+        self.by_number_impl(tenant, number).await
     }
     async fn put_content(
         &self,
@@ -104,6 +114,12 @@ impl MetadataStore for SqliteStore {
     }
     async fn delete_expired_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         self.delete_expired_tokens_impl(now).await
+    }
+    async fn set_tenant_api_token(&self, tenant: TenantId, token_hash: &[u8]) -> StoreResult<()> {
+        self.set_tenant_api_token_impl(tenant, token_hash).await
+    }
+    async fn tenant_api_token(&self, tenant: TenantId) -> StoreResult<Option<Vec<u8>>> {
+        self.tenant_api_token_impl(tenant).await
     }
     async fn secret(&self, name: &str, init: &[u8]) -> StoreResult<Vec<u8>> {
         self.secret_impl(name, init).await

@@ -1,0 +1,268 @@
+//! The Recordings files API of the virtual contact center (`003`):
+//! `GET /api/recordings/files[.xml|.csv]` and the audio of a listed file at
+//! `GET /api/recordings/files/{filename}`. HTTP Basic with the tenant name and the
+//! tenant's API token.
+
+pub mod dates;
+mod params;
+pub mod record;
+mod render;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use callvault_core::{ContentType, Interaction, InteractionQuery, Tenant};
+use callvault_services::ServiceError;
+use callvault_storage::meta::PageStart;
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+
+use crate::error::ApiError;
+use crate::range::serve_content;
+use crate::AppState;
+use params::{FilesQuery, PAGE};
+use record::{record, Record};
+
+/// Interactions read per store round trip while filtering.
+const SCAN_BATCH: u32 = 500;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/recordings/files", get(list_xml))
+        .route("/api/recordings/files/", get(list_xml))
+        .route("/api/recordings/files.xml", get(list_xml))
+        .route("/api/recordings/files.csv", get(list_csv))
+        .route("/api/recordings/files/{*filename}", get(download))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Xml,
+    Csv,
+}
+
+/// An error in the format the client asked for: XML by default, JSON for CSV requests.
+struct FilesError {
+    format: Format,
+    inner: ApiError,
+}
+
+impl FilesError {
+    fn new(format: Format, inner: impl Into<ApiError>) -> Self {
+        Self {
+            format,
+            inner: inner.into(),
+        }
+    }
+}
+
+impl IntoResponse for FilesError {
+    fn into_response(self) -> Response {
+        let status = self.inner.status;
+        let mut resp = match self.format {
+            Format::Csv => self.inner.clone().into_response(),
+            Format::Xml => {
+                let body = render::xml_error(
+                    status.as_u16(),
+                    self.inner.field.as_deref(),
+                    &self.inner.message,
+                );
+                (
+                    status,
+                    [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+                    body,
+                )
+                    .into_response()
+            }
+        };
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Recordings API\""),
+            );
+        }
+        resp
+    }
+}
+
+/// Basic credentials: a missing header asks for them (401, so a browser prompts, as the
+/// seed describes); wrong ones are refused with 403, as the seed's table says.
+async fn tenant_of(state: &AppState, headers: &HeaderMap) -> Result<Tenant, ApiError> {
+    let ask =
+        || ApiError::unauthorized("Basic credentials are required: tenant name and API token");
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(ask)?;
+    let creds = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .and_then(|(_, b64)| STANDARD.decode(b64.trim()).ok())
+        .and_then(|raw| String::from_utf8(raw).ok());
+    let Some(creds) = creds else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "The Authorization header is not valid Basic credentials",
+        ));
+    };
+    let (name, token) = creds.split_once(':').unwrap_or((&creds, ""));
+    state
+        .vault
+        .auth
+        .authenticate_tenant(name, token)
+        .await
+        .map_err(|e| match e {
+            ServiceError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
+            other => other.into(),
+        })
+}
+
+fn tenant_tz(t: &Tenant) -> Tz {
+    t.time_zone.parse().unwrap_or(chrono_tz::UTC)
+}
+
+async fn list_xml(state: State<AppState>, headers: HeaderMap, query: RawQuery) -> Response {
+    list(state, headers, query, Format::Xml).await
+}
+
+async fn list_csv(state: State<AppState>, headers: HeaderMap, query: RawQuery) -> Response {
+    list(state, headers, query, Format::Csv).await
+}
+
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    format: Format,
+) -> Response {
+    let result = async {
+        let tenant = tenant_of(&state, &headers).await?;
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+        let query = params::parse(&pairs, tenant_tz(&tenant), Utc::now())?;
+        scan(&state, &tenant, &query).await
+    }
+    .await;
+    match result {
+        Ok(records) => match format {
+            Format::Xml => (
+                [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+                render::xml(&records),
+            )
+                .into_response(),
+            Format::Csv => (
+                [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+                render::csv(&records),
+            )
+                .into_response(),
+        },
+        Err(e) => FilesError::new(format, e).into_response(),
+    }
+}
+
+fn intersect(
+    a: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    b: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some((x.0.max(y.0), x.1.min(y.1))),
+        (x, None) | (None, x) => x,
+    }
+}
+
+/// Pushes the time windows and the agent down to the store, filters the other fields on
+/// the records as they stream by, and stops once the page is full.
+async fn scan(state: &AppState, tenant: &Tenant, q: &FilesQuery) -> Result<Vec<Record>, ApiError> {
+    let range = q
+        .range
+        .map(|r| (r.start, r.end - Duration::microseconds(1)));
+    let start = intersect(range, q.start_window);
+    if start.is_some_and(|(a, b)| a > b) {
+        return Ok(Vec::new());
+    }
+    let agent = q
+        .filters
+        .iter()
+        .find(|(i, _)| record::FIELDS[*i] == "agentID")
+        .map(|(_, v)| v.clone());
+    let query = InteractionQuery {
+        start,
+        end: q.finish_window,
+        handling_agent: agent,
+        with_content: Some(ContentType::CallRecording),
+        ..Default::default()
+    };
+    let mut out = Vec::with_capacity(PAGE);
+    let mut matched = 0u64;
+    let mut after = None;
+    loop {
+        let batch = state
+            .vault
+            .meta
+            .search(tenant.id, &query, PageStart::After(after), SCAN_BATCH)
+            .await?;
+        for i in &batch {
+            let Some(r) = record(i, q.tz) else { continue };
+            if !q.filters.iter().all(|(f, v)| r.values[*f] == *v) {
+                continue;
+            }
+            matched += 1;
+            if matched > q.skip {
+                out.push(r);
+                if out.len() == PAGE {
+                    return Ok(out);
+                }
+            }
+        }
+        match batch.last() {
+            Some(last) if batch.len() == SCAN_BATCH as usize => after = Some(cursor_of(last)),
+            _ => return Ok(out),
+        }
+    }
+}
+
+fn cursor_of(i: &Interaction) -> callvault_storage::meta::SearchCursor {
+    callvault_storage::meta::SearchCursor {
+        start_us: i.meta.start.timestamp_micros(),
+        id: i.id,
+    }
+}
+
+/// The audio of a listed file. The name is parsed strictly (`S{date}/R{stamp}{n}.{ext}`)
+/// and must equal the listed name of that tenant's interaction, so no request can reach
+/// anything but a recording the tenant owns.
+async fn download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    let result = async {
+        let tenant = tenant_of(&state, &headers).await?;
+        let not_found = || {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("No recording file named '{name}'"),
+            )
+        };
+        let (number, _) = record::parse_filename(&name).ok_or_else(not_found)?;
+        let interaction = state
+            .vault
+            .meta
+            .interaction_by_number(tenant.id, number)
+            .await?
+            .ok_or_else(not_found)?;
+        let rec = record(&interaction, tenant_tz(&tenant)).ok_or_else(not_found)?;
+        if rec.get("filename") != Some(name.as_str()) {
+            return Err(not_found());
+        }
+        let base = name.rsplit('/').next().unwrap_or(&name).to_string();
+        serve_content(&state.vault, &rec.recording, &headers, &base).await
+    }
+    .await;
+    result.unwrap_or_else(|e| FilesError::new(Format::Xml, e).into_response())
+}
