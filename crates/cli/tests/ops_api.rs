@@ -32,6 +32,10 @@ async fn health_ready_metrics_openapi() {
         "/interaction-content/interactions/{guid}",
         "/interaction-content/interactions/delete-batch",
         "/interaction-content/interactions/{guid}/content/{contentKey}",
+        "/api/recordings/files",
+        "/api/recordings/files.csv",
+        "/api/recordings/files/{filename}",
+        "/admin/tenant/api-token",
     ] {
         assert!(paths.contains_key(p), "openapi lacks {p}");
     }

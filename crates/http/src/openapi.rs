@@ -20,6 +20,9 @@ use crate::interaction_content as ic;
         ic::put_interaction,
         ic::put_content,
         crate::tenant_admin::new_api_token,
+        crate::recordings_files::list_xml,
+        crate::recordings_files::list_csv,
+        crate::recordings_files::download,
     ),
     modifiers(&Bearer),
     tags(
@@ -40,6 +43,10 @@ impl Modify for Bearer {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
         );
     }
 }

@@ -4,8 +4,9 @@
 //! sufficient one-way hash (a slow password hash protects low-entropy secrets, which these
 //! are not). Only the hashes are stored; comparisons are constant-time.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -48,9 +49,17 @@ pub struct ClientCredentials {
     pub scopes: ScopeSet,
 }
 
+/// How long a checked bearer token is trusted without asking the store again. Revoking a
+/// client through this process clears its entries at once; a revocation made by another
+/// process or node takes effect within this time.
+const CACHE_TTL: Duration = Duration::from_secs(10);
+const CACHE_MAX: usize = 10_000;
+
 pub struct AuthService {
     meta: Arc<dyn MetadataStore>,
     ttl: Duration,
+    /// Token hash to principal, so that a download costs no token query.
+    checked: Mutex<HashMap<Vec<u8>, (Principal, Instant)>>,
 }
 
 fn random_token(prefix: &str) -> String {
@@ -65,7 +74,7 @@ pub fn hash_secret(secret: &str) -> Vec<u8> {
 
 impl AuthService {
     pub fn new(meta: Arc<dyn MetadataStore>, ttl: Duration) -> Self {
-        Self { meta, ttl }
+        Self { meta, ttl, checked: Mutex::new(HashMap::new()) }
     }
 
     pub async fn create_client(
@@ -123,7 +132,9 @@ impl AuthService {
     }
 
     pub async fn revoke(&self, client_id: &str) -> ServiceResult<()> {
-        if self.meta.revoke_client(client_id).await? {
+        let revoked = self.meta.revoke_client(client_id).await?;
+        self.cache().retain(|_, (p, _)| p.client_id != client_id);
+        if revoked {
             Ok(())
         } else {
             Err(ServiceError::NotFound(format!(
@@ -212,6 +223,11 @@ impl AuthService {
             ));
         }
         let hash = hash_secret(bearer);
+        if let Some((principal, until)) = self.cache().get(&hash) {
+            if *until > Instant::now() {
+                return Ok(principal.clone());
+            }
+        }
         let token = self.meta.token_by_hash(&hash).await?;
         let token = match token {
             Some(t) if bool::from(t.token_hash.ct_eq(&hash)) => t,
@@ -226,10 +242,21 @@ impl AuthService {
                 "The access token has expired".into(),
             ));
         }
-        Ok(Principal {
+        let principal = Principal {
             tenant: token.tenant_id,
             client_id: token.client_id,
             scopes: ScopeSet::parse("scope", &token.scopes)?,
-        })
+        };
+        let left = (token.expires_at - Utc::now()).to_std().unwrap_or_default();
+        let mut cache = self.cache();
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(hash, (principal.clone(), Instant::now() + left.min(CACHE_TTL)));
+        Ok(principal)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Principal, Instant)>> {
+        self.checked.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -12,13 +12,15 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use futures::StreamExt;
 use tokio::fs::{self, File};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio_util::io::ReaderStream;
 
 use crate::blob::{BlobInfo, BlobRead, BlobStore, BlobUpload};
 use crate::error::{StoreError, StoreResult};
 
-const READ_CHUNK: usize = 256 * 1024;
+/// Each read is one hop to the blocking pool; 1 MiB keeps hops few without holding much
+/// memory per download.
+const READ_CHUNK: usize = 1024 * 1024;
 
 pub struct LocalBlobStore {
     blobs: PathBuf,
@@ -68,26 +70,36 @@ impl BlobStore for LocalBlobStore {
 
     async fn open(&self, key: &str, range: Option<Range<u64>>) -> StoreResult<BlobRead> {
         let path = self.path_of(key)?;
-        let mut file = match File::open(&path).await {
-            Ok(f) => f,
+        // Open, size and seek in one trip to the blocking pool rather than three.
+        let seek_to = range.as_ref().map_or(0, |r| r.start);
+        let opened = tokio::task::spawn_blocking(move || -> std::io::Result<(std::fs::File, u64)> {
+            use std::io::Seek;
+            let mut file = std::fs::File::open(&path)?;
+            let size = file.metadata()?.len();
+            if seek_to > 0 && seek_to <= size {
+                file.seek(SeekFrom::Start(seek_to))?;
+            }
+            Ok((file, size))
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("blob open task failed: {e}")))?;
+        let (file, size) = match opened {
+            Ok(v) => v,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::NotFound(format!("blob {key}")))
             }
             Err(e) => return Err(e.into()),
         };
-        let size = file.metadata().await?.len();
-        let (start, len) = match range {
-            Some(r) if r.start <= r.end && r.end <= size => (r.start, r.end - r.start),
+        let len = match range {
+            Some(r) if r.start <= r.end && r.end <= size => r.end - r.start,
             Some(r) => {
                 return Err(StoreError::Backend(format!(
                     "range {r:?} outside blob of {size} bytes"
                 )))
             }
-            None => (0, size),
+            None => size,
         };
-        if start > 0 {
-            file.seek(SeekFrom::Start(start)).await?;
-        }
+        let file = File::from_std(file);
         let stream = ReaderStream::with_capacity(file.take(len), READ_CHUNK).boxed();
         Ok(BlobRead { stream, len })
     }

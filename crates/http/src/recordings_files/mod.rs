@@ -124,11 +124,52 @@ fn tenant_tz(t: &Tenant) -> Tz {
     t.time_zone.parse().unwrap_or(chrono_tz::UTC)
 }
 
-async fn list_xml(state: State<AppState>, headers: HeaderMap, query: RawQuery) -> Response {
+#[utoipa::path(
+    get,
+    path = "/api/recordings/files",
+    tag = "Recordings files",
+    description = "Recording files as XML (also at /api/recordings/files.xml).",
+    params(
+        ("d" = Option<String>, Query, description = "A date or a comma-separated range: 2007-08-05, 2007-08-05 13:15Z, 20070805T1315Z, today, today-7d"),
+        ("tz" = Option<String>, Query, description = "IANA time zone for dates without one; default the tenant's"),
+        ("n" = Option<u64>, Query, description = "1-based position of the first record; 50 records per response"),
+        ("start-date" = Option<String>, Query, description = "Recordings that started within 5 seconds of this"),
+        ("finish-date" = Option<String>, Query, description = "Recordings that ended within 5 seconds of this (ignored with start-date)"),
+        ("agentID" = Option<String>, Query, description = "Any output field filters by exact value, e.g. agentID, phoneNumber, channel, queueName, wrapUpCode"),
+    ),
+    responses(
+        (status = 200, description = "`<recordings><file>...</file></recordings>`", content_type = "application/xml"),
+        (status = 400, description = "A malformed or unknown query variable, named in `<field>`"),
+        (status = 401, description = "No credentials: HTTP Basic with tenant name and API token"),
+        (status = 403, description = "Wrong tenant name or API token"),
+    ),
+    security(("basic" = []))
+)]
+pub async fn list_xml(state: State<AppState>, headers: HeaderMap, query: RawQuery) -> Response {
     list(state, headers, query, Format::Xml).await
 }
 
-async fn list_csv(state: State<AppState>, headers: HeaderMap, query: RawQuery) -> Response {
+#[utoipa::path(
+    get,
+    path = "/api/recordings/files.csv",
+    tag = "Recordings files",
+    description = "Recording files as CSV with a header row.",
+    params(
+        ("d" = Option<String>, Query, description = "A date or a comma-separated range: 2007-08-05, 2007-08-05 13:15Z, 20070805T1315Z, today, today-7d"),
+        ("tz" = Option<String>, Query, description = "IANA time zone for dates without one; default the tenant's"),
+        ("n" = Option<u64>, Query, description = "1-based position of the first record; 50 records per response"),
+        ("start-date" = Option<String>, Query, description = "Recordings that started within 5 seconds of this"),
+        ("finish-date" = Option<String>, Query, description = "Recordings that ended within 5 seconds of this (ignored with start-date)"),
+        ("agentID" = Option<String>, Query, description = "Any output field filters by exact value, e.g. agentID, phoneNumber, channel, queueName, wrapUpCode"),
+    ),
+    responses(
+        (status = 200, description = "CSV, fields in the order of the XML elements", content_type = "text/csv"),
+        (status = 400, description = "A malformed or unknown query variable, named in `field`"),
+        (status = 403, description = "Wrong tenant name or API token"),
+    ),
+    security(("basic" = []))
+)]
+pub async fn list_csv(state: State<AppState>, headers: HeaderMap, query: RawQuery) -> Response {
     list(state, headers, query, Format::Csv).await
 }
 
@@ -236,7 +277,18 @@ fn cursor_of(i: &Interaction) -> callvault_storage::meta::SearchCursor {
 /// The audio of a listed file. The name is parsed strictly (`S{date}/R{stamp}{n}.{ext}`)
 /// and must equal the listed name of that tenant's interaction, so no request can reach
 /// anything but a recording the tenant owns.
-async fn download(
+#[utoipa::path(
+    get,
+    path = "/api/recordings/files/{filename}",
+    tag = "Recordings files",
+    params(("filename" = String, Path, description = "A listed file name, e.g. S20071220/R2007122003163601000.wav")),
+    responses(
+        (status = 200, description = "The audio; Range requests answer 206"),
+        (status = 404, description = "No such file for this tenant"),
+    ),
+    security(("basic" = []))
+)]
+pub async fn download(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(name): Path<String>,
