@@ -74,7 +74,11 @@ pub fn hash_secret(secret: &str) -> Vec<u8> {
 
 impl AuthService {
     pub fn new(meta: Arc<dyn MetadataStore>, ttl: Duration) -> Self {
-        Self { meta, ttl, checked: Mutex::new(HashMap::new()) }
+        Self {
+            meta,
+            ttl,
+            checked: Mutex::new(HashMap::new()),
+        }
     }
 
     pub async fn create_client(
@@ -252,7 +256,10 @@ impl AuthService {
         if cache.len() >= CACHE_MAX {
             cache.clear();
         }
-        cache.insert(hash, (principal.clone(), Instant::now() + left.min(CACHE_TTL)));
+        cache.insert(
+            hash,
+            (principal.clone(), Instant::now() + left.min(CACHE_TTL)),
+        );
         Ok(principal)
     }
 

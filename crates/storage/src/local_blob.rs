@@ -72,17 +72,18 @@ impl BlobStore for LocalBlobStore {
         let path = self.path_of(key)?;
         // Open, size and seek in one trip to the blocking pool rather than three.
         let seek_to = range.as_ref().map_or(0, |r| r.start);
-        let opened = tokio::task::spawn_blocking(move || -> std::io::Result<(std::fs::File, u64)> {
-            use std::io::Seek;
-            let mut file = std::fs::File::open(&path)?;
-            let size = file.metadata()?.len();
-            if seek_to > 0 && seek_to <= size {
-                file.seek(SeekFrom::Start(seek_to))?;
-            }
-            Ok((file, size))
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("blob open task failed: {e}")))?;
+        let opened =
+            tokio::task::spawn_blocking(move || -> std::io::Result<(std::fs::File, u64)> {
+                use std::io::Seek;
+                let mut file = std::fs::File::open(&path)?;
+                let size = file.metadata()?.len();
+                if seek_to > 0 && seek_to <= size {
+                    file.seek(SeekFrom::Start(seek_to))?;
+                }
+                Ok((file, size))
+            })
+            .await
+            .map_err(|e| StoreError::Backend(format!("blob open task failed: {e}")))?;
         let (file, size) = match opened {
             Ok(v) => v,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
