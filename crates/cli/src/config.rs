@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// PEM private key.
     #[arg(long, env = "CALLVAULT_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Base of absolute URLs in responses, e.g. https://recordings.example.com (default:
+    /// from each request's Host header).
+    #[arg(long, env = "CALLVAULT_PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
     /// Create and print a demo tenant, client and token on start.
     #[arg(long, env = "CALLVAULT_DEMO")]
     pub demo: bool,
@@ -51,6 +55,7 @@ struct FileConfig {
     request_timeout_secs: Option<u64>,
     max_json_body_bytes: Option<usize>,
     max_concurrent_requests: Option<usize>,
+    public_base_url: Option<String>,
     demo_interactions: Option<usize>,
 }
 
@@ -67,6 +72,7 @@ pub struct Settings {
     pub request_timeout: Duration,
     pub max_json_body: usize,
     pub max_concurrent_requests: usize,
+    pub public_base_url: Option<String>,
 }
 
 impl Settings {
@@ -83,6 +89,7 @@ impl Settings {
             request_timeout: Duration::from_secs(60),
             max_json_body: 1024 * 1024,
             max_concurrent_requests: 1024,
+            public_base_url: None,
         }
     }
 
@@ -108,6 +115,14 @@ impl Settings {
             _ => anyhow::bail!("tls_cert and tls_key must be given together"),
         };
         s.demo = serve.demo || file.demo.unwrap_or(false);
+        s.public_base_url = serve.public_base_url.clone().or(file.public_base_url);
+        if let Some(u) = &s.public_base_url {
+            anyhow::ensure!(
+                (u.starts_with("http://") || u.starts_with("https://"))
+                    && !u.contains(char::is_whitespace),
+                "public_base_url must be an http:// or https:// URL"
+            );
+        }
         if let Some(n) = file.demo_interactions {
             s.demo_interactions = n;
         }

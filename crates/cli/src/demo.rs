@@ -11,6 +11,10 @@ use crate::admin;
 
 pub const DEMO_TENANT: &str = "demo";
 const DEMO_CLIENT: &str = "demo";
+/// Demo sign-ins for the Call Recording API's password grant. Printed on every start:
+/// they only ever guard demo data.
+pub const DEMO_ADMIN: (&str, &str) = ("demo.admin", "demo-admin-pass");
+pub const DEMO_USER: (&str, &str) = ("demo.user", "demo-user-pass");
 
 pub struct DemoAccess {
     pub client_id: String,
@@ -22,6 +26,30 @@ pub struct DemoAccess {
     pub api_token: String,
     /// A listed file name of the Recordings API, for a download example.
     pub sample_file: Option<String>,
+}
+
+/// An account admin, and a plain user who owns on-demand recordings.
+async fn create_users(vault: &Vault, tenant: &callvault_core::Tenant) -> anyhow::Result<()> {
+    let on_demand = InteractionQuery {
+        recording_kind: Some(callvault_core::interaction::RecordingKind::OnDemand),
+        with_content: Some(ContentType::CallRecording),
+        ..Default::default()
+    };
+    let owner = vault
+        .meta
+        .search(tenant.id, &on_demand, PageStart::Offset(0), 1)
+        .await?
+        .first()
+        .and_then(|i| i.meta.attributes.owning_user_id.clone());
+    vault
+        .auth
+        .create_user(tenant.id, None, DEMO_ADMIN.0, DEMO_ADMIN.1, true)
+        .await?;
+    vault
+        .auth
+        .create_user(tenant.id, owner.as_deref(), DEMO_USER.0, DEMO_USER.1, false)
+        .await?;
+    Ok(())
 }
 
 pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoAccess> {
@@ -37,6 +65,7 @@ pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoA
                 "Seeded {} interactions, {} content items, {} bytes in {:.1?}.",
                 report.interactions, report.content_items, report.bytes, report.elapsed
             );
+            create_users(vault, &t).await?;
             t
         }
     };
@@ -124,6 +153,18 @@ pub fn banner(base: &str, d: &DemoAccess) -> String {
          curl {insecure}-s -u '{DEMO_TENANT}:{token}' \"{base}/api/recordings/files.xml?d=today-1d,today\"\n\
          curl {insecure}-s -u '{DEMO_TENANT}:{token}' \"{base}/api/recordings/files.csv?d=today-1d,today&tz=America/New_York&n=51\"\n",
         token = d.api_token
+    ));
+    s.push_str(&format!(
+        "\n# Call Recording API: sign in with the password grant (admin: {admin}; plain user: {user} / {user_pw})\n\
+         export VBC_TOKEN=$(curl {insecure}-s -X POST {base}/token -u '{id}:{secret}' \\\n  \
+           -d grant_type=password -d username={admin} -d password={admin_pw} | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n\
+         curl {insecure}-s \"{base}/call_recording/v1/api/accounts/self/company_call_recordings?page_size=2\" -H \"Authorization: Bearer $VBC_TOKEN\"\n",
+        admin = DEMO_ADMIN.0,
+        admin_pw = DEMO_ADMIN.1,
+        user = DEMO_USER.0,
+        user_pw = DEMO_USER.1,
+        id = d.client_id,
+        secret = d.client_secret,
     ));
     if let Some(file) = &d.sample_file {
         s.push_str(&format!(

@@ -34,6 +34,9 @@ enum Command {
     /// Manage API clients (OAuth client credentials).
     #[command(subcommand)]
     Client(ClientCmd),
+    /// Manage users who sign in with a password (the Call Recording API).
+    #[command(subcommand)]
+    User(UserCmd),
     /// Load a folder of recordings and a manifest into a tenant.
     Ingest {
         #[arg(long)]
@@ -68,6 +71,26 @@ enum TenantCmd {
     /// token stops working.
     Token {
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user; prints the user id that `self` resolves to.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        login: String,
+        /// At least 8 characters; stored as an argon2id hash.
+        #[arg(long, env = "CALLVAULT_USER_PASSWORD")]
+        password: String,
+        /// An account admin sees company recordings and every user's.
+        #[arg(long)]
+        admin: bool,
+        /// Make an existing agent (by agent id) the user; default: a new numeric id.
+        #[arg(long)]
+        id: Option<String>,
     },
 }
 
@@ -204,6 +227,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 out,
                 json!({ "clientId": client_id, "revoked": true }),
                 format!("revoked {client_id}"),
+            );
+        }
+        Command::User(UserCmd::Create {
+            tenant,
+            login,
+            password,
+            admin: is_admin,
+            id,
+        }) => {
+            let t = admin::tenant_by_name(&vault, &tenant).await?;
+            let u = vault
+                .auth
+                .create_user(t.id, id.as_deref(), &login, &password, is_admin)
+                .await?;
+            admin::print(
+                out,
+                json!({ "tenant": tenant, "userId": u.id, "login": u.login, "admin": u.is_admin }),
+                format!(
+                    "created user '{}' (id {}) in tenant '{tenant}'{}",
+                    u.login,
+                    u.id,
+                    if u.is_admin { " as account admin" } else { "" }
+                ),
             );
         }
         Command::Ingest { tenant, path } => ingest_cmd::run(&vault, &tenant, &path, out).await?,

@@ -73,6 +73,8 @@ pub async fn start(settings: &Settings, vault: Arc<Vault>) -> anyhow::Result<Run
     let state = AppState {
         vault: vault.clone(),
         metrics: metrics_handle(),
+        public_base_url: settings.public_base_url.clone(),
+        tls: settings.tls.is_some(),
     };
     let limits = HttpLimits {
         max_json_body: settings.max_json_body,

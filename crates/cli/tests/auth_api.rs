@@ -60,7 +60,7 @@ async fn client_credentials_grant() {
             "invalid_request",
         ),
         (
-            vec![("grant_type", "password".into())],
+            vec![("grant_type", "authorization_code".into())],
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
         ),

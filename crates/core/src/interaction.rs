@@ -48,11 +48,20 @@ impl fmt::Display for Direction {
 
 /// Whether a recording was made by a company-wide rule or on demand by a user; the Call
 /// Recording dialect lists them separately.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RecordingKind {
     Company,
     OnDemand,
+}
+
+/// Where a recording's transcription stands when there is no transcript yet. A recording
+/// with a `transcript` content item is transcribed, whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TranscriptionStatus {
+    Pending,
+    Failed,
 }
 
 /// Vendor fields that only some dialects show. Typed rather than a free map so that a
@@ -80,6 +89,10 @@ pub struct Attributes {
     pub recording_kind: Option<RecordingKind>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owning_user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcription_status: Option<TranscriptionStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcription_error: Option<String>,
 }
 
 /// The writable description of an interaction, as ingest receives it.

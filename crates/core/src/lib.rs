@@ -22,4 +22,4 @@ pub use interaction::{Attributes, Direction, Interaction, InteractionMeta};
 pub use query::InteractionQuery;
 pub use scope::{Scope, ScopeSet};
 pub use search::{SearchFilter, MAX_SEARCH_LIMIT, MAX_SEARCH_RANGE_DAYS};
-pub use tenant::{Tenant, TenantId};
+pub use tenant::{Tenant, TenantId, User};

@@ -4,7 +4,18 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{ContentType, Direction};
+use crate::interaction::RecordingKind;
+use crate::{ContentType, Direction, Guid};
+
+/// Recordings by transcription state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TranscriptionFilter {
+    /// Any recording with a transcript or a transcription status.
+    Any,
+    Ready,
+    Pending,
+    Failed,
+}
 
 /// Interactions with at least one content item (or one of `with_content`), matching every
 /// given condition. Time ranges are inclusive at both ends.
@@ -17,4 +28,17 @@ pub struct InteractionQuery {
     pub connect_from_prefix: Option<String>,
     pub connect_to_prefix: Option<String>,
     pub with_content: Option<ContentType>,
+    pub guid: Option<Guid>,
+    pub connect_from: Option<String>,
+    pub connect_to: Option<String>,
+    pub caller_name: Option<String>,
+    pub extension: Option<String>,
+    /// Inclusive bounds on the call recording's duration in milliseconds.
+    pub recording_ms: (Option<u64>, Option<u64>),
+    /// Company recordings are those not marked on-demand.
+    pub recording_kind: Option<RecordingKind>,
+    pub owning_user: Option<String>,
+    pub transcription: Option<TranscriptionFilter>,
+    /// Newest first instead of oldest first.
+    pub newest_first: bool,
 }

@@ -28,7 +28,7 @@ impl SearchFilter {
             handling_agent: self.handling_agent_id.clone(),
             connect_from_prefix: self.connect_from_prefix.clone(),
             connect_to_prefix: self.connect_to_prefix.clone(),
-            with_content: None,
+            ..Default::default()
         }
     }
 

@@ -14,6 +14,16 @@ pub struct Tenant {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// A user of a tenant: an agent who can sign in (password grant). The id is the agent id
+/// that interactions name as handling agent or owning user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub tenant_id: TenantId,
+    pub id: String,
+    pub login: String,
+    pub is_admin: bool,
+}
+
 /// Time zones are IANA names; dialects that show local times depend on them.
 pub fn validate_time_zone(tz: &str) -> Result<(), crate::Invalid> {
     tz.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| {

@@ -3,6 +3,7 @@
 //! (auth, ranges, metrics, errors) is shared by all of them.
 
 pub mod auth;
+pub mod call_recording;
 pub mod error;
 pub mod interaction_content;
 pub mod metrics;
@@ -33,6 +34,11 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub vault: Arc<Vault>,
     pub metrics: Option<PrometheusHandle>,
+    /// Base of absolute URLs in responses (`https://recordings.example.com`); without it
+    /// they are built from the request's Host header.
+    pub public_base_url: Option<String>,
+    /// Whether this server terminates TLS, for the scheme of absolute URLs.
+    pub tls: bool,
 }
 
 /// Limits applied to the whole API.
@@ -61,6 +67,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
     let api = Router::new()
         .nest("/interaction-content", interaction_content::routes(limits))
         .merge(recordings_files::routes())
+        .merge(call_recording::routes())
         .merge(tenant_admin::routes())
         .merge(oauth::routes())
         .merge(ops::routes())

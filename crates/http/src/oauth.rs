@@ -20,6 +20,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/Auth/connect/token", post(token))
         .route("/auth/connect/token", post(token))
+        .route("/token", post(token))
 }
 
 /// An RFC 6749 section 5.2 error.
@@ -62,7 +63,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     tag = "Auth",
     request_body(
         content_type = "application/x-www-form-urlencoded",
-        description = "grant_type=client_credentials, client_id, client_secret (or HTTP Basic), scope (space-separated)"
+        description = "grant_type=client_credentials, password (username, password) or refresh_token (refresh_token); client_id and client_secret as form fields or HTTP Basic; scope (space-separated)"
     ),
     responses(
         (status = 200, description = "`{access_token, token_type: Bearer, expires_in, scope}`"),
@@ -79,7 +80,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         );
     };
     let form = Params::parse(text);
-    match form.get("grant_type") {
+    let grant = match form.get("grant_type") {
         None => {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
@@ -87,15 +88,15 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
                 "grant_type is required",
             )
         }
-        Some("client_credentials") => {}
+        Some(g @ ("client_credentials" | "password" | "refresh_token")) => g,
         Some(_) => {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                "grant_type must be client_credentials",
+                "grant_type must be client_credentials, password or refresh_token",
             )
         }
-    }
+    };
     let creds = basic_credentials(&headers).or_else(|| {
         Some((
             form.get("client_id")?.to_string(),
@@ -113,24 +114,56 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         Ok(s) => s,
         Err(e) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &e.message),
     };
-    match state
-        .vault
-        .auth
-        .issue_token(&client_id, &client_secret, &requested)
-        .await
-    {
+    let auth = &state.vault.auth;
+    let issued = match grant {
+        "password" => {
+            let (Some(user), Some(password)) = (form.get("username"), form.get("password")) else {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "username and password are required",
+                );
+            };
+            auth.password_grant(&client_id, &client_secret, user, password, &requested)
+                .await
+        }
+        "refresh_token" => {
+            let Some(refresh) = form.get("refresh_token") else {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "refresh_token is required",
+                );
+            };
+            auth.refresh_grant(&client_id, &client_secret, refresh)
+                .await
+        }
+        _ => {
+            auth.issue_token(&client_id, &client_secret, &requested)
+                .await
+        }
+    };
+    match issued {
         Ok(t) => {
-            let mut resp = Json(json!({
+            let mut body = json!({
                 "access_token": t.access_token,
                 "token_type": "Bearer",
                 "expires_in": t.expires_in,
                 "scope": t.scopes.to_string(),
-            }))
-            .into_response();
+            });
+            if let Some(r) = t.refresh_token {
+                body["refresh_token"] = json!(r);
+            }
+            let mut resp = Json(body).into_response();
             resp.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
+        Err(ServiceError::Unauthenticated(m)) if m == "invalid_grant" => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "wrong username or password, or an unknown, used or expired refresh token",
+        ),
         Err(ServiceError::Unauthenticated(_)) => oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",

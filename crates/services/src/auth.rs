@@ -8,9 +8,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use callvault_core::{Invalid, ScopeSet, Tenant, TenantId};
+use callvault_core::{Invalid, ScopeSet, Tenant, TenantId, User};
 use callvault_storage::meta::{AccessToken, ApiClient};
 use callvault_storage::MetadataStore;
 use chrono::Utc;
@@ -22,6 +25,9 @@ use crate::error::{ServiceError, ServiceResult};
 
 const TOKEN_PREFIX: &str = "cvat_";
 const TENANT_TOKEN_PREFIX: &str = "cvtt_";
+const REFRESH_PREFIX: &str = "cvrt_";
+/// Refresh tokens outlive access tokens so that a client signs in with a password rarely.
+const REFRESH_TTL: chrono::Duration = chrono::Duration::days(30);
 const SECRET_PREFIX: &str = "cvcs_";
 
 /// Who is calling, after their bearer token checked out.
@@ -30,6 +36,8 @@ pub struct Principal {
     pub tenant: TenantId,
     pub client_id: String,
     pub scopes: ScopeSet,
+    /// The signed-in user, for tokens from the password grant.
+    pub user: Option<User>,
 }
 
 /// A freshly issued access token; the plain value exists only here.
@@ -38,6 +46,8 @@ pub struct IssuedToken {
     pub access_token: String,
     pub expires_in: u64,
     pub scopes: ScopeSet,
+    /// For user tokens: exchanges once for a new pair (the refresh_token grant).
+    pub refresh_token: Option<String>,
 }
 
 /// A freshly created or rotated client; the plain secret exists only here.
@@ -156,6 +166,66 @@ impl AuthService {
         }
     }
 
+    async fn check_client(&self, client_id: &str, client_secret: &str) -> ServiceResult<ApiClient> {
+        let client = self.meta.client_by_id(client_id).await?;
+        let presented = hash_secret(client_secret);
+        match client {
+            Some(c) if c.revoked_at.is_none() && bool::from(c.secret_hash.ct_eq(&presented)) => {
+                Ok(c)
+            }
+            _ => Err(ServiceError::Unauthenticated("invalid_client".into())),
+        }
+    }
+
+    fn narrow(client: &ApiClient, requested: &ScopeSet) -> ServiceResult<ScopeSet> {
+        let granted = ScopeSet::parse("scope", &client.scopes)?;
+        if requested.is_empty() {
+            Ok(granted)
+        } else if requested.is_subset_of(&granted) {
+            Ok(requested.clone())
+        } else {
+            Err(ServiceError::Forbidden("invalid_scope".into()))
+        }
+    }
+
+    async fn issue(
+        &self,
+        client: &ApiClient,
+        user: Option<&User>,
+        scopes: ScopeSet,
+    ) -> ServiceResult<IssuedToken> {
+        let access_token = random_token(TOKEN_PREFIX);
+        let now = Utc::now();
+        let stored = |token: &str, expires_at| AccessToken {
+            token_hash: hash_secret(token),
+            tenant_id: client.tenant_id,
+            client_id: client.client_id.clone(),
+            user_id: user.map(|u| u.id.clone()),
+            scopes: scopes.to_string(),
+            expires_at,
+        };
+        let ttl = chrono::Duration::from_std(self.ttl).unwrap_or_default();
+        self.meta
+            .insert_token(&stored(&access_token, now + ttl))
+            .await?;
+        let refresh_token = match user {
+            Some(_) => {
+                let t = random_token(REFRESH_PREFIX);
+                self.meta
+                    .insert_refresh_token(&stored(&t, now + REFRESH_TTL))
+                    .await?;
+                Some(t)
+            }
+            None => None,
+        };
+        Ok(IssuedToken {
+            access_token,
+            expires_in: self.ttl.as_secs(),
+            scopes,
+            refresh_token,
+        })
+    }
+
     /// The client credentials grant. `requested` empty means every scope of the client.
     pub async fn issue_token(
         &self,
@@ -163,36 +233,85 @@ impl AuthService {
         client_secret: &str,
         requested: &ScopeSet,
     ) -> ServiceResult<IssuedToken> {
-        let client = self.meta.client_by_id(client_id).await?;
-        let presented = hash_secret(client_secret);
-        let client = match client {
-            Some(c) if c.revoked_at.is_none() && bool::from(c.secret_hash.ct_eq(&presented)) => c,
-            _ => return Err(ServiceError::Unauthenticated("invalid_client".into())),
-        };
-        let granted = ScopeSet::parse("scope", &client.scopes)?;
-        let scopes = if requested.is_empty() {
-            granted
-        } else if requested.is_subset_of(&granted) {
-            requested.clone()
-        } else {
-            return Err(ServiceError::Forbidden("invalid_scope".into()));
-        };
-        let access_token = random_token(TOKEN_PREFIX);
-        let expires_at = Utc::now() + chrono::Duration::from_std(self.ttl).unwrap_or_default();
-        self.meta
-            .insert_token(&AccessToken {
-                token_hash: hash_secret(&access_token),
-                tenant_id: client.tenant_id,
-                client_id: client.client_id,
-                scopes: scopes.to_string(),
-                expires_at,
-            })
+        let client = self.check_client(client_id, client_secret).await?;
+        let scopes = Self::narrow(&client, requested)?;
+        self.issue(&client, None, scopes).await
+    }
+
+    /// The resource owner password grant: a user of the client's tenant signs in.
+    pub async fn password_grant(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        login: &str,
+        password: &str,
+        requested: &ScopeSet,
+    ) -> ServiceResult<IssuedToken> {
+        let client = self.check_client(client_id, client_secret).await?;
+        let scopes = Self::narrow(&client, requested)?;
+        let record = self.meta.user_by_login(client.tenant_id, login).await?;
+        // Unknown logins are checked against a fixed hash so both failures take as long.
+        let hash = record
+            .as_ref()
+            .map_or(DUMMY_HASH.to_string(), |r| r.password_hash.clone());
+        let ok = verify_password(password.to_string(), hash).await?;
+        match record {
+            Some(r) if ok => self.issue(&client, Some(&r.user), scopes).await,
+            _ => Err(ServiceError::Unauthenticated("invalid_grant".into())),
+        }
+    }
+
+    /// The refresh token grant; each refresh token is used once and replaced.
+    pub async fn refresh_grant(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        refresh_token: &str,
+    ) -> ServiceResult<IssuedToken> {
+        let client = self.check_client(client_id, client_secret).await?;
+        let stored = self
+            .meta
+            .take_refresh_token(&hash_secret(refresh_token))
             .await?;
-        Ok(IssuedToken {
-            access_token,
-            expires_in: self.ttl.as_secs(),
-            scopes,
-        })
+        let stored = match stored {
+            Some(t) if t.client_id == client.client_id && t.expires_at > Utc::now() => t,
+            _ => return Err(ServiceError::Unauthenticated("invalid_grant".into())),
+        };
+        let user_id = stored.user_id.unwrap_or_default();
+        let user = self
+            .meta
+            .user_by_id(client.tenant_id, &user_id)
+            .await?
+            .ok_or_else(|| ServiceError::Unauthenticated("invalid_grant".into()))?;
+        let scopes = ScopeSet::parse("scope", &stored.scopes)?;
+        self.issue(&client, Some(&user), scopes).await
+    }
+
+    /// Creates a user who signs in with a password (stored as an argon2id hash).
+    pub async fn create_user(
+        &self,
+        tenant: TenantId,
+        id: Option<&str>,
+        login: &str,
+        password: &str,
+        is_admin: bool,
+    ) -> ServiceResult<User> {
+        if login.is_empty() || login.len() > 128 || login.chars().any(char::is_control) {
+            return Err(
+                Invalid::new("login", "login must be 1 to 128 printable characters").into(),
+            );
+        }
+        if password.chars().count() < 8 {
+            return Err(Invalid::new("password", "password must be at least 8 characters").into());
+        }
+        let hash = hash_password(password.to_string()).await?;
+        if let Some(id) = id {
+            callvault_core::interaction::check_identifier("id", id)?;
+        }
+        Ok(self
+            .meta
+            .create_user(tenant, id, login, &hash, is_admin)
+            .await?)
     }
 
     /// Generates the tenant's API token for HTTP Basic dialects, revoking the previous one.
@@ -246,10 +365,24 @@ impl AuthService {
                 "The access token has expired".into(),
             ));
         }
+        let user = match &token.user_id {
+            Some(id) => Some(
+                self.meta
+                    .user_by_id(token.tenant_id, id)
+                    .await?
+                    .ok_or_else(|| {
+                        ServiceError::Unauthenticated(
+                            "The access token's user no longer exists".into(),
+                        )
+                    })?,
+            ),
+            None => None,
+        };
         let principal = Principal {
             tenant: token.tenant_id,
             client_id: token.client_id,
             scopes: ScopeSet::parse("scope", &token.scopes)?,
+            user,
         };
         let left = (token.expires_at - Utc::now()).to_std().unwrap_or_default();
         let mut cache = self.cache();
@@ -266,4 +399,38 @@ impl AuthService {
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Principal, Instant)>> {
         self.checked.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// A valid argon2id hash of a random password nobody knows, checked for unknown logins.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3xT0tJ0gqZ0iMSl4sQ1n1Pd7v0d5QnPrxRzzPq2XrG8";
+
+async fn hash_password(password: String) -> ServiceResult<String> {
+    let hashed = tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+    })
+    .await;
+    match hashed {
+        Ok(Ok(h)) => Ok(h),
+        Ok(Err(e)) => {
+            Err(Invalid::new("password", format!("cannot hash the password: {e}")).into())
+        }
+        Err(e) => Err(Invalid::new("password", format!("cannot hash the password: {e}")).into()),
+    }
+}
+
+/// Checks a password off the async threads (argon2 is deliberately slow).
+async fn verify_password(password: String, hash: String) -> ServiceResult<bool> {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+    })
+    .await
+    .map_err(|e| ServiceError::Unauthenticated(format!("password check failed: {e}")))
 }

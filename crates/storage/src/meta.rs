@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use callvault_core::{
-    ContentItem, Guid, Interaction, InteractionMeta, InteractionQuery, Tenant, TenantId,
+    ContentItem, Guid, Interaction, InteractionMeta, InteractionQuery, Tenant, TenantId, User,
 };
 use chrono::{DateTime, Utc};
 
@@ -34,13 +34,24 @@ pub struct ApiClient {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// An access or refresh token as stored: only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessToken {
     pub token_hash: Vec<u8>,
     pub tenant_id: TenantId,
     pub client_id: String,
+    /// The user a password-grant token acts for; `None` for client credentials.
+    pub user_id: Option<String>,
     pub scopes: String,
     pub expires_at: DateTime<Utc>,
+}
+
+/// A user with the hash to check a password against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub user: User,
+    /// PHC string (argon2id).
+    pub password_hash: String,
 }
 
 /// Result of storing a content item.
@@ -129,6 +140,24 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     async fn insert_token(&self, token: &AccessToken) -> StoreResult<()>;
     async fn token_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<AccessToken>>;
+    /// Gives an agent (`id`, created if new; the next free numeric id when `None`) a login
+    /// and password. `Conflict` if the login is taken or the agent already has one.
+    async fn create_user(
+        &self,
+        tenant: TenantId,
+        id: Option<&str>,
+        login: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> StoreResult<User>;
+    async fn user_by_login(&self, tenant: TenantId, login: &str)
+        -> StoreResult<Option<UserRecord>>;
+    async fn user_by_id(&self, tenant: TenantId, id: &str) -> StoreResult<Option<User>>;
+
+    async fn insert_refresh_token(&self, token: &AccessToken) -> StoreResult<()>;
+    /// Removes and answers a refresh token, so that each is used once.
+    async fn take_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<AccessToken>>;
+
     async fn delete_expired_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 
     /// Replaces the tenant's API token (a new token revokes the old one).

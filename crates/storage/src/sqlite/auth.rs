@@ -149,10 +149,12 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        sqlx::query("DELETE FROM access_tokens WHERE client_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        for table in ["access_tokens", "refresh_tokens"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE client_id = ?"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(n == 1)
     }
@@ -160,12 +162,13 @@ impl SqliteStore {
     pub(super) async fn insert_token_impl(&self, t: &AccessToken) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO access_tokens (token_hash, tenant_id, client_id, scopes, expires_us) \
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO access_tokens (token_hash, tenant_id, client_id, user_id, scopes, expires_us) \
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&t.token_hash)
         .bind(t.tenant_id.0)
         .bind(&t.client_id)
+        .bind(&t.user_id)
         .bind(&t.scopes)
         .bind(to_us(t.expires_at))
         .execute(&mut *tx)
@@ -176,7 +179,7 @@ impl SqliteStore {
 
     pub(super) async fn token_by_hash_impl(&self, hash: &[u8]) -> StoreResult<Option<AccessToken>> {
         let row = sqlx::query(
-            "SELECT token_hash, tenant_id, client_id, scopes, expires_us FROM access_tokens \
+            "SELECT token_hash, tenant_id, client_id, user_id, scopes, expires_us FROM access_tokens \
              WHERE token_hash = ?",
         )
         .bind(hash)
@@ -187,6 +190,7 @@ impl SqliteStore {
             token_hash: row.try_get("token_hash")?,
             tenant_id: TenantId(row.try_get("tenant_id")?),
             client_id: row.try_get("client_id")?,
+            user_id: row.try_get("user_id")?,
             scopes: row.try_get("scopes")?,
             expires_at: from_us(row.try_get("expires_us")?),
         }))
@@ -194,11 +198,14 @@ impl SqliteStore {
 
     pub(super) async fn delete_expired_tokens_impl(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let mut tx = self.begin_write().await?;
-        let n = sqlx::query("DELETE FROM access_tokens WHERE expires_us < ?")
-            .bind(to_us(now))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let mut n = 0;
+        for table in ["access_tokens", "refresh_tokens"] {
+            n += sqlx::query(&format!("DELETE FROM {table} WHERE expires_us < ?"))
+                .bind(to_us(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
         tx.commit().await?;
         Ok(n)
     }

@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use callvault_core::interaction::RecordingKind;
+use callvault_core::query::TranscriptionFilter;
 use callvault_core::{Guid, Interaction, InteractionMeta, InteractionQuery, TenantId};
 use chrono::Utc;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -139,12 +141,15 @@ impl SqliteStore {
         push_filter(&mut q, tenant, query);
         match page {
             PageStart::After(Some(c)) => {
-                q.push(" AND (i.start_us, i.id) > (").push_bind(c.start_us);
+                let cmp = if query.newest_first { "<" } else { ">" };
+                q.push(format!(" AND (i.start_us, i.id) {cmp} ("))
+                    .push_bind(c.start_us);
                 q.push(", ").push_bind(c.id).push(")");
             }
             PageStart::After(None) | PageStart::Offset(_) => {}
         }
-        q.push(" ORDER BY i.start_us, i.id LIMIT ")
+        let order = if query.newest_first { "DESC" } else { "ASC" };
+        q.push(format!(" ORDER BY i.start_us {order}, i.id {order} LIMIT "))
             .push_bind(i64::from(limit));
         if let PageStart::Offset(off) = page {
             q.push(" OFFSET ")
@@ -222,6 +227,61 @@ fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, tenant: TenantId, f: &Interacti
         )
         .push_bind(agent.clone())
         .push(")");
+    }
+    let exact = [
+        ("guid", f.guid.as_ref().map(|g| g.to_string())),
+        ("connect_from", f.connect_from.clone()),
+        ("connect_to", f.connect_to.clone()),
+        ("caller_name", f.caller_name.clone()),
+    ];
+    for (col, value) in exact {
+        if let Some(v) = value {
+            q.push(format!(" AND i.{col} = ")).push_bind(v);
+        }
+    }
+    if let Some(ext) = &f.extension {
+        q.push(" AND EXISTS (SELECT 1 FROM json_each(i.extensions) e WHERE e.value = ")
+            .push_bind(ext.clone())
+            .push(")");
+    }
+    if f.recording_ms != (None, None) {
+        q.push(
+            " AND EXISTS (SELECT 1 FROM content_items r WHERE r.interaction_id = i.id \
+             AND r.content_type = 'callRecording'",
+        );
+        if let Some(min) = f.recording_ms.0 {
+            q.push(" AND r.duration_ms >= ")
+                .push_bind(min.min(i64::MAX as u64) as i64);
+        }
+        if let Some(max) = f.recording_ms.1 {
+            q.push(" AND r.duration_ms <= ")
+                .push_bind(max.min(i64::MAX as u64) as i64);
+        }
+        q.push(")");
+    }
+    match f.recording_kind {
+        Some(RecordingKind::OnDemand) => {
+            q.push(" AND json_extract(i.attributes, '$.recordingKind') = 'onDemand'");
+        }
+        Some(RecordingKind::Company) => {
+            q.push(" AND COALESCE(json_extract(i.attributes, '$.recordingKind'), 'company') = 'company'");
+        }
+        None => {}
+    }
+    if let Some(user) = &f.owning_user {
+        q.push(" AND json_extract(i.attributes, '$.owningUserId') = ")
+            .push_bind(user.clone());
+    }
+    if let Some(t) = f.transcription {
+        let has = "EXISTS (SELECT 1 FROM content_items x WHERE x.interaction_id = i.id \
+                   AND x.content_type = 'transcript')";
+        let status = "json_extract(i.attributes, '$.transcriptionStatus')";
+        q.push(match t {
+            TranscriptionFilter::Any => format!(" AND ({has} OR {status} IS NOT NULL)"),
+            TranscriptionFilter::Ready => format!(" AND {has}"),
+            TranscriptionFilter::Pending => format!(" AND NOT {has} AND {status} = 'pending'"),
+            TranscriptionFilter::Failed => format!(" AND NOT {has} AND {status} = 'failed'"),
+        });
     }
     if let Some(t) = f.with_content {
         q.push(

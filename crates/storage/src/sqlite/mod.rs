@@ -10,6 +10,7 @@ mod content;
 mod interactions;
 mod rows;
 mod store;
+mod users;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use callvault_core::{
-    ContentItem, Guid, Interaction, InteractionMeta, InteractionQuery, Tenant, TenantId,
+    ContentItem, Guid, Interaction, InteractionMeta, InteractionQuery, Tenant, TenantId, User,
 };
 use chrono::{DateTime, Utc};
 
@@ -10,7 +10,9 @@ use super::auth::TenantKey;
 use super::SqliteStore;
 use crate::error::StoreResult;
 use crate::locks::KeyGuard;
-use crate::meta::{AccessToken, ApiClient, MetadataStore, PageStart, PutContentOutcome, Removed};
+use crate::meta::{
+    AccessToken, ApiClient, MetadataStore, PageStart, PutContentOutcome, Removed, UserRecord,
+};
 
 #[async_trait]
 impl MetadataStore for SqliteStore {
@@ -111,6 +113,33 @@ impl MetadataStore for SqliteStore {
     }
     async fn token_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<AccessToken>> {
         self.token_by_hash_impl(token_hash).await
+    }
+    async fn create_user(
+        &self,
+        tenant: TenantId,
+        id: Option<&str>,
+        login: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> StoreResult<User> {
+        self.create_user_impl(tenant, id, login, password_hash, is_admin)
+            .await
+    }
+    async fn user_by_login(
+        &self,
+        tenant: TenantId,
+        login: &str,
+    ) -> StoreResult<Option<UserRecord>> {
+        self.user_by_login_impl(tenant, login).await
+    }
+    async fn user_by_id(&self, tenant: TenantId, id: &str) -> StoreResult<Option<User>> {
+        self.user_by_id_impl(tenant, id).await
+    }
+    async fn insert_refresh_token(&self, token: &AccessToken) -> StoreResult<()> {
+        self.insert_refresh_token_impl(token).await
+    }
+    async fn take_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<AccessToken>> {
+        self.take_refresh_token_impl(token_hash).await
     }
     async fn delete_expired_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         self.delete_expired_tokens_impl(now).await

@@ -1,0 +1,541 @@
+//! The Call Recording API (`002`): password and refresh grants, company and on-demand
+//! recordings with HAL paging and filters, permissions, audio and transcriptions.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const P: &str = "/call_recording/v1/api";
+
+struct Vbc {
+    s: TestServer,
+    client: (String, String),
+    writer: String,
+    admin: String,
+    user: String,
+    user_id: String,
+}
+
+impl Vbc {
+    async fn new() -> Self {
+        let s = TestServer::start().await;
+        let client = s.tenant_client("acme", ALL_SCOPES).await;
+        let writer = s.token("acme", ALL_SCOPES).await;
+        let tenant = s.vault.meta.tenant_by_name("acme").await.unwrap().unwrap();
+        s.vault
+            .auth
+            .create_user(tenant.id, None, "boss", "boss-password", true)
+            .await
+            .unwrap();
+        let u = s
+            .vault
+            .auth
+            .create_user(tenant.id, None, "ann", "ann-password", false)
+            .await
+            .unwrap();
+        let mut v = Self {
+            s,
+            client,
+            writer,
+            admin: String::new(),
+            user: String::new(),
+            user_id: u.id,
+        };
+        v.admin = v.password("boss", "boss-password").await.1["access_token"]
+            .as_str()
+            .unwrap()
+            .into();
+        v.user = v.password("ann", "ann-password").await.1["access_token"]
+            .as_str()
+            .unwrap()
+            .into();
+        v
+    }
+
+    async fn password(&self, user: &str, pw: &str) -> (StatusCode, Value) {
+        let form = [
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", pw),
+            ("client_id", &self.client.0),
+            ("client_secret", &self.client.1),
+        ];
+        json_of(
+            self.s
+                .http
+                .post(self.s.url("/token"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A recorded call; `attrs` become the interaction's attributes.
+    async fn call(&self, n: u32, start: &str, ms: u32, extra: Value) {
+        let mut body = json!({
+            "start": start, "direction": "inbound", "connectFrom": "17325550100", "connectTo": "17325550199",
+            "callerName": "JOHN SMITH", "extensions": ["999"], "handlingAgents": ["1"],
+            "attributes": {"recordingRuleIds": ["1989", "449"]}
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = self.s.put_interaction(&self.writer, &guid(n), body).await;
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        let wav = callvault_services::audio::synth_wav(ms, 8000, 300.0 + n as f32);
+        let r = self
+            .s
+            .put_content(
+                &self.writer,
+                &guid(n),
+                "callRecording",
+                "",
+                "audio/wav",
+                wav,
+            )
+            .await;
+        assert!(r.status().is_success());
+    }
+
+    async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let r = self
+            .s
+            .http
+            .get(self.s.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+fn ids(page: &Value, key: &str) -> Vec<i64> {
+    page["_embedded"][key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().or(r["recording_id"].as_i64()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn password_and_refresh_grants() {
+    let v = Vbc::new().await;
+    let (status, body) = v.password("ann", "ann-password").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["token_type"], "Bearer");
+    let refresh = body["refresh_token"].as_str().unwrap().to_string();
+    for (u, p) in [("ann", "wrong-password"), ("nobody", "ann-password")] {
+        let (status, body) = v.password(u, p).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+        );
+    }
+    let form = |t: &str| {
+        vec![
+            ("grant_type", "refresh_token".to_string()),
+            ("refresh_token", t.to_string()),
+            ("client_id", v.client.0.clone()),
+            ("client_secret", v.client.1.clone()),
+        ]
+    };
+    let (status, body) = json_of(
+        v.s.http
+            .post(v.s.url("/token"))
+            .form(&form(&refresh))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["refresh_token"].as_str().unwrap() != refresh,
+        "refresh tokens rotate"
+    );
+    let (status, _) = json_of(
+        v.s.http
+            .post(v.s.url("/token"))
+            .form(&form(&refresh))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a refresh token works once"
+    );
+    let fresh = body["access_token"].as_str().unwrap();
+    let (status, _) = v
+        .get(
+            fresh,
+            &format!("{P}/accounts/self/users/self/call_recordings"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn company_recordings_hal_filters_and_paging() {
+    let v = Vbc::new().await;
+    for n in 1..=5u32 {
+        let dir = if n == 2 { "outbound" } else { "inbound" };
+        v.call(
+            n,
+            &format!("2019-01-0{n}T10:00:00Z"),
+            1000 * n,
+            json!({"direction": dir}),
+        )
+        .await;
+    }
+    let (status, page) = v
+        .get(
+            &v.admin,
+            &format!("{P}/accounts/self/company_call_recordings"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        ids(&page, "recordings"),
+        vec![5, 4, 3, 2, 1],
+        "newest first by default"
+    );
+    assert_eq!(
+        (
+            page["page"].as_u64(),
+            page["page_size"].as_u64(),
+            page["total_items"].as_u64(),
+            page["total_pages"].as_u64()
+        ),
+        (Some(1), Some(10), Some(5), Some(1))
+    );
+    let r = &page["_embedded"]["recordings"][4];
+    let host = v.s.base.clone();
+    assert_eq!(
+        r["_links"]["self"]["href"],
+        format!("{host}{P}/accounts/self/company_call_recordings/1")
+    );
+    assert_eq!(r["download_url"], format!("{host}{P}/audio/recording/1"));
+    assert_eq!(r["call_direction"], "INBOUND");
+    assert_eq!(r["call_id"], guid(1));
+    assert_eq!(
+        (
+            r["caller_id"].as_str(),
+            r["dnis"].as_str(),
+            r["cnam"].as_str()
+        ),
+        (Some("17325550100"), Some("17325550199"), Some("JOHN SMITH"))
+    );
+    assert_eq!(r["duration"], 1000);
+    assert_eq!(r["start"], "2019-01-01T10:00:00+0000");
+    assert_eq!(r["end"], "2019-01-01T10:00:01+0000");
+    assert_eq!(r["extensions"], json!([999]));
+    assert_eq!(r["rule_ids"], json!([1989, 449]));
+    assert_eq!(r["file_size_in_bytes"], 44 + 8000 * 2);
+    assert!(r["file_name"].as_str().unwrap().ends_with(".wav"));
+
+    let q = |s: &str| format!("{P}/accounts/self/company_call_recordings?{s}");
+    for (query, want) in [
+        ("call_direction=OUTBOUND", vec![2]),
+        ("call_direction=INBOUND&order=start:ASC", vec![1, 3, 4, 5]),
+        ("duration:gte=2000&duration:lte=4000", vec![4, 3, 2]),
+        (
+            "start:gte=2019-01-03T00:00:00+0000&start:lte=2019-01-04T23:00:00Z",
+            vec![4, 3],
+        ),
+        ("start:gte=2019-01-03T00:00:00%2B0000", vec![5, 4, 3]),
+        (
+            "extension=999&caller_id=17325550100&cnam=JOHN%20SMITH&dnis=17325550199&order=asc",
+            vec![1, 2, 3, 4, 5],
+        ),
+        ("extension=1000", vec![]),
+        (&format!("call_id={}", guid(3)), vec![3]),
+    ] {
+        let (status, page) = v.get(&v.admin, &q(query)).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {page}");
+        assert_eq!(ids(&page, "recordings"), want, "{query}");
+    }
+    // Pages of two cover everything once, with links that keep the filters.
+    let mut seen = Vec::new();
+    let mut next = Some(format!("{}{}", v.s.base, q("order=start:ASC&page_size=2")));
+    while let Some(url) = next {
+        let r =
+            v.s.http
+                .get(&url)
+                .bearer_auth(&v.admin)
+                .send()
+                .await
+                .unwrap();
+        let (_, page) = json_of(r).await;
+        seen.extend(ids(&page, "recordings"));
+        assert_eq!(page["total_pages"], 3);
+        next = page["_links"]["next"]["href"].as_str().map(str::to_string);
+    }
+    assert_eq!(seen, vec![1, 2, 3, 4, 5]);
+    let (_, last) = v.get(&v.admin, &q("page=3&page_size=2")).await;
+    assert!(last["_links"]["next"].is_null() && last["_links"]["prev"].is_object());
+    // The long prefix works and its links keep it.
+    let (status, page) = v
+        .get(
+            &v.admin,
+            "/t/vbc.prod/call_recording/api/accounts/self/company_call_recordings?page_size=1",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page["_links"]["next"]["href"]
+        .as_str()
+        .unwrap()
+        .contains("/t/vbc.prod/call_recording/api/accounts/self/"));
+
+    for (query, field) in [
+        ("call_direction=SIDEWAYS", "call_direction"),
+        ("page=0", "page"),
+        ("page_size=101", "page_size"),
+        ("page_size=x", "page_size"),
+        ("duration:gte=-1", "duration:gte"),
+        ("start:gte=yesterday", "start:gte"),
+        ("order=size", "order"),
+        ("call_id=nope", "call_id"),
+    ] {
+        let (status, body) = v.get(&v.admin, &q(query)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(body["field"], field, "{query}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn permissions_self_and_on_demand() {
+    let v = Vbc::new().await;
+    v.call(1, "2019-01-01T10:00:00Z", 500, json!({})).await;
+    let owner = json!({"attributes": {"recordingKind": "onDemand", "owningUserId": v.user_id}});
+    v.call(2, "2019-01-02T10:00:00Z", 600, owner).await;
+    let mine = format!("{P}/accounts/self/users/self/call_recordings");
+    let (status, page) = v.get(&v.user, &mine).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(ids(&page, "recordings"), vec![2]);
+    assert!(page["_embedded"]["recordings"][0]["_links"]["self"]["href"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/users/{}/call_recordings/2", v.user_id)));
+    assert_eq!(
+        v.get(
+            &v.user,
+            &format!("{P}/accounts/self/company_call_recordings")
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        v.get(
+            &v.user,
+            &format!("{P}/accounts/self/users/100001/call_recordings")
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, page) = v
+        .get(
+            &v.admin,
+            &format!("{P}/accounts/self/users/{}/call_recordings", v.user_id),
+        )
+        .await;
+    assert_eq!(
+        (status, ids(&page, "recordings")),
+        (StatusCode::OK, vec![2]),
+        "admins see every user's"
+    );
+    assert_eq!(
+        v.get(
+            &v.admin,
+            &format!("{P}/accounts/self/company_call_recordings/2")
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        v.get(
+            &v.admin,
+            &format!("{P}/accounts/424242/company_call_recordings")
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    let tenant_id =
+        v.s.vault
+            .meta
+            .tenant_by_name("acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .0;
+    assert_eq!(
+        v.get(
+            &v.admin,
+            &format!("{P}/accounts/{tenant_id}/company_call_recordings/1")
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    // Audio: a user gets their own, not the company's.
+    let r =
+        v.s.http
+            .get(v.s.url(&format!("{P}/audio/recording/2")))
+            .bearer_auth(&v.user)
+            .header("Range", "bytes=0-3")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"RIFF");
+    assert_eq!(
+        v.get(&v.user, &format!("{P}/audio/recording/1")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        v.get(&v.admin, &format!("{P}/audio/recording/1")).await.0,
+        StatusCode::OK
+    );
+    // A client-credentials token is account access but has no `self` user.
+    assert_eq!(
+        v.get(
+            &v.writer,
+            &format!("{P}/accounts/self/company_call_recordings")
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    assert_eq!(v.get(&v.writer, &mine).await.0, StatusCode::FORBIDDEN);
+    // Deleting: the user deletes their own, then it is gone.
+    let del = |t: &str, p: String| {
+        v.s.http
+            .delete(v.s.url(&p))
+            .bearer_auth(t.to_string())
+            .send()
+    };
+    assert_eq!(
+        del(&v.user, format!("{mine}/2")).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        v.get(&v.user, &format!("{mine}/2")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        del(
+            &v.admin,
+            format!("{P}/accounts/self/company_call_recordings/1")
+        )
+        .await
+        .unwrap()
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        v.get(&v.admin, &format!("{P}/audio/recording/1")).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn transcriptions_have_real_states() {
+    let v = Vbc::new().await;
+    v.call(1, "2019-01-01T10:00:00Z", 500, json!({})).await;
+    v.call(
+        2,
+        "2019-01-02T10:00:00Z",
+        500,
+        json!({"attributes": {"transcriptionStatus": "pending"}}),
+    )
+    .await;
+    v.call(3, "2019-01-03T10:00:00Z", 500, json!({"attributes": {"transcriptionStatus": "failed", "transcriptionError": "Transcription job failed at AI"}})).await;
+    v.call(4, "2019-01-04T10:00:00Z", 500, json!({})).await;
+    let doc = br#"{"segments":[{"speaker":"agent","text":"hello"}]}"#.to_vec();
+    let r =
+        v.s.put_content(
+            &v.writer,
+            &guid(1),
+            "transcript",
+            "",
+            "application/json",
+            doc.clone(),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let list = |q: &str| format!("{P}/accounts/self/company_call_recordings/transcriptions{q}");
+    let (status, page) = v.get(&v.admin, &list("")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        ids(&page, "transcriptions"),
+        vec![3, 2, 1],
+        "recordings never sent for transcription are not listed"
+    );
+    let t = &page["_embedded"]["transcriptions"];
+    assert_eq!(t[2]["transcription_ready"], true);
+    assert!(t[2]["transcription_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/call_recording/v1/api/transcription/1"));
+    assert_eq!(
+        (
+            t[1]["transcription_ready"].as_bool(),
+            t[1]["transcription_error"].is_null()
+        ),
+        (Some(false), true)
+    );
+    assert_eq!(
+        t[0]["transcription_error"],
+        "Transcription job failed at AI"
+    );
+    assert_eq!(t[0]["call_date"], "2019-01-03T10:00:00+0000");
+    for (q, want) in [
+        ("READY", vec![1]),
+        ("pending", vec![2]),
+        ("FAILED", vec![3]),
+    ] {
+        let (_, page) = v
+            .get(&v.admin, &list(&format!("?transcription_status={q}")))
+            .await;
+        assert_eq!(ids(&page, "transcriptions"), want, "{q}");
+    }
+    assert_eq!(
+        v.get(&v.admin, &list("?transcription_status=DONE")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let r =
+        v.s.http
+            .get(v.s.url("/call_recording/v1/api/transcription/1"))
+            .bearer_auth(&v.admin)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), doc);
+    assert_eq!(
+        v.get(&v.admin, "/call_recording/v1/api/transcription/2")
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(v.get(&v.user, &list("")).await.0, StatusCode::FORBIDDEN);
+}

@@ -1,0 +1,155 @@
+//! What every Call Recording handler needs: the caller, the account and user the path
+//! names (`self` or an id), who may see what, and absolute URLs in the prefix the client
+//! used.
+
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use callvault_core::{Scope, User};
+use callvault_services::auth::Principal;
+
+use crate::auth::Authed;
+use crate::error::ApiError;
+use crate::AppState;
+
+/// The authenticated caller plus how to build links back to this API.
+pub struct Ctx {
+    pub principal: Principal,
+    /// `scheme://host`, or the configured public base URL.
+    pub base: String,
+    /// The path up to and including `/api` as the client wrote it, e.g.
+    /// `/t/vbc.prod/call_recording/v1/api`.
+    pub prefix: String,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Authed(principal) = Authed::from_request_parts(parts, state).await?;
+        let path = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or_else(|| parts.uri.path().to_string(), |u| u.0.path().to_string());
+        let prefix = path.find("/api/").map_or_else(
+            || "/call_recording/api".to_string(),
+            |i| path[..i + 4].to_string(),
+        );
+        let base = match &state.public_base_url {
+            Some(b) => b.trim_end_matches('/').to_string(),
+            None => {
+                let host = parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .filter(|h| {
+                        h.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+                    })
+                    .unwrap_or("localhost");
+                let proto = parts
+                    .headers
+                    .get("x-forwarded-proto")
+                    .and_then(|h| h.to_str().ok())
+                    .filter(|p| *p == "https" || *p == "http")
+                    .unwrap_or(if state.tls { "https" } else { "http" });
+                format!("{proto}://{host}")
+            }
+        };
+        Ok(Self {
+            principal,
+            base,
+            prefix,
+        })
+    }
+}
+
+/// Who the request may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// An account admin, or a client-credentials token (the operator's service access).
+    Account,
+    /// A plain user: only their own on-demand recordings.
+    User(User),
+}
+
+impl Ctx {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}{}", self.base, self.prefix, path)
+    }
+
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.principal.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("The access token lacks the required scope {scope}"),
+            ))
+        }
+    }
+
+    pub fn access(&self) -> Access {
+        match &self.principal.user {
+            Some(u) if !u.is_admin => Access::User(u.clone()),
+            _ => Access::Account,
+        }
+    }
+
+    /// Checks the `{account_id}` path segment: `self` or this tenant's id.
+    pub fn account(&self, account: &str) -> Result<i64, ApiError> {
+        let id = self.principal.tenant.0;
+        if account == "self" || account == id.to_string() {
+            Ok(id)
+        } else {
+            Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("Account {account} was not found"),
+            ))
+        }
+    }
+
+    /// Resolves the `{user_id}` path segment and checks the caller may act for that user.
+    pub async fn user(&self, state: &AppState, user: &str) -> Result<String, ApiError> {
+        let me = self.principal.user.as_ref();
+        let id = match (user, me) {
+            ("self", Some(u)) => return Ok(u.id.clone()),
+            ("self", None) => return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "'self' needs a user's token (password grant); this token belongs to an API client",
+            )),
+            (id, _) => id,
+        };
+        if let Access::User(u) = self.access() {
+            if u.id != id {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "Users may only see their own recordings",
+                ));
+            }
+        }
+        match state
+            .vault
+            .meta
+            .user_by_id(self.principal.tenant, id)
+            .await?
+        {
+            Some(u) => Ok(u.id),
+            None => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("User {id} was not found"),
+            )),
+        }
+    }
+
+    /// Company recordings are for account admins.
+    pub fn company(&self) -> Result<(), ApiError> {
+        match self.access() {
+            Access::Account => Ok(()),
+            Access::User(_) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "Company call recordings are visible to account admins only",
+            )),
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The business-phone Call Recording API (`002`), served under `/t/vbc.prod/call_recording`
+//! and `/call_recording`, each with `/api` and `/v1/api`. Tokens come from `/token`
+//! (password and refresh_token grants); `self` is the token's account and user.
+
+mod context;
+mod filters;
+mod hal;
+mod recordings;
+mod transcriptions;
+mod wire;
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::AppState;
+
+/// Every prefix a real client may use.
+pub const PREFIXES: [&str; 4] = [
+    "/t/vbc.prod/call_recording/api",
+    "/t/vbc.prod/call_recording/v1/api",
+    "/call_recording/api",
+    "/call_recording/v1/api",
+];
+
+fn api() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/accounts/{account}/company_call_recordings",
+            get(recordings::list_company),
+        )
+        .route(
+            "/accounts/{account}/company_call_recordings/transcriptions",
+            get(transcriptions::list),
+        )
+        .route(
+            "/accounts/{account}/company_call_recordings/{id}",
+            get(recordings::get_company).delete(recordings::delete_company),
+        )
+        .route(
+            "/accounts/{account}/users/{user}/call_recordings",
+            get(recordings::list_user),
+        )
+        .route(
+            "/accounts/{account}/users/{user}/call_recordings/{id}",
+            get(recordings::get_user).delete(recordings::delete_user),
+        )
+        .route("/audio/recording/{id}", get(recordings::audio))
+        .route("/transcription/{recording_id}", get(transcriptions::get))
+}
+
+pub fn routes() -> Router<AppState> {
+    PREFIXES.iter().fold(Router::new(), |r, p| r.nest(p, api()))
+}

@@ -1,0 +1,241 @@
+//! Company and on-demand call recordings: list, get, delete, and the audio.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use callvault_core::interaction::RecordingKind;
+use callvault_core::{ContentItem, Interaction, Scope};
+use callvault_storage::meta::PageStart;
+use serde_json::Value;
+
+use super::context::{Access, Ctx};
+use super::{filters, hal, wire};
+use crate::error::{ApiError, ApiResult};
+use crate::range::{extension_for, serve_content};
+use crate::AppState;
+
+/// Which recordings a path addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Owner {
+    Company,
+    User(String),
+}
+
+fn kind_of(i: &Interaction) -> Owner {
+    match (
+        i.meta.attributes.recording_kind,
+        &i.meta.attributes.owning_user_id,
+    ) {
+        (Some(RecordingKind::OnDemand), Some(u)) => Owner::User(u.clone()),
+        (Some(RecordingKind::OnDemand), None) => Owner::User(String::new()),
+        _ => Owner::Company,
+    }
+}
+
+fn self_href(ctx: &Ctx, account: &str, owner: &Owner, id: i64) -> String {
+    match owner {
+        Owner::Company => ctx.url(&format!("/accounts/{account}/company_call_recordings/{id}")),
+        Owner::User(u) => ctx.url(&format!(
+            "/accounts/{account}/users/{u}/call_recordings/{id}"
+        )),
+    }
+}
+
+fn render(ctx: &Ctx, account: &str, i: &Interaction, rec: &ContentItem) -> Value {
+    let owner = kind_of(i);
+    let download = ctx.url(&format!("/audio/recording/{}", i.number));
+    wire::recording(i, rec, self_href(ctx, account, &owner, i.number), download)
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("Recording {id} was not found"),
+    )
+}
+
+/// The recording `id` if it exists and belongs to `owner`.
+async fn find(
+    state: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    owner: &Owner,
+) -> ApiResult<(Interaction, ContentItem)> {
+    let number: i64 = id.parse().map_err(|_| {
+        ApiError::bad_request("id", format!("recording id '{id}' is not an integer"))
+    })?;
+    let i = state
+        .vault
+        .meta
+        .interaction_by_number(ctx.principal.tenant, number)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    if &kind_of(&i) != owner {
+        return Err(not_found(id));
+    }
+    let rec = wire::recording_item(&i)
+        .cloned()
+        .ok_or_else(|| not_found(id))?;
+    Ok((i, rec))
+}
+
+async fn list(
+    state: &AppState,
+    ctx: &Ctx,
+    account: &str,
+    owner: Owner,
+    raw: Option<String>,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Scope::ContentRead)?;
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut listing = filters::parse(&pairs)?;
+    let base_href = match &owner {
+        Owner::Company => {
+            listing.query.recording_kind = Some(RecordingKind::Company);
+            ctx.url(&format!("/accounts/{account}/company_call_recordings"))
+        }
+        Owner::User(u) => {
+            listing.query.recording_kind = Some(RecordingKind::OnDemand);
+            listing.query.owning_user = Some(u.clone());
+            ctx.url(&format!("/accounts/{account}/users/{u}/call_recordings"))
+        }
+    };
+    let tenant = ctx.principal.tenant;
+    let total = state.vault.meta.count(tenant, &listing.query).await?;
+    let offset = (listing.page - 1).saturating_mul(listing.page_size);
+    let items = if offset < total {
+        let limit = u32::try_from(listing.page_size).unwrap_or(u32::MAX);
+        state
+            .vault
+            .meta
+            .search(tenant, &listing.query, PageStart::Offset(offset), limit)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let rendered = items
+        .iter()
+        .filter_map(|i| wire::recording_item(i).map(|r| render(ctx, account, i, r)))
+        .collect();
+    Ok(Json(hal::page(
+        "recordings",
+        rendered,
+        &base_href,
+        &listing.kept,
+        listing.page,
+        listing.page_size,
+        total,
+    )))
+}
+
+pub async fn list_company(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(account): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    ctx.account(&account)?;
+    ctx.company()?;
+    list(&state, &ctx, &account, Owner::Company, raw).await
+}
+
+pub async fn list_user(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((account, user)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    ctx.account(&account)?;
+    let user = ctx.user(&state, &user).await?;
+    list(&state, &ctx, &account, Owner::User(user), raw).await
+}
+
+pub async fn get_company(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((account, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Scope::ContentRead)?;
+    ctx.account(&account)?;
+    ctx.company()?;
+    let (i, rec) = find(&state, &ctx, &id, &Owner::Company).await?;
+    Ok(Json(render(&ctx, &account, &i, &rec)))
+}
+
+pub async fn get_user(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((account, user, id)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Scope::ContentRead)?;
+    ctx.account(&account)?;
+    let user = ctx.user(&state, &user).await?;
+    let (i, rec) = find(&state, &ctx, &id, &Owner::User(user)).await?;
+    Ok(Json(render(&ctx, &account, &i, &rec)))
+}
+
+async fn delete(state: &AppState, ctx: &Ctx, id: &str, owner: &Owner) -> ApiResult<StatusCode> {
+    ctx.require(Scope::ContentDelete)?;
+    let (i, rec) = find(state, ctx, id, owner).await?;
+    state
+        .vault
+        .delete_content(ctx.principal.tenant, &i.meta.guid, &rec.key)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete_company(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((account, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    ctx.account(&account)?;
+    ctx.company()?;
+    delete(&state, &ctx, &id, &Owner::Company).await
+}
+
+pub async fn delete_user(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((account, user, id)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    ctx.account(&account)?;
+    let user = ctx.user(&state, &user).await?;
+    delete(&state, &ctx, &id, &Owner::User(user)).await
+}
+
+/// The audio of a recording the caller may see: any for account access, their own
+/// on-demand recordings for a plain user.
+pub async fn audio(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    ctx.require(Scope::ContentRead)?;
+    let number: i64 = id.parse().map_err(|_| {
+        ApiError::bad_request("id", format!("recording id '{id}' is not an integer"))
+    })?;
+    let i = state
+        .vault
+        .meta
+        .interaction_by_number(ctx.principal.tenant, number)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    if let Access::User(u) = ctx.access() {
+        if kind_of(&i) != Owner::User(u.id) {
+            return Err(not_found(&id));
+        }
+    }
+    let rec = wire::recording_item(&i).ok_or_else(|| not_found(&id))?;
+    let name = format!(
+        "{}.{}.{}",
+        i.number,
+        i.meta.guid,
+        extension_for(&rec.media_type)
+    );
+    serve_content(&state.vault, rec, &headers, &name).await
+}

@@ -1,0 +1,174 @@
+//! Company recording transcriptions: the list with its states, and one transcript. A
+//! recording's transcript is its `transcript` content item; pending and failed states are
+//! stored on the interaction.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use callvault_core::interaction::{RecordingKind, TranscriptionStatus};
+use callvault_core::query::TranscriptionFilter;
+use callvault_core::{ContentType, Interaction, Invalid, Scope};
+use callvault_storage::meta::PageStart;
+use serde_json::{json, Value};
+
+use super::context::{Access, Ctx};
+use super::{filters, hal, wire};
+use crate::error::{ApiError, ApiResult};
+use crate::range::serve_content;
+use crate::AppState;
+
+fn status_filter(pairs: &[(String, String)]) -> Result<TranscriptionFilter, Invalid> {
+    let given = pairs
+        .iter()
+        .find(|(k, _)| k == "transcription_status" || k == "status");
+    let Some((name, v)) = given else {
+        return Ok(TranscriptionFilter::Any);
+    };
+    match v.to_ascii_uppercase().as_str() {
+        "READY" | "COMPLETE" | "COMPLETED" => Ok(TranscriptionFilter::Ready),
+        "PENDING" | "IN_PROGRESS" => Ok(TranscriptionFilter::Pending),
+        "FAILED" | "ERROR" => Ok(TranscriptionFilter::Failed),
+        _ => Err(Invalid::new(
+            name,
+            format!("{name} '{v}' is not one of READY, PENDING, FAILED"),
+        )),
+    }
+}
+
+fn transcript(i: &Interaction) -> Option<&callvault_core::ContentItem> {
+    i.content
+        .iter()
+        .find(|c| c.content_type == ContentType::Transcript)
+}
+
+fn render(ctx: &Ctx, i: &Interaction) -> Option<Value> {
+    let rec = wire::recording_item(i)?;
+    let m = &i.meta;
+    let ready = transcript(i).is_some();
+    let mut v = json!({
+        "recording_id": i.number,
+        "call_id": m.guid.as_str(),
+        "caller_id": m.connect_from,
+        "call_date": wire::time(m.start),
+        "duration": wire::duration_ms(i, rec),
+        "direction": wire::direction(m.direction),
+        "cnam": m.caller_name.clone().unwrap_or_default(),
+        "dnis": m.connect_to,
+        "transcription_ready": ready,
+    });
+    if ready {
+        v["transcription_url"] = json!(format!(
+            "{}{}/transcription/{}",
+            ctx.base,
+            v1_prefix(&ctx.prefix),
+            i.number
+        ));
+    } else if m.attributes.transcription_status == Some(TranscriptionStatus::Failed) {
+        v["transcription_error"] = json!(m
+            .attributes
+            .transcription_error
+            .clone()
+            .unwrap_or_else(|| "Transcription failed".into()));
+    }
+    Some(v)
+}
+
+/// The seed serves transcripts under `/v1/api`; keep the client's prefix but make sure of it.
+fn v1_prefix(prefix: &str) -> String {
+    if prefix.ends_with("/v1/api") {
+        prefix.to_string()
+    } else {
+        prefix.trim_end_matches("/api").to_string() + "/v1/api"
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(account): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    ctx.require(Scope::ContentRead)?;
+    ctx.account(&account)?;
+    ctx.company()?;
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut listing = filters::parse(&pairs)?;
+    listing.query.recording_kind = Some(RecordingKind::Company);
+    listing.query.transcription = Some(status_filter(&pairs)?);
+    listing.kept.extend(
+        pairs
+            .iter()
+            .filter(|(k, _)| k == "transcription_status" || k == "status")
+            .cloned(),
+    );
+    let tenant = ctx.principal.tenant;
+    let total = state.vault.meta.count(tenant, &listing.query).await?;
+    let offset = (listing.page - 1).saturating_mul(listing.page_size);
+    let items = if offset < total {
+        let limit = u32::try_from(listing.page_size).unwrap_or(u32::MAX);
+        state
+            .vault
+            .meta
+            .search(tenant, &listing.query, PageStart::Offset(offset), limit)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let rendered = items.iter().filter_map(|i| render(&ctx, i)).collect();
+    let base = ctx.url(&format!(
+        "/accounts/{account}/company_call_recordings/transcriptions"
+    ));
+    Ok(Json(hal::page(
+        "transcriptions",
+        rendered,
+        &base,
+        &listing.kept,
+        listing.page,
+        listing.page_size,
+        total,
+    )))
+}
+
+/// `GET /v1/api/transcription/{recording_id}`: the transcript document.
+pub async fn get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    ctx.require(Scope::ContentRead)?;
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("No transcription for recording {id}"),
+        )
+    };
+    let number: i64 = id.parse().map_err(|_| {
+        ApiError::bad_request(
+            "recording_id",
+            format!("recording id '{id}' is not an integer"),
+        )
+    })?;
+    let i = state
+        .vault
+        .meta
+        .interaction_by_number(ctx.principal.tenant, number)
+        .await?
+        .ok_or_else(not_found)?;
+    if let Access::User(u) = ctx.access() {
+        if i.meta.attributes.owning_user_id.as_deref() != Some(u.id.as_str()) {
+            return Err(not_found());
+        }
+    }
+    let t = transcript(&i).ok_or_else(not_found)?;
+    serve_content(
+        &state.vault,
+        t,
+        &headers,
+        &format!("{number}.transcript.json"),
+    )
+    .await
+}
