@@ -19,11 +19,21 @@ pub fn parse_instant(field: &str, s: &str) -> Result<DateTime<Utc>, Invalid> {
     if t.is_empty() || t.len() > 40 {
         return Err(bad());
     }
-    let normalised = if t.len() > 10 && t.as_bytes()[10] == b' ' {
+    let mut normalised = if t.len() > 10 && t.as_bytes()[10] == b' ' {
         format!("{}T{}", &t[..10], &t[11..])
     } else {
         t.to_string()
     };
+    // A `+01:00` offset sent without URL-encoding arrives as ` 01:00`.
+    if let Some(i) = normalised.rfind(' ') {
+        if i > 10
+            && normalised[i + 1..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b':')
+        {
+            normalised.replace_range(i..=i, "+");
+        }
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(&normalised) {
         return Ok(dt.with_timezone(&Utc));
     }
@@ -66,6 +76,7 @@ mod tests {
             "2021-12-01T14:18:23.000Z",
             "2021-12-01T15:18:23+01:00",
             "2021-12-01T15:18:23+0100",
+            "2021-12-01T15:18:23 01:00",
             "2021-12-01 14:18:23Z",
             "2021-12-01T14:18:23",
         ] {

@@ -64,13 +64,21 @@ impl Default for HttpLimits {
 }
 
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
+    // Every route but streamed uploads must answer in time, so slow clients cannot hold
+    // the concurrency slots; uploads have an idle timeout on their body instead.
+    let timed = || {
+        tower_http::timeout::TimeoutLayer::with_status_code(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            limits.request_timeout,
+        )
+    };
     let api = Router::new()
         .nest("/interaction-content", interaction_content::routes(limits))
-        .merge(recordings_files::routes())
-        .merge(call_recording::routes())
-        .merge(tenant_admin::routes())
-        .merge(oauth::routes())
-        .merge(ops::routes())
+        .merge(recordings_files::routes().layer(timed()))
+        .merge(call_recording::routes().layer(timed()))
+        .merge(tenant_admin::routes().layer(timed()))
+        .merge(oauth::routes().layer(timed()))
+        .merge(ops::routes().layer(timed()))
         .layer(DefaultBodyLimit::max(limits.max_json_body));
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
         let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");

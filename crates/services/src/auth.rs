@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use callvault_core::{Invalid, ScopeSet, Tenant, TenantId, User};
 use callvault_storage::meta::{AccessToken, ApiClient};
-use callvault_storage::MetadataStore;
+use callvault_storage::{MetadataStore, StoreError};
 use chrono::Utc;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -205,9 +205,15 @@ impl AuthService {
             expires_at,
         };
         let ttl = chrono::Duration::from_std(self.ttl).unwrap_or_default();
+        // A client revoked since it was checked gets no token (the insert requires it active).
+        let revoked = |e: StoreError| match e {
+            StoreError::NotFound(_) => ServiceError::Unauthenticated("invalid_client".into()),
+            other => other.into(),
+        };
         self.meta
             .insert_token(&stored(&access_token, now + ttl))
-            .await?;
+            .await
+            .map_err(revoked)?;
         let refresh_token = match user {
             Some(_) => {
                 let t = random_token(REFRESH_PREFIX);
@@ -329,6 +335,8 @@ impl AuthService {
         let denied = || ServiceError::Forbidden("Invalid tenant name or API token".into());
         let presented = hash_secret(token);
         let Some(tenant) = self.meta.tenant_by_name(name).await? else {
+            // The same second query as for a known tenant, so timing does not tell them apart.
+            self.meta.tenant_api_token(TenantId(0)).await?;
             return Err(denied());
         };
         match self.meta.tenant_api_token(tenant.id).await? {

@@ -75,8 +75,17 @@ impl Vault {
         item: &ContentItem,
         range: Option<Range<u64>>,
     ) -> ServiceResult<BlobRead> {
-        let read = self.blobs.open(&item.blob_key, range).await?;
-        Ok(read)
+        // A blob removed by a concurrent delete is that content being gone; its key (tenant
+        // and hash) is not for the client.
+        self.blobs
+            .open(&item.blob_key, range)
+            .await
+            .map_err(|e| match e {
+                callvault_storage::StoreError::NotFound(_) => {
+                    ServiceError::NotFound(format!("Content {} was not found", item.key))
+                }
+                other => other.into(),
+            })
     }
 
     pub async fn delete_content(

@@ -19,7 +19,10 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::vault::Vault;
 
 /// JSON content is parsed to check it; it is small by nature, so this bounds the copy.
-const MAX_JSON_BYTES: u64 = 64 * 1024 * 1024;
+pub const MAX_JSON_BYTES: u64 = 8 * 1024 * 1024;
+/// An upload that sends nothing for this long is abandoned, so a stalled client cannot
+/// hold a staging file and a request slot forever.
+pub const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the client declares about an upload besides its bytes.
 #[derive(Debug, Clone, Default)]
@@ -129,6 +132,15 @@ impl Vault {
             )));
         }
         let family = content_type.media_family();
+        let _permit = match family {
+            MediaFamily::Audio | MediaFamily::Json => Some(
+                self.inspections
+                    .acquire()
+                    .await
+                    .map_err(|_| ServiceError::BodyAborted("the server is shutting down".into()))?,
+            ),
+            _ => None,
+        };
         let staged = self.stage_body(body, &media_type, family, &upload).await?;
         let item = ContentItem {
             key: key.stored_form(),
@@ -184,7 +196,16 @@ impl Vault {
         let mut hasher = Sha256::new();
         let mut length = 0u64;
         let result: ServiceResult<()> = async {
-            while let Some(chunk) = body.next().await {
+            loop {
+                let next = tokio::time::timeout(BODY_IDLE, body.next())
+                    .await
+                    .map_err(|_| {
+                        ServiceError::BodyAborted(format!(
+                            "no data received for {} s",
+                            BODY_IDLE.as_secs()
+                        ))
+                    })?;
+                let Some(chunk) = next else { break };
                 let chunk = chunk.map_err(|e| ServiceError::BodyAborted(e.to_string()))?;
                 length += chunk.len() as u64;
                 if length > self.config.max_content_bytes {

@@ -8,6 +8,8 @@ use crate::auth::AuthService;
 use crate::cursor::CursorCodec;
 use crate::error::ServiceResult;
 
+const MAX_INSPECTIONS: usize = 32;
+
 /// Tunables of the services, from the binary's configuration.
 #[derive(Debug, Clone)]
 pub struct VaultConfig {
@@ -35,6 +37,10 @@ pub struct Vault {
     pub auth: AuthService,
     pub cursors: CursorCodec,
     pub config: VaultConfig,
+    /// Uploads being inspected at once (an audio probe holds a blocking thread for the
+    /// whole upload; a JSON check holds its copy). Far below tokio's blocking pool, so
+    /// inspections can never starve the file I/O they wait on.
+    pub(crate) inspections: tokio::sync::Semaphore,
 }
 
 impl Vault {
@@ -60,6 +66,7 @@ impl Vault {
             auth,
             cursors,
             config,
+            inspections: tokio::sync::Semaphore::new(MAX_INSPECTIONS),
         }))
     }
 

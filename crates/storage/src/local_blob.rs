@@ -134,7 +134,12 @@ impl BlobStore for LocalBlobStore {
         let mut removed = 0;
         let mut dir = fs::read_dir(&self.staging).await?;
         while let Some(entry) = dir.next_entry().await? {
-            let modified = entry.metadata().await?.modified()?;
+            // An upload may commit (rename) its file between listing and stat.
+            let modified = match entry.metadata().await.and_then(|m| m.modified()) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
             if modified < older_than && fs::remove_file(entry.path()).await.is_ok() {
                 removed += 1;
             }
@@ -143,13 +148,24 @@ impl BlobStore for LocalBlobStore {
     }
 }
 
+/// Lists every blob; entries removed while walking (a concurrent delete) are skipped.
 fn walk(root: &Path) -> StoreResult<Vec<BlobInfo>> {
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if gone(&e) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        for entry in entries {
             let entry = entry?;
-            let meta = entry.metadata()?;
+            let meta = match entry.metadata() {
+                Ok(m) => m,
+                Err(e) if gone(&e) => continue,
+                Err(e) => return Err(e.into()),
+            };
             if meta.is_dir() {
                 stack.push(entry.path());
             } else if let Ok(rel) = entry.path().strip_prefix(root) {

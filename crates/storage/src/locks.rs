@@ -1,25 +1,36 @@
 //! Serialises work on one blob key between ingest (which may re-create a blob) and
 //! deletion (which removes a blob once nothing references it), so a deletion can never
 //! remove bytes that a concurrent ingest has just committed a reference to.
+//!
+//! The embedded backend is one machine but may be several processes (the server, and
+//! `callvault ingest` or `callvault sweep` beside it), so each stripe is an in-process
+//! mutex plus an OS file lock on `locks/stripe-N` in the data directory.
 
 use std::collections::hash_map::DefaultHasher;
+use std::fs::File;
 use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-/// Striped in-process locks. Enough for the embedded backend, which is single-node by
-/// construction; a distributed backend provides its own (advisory) locks.
 pub struct StripedLocks {
     stripes: Vec<Arc<Mutex<()>>>,
+    dir: Option<PathBuf>,
 }
 
-pub type KeyGuard = OwnedMutexGuard<()>;
+/// Held while working on a key; dropping it releases both locks.
+pub struct KeyGuard {
+    _file: Option<File>,
+    _local: OwnedMutexGuard<()>,
+}
 
 impl StripedLocks {
-    pub fn new(n: usize) -> Self {
+    /// `dir` holds the lock files shared with other processes; `None` for in-process only.
+    pub fn new(n: usize, dir: Option<PathBuf>) -> Self {
         Self {
             stripes: (0..n.max(1)).map(|_| Arc::new(Mutex::new(()))).collect(),
+            dir,
         }
     }
 
@@ -27,6 +38,59 @@ impl StripedLocks {
         let mut h = DefaultHasher::new();
         key.hash(&mut h);
         let i = (h.finish() % self.stripes.len() as u64) as usize;
-        self.stripes[i].clone().lock_owned().await
+        let local = self.stripes[i].clone().lock_owned().await;
+        let file = match &self.dir {
+            Some(dir) => {
+                let path = dir.join(format!("stripe-{i}"));
+                let locked = tokio::task::spawn_blocking(move || -> std::io::Result<File> {
+                    let f = File::options()
+                        .create(true)
+                        .truncate(false)
+                        .write(true)
+                        .open(&path)?;
+                    f.lock()?;
+                    Ok(f)
+                })
+                .await;
+                match locked {
+                    Ok(Ok(f)) => Some(f),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "cannot take the cross-process blob lock; continuing with the in-process lock only");
+                        None
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "blob lock task failed");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        KeyGuard {
+            _file: file,
+            _local: local,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn stripes_exclude_another_holder_of_the_same_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = StripedLocks::new(4, Some(dir.path().to_path_buf()));
+        let cli = StripedLocks::new(4, Some(dir.path().to_path_buf()));
+        let held = server.lock("t1/ab/abc").await;
+        let waiting = tokio::time::timeout(Duration::from_millis(300), cli.lock("t1/ab/abc")).await;
+        assert!(
+            waiting.is_err(),
+            "a second holder must wait while the first holds the key"
+        );
+        drop(held);
+        let got = tokio::time::timeout(Duration::from_secs(5), cli.lock("t1/ab/abc")).await;
+        assert!(got.is_ok(), "and gets it once released");
     }
 }

@@ -29,6 +29,9 @@ use record::{record, Record};
 
 /// Interactions read per store round trip while filtering.
 const SCAN_BATCH: u32 = 500;
+/// Most interactions one request may read to apply field filters, so no query can hold
+/// a reader connection for long.
+const MAX_SCANNED: u64 = 100_000;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -238,8 +241,18 @@ async fn scan(state: &AppState, tenant: &Tenant, q: &FilesQuery) -> Result<Vec<R
         with_content: Some(ContentType::CallRecording),
         ..Default::default()
     };
+    if q.filters.is_empty() {
+        // Nothing to check on the records: the store pages directly.
+        let page = state
+            .vault
+            .meta
+            .search(tenant.id, &query, PageStart::Offset(q.skip), PAGE as u32)
+            .await?;
+        return Ok(page.iter().filter_map(|i| record(i, q.tz)).collect());
+    }
     let mut out = Vec::with_capacity(PAGE);
     let mut matched = 0u64;
+    let mut scanned = 0u64;
     let mut after = None;
     loop {
         let batch = state
@@ -247,6 +260,7 @@ async fn scan(state: &AppState, tenant: &Tenant, q: &FilesQuery) -> Result<Vec<R
             .meta
             .search(tenant.id, &query, PageStart::After(after), SCAN_BATCH)
             .await?;
+        scanned += batch.len() as u64;
         for i in &batch {
             let Some(r) = record(i, q.tz) else { continue };
             if !q.filters.iter().all(|(f, v)| r.values[*f] == *v) {
@@ -263,6 +277,14 @@ async fn scan(state: &AppState, tenant: &Tenant, q: &FilesQuery) -> Result<Vec<R
         match batch.last() {
             Some(last) if batch.len() == SCAN_BATCH as usize => after = Some(cursor_of(last)),
             _ => return Ok(out),
+        }
+        if scanned >= MAX_SCANNED {
+            return Err(ApiError::bad_request(
+                "d",
+                format!(
+                    "the filters would scan more than {MAX_SCANNED} recordings; narrow the query with d, start-date, finish-date or agentID"
+                ),
+            ));
         }
     }
 }

@@ -161,9 +161,10 @@ impl SqliteStore {
 
     pub(super) async fn insert_token_impl(&self, t: &AccessToken) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        let n = sqlx::query(
             "INSERT INTO access_tokens (token_hash, tenant_id, client_id, user_id, scopes, expires_us) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+             SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM api_clients c \
+             WHERE c.client_id = ? AND c.revoked_us IS NULL)",
         )
         .bind(&t.token_hash)
         .bind(t.tenant_id.0)
@@ -171,8 +172,16 @@ impl SqliteStore {
         .bind(&t.user_id)
         .bind(&t.scopes)
         .bind(to_us(t.expires_at))
+        .bind(&t.client_id)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!(
+                "active client {}",
+                t.client_id
+            )));
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -58,10 +58,14 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts.read_only(true))
             .await?;
+        let lock_dir = path.parent().map(|d| d.join("locks"));
+        if let Some(d) = &lock_dir {
+            tokio::fs::create_dir_all(d).await?;
+        }
         Ok(Self {
             writer,
             reader,
-            locks: StripedLocks::new(256),
+            locks: StripedLocks::new(64, lock_dir),
         })
     }
 
