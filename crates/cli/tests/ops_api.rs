@@ -36,6 +36,11 @@ async fn health_ready_metrics_openapi() {
         "/api/recordings/files.csv",
         "/api/recordings/files/{filename}",
         "/admin/tenant/api-token",
+        "/call_recording/v1/api/accounts/{account}/company_call_recordings",
+        "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/{id}",
+        "/call_recording/v1/api/audio/recording/{id}",
+        "/call_recording/v1/api/accounts/{account}/company_call_recordings/transcriptions",
+        "/call_recording/v1/api/transcription/{recording_id}",
     ] {
         assert!(paths.contains_key(p), "openapi lacks {p}");
     }

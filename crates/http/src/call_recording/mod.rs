@@ -15,6 +15,14 @@ use axum::Router;
 use crate::AppState;
 
 /// Every prefix a real client may use.
+pub(crate) use recordings::{
+    __path_audio, __path_delete_company, __path_delete_user, __path_get_company, __path_get_user,
+    __path_list_company, __path_list_user,
+};
+pub(crate) use transcriptions::{
+    __path_get as __path_get_transcription, __path_list as __path_list_transcriptions,
+};
+
 pub const PREFIXES: [&str; 4] = [
     "/t/vbc.prod/call_recording/api",
     "/t/vbc.prod/call_recording/v1/api",

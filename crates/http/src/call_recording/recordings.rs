@@ -131,6 +131,34 @@ async fn list(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/call_recording/v1/api/accounts/{account}/company_call_recordings",
+    tag = "Call Recording",
+    description = "Company call recordings (account admins). Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    params(
+        ("account" = String, Path, description = "self or the account id"),
+        ("call_direction" = Option<String>, Query, description = "INBOUND, OUTBOUND or INTRA_PBX"),
+        ("call_id" = Option<String>, Query, description = "Call id (the interaction GUID)"),
+        ("caller_id" = Option<String>, Query, description = "Caller id, exact"),
+        ("cnam" = Option<String>, Query, description = "Caller name, exact"),
+        ("dnis" = Option<String>, Query, description = "Dialled number, exact"),
+        ("duration:gte" = Option<u64>, Query, description = "Duration in ms, at least"),
+        ("duration:lte" = Option<u64>, Query, description = "Duration in ms, at most"),
+        ("extension" = Option<String>, Query, description = "Extension number"),
+        ("start:gte" = Option<String>, Query, description = "Start at or after, e.g. 2019-01-01T00:00:00+0000"),
+        ("start:lte" = Option<String>, Query, description = "Start at or before"),
+        ("order" = Option<String>, Query, description = "start:DESC (default) or start:ASC"),
+        ("page" = Option<u64>, Query, description = "1-based page, default 1"),
+        ("page_size" = Option<u64>, Query, description = "1..100, default 10"),
+    ),
+    responses(
+        (status = 200, description = "HAL page: _embedded.recordings, _links, page, page_size, total_items, total_pages"),
+        (status = 400, description = "A malformed filter or paging value, named in `field`"),
+        (status = 403, description = "Not allowed for this user or token"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn list_company(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -142,6 +170,35 @@ pub async fn list_company(
     list(&state, &ctx, &account, Owner::Company, raw).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings",
+    tag = "Call Recording",
+    description = "A user's on-demand call recordings. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    params(
+        ("account" = String, Path, description = "self or the account id"),
+        ("user" = String, Path, description = "self or a user id"),
+        ("call_direction" = Option<String>, Query, description = "INBOUND, OUTBOUND or INTRA_PBX"),
+        ("call_id" = Option<String>, Query, description = "Call id (the interaction GUID)"),
+        ("caller_id" = Option<String>, Query, description = "Caller id, exact"),
+        ("cnam" = Option<String>, Query, description = "Caller name, exact"),
+        ("dnis" = Option<String>, Query, description = "Dialled number, exact"),
+        ("duration:gte" = Option<u64>, Query, description = "Duration in ms, at least"),
+        ("duration:lte" = Option<u64>, Query, description = "Duration in ms, at most"),
+        ("extension" = Option<String>, Query, description = "Extension number"),
+        ("start:gte" = Option<String>, Query, description = "Start at or after, e.g. 2019-01-01T00:00:00+0000"),
+        ("start:lte" = Option<String>, Query, description = "Start at or before"),
+        ("order" = Option<String>, Query, description = "start:DESC (default) or start:ASC"),
+        ("page" = Option<u64>, Query, description = "1-based page, default 1"),
+        ("page_size" = Option<u64>, Query, description = "1..100, default 10"),
+    ),
+    responses(
+        (status = 200, description = "HAL page: _embedded.recordings, _links, page, page_size, total_items, total_pages"),
+        (status = 400, description = "A malformed filter or paging value, named in `field`"),
+        (status = 403, description = "Not allowed for this user or token"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn list_user(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -153,6 +210,21 @@ pub async fn list_user(
     list(&state, &ctx, &account, Owner::User(user), raw).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/call_recording/v1/api/accounts/{account}/company_call_recordings/{id}",
+    tag = "Call Recording",
+    description = "One company call recording. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    params(
+        ("account" = String, Path, description = "self or the account id"),
+        ("id" = i64, Path, description = "Recording id"),
+    ),
+    responses(
+        (status = 200, description = "The recording"),
+        (status = 404, description = "No such recording here"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn get_company(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -165,6 +237,22 @@ pub async fn get_company(
     Ok(Json(render(&ctx, &account, &i, &rec)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/{id}",
+    tag = "Call Recording",
+    description = "One on-demand call recording. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    params(
+        ("account" = String, Path, description = "self or the account id"),
+        ("user" = String, Path, description = "self or a user id"),
+        ("id" = i64, Path, description = "Recording id"),
+    ),
+    responses(
+        (status = 200, description = "The recording"),
+        (status = 404, description = "No such recording here"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn get_user(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -187,6 +275,21 @@ async fn delete(state: &AppState, ctx: &Ctx, id: &str, owner: &Owner) -> ApiResu
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/call_recording/v1/api/accounts/{account}/company_call_recordings/{id}",
+    tag = "Call Recording",
+    description = "Delete a company call recording. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    params(
+        ("account" = String, Path, description = "self or the account id"),
+        ("id" = i64, Path, description = "Recording id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted; the audio is removed from storage"),
+        (status = 404, description = "No such recording here"),
+    ),
+    security(("bearer" = ["interaction-content:delete"]))
+)]
 pub async fn delete_company(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -197,6 +300,22 @@ pub async fn delete_company(
     delete(&state, &ctx, &id, &Owner::Company).await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/{id}",
+    tag = "Call Recording",
+    description = "Delete an on-demand call recording. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    params(
+        ("account" = String, Path, description = "self or the account id"),
+        ("user" = String, Path, description = "self or a user id"),
+        ("id" = i64, Path, description = "Recording id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted; the audio is removed from storage"),
+        (status = 404, description = "No such recording here"),
+    ),
+    security(("bearer" = ["interaction-content:delete"]))
+)]
 pub async fn delete_user(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -209,6 +328,21 @@ pub async fn delete_user(
 
 /// The audio of a recording the caller may see: any for account access, their own
 /// on-demand recordings for a plain user.
+#[utoipa::path(
+    get,
+    path = "/call_recording/v1/api/audio/recording/{id}",
+    tag = "Call Recording",
+    description = "The recording's audio; Range requests answer 206. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    params(
+        ("id" = i64, Path, description = "Recording id"),
+    ),
+    responses(
+        (status = 200, description = "The audio bytes"),
+        (status = 206, description = "The requested byte range"),
+        (status = 404, description = "No such recording for this caller"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn audio(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -83,6 +83,34 @@ fn v1_prefix(prefix: &str) -> String {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/call_recording/v1/api/accounts/{account}/company_call_recordings/transcriptions",
+    tag = "Call Recording",
+    description = "Company recording transcriptions and their states. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    params(
+        ("account" = String, Path, description = "self or the account id"),
+        ("call_direction" = Option<String>, Query, description = "INBOUND, OUTBOUND or INTRA_PBX"),
+        ("call_id" = Option<String>, Query, description = "Call id (the interaction GUID)"),
+        ("caller_id" = Option<String>, Query, description = "Caller id, exact"),
+        ("cnam" = Option<String>, Query, description = "Caller name, exact"),
+        ("dnis" = Option<String>, Query, description = "Dialled number, exact"),
+        ("duration:gte" = Option<u64>, Query, description = "Duration in ms, at least"),
+        ("duration:lte" = Option<u64>, Query, description = "Duration in ms, at most"),
+        ("extension" = Option<String>, Query, description = "Extension number"),
+        ("start:gte" = Option<String>, Query, description = "Start at or after, e.g. 2019-01-01T00:00:00+0000"),
+        ("start:lte" = Option<String>, Query, description = "Start at or before"),
+        ("order" = Option<String>, Query, description = "start:DESC (default) or start:ASC"),
+        ("page" = Option<u64>, Query, description = "1-based page, default 1"),
+        ("page_size" = Option<u64>, Query, description = "1..100, default 10"),
+        ("transcription_status" = Option<String>, Query, description = "READY, PENDING or FAILED"),
+    ),
+    responses(
+        (status = 200, description = "HAL page: _embedded.transcriptions"),
+        (status = 400, description = "A malformed filter, named in `field`"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -133,6 +161,20 @@ pub async fn list(
 }
 
 /// `GET /v1/api/transcription/{recording_id}`: the transcript document.
+#[utoipa::path(
+    get,
+    path = "/call_recording/v1/api/transcription/{recording_id}",
+    tag = "Call Recording",
+    description = "The transcript of a recording. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    params(
+        ("recording_id" = i64, Path, description = "Recording id"),
+    ),
+    responses(
+        (status = 200, description = "The transcript document (JSON)"),
+        (status = 404, description = "No transcript for that recording"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn get(
     State(state): State<AppState>,
     ctx: Ctx,
