@@ -154,6 +154,12 @@ pub fn banner(base: &str, d: &DemoAccess) -> String {
          curl {insecure}-s -u '{DEMO_TENANT}:{token}' \"{base}/api/recordings/files.csv?d=today-1d,today&tz=America/New_York&n=51\"\n",
         token = d.api_token
     ));
+    if let Some(file) = &d.sample_file {
+        s.push_str(&format!(
+            "curl {insecure}-s -u '{DEMO_TENANT}:{}' -o file.wav {base}/api/recordings/files/{file}\n",
+            d.api_token
+        ));
+    }
     s.push_str(&format!(
         "\n# Call Recording API: sign in with the password grant (admin: {admin}; plain user: {user} / {user_pw})\n\
          export VBC_TOKEN=$(curl {insecure}-s -X POST {base}/token -u '{id}:{secret}' \\\n  \
@@ -166,12 +172,6 @@ pub fn banner(base: &str, d: &DemoAccess) -> String {
         id = d.client_id,
         secret = d.client_secret,
     ));
-    if let Some(file) = &d.sample_file {
-        s.push_str(&format!(
-            "curl {insecure}-s -u '{DEMO_TENANT}:{}' -o file.wav {base}/api/recordings/files/{file}\n",
-            d.api_token
-        ));
-    }
     s.push_str(&format!(
         "\nOpenAPI: {base}/openapi.json   metrics: {base}/metrics\n"
     ));
