@@ -57,7 +57,15 @@ impl Container {
 /// A running probe. Feed it every chunk of the upload, then ask for the result.
 pub struct AudioProbe {
     tx: Option<mpsc::Sender<Bytes>>,
-    task: JoinHandle<Result<AudioInfo, String>>,
+    task: JoinHandle<Result<Probed, String>>,
+}
+
+/// What the demuxer found; the duration is settled once the upload's length is known.
+struct Probed {
+    frames: u64,
+    sample_rate: u32,
+    /// Bytes per frame of uncompressed WAV audio, to check the header against the bytes.
+    frame_bytes: Option<u64>,
 }
 
 impl AudioProbe {
@@ -85,11 +93,23 @@ impl AudioProbe {
         }
     }
 
-    pub async fn finish(mut self) -> Result<AudioInfo, String> {
+    /// The duration, given the upload's total length. A WAV header can claim more audio
+    /// than arrived (a truncated file, or a recorder's streaming placeholder size), so the
+    /// frame count is capped at what the bytes after a minimal header can hold.
+    pub async fn finish(mut self, total_len: u64) -> Result<AudioInfo, String> {
         self.tx.take();
-        self.task
+        let p = self
+            .task
             .await
-            .map_err(|e| format!("audio probe failed: {e}"))?
+            .map_err(|e| format!("audio probe failed: {e}"))??;
+        let frames = match p.frame_bytes {
+            Some(fb) if fb > 0 => p.frames.min(total_len.saturating_sub(WAV_MIN_HEADER) / fb),
+            _ => p.frames,
+        };
+        Ok(AudioInfo {
+            duration_ms: frames.saturating_mul(1000) / u64::from(p.sample_rate),
+            sample_rate: p.sample_rate,
+        })
     }
 }
 
@@ -112,7 +132,10 @@ impl Read for ChannelReader {
     }
 }
 
-fn probe(container: Container, reader: ChannelReader) -> Result<AudioInfo, String> {
+/// RIFF, fmt and data chunk headers of the smallest WAV file.
+const WAV_MIN_HEADER: u64 = 44;
+
+fn probe(container: Container, reader: ChannelReader) -> Result<Probed, String> {
     let mss = MediaSourceStream::new(Box::new(ReadOnlySource::new(reader)), Default::default());
     let mut hint = Hint::new();
     hint.with_extension(match container {
@@ -176,9 +199,16 @@ fn probe(container: Container, reader: ChannelReader) -> Result<AudioInfo, Strin
             total
         }
     };
-    Ok(AudioInfo {
-        duration_ms: frames.saturating_mul(1000) / u64::from(sample_rate),
+    let frame_bytes = match (container, params.bits_per_sample, &params.channels) {
+        (Container::Wav, Some(bits), Some(ch)) => {
+            Some(u64::from(bits).div_ceil(8) * ch.count() as u64)
+        }
+        _ => None,
+    };
+    Ok(Probed {
+        frames,
         sample_rate,
+        frame_bytes,
     })
 }
 
@@ -216,7 +246,7 @@ mod tests {
         for c in bytes.chunks(chunk) {
             p.feed(Bytes::copy_from_slice(c)).await;
         }
-        p.finish().await
+        p.finish(bytes.len() as u64).await
     }
 
     #[tokio::test]
@@ -238,6 +268,13 @@ mod tests {
     async fn mp3_duration_from_frames() {
         let info = run("audio/mpeg", silent_mp3(100), 4096).await.unwrap();
         assert_eq!(info.duration_ms, 100 * 1152 * 1000 / 44100);
+    }
+
+    #[tokio::test]
+    async fn truncated_wav_counts_only_the_audio_that_arrived() {
+        let wav = synth_wav(2000, 8000, 440.0);
+        let half = wav[..44 + 8000].to_vec();
+        assert_eq!(run("audio/wav", half, 1000).await.unwrap().duration_ms, 500);
     }
 
     #[tokio::test]

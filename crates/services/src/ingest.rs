@@ -240,7 +240,7 @@ impl Vault {
             Ok(sha256)
         });
         let duration = match (checked.is_ok(), probe) {
-            (true, Some(p)) => match p.finish().await {
+            (true, Some(p)) => match p.finish(length).await {
                 Ok(info) => Some(info.duration_ms),
                 Err(message) => {
                     staged.abort().await;

@@ -300,18 +300,32 @@ pub(super) async fn load_one(
     tenant: TenantId,
     guid: &Guid,
 ) -> StoreResult<Option<Interaction>> {
+    // One round trip: every download and delete starts here.
+    let content_cols: Vec<String> = CONTENT_COLUMNS
+        .split(',')
+        .map(|c| format!("c.{}", c.trim()))
+        .collect();
     let sql = format!(
-        "SELECT {INTERACTION_COLUMNS} FROM interactions i WHERE i.tenant_id = ? AND i.guid = ?"
+        "SELECT {INTERACTION_COLUMNS}, {} FROM interactions i \
+         LEFT JOIN content_items c ON c.interaction_id = i.id \
+         WHERE i.tenant_id = ? AND i.guid = ? ORDER BY c.rowid",
+        content_cols.join(", ")
     );
-    let row = sqlx::query(&sql)
+    let rows = sqlx::query(&sql)
         .bind(tenant.0)
         .bind(guid.as_str())
-        .fetch_optional(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
-    let Some(row) = row else { return Ok(None) };
-    let mut items = vec![rows::interaction(&row)?];
-    attach_content(conn, &mut items).await?;
-    Ok(items.pop())
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let mut interaction = rows::interaction(first)?;
+    for row in &rows {
+        if row.try_get::<Option<String>, _>("content_key")?.is_some() {
+            interaction.content.push(rows::content(row)?.1);
+        }
+    }
+    Ok(Some(interaction))
 }
 
 async fn attach_content(conn: &mut SqliteConnection, items: &mut [Interaction]) -> StoreResult<()> {
