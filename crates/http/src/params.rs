@@ -9,6 +9,13 @@ use crate::error::ApiError;
 
 pub struct Params(Vec<(String, String)>);
 
+/// A query string's name/value pairs, decoded, in order.
+pub fn pairs(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
 impl Params {
     pub fn parse(query: &str) -> Self {
         Self(

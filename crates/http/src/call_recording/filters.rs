@@ -53,6 +53,25 @@ fn number(field: &str, v: &str) -> Result<u64, Invalid> {
         .map_err(|_| Invalid::new(field, format!("{field} must be a non-negative integer")))
 }
 
+impl Listing {
+    /// The total and the requested page, newest first unless asked otherwise.
+    pub async fn fetch(
+        &self,
+        state: &crate::AppState,
+        tenant: callvault_core::TenantId,
+    ) -> Result<(u64, Vec<callvault_core::Interaction>), crate::error::ApiError> {
+        let meta = &state.vault.meta;
+        let total = meta.count(tenant, &self.query).await?;
+        let offset = (self.page - 1).saturating_mul(self.page_size);
+        if offset >= total {
+            return Ok((total, Vec::new()));
+        }
+        let limit = u32::try_from(self.page_size).unwrap_or(u32::MAX);
+        let start = callvault_storage::meta::PageStart::Offset(offset);
+        Ok((total, meta.search(tenant, &self.query, start, limit).await?))
+    }
+}
+
 pub fn parse(pairs: &[(String, String)]) -> Result<Listing, Invalid> {
     let get = |name: &str| {
         pairs

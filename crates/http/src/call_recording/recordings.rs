@@ -6,7 +6,6 @@ use axum::response::Response;
 use axum::Json;
 use callvault_core::interaction::RecordingKind;
 use callvault_core::{ContentItem, Interaction, Scope};
-use callvault_storage::meta::PageStart;
 use serde_json::Value;
 
 use super::context::{Access, Ctx};
@@ -88,9 +87,7 @@ async fn list(
     raw: Option<String>,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Scope::ContentRead)?;
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let pairs = crate::params::pairs(raw.as_deref().unwrap_or_default());
     let mut listing = filters::parse(&pairs)?;
     let base_href = match &owner {
         Owner::Company => {
@@ -103,19 +100,7 @@ async fn list(
             ctx.url(&format!("/accounts/{account}/users/{u}/call_recordings"))
         }
     };
-    let tenant = ctx.principal.tenant;
-    let total = state.vault.meta.count(tenant, &listing.query).await?;
-    let offset = (listing.page - 1).saturating_mul(listing.page_size);
-    let items = if offset < total {
-        let limit = u32::try_from(listing.page_size).unwrap_or(u32::MAX);
-        state
-            .vault
-            .meta
-            .search(tenant, &listing.query, PageStart::Offset(offset), limit)
-            .await?
-    } else {
-        Vec::new()
-    };
+    let (total, items) = listing.fetch(state, ctx.principal.tenant).await?;
     let rendered = items
         .iter()
         .filter_map(|i| wire::recording_item(i).map(|r| render(ctx, account, i, r)))

@@ -9,7 +9,6 @@ use axum::Json;
 use callvault_core::interaction::{RecordingKind, TranscriptionStatus};
 use callvault_core::query::TranscriptionFilter;
 use callvault_core::{ContentType, Interaction, Invalid, Scope};
-use callvault_storage::meta::PageStart;
 use serde_json::{json, Value};
 
 use super::context::{Access, Ctx};
@@ -120,9 +119,7 @@ pub async fn list(
     ctx.require(Scope::ContentRead)?;
     ctx.account(&account)?;
     ctx.company()?;
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let pairs = crate::params::pairs(raw.as_deref().unwrap_or_default());
     let mut listing = filters::parse(&pairs)?;
     listing.query.recording_kind = Some(RecordingKind::Company);
     listing.query.transcription = Some(status_filter(&pairs)?);
@@ -132,19 +129,7 @@ pub async fn list(
             .filter(|(k, _)| k == "transcription_status" || k == "status")
             .cloned(),
     );
-    let tenant = ctx.principal.tenant;
-    let total = state.vault.meta.count(tenant, &listing.query).await?;
-    let offset = (listing.page - 1).saturating_mul(listing.page_size);
-    let items = if offset < total {
-        let limit = u32::try_from(listing.page_size).unwrap_or(u32::MAX);
-        state
-            .vault
-            .meta
-            .search(tenant, &listing.query, PageStart::Offset(offset), limit)
-            .await?
-    } else {
-        Vec::new()
-    };
+    let (total, items) = listing.fetch(&state, ctx.principal.tenant).await?;
     let rendered = items.iter().filter_map(|i| render(&ctx, i)).collect();
     let base = ctx.url(&format!(
         "/accounts/{account}/company_call_recordings/transcriptions"

@@ -184,10 +184,7 @@ async fn list(
 ) -> Response {
     let result = async {
         let tenant = tenant_of(&state, &headers).await?;
-        let pairs: Vec<(String, String)> =
-            form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
+        let pairs = crate::params::pairs(raw.as_deref().unwrap_or_default());
         let query = params::parse(&pairs, tenant_tz(&tenant), Utc::now())?;
         scan(&state, &tenant, &query).await
     }
