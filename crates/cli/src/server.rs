@@ -16,6 +16,8 @@ use crate::config::Settings;
 
 /// How often orphaned blobs, staging leftovers and expired tokens are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
+/// How often an idle runner looks for new jobs.
+const JOB_POLL: Duration = Duration::from_millis(250);
 /// An upload is never between its blob commit and its row commit for this long.
 const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
@@ -84,6 +86,7 @@ pub async fn start(settings: &Settings, vault: Arc<Vault>) -> anyhow::Result<Run
     let app = router(state, limits).into_make_service();
     let (stop, mut stopped) = watch::channel(false);
     spawn_sweeper(vault.clone(), stop.subscribe());
+    spawn_job_runner(vault.clone(), stop.subscribe());
     let std_listener = std::net::TcpListener::bind(settings.listen)
         .with_context(|| format!("binding {}", settings.listen))?;
     std_listener.set_nonblocking(true)?;
@@ -140,6 +143,27 @@ fn spawn_sweeper(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
             }
             tokio::select! {
                 _ = tokio::time::sleep(SWEEP_EVERY) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    });
+}
+
+/// Runs background jobs one after another; idles briefly when there are none. A job
+/// interrupted by shutdown keeps its lease until it lapses, then any node takes it over.
+fn spawn_job_runner(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        loop {
+            let idle = match vault.run_next_job().await {
+                Ok(true) => Duration::ZERO,
+                Ok(false) => JOB_POLL,
+                Err(e) => {
+                    tracing::warn!(error = %e, "job runner");
+                    JOB_POLL
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(idle) => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
         }

@@ -539,3 +539,156 @@ async fn transcriptions_have_real_states() {
     );
     assert_eq!(v.get(&v.user, &list("")).await.0, StatusCode::FORBIDDEN);
 }
+
+async fn wait_complete(v: &Vbc, token: &str, job_url: &str) -> Value {
+    for _ in 0..100 {
+        let (status, job) = v.get(token, job_url).await;
+        assert_eq!(status, StatusCode::OK, "{job}");
+        if job["status"] == "complete" {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("job did not complete");
+}
+
+#[tokio::test]
+async fn export_jobs_run_in_the_background() {
+    let v = Vbc::new().await;
+    for n in 1..=4u32 {
+        let dir = if n == 4 { "outbound" } else { "inbound" };
+        v.call(
+            n,
+            &format!("2019-01-0{n}T10:00:00Z"),
+            300,
+            json!({"direction": dir}),
+        )
+        .await;
+    }
+    let owner = json!({"attributes": {"recordingKind": "onDemand", "owningUserId": v.user_id}});
+    v.call(5, "2019-01-05T10:00:00Z", 300, owner).await;
+    let post = |t: &str, p: String, body: Value| {
+        v.s.http
+            .post(v.s.url(&p))
+            .bearer_auth(t.to_string())
+            .json(&body)
+            .send()
+    };
+
+    let r = post(
+        &v.admin,
+        format!("{P}/accounts/self/company_call_recordings/export"),
+        json!({"call_direction": "INBOUND", "duration:gte": 100}),
+    )
+    .await
+    .unwrap();
+    let (status, job) = json_of(r).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    assert!(job["download_url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/bulkDownload/retrieve?jobId={id}")));
+    let self_url = job["_links"]["self"]["href"]
+        .as_str()
+        .unwrap()
+        .replace(&v.s.base, "");
+    let done = wait_complete(&v, &v.admin, &self_url).await;
+    assert_eq!(
+        (
+            done["files_total"].as_u64(),
+            done["files_completed"].as_u64()
+        ),
+        (Some(3), Some(3)),
+        "{done}"
+    );
+    assert!(done["valid_until"].as_str().unwrap().ends_with("+0000"));
+    let (_, list) = v
+        .get(
+            &v.admin,
+            &format!("{P}/accounts/self/users/self/call_recordings/jobs"),
+        )
+        .await;
+    assert_eq!(list["total_items"], 1, "{list}");
+    assert_eq!(list["_embedded"]["jobs"][0]["id"], id);
+    let (_, none) = v
+        .get(
+            &v.admin,
+            &format!("{P}/accounts/self/users/self/call_recordings/jobs?status=failed"),
+        )
+        .await;
+    assert_eq!(none["total_items"], 0);
+    let (_, other_kind) = v
+        .get(
+            &v.admin,
+            &format!("{P}/accounts/self/users/self/call_recordings/recordings_transcriptions/jobs"),
+        )
+        .await;
+    assert_eq!(other_kind["total_items"], 0);
+
+    // A plain user exports their own on-demand recordings; not the company's.
+    let r = post(
+        &v.user,
+        format!("{P}/accounts/self/users/self/call_recordings/export"),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    let (status, job) = json_of(r).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let done = wait_complete(
+        &v,
+        &v.user,
+        &job["_links"]["self"]["href"]
+            .as_str()
+            .unwrap()
+            .replace(&v.s.base, ""),
+    )
+    .await;
+    assert_eq!(done["files_total"], 1);
+    let r = post(
+        &v.user,
+        format!("{P}/accounts/self/company_call_recordings/export"),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        v.get(
+            &v.user,
+            &format!("{P}/accounts/self/users/self/call_recordings/jobs/{id}")
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND,
+        "another user's job"
+    );
+
+    for (body, field) in [
+        (json!({"call_direction": "UP"}), "call_direction"),
+        (json!({"duration:gte": "x"}), "duration:gte"),
+        (json!([1]), "body"),
+        (json!({"cnam": {"a": 1}}), "cnam"),
+    ] {
+        let r = post(
+            &v.admin,
+            format!("{P}/accounts/self/company_call_recordings/export"),
+            body.clone(),
+        )
+        .await
+        .unwrap();
+        let (status, b) = json_of(r).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(b["field"], field);
+    }
+    assert_eq!(
+        v.get(
+            &v.admin,
+            &format!("{P}/accounts/self/users/self/call_recordings/jobs?status=done")
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+}

@@ -3,12 +3,13 @@
 //! own query language. Adding a dialect never adds a query path to a store.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::interaction::RecordingKind;
 use crate::{ContentType, Direction, Guid};
 
 /// Recordings by transcription state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TranscriptionFilter {
     /// Any recording with a transcript or a transcription status.
     Any,
@@ -19,7 +20,8 @@ pub enum TranscriptionFilter {
 
 /// Interactions with at least one content item (or one of `with_content`), matching every
 /// given condition. Time ranges are inclusive at both ends.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+/// Serializable so that a background job can keep the query it was created with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct InteractionQuery {
     pub start: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub end: Option<(DateTime<Utc>, DateTime<Utc>)>,

@@ -16,6 +16,7 @@ pub struct SweepReport {
     pub staging_removed: usize,
     pub orphans_removed: usize,
     pub tokens_removed: u64,
+    pub jobs_expired: u64,
 }
 
 impl Vault {
@@ -34,10 +35,12 @@ impl Vault {
             }
         }
         let tokens_removed = self.meta.delete_expired_tokens(Utc::now()).await?;
+        let jobs_expired = self.meta.expire_jobs(Utc::now()).await?;
         Ok(SweepReport {
             staging_removed,
             orphans_removed,
             tokens_removed,
+            jobs_expired,
         })
     }
 }

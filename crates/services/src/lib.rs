@@ -10,6 +10,7 @@ pub mod demo;
 pub mod error;
 pub mod folder_ingest;
 pub mod ingest;
+pub mod jobs;
 pub mod vault;
 
 pub use error::ServiceError;

@@ -2,7 +2,8 @@
 
 use async_trait::async_trait;
 use callvault_core::{
-    ContentItem, Guid, Interaction, InteractionMeta, InteractionQuery, Tenant, TenantId, User,
+    ContentItem, Guid, Interaction, InteractionMeta, InteractionQuery, Job, JobStatus, Tenant,
+    TenantId, User,
 };
 use chrono::{DateTime, Utc};
 
@@ -163,6 +164,54 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Replaces the tenant's API token (a new token revokes the old one).
     async fn set_tenant_api_token(&self, tenant: TenantId, token_hash: &[u8]) -> StoreResult<()>;
     async fn tenant_api_token(&self, tenant: TenantId) -> StoreResult<Option<Vec<u8>>>;
+
+    async fn create_job(&self, job: &Job) -> StoreResult<()>;
+    async fn job(&self, tenant: TenantId, id: &str) -> StoreResult<Option<Job>>;
+    /// A creator's jobs of some kinds, newest first, with the total.
+    async fn list_jobs(
+        &self,
+        tenant: TenantId,
+        kinds: &[&str],
+        owner: &str,
+        status: Option<JobStatus>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(u64, Vec<Job>)>;
+    /// Takes the oldest pending job, or one whose runner's lease lapsed, and leases it.
+    async fn claim_job(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Job>>;
+    /// Drops a job's items, so that a re-run starts clean.
+    async fn reset_job_items(&self, id: &str) -> StoreResult<()>;
+    /// Appends items and records progress, extending the lease.
+    async fn add_job_items(
+        &self,
+        id: &str,
+        first_seq: u64,
+        interaction_ids: &[i64],
+        files_total: u64,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn finish_job(
+        &self,
+        id: &str,
+        status: JobStatus,
+        error: Option<&str>,
+        valid_until: Option<DateTime<Utc>>,
+    ) -> StoreResult<()>;
+    /// A page of a job's items in order: `(seq, interaction id)`.
+    async fn job_items(&self, id: &str, after_seq: i64, limit: u32)
+        -> StoreResult<Vec<(i64, i64)>>;
+    /// Interactions by store id, within a tenant, with their content.
+    async fn interactions_by_ids(
+        &self,
+        tenant: TenantId,
+        ids: &[i64],
+    ) -> StoreResult<Vec<Interaction>>;
+    /// Marks complete jobs past their validity expired and drops their items.
+    async fn expire_jobs(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 
     /// A persistent named secret, created from `init` on first use. Shared by every node
     /// on the same database, so continuation tokens verify on any of them.

@@ -5,11 +5,12 @@
 mod context;
 mod filters;
 mod hal;
+mod jobs;
 mod recordings;
 mod transcriptions;
 mod wire;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::AppState;
@@ -51,6 +52,34 @@ fn api() -> Router<AppState> {
         .route(
             "/accounts/{account}/users/{user}/call_recordings/{id}",
             get(recordings::get_user).delete(recordings::delete_user),
+        )
+        .route(
+            "/accounts/{account}/company_call_recordings/export",
+            post(jobs::create_company),
+        )
+        .route(
+            "/accounts/{account}/company_call_recordings/recordings_transcriptions/export",
+            post(jobs::create_company_transcriptions),
+        )
+        .route(
+            "/accounts/{account}/users/{user}/call_recordings/export",
+            post(jobs::create_user),
+        )
+        .route(
+            "/accounts/{account}/users/{user}/call_recordings/jobs",
+            get(jobs::list_recordings),
+        )
+        .route(
+            "/accounts/{account}/users/{user}/call_recordings/jobs/{id}",
+            get(jobs::get_recordings),
+        )
+        .route(
+            "/accounts/{account}/users/{user}/call_recordings/recordings_transcriptions/jobs",
+            get(jobs::list_with_transcriptions),
+        )
+        .route(
+            "/accounts/{account}/users/{user}/call_recordings/recordings_transcriptions/jobs/{id}",
+            get(jobs::get_with_transcriptions),
         )
         .route("/audio/recording/{id}", get(recordings::audio))
         .route("/transcription/{recording_id}", get(transcriptions::get))

@@ -328,7 +328,10 @@ pub(super) async fn load_one(
     Ok(Some(interaction))
 }
 
-async fn attach_content(conn: &mut SqliteConnection, items: &mut [Interaction]) -> StoreResult<()> {
+pub(super) async fn attach_content(
+    conn: &mut SqliteConnection,
+    items: &mut [Interaction],
+) -> StoreResult<()> {
     if items.is_empty() {
         return Ok(());
     }

@@ -8,6 +8,7 @@
 mod auth;
 mod content;
 mod interactions;
+mod jobs;
 mod rows;
 mod store;
 mod users;

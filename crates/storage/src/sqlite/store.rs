@@ -2,7 +2,8 @@
 
 use async_trait::async_trait;
 use callvault_core::{
-    ContentItem, Guid, Interaction, InteractionMeta, InteractionQuery, Tenant, TenantId, User,
+    ContentItem, Guid, Interaction, InteractionMeta, InteractionQuery, Job, JobStatus, Tenant,
+    TenantId, User,
 };
 use chrono::{DateTime, Utc};
 
@@ -149,6 +150,72 @@ impl MetadataStore for SqliteStore {
     }
     async fn tenant_api_token(&self, tenant: TenantId) -> StoreResult<Option<Vec<u8>>> {
         self.tenant_api_token_impl(tenant).await
+    }
+    async fn create_job(&self, job: &Job) -> StoreResult<()> {
+        self.create_job_impl(job).await
+    }
+    async fn job(&self, tenant: TenantId, id: &str) -> StoreResult<Option<Job>> {
+        self.job_impl(tenant, id).await
+    }
+    async fn list_jobs(
+        &self,
+        tenant: TenantId,
+        kinds: &[&str],
+        owner: &str,
+        status: Option<JobStatus>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(u64, Vec<Job>)> {
+        self.list_jobs_impl(tenant, kinds, owner, status, offset, limit)
+            .await
+    }
+    async fn claim_job(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Job>> {
+        self.claim_job_impl(now, lease_until).await
+    }
+    async fn reset_job_items(&self, id: &str) -> StoreResult<()> {
+        self.reset_job_items_impl(id).await
+    }
+    async fn add_job_items(
+        &self,
+        id: &str,
+        first_seq: u64,
+        interaction_ids: &[i64],
+        files_total: u64,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.add_job_items_impl(id, first_seq, interaction_ids, files_total, lease_until)
+            .await
+    }
+    async fn finish_job(
+        &self,
+        id: &str,
+        status: JobStatus,
+        error: Option<&str>,
+        valid_until: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        self.finish_job_impl(id, status, error, valid_until).await
+    }
+    async fn job_items(
+        &self,
+        id: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, i64)>> {
+        self.job_items_impl(id, after_seq, limit).await
+    }
+    async fn interactions_by_ids(
+        &self,
+        tenant: TenantId,
+        ids: &[i64],
+    ) -> StoreResult<Vec<Interaction>> {
+        self.interactions_by_ids_impl(tenant, ids).await
+    }
+    async fn expire_jobs(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.expire_jobs_impl(now).await
     }
     async fn secret(&self, name: &str, init: &[u8]) -> StoreResult<Vec<u8>> {
         self.secret_impl(name, init).await
