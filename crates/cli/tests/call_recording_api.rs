@@ -692,3 +692,151 @@ async fn export_jobs_run_in_the_background() {
         StatusCode::BAD_REQUEST
     );
 }
+
+#[tokio::test]
+async fn bulk_download_streams_a_zip() {
+    let v = Vbc::new().await;
+    let mut audio = std::collections::HashMap::new();
+    for n in 1..=3u32 {
+        v.call(n, &format!("2019-01-0{n}T10:00:00Z"), 700 + n, json!({}))
+            .await;
+        audio.insert(
+            n,
+            callvault_services::audio::synth_wav(700 + n, 8000, 300.0 + n as f32),
+        );
+    }
+    let doc = br#"{"segments":[]}"#.to_vec();
+    let r =
+        v.s.put_content(
+            &v.writer,
+            &guid(2),
+            "transcript",
+            "",
+            "application/json",
+            doc.clone(),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r =
+        v.s.http
+            .post(v.s.url(&format!(
+                "{P}/accounts/self/company_call_recordings/recordings_transcriptions/export"
+            )))
+            .bearer_auth(&v.admin)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+    let (status, job) = json_of(r).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let self_url = job["_links"]["self"]["href"]
+        .as_str()
+        .unwrap()
+        .replace(&v.s.base, "");
+    assert!(self_url.contains("/recordings_transcriptions/jobs/"));
+    let done = wait_complete(&v, &v.admin, &self_url).await;
+    let url = done["download_url"].as_str().unwrap().to_string();
+    assert!(url.contains("/bulkDownload/recordings_transcriptions/retrieve?jobId="));
+
+    let r =
+        v.s.http
+            .get(&url)
+            .bearer_auth(&v.admin)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/zip");
+    let bytes = r.bytes().await.unwrap().to_vec();
+    let zip = async_zip::base::read::mem::ZipFileReader::new(bytes)
+        .await
+        .expect("a valid ZIP");
+    let names: Vec<String> = zip
+        .file()
+        .entries()
+        .iter()
+        .map(|e| e.filename().as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names.len(),
+        7,
+        "3 recordings, 3 metadata files, 1 transcript: {names:?}"
+    );
+    for (idx, name) in names.iter().enumerate() {
+        let mut reader = zip.reader_with_entry(idx).await.unwrap();
+        let mut data = Vec::new();
+        reader.read_to_end_checked(&mut data).await.unwrap();
+        if let Some(stem) = name.strip_suffix(".wav") {
+            let n: u32 = stem.split('.').next().unwrap().parse().unwrap();
+            assert_eq!(data, audio[&n], "{name} holds the ingested bytes");
+        } else if name.ends_with(".transcript.json") {
+            assert!(name.starts_with("2."));
+            assert_eq!(data, doc);
+        } else {
+            let meta: Value = serde_json::from_slice(&data).unwrap();
+            assert!(
+                meta["call_id"].is_string() && meta["duration"].is_u64(),
+                "{name}: {meta}"
+            );
+        }
+    }
+
+    let id = done["id"].as_str().unwrap();
+    let base = v.s.url(&format!(
+        "{P}/bulkDownload/recordings_transcriptions/retrieve"
+    ));
+    let status = |q: String| {
+        let v = &v;
+        async move {
+            v.s.http
+                .get(q)
+                .bearer_auth(&v.admin)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        status(format!("{base}?job_id={id}&login_name=boss")).await,
+        StatusCode::OK
+    );
+    assert_eq!(status(base.clone()).await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        status(format!("{base}?jobId=no-such-job")).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        status(v.s.url(&format!("{P}/bulkDownload/retrieve?jobId={id}"))).await,
+        StatusCode::NOT_FOUND,
+        "the other job family"
+    );
+    assert_eq!(
+        v.s.http
+            .get(&url)
+            .bearer_auth(&v.user)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND,
+        "not the user's job"
+    );
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    v.s.vault
+        .meta
+        .finish_job(id, callvault_core::JobStatus::Complete, None, Some(past))
+        .await
+        .unwrap();
+    assert_eq!(status(url.clone()).await, StatusCode::GONE);
+    assert_eq!(
+        v.s.vault
+            .sweep(std::time::Duration::from_secs(3600))
+            .await
+            .unwrap()
+            .jobs_expired,
+        1
+    );
+    let (_, job) = v.get(&v.admin, &self_url).await;
+    assert_eq!(job["status"], "expired");
+}

@@ -2,6 +2,7 @@
 //! and `/call_recording`, each with `/api` and `/v1/api`. Tokens come from `/token`
 //! (password and refresh_token grants); `self` is the token's account and user.
 
+mod bulk;
 mod context;
 mod filters;
 mod hal;
@@ -80,6 +81,11 @@ fn api() -> Router<AppState> {
         .route(
             "/accounts/{account}/users/{user}/call_recordings/recordings_transcriptions/jobs/{id}",
             get(jobs::get_with_transcriptions),
+        )
+        .route("/bulkDownload/retrieve", get(bulk::retrieve))
+        .route(
+            "/bulkDownload/recordings_transcriptions/retrieve",
+            get(bulk::retrieve_with_transcriptions),
         )
         .route("/audio/recording/{id}", get(recordings::audio))
         .route("/transcription/{recording_id}", get(transcriptions::get))

@@ -1,0 +1,202 @@
+//! Bulk download of a completed export job: a ZIP written while it is sent. Entries are
+//! STORED (recordings are already compressed or not worth compressing) and copied from
+//! the blob store chunk by chunk into a bounded pipe that feeds the response, so memory
+//! stays flat whatever the export's size and nothing is written to disk.
+//!
+//! Layout, per recording `{id}.{call_id}`: `{id}.{call_id}.{ext}` (the audio),
+//! `{id}.{call_id}.json` (its metadata, the listing's recording object), and for
+//! recordings-with-transcriptions jobs `{id}.{call_id}.transcript.json` when it has one.
+
+use std::collections::HashMap;
+
+use async_zip::base::write::ZipFileWriter;
+use async_zip::{Compression, ZipEntryBuilder};
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use callvault_core::{ContentItem, ContentType, Job, JobStatus, Scope};
+use callvault_services::Vault;
+use chrono::Utc;
+use futures::{AsyncWriteExt, StreamExt};
+use std::sync::Arc;
+use tokio_util::io::ReaderStream;
+
+use super::context::{Access, Ctx};
+use super::jobs::{creator, RECORDINGS, WITH_TRANSCRIPTIONS};
+use super::wire;
+use crate::error::{ApiError, ApiResult};
+use crate::range::extension_for;
+use crate::AppState;
+
+/// Bytes buffered between the ZIP writer and the socket.
+const PIPE: usize = 256 * 1024;
+const ITEMS_PER_READ: u32 = 100;
+
+pub async fn retrieve(state: State<AppState>, ctx: Ctx, raw: RawQuery) -> ApiResult<Response> {
+    retrieve_kind(state, ctx, raw, RECORDINGS).await
+}
+
+pub async fn retrieve_with_transcriptions(
+    state: State<AppState>,
+    ctx: Ctx,
+    raw: RawQuery,
+) -> ApiResult<Response> {
+    retrieve_kind(state, ctx, raw, WITH_TRANSCRIPTIONS).await
+}
+
+async fn retrieve_kind(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    RawQuery(raw): RawQuery,
+    kind: &str,
+) -> ApiResult<Response> {
+    ctx.require(Scope::ContentRead)?;
+    let pairs = crate::params::pairs(raw.as_deref().unwrap_or_default());
+    // Real clients send `jobId` or `job_id`, and `login_name` or `userName`, which the
+    // token already settles.
+    let id = pairs
+        .iter()
+        .find(|(k, _)| k == "jobId" || k == "job_id")
+        .map(|(_, v)| v.clone())
+        .ok_or_else(|| ApiError::bad_request("jobId", "jobId is required"))?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("Job {id} was not found"));
+    let job = state
+        .vault
+        .meta
+        .job(ctx.principal.tenant, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    let mine = job.owner == creator(&ctx) || ctx.access() == Access::Account;
+    if job.kind != kind || !mine {
+        return Err(not_found());
+    }
+    let expired =
+        job.status == JobStatus::Expired || job.valid_until.is_some_and(|v| v < Utc::now());
+    if expired {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            format!("Job {id} has expired; create a new export"),
+        ));
+    }
+    if job.status != JobStatus::Complete {
+        let why = job.error.clone().unwrap_or_default();
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "Job {id} is {} ({} of {} files) {why}",
+                job.status.as_str(),
+                job.files_completed,
+                job.files_total
+            ),
+        ));
+    }
+    let links = ctx.url("");
+    let (writer, reader) = tokio::io::duplex(PIPE);
+    let vault = state.vault.clone();
+    let with_transcripts = kind == WITH_TRANSCRIPTIONS;
+    tokio::spawn(async move {
+        if let Err(e) = write_zip(vault, job, links, with_transcripts, writer).await {
+            // The client sees the download end early; the ZIP has no central directory.
+            tracing::warn!(error = %e, "bulk download stopped");
+        }
+    });
+    let headers = [
+        (header::CONTENT_TYPE, "application/zip".to_string()),
+        (
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"recordings-{id}.zip\""),
+        ),
+    ];
+    Ok((headers, Body::from_stream(ReaderStream::new(reader))).into_response())
+}
+
+async fn write_zip(
+    vault: Arc<Vault>,
+    job: Job,
+    links: String,
+    with_transcripts: bool,
+    out: tokio::io::DuplexStream,
+) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let mut zip = ZipFileWriter::with_tokio(out);
+    let mut after = -1i64;
+    loop {
+        let items = vault
+            .meta
+            .job_items(&job.id, after, ITEMS_PER_READ)
+            .await
+            .map_err(|e| err(&e))?;
+        let Some(&(last, _)) = items.last() else {
+            break;
+        };
+        after = last;
+        let ids: Vec<i64> = items.iter().map(|(_, i)| *i).collect();
+        let found = vault
+            .meta
+            .interactions_by_ids(job.tenant_id, &ids)
+            .await
+            .map_err(|e| err(&e))?;
+        let by_id: HashMap<i64, _> = found.iter().map(|i| (i.id, i)).collect();
+        // Items deleted since the export ran are left out.
+        for i in ids.iter().filter_map(|id| by_id.get(id)) {
+            let Some(rec) = wire::recording_item(i) else {
+                continue;
+            };
+            let stem = format!("{}.{}", i.number, i.meta.guid);
+            copy_item(
+                &vault,
+                &mut zip,
+                &format!("{stem}.{}", extension_for(&rec.media_type)),
+                rec,
+            )
+            .await?;
+            let meta = wire::recording(
+                i,
+                rec,
+                format!("{links}/accounts/self/company_call_recordings/{}", i.number),
+                format!("{links}/audio/recording/{}", i.number),
+            );
+            let bytes = serde_json::to_vec_pretty(&meta).map_err(|e| err(&e))?;
+            zip.write_entry_whole(
+                ZipEntryBuilder::new(format!("{stem}.json").into(), Compression::Stored),
+                &bytes,
+            )
+            .await
+            .map_err(|e| err(&e))?;
+            if with_transcripts {
+                if let Some(t) = i
+                    .content
+                    .iter()
+                    .find(|c| c.content_type == ContentType::Transcript)
+                {
+                    copy_item(&vault, &mut zip, &format!("{stem}.transcript.json"), t).await?;
+                }
+            }
+        }
+    }
+    zip.close().await.map_err(|e| err(&e))?;
+    Ok(())
+}
+
+async fn copy_item(
+    vault: &Vault,
+    zip: &mut ZipFileWriter<tokio_util::compat::Compat<tokio::io::DuplexStream>>,
+    name: &str,
+    item: &ContentItem,
+) -> Result<(), String> {
+    let mut read = vault
+        .open_content(item, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let entry = ZipEntryBuilder::new(name.to_string().into(), Compression::Stored);
+    let mut w = zip
+        .write_entry_stream(entry)
+        .await
+        .map_err(|e| e.to_string())?;
+    while let Some(chunk) = read.stream.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        w.write_all(&chunk).await.map_err(|e| e.to_string())?;
+    }
+    w.close().await.map_err(|e| e.to_string())
+}
