@@ -41,6 +41,10 @@ async fn health_ready_metrics_openapi() {
         "/call_recording/v1/api/audio/recording/{id}",
         "/call_recording/v1/api/accounts/{account}/company_call_recordings/transcriptions",
         "/call_recording/v1/api/transcription/{recording_id}",
+        "/call_recording/v1/api/accounts/{account}/company_call_recordings/export",
+        "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/jobs/{id}",
+        "/call_recording/v1/api/bulkDownload/retrieve",
+        "/call_recording/v1/api/bulkDownload/recordings_transcriptions/retrieve",
     ] {
         assert!(paths.contains_key(p), "openapi lacks {p}");
     }

@@ -123,3 +123,108 @@ impl Vault {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::ContentUpload;
+    use crate::VaultConfig;
+    use callvault_core::{Attributes, ContentKey, ContentType, Direction, Guid, InteractionMeta};
+
+    async fn vault_with_calls(n: u32) -> (tempfile::TempDir, std::sync::Arc<Vault>, TenantId) {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open_embedded(VaultConfig::embedded(dir.path()))
+            .await
+            .unwrap();
+        let tenant = vault.meta.create_tenant("acme", "UTC").await.unwrap().id;
+        for i in 0..n {
+            let meta = InteractionMeta {
+                guid: Guid::parse("g", &format!("{i:08x}-0000-4000-8000-000000000000")).unwrap(),
+                start: Utc::now() - chrono::Duration::minutes(i64::from(i)),
+                end: None,
+                direction: Direction::Inbound,
+                connect_from: "1".into(),
+                connect_to: "2".into(),
+                caller_name: None,
+                handling_agents: vec![],
+                extensions: vec![],
+                queue_id: None,
+                queue_name: None,
+                channel: None,
+                attributes: Attributes::default(),
+            };
+            vault.upsert_interaction(tenant, &meta).await.unwrap();
+            let wav = crate::audio::synth_wav(100 + i, 8000, 440.0);
+            let upload = ContentUpload {
+                media_type: "audio/wav".into(),
+                ..Default::default()
+            };
+            let body = futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(wav))]);
+            let key = ContentKey::Type(ContentType::CallRecording);
+            vault
+                .put_content(tenant, &meta.guid, &key, upload, body)
+                .await
+                .unwrap();
+        }
+        (dir, vault, tenant)
+    }
+
+    #[tokio::test]
+    async fn a_dead_runners_job_is_taken_over() {
+        let (_dir, vault, tenant) = vault_with_calls(3).await;
+        let q = InteractionQuery {
+            with_content: Some(ContentType::CallRecording),
+            ..Default::default()
+        };
+        let job = vault
+            .create_export_job(tenant, "recordings", "u1", &q)
+            .await
+            .unwrap();
+        // A runner claims it and dies at once: its lease is already over.
+        let claimed = vault
+            .meta
+            .claim_job(Utc::now(), Utc::now())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.id, job.id);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(
+            vault.run_next_job().await.unwrap(),
+            "the lapsed lease lets another runner take it"
+        );
+        let done = vault.meta.job(tenant, &job.id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                done.status,
+                done.attempts,
+                done.files_total,
+                done.files_completed
+            ),
+            (JobStatus::Complete, 2, 3, 3)
+        );
+        assert_eq!(
+            vault.meta.job_items(&job.id, -1, 10).await.unwrap().len(),
+            3,
+            "no duplicate items from the first try"
+        );
+        assert!(!vault.run_next_job().await.unwrap(), "nothing left to run");
+    }
+
+    #[tokio::test]
+    async fn a_job_that_keeps_failing_ends_failed() {
+        let (_dir, vault, tenant) = vault_with_calls(1).await;
+        let mut job = vault
+            .create_export_job(tenant, "recordings", "u1", &InteractionQuery::default())
+            .await
+            .unwrap();
+        job.id = uuid::Uuid::new_v4().to_string();
+        job.params = "not json".into();
+        vault.meta.create_job(&job).await.unwrap();
+        while vault.run_next_job().await.unwrap() {}
+        let failed = vault.meta.job(tenant, &job.id).await.unwrap().unwrap();
+        assert_eq!(failed.status, JobStatus::Failed);
+        assert_eq!(failed.attempts, MAX_ATTEMPTS);
+        assert!(failed.error.unwrap().contains("unreadable"));
+    }
+}

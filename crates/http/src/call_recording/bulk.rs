@@ -33,10 +33,42 @@ use crate::AppState;
 const PIPE: usize = 256 * 1024;
 const ITEMS_PER_READ: u32 = 100;
 
+#[utoipa::path(
+    get,
+    path = "/call_recording/v1/api/bulkDownload/retrieve",
+    tag = "Call Recording",
+    description = "Download a completed recording export as a ZIP. Also served under the other three prefixes.",
+    params(
+        ("jobId" = String, Query, description = "The job id (job_id is accepted too)"),
+    ),
+    responses(
+        (status = 200, description = "application/zip, streamed", content_type = "application/zip"),
+        (status = 404, description = "No such job for this caller"),
+        (status = 409, description = "The job is not complete"),
+        (status = 410, description = "The job has expired"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn retrieve(state: State<AppState>, ctx: Ctx, raw: RawQuery) -> ApiResult<Response> {
     retrieve_kind(state, ctx, raw, RECORDINGS).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/call_recording/v1/api/bulkDownload/recordings_transcriptions/retrieve",
+    tag = "Call Recording",
+    description = "Download a completed recording-and-transcription export as a ZIP. Also served under the other three prefixes.",
+    params(
+        ("jobId" = String, Query, description = "The job id (job_id is accepted too)"),
+    ),
+    responses(
+        (status = 200, description = "application/zip, streamed", content_type = "application/zip"),
+        (status = 404, description = "No such job for this caller"),
+        (status = 409, description = "The job is not complete"),
+        (status = 410, description = "The job has expired"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn retrieve_with_transcriptions(
     state: State<AppState>,
     ctx: Ctx,

@@ -120,6 +120,22 @@ async fn create(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/call_recording/v1/api/accounts/{account}/company_call_recordings/export",
+    tag = "Call Recording",
+    description = "Export company recordings. Also served under the other three prefixes.",
+    params(
+        ("account" = String, Path, description = "self or the account id"),
+    ),
+    request_body(content = Object, description = "Filters as in the listings: call_direction, call_id, caller_id, cnam, dnis, duration:gte, duration:lte, extension, start:gte, start:lte"),
+    responses(
+        (status = 202, description = "The job: id, status, files_completed, files_total, valid_until, download_url"),
+        (status = 400, description = "A malformed filter, named in `field`"),
+        (status = 403, description = "Not allowed for this user"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn create_company(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -131,6 +147,22 @@ pub async fn create_company(
     create(&state, &ctx, &account, RECORDINGS, None, &body).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/call_recording/v1/api/accounts/{account}/company_call_recordings/recordings_transcriptions/export",
+    tag = "Call Recording",
+    description = "Export company recordings with their transcriptions. Also served under the other three prefixes.",
+    params(
+        ("account" = String, Path, description = "self or the account id"),
+    ),
+    request_body(content = Object, description = "Filters as in the listings: call_direction, call_id, caller_id, cnam, dnis, duration:gte, duration:lte, extension, start:gte, start:lte"),
+    responses(
+        (status = 202, description = "The job: id, status, files_completed, files_total, valid_until, download_url"),
+        (status = 400, description = "A malformed filter, named in `field`"),
+        (status = 403, description = "Not allowed for this user"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn create_company_transcriptions(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -142,6 +174,23 @@ pub async fn create_company_transcriptions(
     create(&state, &ctx, &account, WITH_TRANSCRIPTIONS, None, &body).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/export",
+    tag = "Call Recording",
+    description = "Export a user's on-demand recordings. Also served under the other three prefixes.",
+    params(
+        ("account" = String, Path, description = "self or the account id"),
+        ("user" = String, Path, description = "self or a user id"),
+    ),
+    request_body(content = Object, description = "Filters as in the listings: call_direction, call_id, caller_id, cnam, dnis, duration:gte, duration:lte, extension, start:gte, start:lte"),
+    responses(
+        (status = 202, description = "The job: id, status, files_completed, files_total, valid_until, download_url"),
+        (status = 400, description = "A malformed filter, named in `field`"),
+        (status = 403, description = "Not allowed for this user"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn create_user(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -201,6 +250,24 @@ async fn list(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/jobs",
+    tag = "Call Recording",
+    description = "A user's recording export jobs. Also served under the other three prefixes.",
+    params(
+        ("account" = String, Path, description = "self or the account id"),
+        ("user" = String, Path, description = "self or a user id"),
+        ("status" = Option<String>, Query, description = "pending, in_progress, complete, failed or expired"),
+        ("page" = Option<u64>, Query, description = "1-based page"),
+        ("page_size" = Option<u64>, Query, description = "1..100"),
+    ),
+    responses(
+        (status = 200, description = "HAL page: _embedded.jobs"),
+        (status = 400, description = "Unknown status or bad paging"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn list_recordings(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -210,6 +277,24 @@ pub async fn list_recordings(
     list(&state, &ctx, &account, &user, RECORDINGS, raw).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/recordings_transcriptions/jobs",
+    tag = "Call Recording",
+    description = "A user's recording-and-transcription export jobs. Also served under the other three prefixes.",
+    params(
+        ("account" = String, Path, description = "self or the account id"),
+        ("user" = String, Path, description = "self or a user id"),
+        ("status" = Option<String>, Query, description = "pending, in_progress, complete, failed or expired"),
+        ("page" = Option<u64>, Query, description = "1-based page"),
+        ("page_size" = Option<u64>, Query, description = "1..100"),
+    ),
+    responses(
+        (status = 200, description = "HAL page: _embedded.jobs"),
+        (status = 400, description = "Unknown status or bad paging"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn list_with_transcriptions(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -243,6 +328,22 @@ async fn get(
     Ok(Json(render(ctx, account, user, &job)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/jobs/{id}",
+    tag = "Call Recording",
+    description = "One recording export job. Also served under the other three prefixes.",
+    params(
+        ("account" = String, Path, description = "self or the account id"),
+        ("user" = String, Path, description = "self or a user id"),
+        ("id" = String, Path, description = "Job id"),
+    ),
+    responses(
+        (status = 200, description = "The job"),
+        (status = 404, description = "No such job of this user"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn get_recordings(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -251,6 +352,22 @@ pub async fn get_recordings(
     get(&state, &ctx, &account, &user, &id, RECORDINGS).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/recordings_transcriptions/jobs/{id}",
+    tag = "Call Recording",
+    description = "One recording-and-transcription export job. Also served under the other three prefixes.",
+    params(
+        ("account" = String, Path, description = "self or the account id"),
+        ("user" = String, Path, description = "self or a user id"),
+        ("id" = String, Path, description = "Job id"),
+    ),
+    responses(
+        (status = 200, description = "The job"),
+        (status = 404, description = "No such job of this user"),
+    ),
+    security(("bearer" = ["interaction-content:read"]))
+)]
 pub async fn get_with_transcriptions(
     State(state): State<AppState>,
     ctx: Ctx,

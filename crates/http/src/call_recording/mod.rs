@@ -17,6 +17,12 @@ use axum::Router;
 use crate::AppState;
 
 /// Every prefix a real client may use.
+pub(crate) use bulk::{__path_retrieve, __path_retrieve_with_transcriptions};
+pub(crate) use jobs::{
+    __path_create_company, __path_create_company_transcriptions, __path_create_user,
+    __path_get_recordings, __path_get_with_transcriptions, __path_list_recordings,
+    __path_list_with_transcriptions,
+};
 pub(crate) use recordings::{
     __path_audio, __path_delete_company, __path_delete_user, __path_get_company, __path_get_user,
     __path_list_company, __path_list_user,
