@@ -3,6 +3,7 @@
 //! downloads, write+fsync for ingest), because absolute numbers from one machine say
 //! nothing about another while ratios carry over. See `docs/benchmarks.md`.
 
+mod bulk;
 mod cpu;
 mod data;
 mod download;
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -49,6 +50,30 @@ struct Args {
     /// Output directory: results.json, the server log, and scratch space (removed after).
     #[arg(long, default_value = "bench/out")]
     out: PathBuf,
+    /// Decimal GB of distinct 10 MiB recordings in the bulk download (export ZIP); default
+    /// 2, or 0.2 with --quick.
+    #[arg(long)]
+    bulk_gb: Option<f64>,
+    /// The zip binary (the bulk download's peer).
+    #[arg(long, default_value = "zip")]
+    zip: PathBuf,
+    /// Run only these phases (comma-separated); all by default.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Phase>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Phase {
+    Search,
+    Download,
+    Ingest,
+    Bulk,
+}
+
+impl Args {
+    fn runs(&self, phase: Phase) -> bool {
+        self.only.is_empty() || self.only.contains(&phase)
+    }
 }
 
 /// How long each measured phase runs, and the per-client request cap that ends it early
@@ -115,52 +140,86 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
     let mut rng = StdRng::seed_from_u64(0x0ca1_1a17);
     let data_dir = work.join("data");
 
-    eprintln!("building {} interactions ...", args.interactions);
-    let data = data::build(bin, &data_dir, args.interactions, &mut rng).await?;
-    eprintln!("  done in {:.1} s", data.build_secs);
+    // Search, download and ingest use the search data set's tenant; the bulk download
+    // creates its own.
+    let data = if [Phase::Search, Phase::Download, Phase::Ingest]
+        .iter()
+        .any(|p| args.runs(*p))
+    {
+        eprintln!("building {} interactions ...", args.interactions);
+        let data = data::build(bin, &data_dir, args.interactions, &mut rng).await?;
+        eprintln!("  done in {:.1} s", data.build_secs);
+        Some(data)
+    } else {
+        None
+    };
 
     let server = Server::start(bin, &data_dir, &out.join("callvault.log")).await?;
     let pid = server.pid;
     let measured = async {
         let mut memory = vec![("idle after start", Memory::of(pid)?)];
-        let api = Api::connect(bin, &data_dir, &server, data::TENANT).await?;
-
-        eprintln!("search ...");
-        let search = search::run(&api, &data, plan.search, &mut rng).await?;
-        memory.push(("after search load", Memory::of(pid)?));
-
-        eprintln!("download ...");
-        let download = download::run(
-            &api,
-            &data_dir,
-            data.tenant_id,
-            &args.nginx,
-            &work.join("nginx"),
-            plan.download,
-            &mut rng,
-        )
-        .await?;
-        memory.push(("after download load", Memory::of(pid)?));
-
-        eprintln!("ingest ...");
-        let ingest =
-            ingest::run(&api, &data_dir.join("fsync-floor"), plan.ingest, &mut rng).await?;
-        memory.push(("after ingest load", Memory::of(pid)?));
-        anyhow::Ok((search, download, ingest, memory))
+        let (mut search, mut download, mut ingest) = (Vec::new(), Vec::new(), Vec::new());
+        if let Some(data) = &data {
+            let api = Api::connect(bin, &data_dir, &server, data::TENANT).await?;
+            if args.runs(Phase::Search) {
+                eprintln!("search ...");
+                search = search::run(&api, data, plan.search, &mut rng).await?;
+                memory.push(("after search load", Memory::of(pid)?));
+            }
+            if args.runs(Phase::Download) {
+                eprintln!("download ...");
+                download = download::run(
+                    &api,
+                    &data_dir,
+                    data.tenant_id,
+                    &args.nginx,
+                    &work.join("nginx"),
+                    plan.download,
+                    &mut rng,
+                )
+                .await?;
+                memory.push(("after download load", Memory::of(pid)?));
+            }
+            if args.runs(Phase::Ingest) {
+                eprintln!("ingest ...");
+                ingest =
+                    ingest::run(&api, &data_dir.join("fsync-floor"), plan.ingest, &mut rng).await?;
+                memory.push(("after ingest load", Memory::of(pid)?));
+            }
+        }
+        let bulk = if args.runs(Phase::Bulk) {
+            eprintln!("bulk download ...");
+            let gb = args.bulk_gb.unwrap_or(if args.quick { 0.2 } else { 2.0 });
+            let cfg = bulk::Config {
+                bytes: (gb * 1e9) as u64,
+                zip: args.zip.clone(),
+            };
+            let r = bulk::run(bin, &data_dir, &server, work, &cfg, &mut rng).await?;
+            memory.push((
+                "after bulk download (peak since its reset)",
+                Memory::of(pid)?,
+            ));
+            Some(r)
+        } else {
+            None
+        };
+        anyhow::Ok((search, download, ingest, bulk, memory))
     }
     .await;
     server.stop().await.context("stopping the server")?;
-    let (search, download, ingest, memory) = measured?;
+    let (search, download, ingest, bulk, memory) = measured?;
+    let interactions = data.as_ref().map_or(0, |d| d.interactions);
     Ok(Results {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         mem_total_kb: rss::machine_total_kb(),
         quick: args.quick,
-        interactions: data.interactions,
-        window_interactions: data.interactions * 7 / data::SPAN_DAYS as usize,
-        data_build_secs: data.build_secs,
+        interactions,
+        window_interactions: interactions * 7 / data::SPAN_DAYS as usize,
+        data_build_secs: data.as_ref().map_or(0.0, |d| d.build_secs),
         search,
         download,
         ingest,
+        bulk,
         memory,
     })
 }

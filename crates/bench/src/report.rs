@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use serde_json::{json, Value};
 
+use crate::bulk::{self, BulkResult};
 use crate::download::DownloadResult;
 use crate::ingest::IngestResult;
 use crate::load::ms;
@@ -26,6 +27,7 @@ pub struct Results {
     pub search: Vec<SearchResult>,
     pub download: Vec<DownloadResult>,
     pub ingest: Vec<IngestResult>,
+    pub bulk: Option<BulkResult>,
     pub memory: Vec<(&'static str, Memory)>,
 }
 
@@ -49,15 +51,43 @@ impl Results {
             .mem_total_kb
             .map(|kb| format!(", {:.1} GiB RAM", mib(kb) / 1024.0))
             .unwrap_or_default();
-        let _ = writeln!(
-            s,
-            "{} interactions (~{} per 7-day window), {} cores{mem}{}; data set built in {:.0} s.\n",
-            self.interactions,
-            self.window_interactions,
-            self.cores,
-            if self.quick { ", quick run" } else { "" },
-            self.data_build_secs
-        );
+        let quick = if self.quick { ", quick run" } else { "" };
+        if self.interactions > 0 {
+            let _ = writeln!(
+                s,
+                "{} interactions (~{} per 7-day window), {} cores{mem}{quick}; data set built in {:.0} s.\n",
+                self.interactions, self.window_interactions, self.cores, self.data_build_secs
+            );
+        } else {
+            let _ = writeln!(s, "{} cores{mem}{quick}.\n", self.cores);
+        }
+        if !self.search.is_empty() {
+            self.search_table(&mut s);
+        }
+        if !self.download.is_empty() {
+            self.download_table(&mut s);
+        }
+        if !self.ingest.is_empty() {
+            self.ingest_table(&mut s);
+        }
+        if let Some(b) = &self.bulk {
+            bulk_table(&mut s, b);
+        }
+        let _ = writeln!(s, "Server memory:\n");
+        let _ = writeln!(s, "| when | RSS MiB | peak RSS (VmHWM) MiB |");
+        let _ = writeln!(s, "|---|---:|---:|");
+        for (when, m) in &self.memory {
+            let _ = writeln!(
+                s,
+                "| {when} | {:.1} | {:.1} |",
+                mib(m.rss_kb),
+                mib(m.hwm_kb)
+            );
+        }
+        s
+    }
+
+    fn search_table(&self, s: &mut String) {
         let _ = writeln!(s, "Search, 16 clients, random 7-day windows:\n");
         let _ = writeln!(
             s,
@@ -80,7 +110,11 @@ impl Results {
                 verdict(r.p99_ratio() <= SEARCH_MAX_P99_RATIO)
             );
         }
-        let _ = writeln!(s, "\nDownload of a 10 MiB WAV:\n");
+        let _ = writeln!(s);
+    }
+
+    fn download_table(&self, s: &mut String) {
+        let _ = writeln!(s, "Download of a 10 MiB WAV:\n");
         let _ = writeln!(
             s,
             "| request | clients | callvault MB/s | p99 ms | CPU s/GB | nginx MB/s | p99 ms | CPU s/GB | callvault/nginx | target ≥ {DOWNLOAD_MIN_RATIO} |"
@@ -102,7 +136,11 @@ impl Results {
                 verdict(r.ratio() >= DOWNLOAD_MIN_RATIO)
             );
         }
-        let _ = writeln!(s, "\nDurable ingest of distinct 100 kB WAVs:\n");
+        let _ = writeln!(s);
+    }
+
+    fn ingest_table(&self, s: &mut String) {
+        let _ = writeln!(s, "Durable ingest of distinct 100 kB WAVs:\n");
         let _ = writeln!(
             s,
             "| clients | recordings/s | MB/s | p50 ms | p99 ms | server CPU ms/rec | write+fsync files/s | API/floor |"
@@ -122,18 +160,7 @@ impl Results {
                 r.ratio()
             );
         }
-        let _ = writeln!(s, "\nServer memory:\n");
-        let _ = writeln!(s, "| when | RSS MiB | peak RSS (VmHWM) MiB |");
-        let _ = writeln!(s, "|---|---:|---:|");
-        for (when, m) in &self.memory {
-            let _ = writeln!(
-                s,
-                "| {when} | {:.1} | {:.1} |",
-                mib(m.rss_kb),
-                mib(m.hwm_kb)
-            );
-        }
-        s
+        let _ = writeln!(s);
     }
 
     pub fn json(&self) -> Value {
@@ -146,10 +173,13 @@ impl Results {
             "targets": {
                 "searchMaxP99Ratio": SEARCH_MAX_P99_RATIO,
                 "downloadMinRatio": DOWNLOAD_MIN_RATIO,
+                "bulkMinRatio": bulk::MIN_RATIO,
+                "bulkMaxPeakMiB": bulk::MAX_PEAK_MIB,
             },
             "search": self.search.iter().map(SearchResult::json).collect::<Vec<_>>(),
             "download": self.download.iter().map(DownloadResult::json).collect::<Vec<_>>(),
             "ingest": self.ingest.iter().map(IngestResult::json).collect::<Vec<_>>(),
+            "bulk": self.bulk.as_ref().map(BulkResult::json),
             "memory": self.memory.iter().map(|(when, m)| {
                 let mut v = m.json();
                 v["when"] = Value::from(*when);
@@ -157,4 +187,79 @@ impl Results {
             }).collect::<Vec<_>>(),
         })
     }
+}
+
+/// The bulk download: callvault's export ZIP against `zip -0` over the same files.
+fn bulk_table(s: &mut String, b: &BulkResult) {
+    let _ = writeln!(
+        s,
+        "Bulk download: export ZIP of {} distinct {} MiB recordings ({:.2} GB), median of {} rounds; export job ready in {:.1} s:\n",
+        b.recordings,
+        bulk::FILE_LEN >> 20,
+        b.payload_bytes as f64 / 1e9,
+        b.callvault.len(),
+        b.job_secs
+    );
+    let _ = writeln!(
+        s,
+        "| producer | archive MB | wall s | MB/s | CPU s/GB | callvault/peer | target ≥ {} |",
+        bulk::MIN_RATIO
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---|");
+    let rows = [
+        ("callvault `GET download_url`", &b.callvault, None),
+        (
+            "`zip -0` to stdout > /dev/null",
+            &b.zip_stdout,
+            Some(b.ratio(&b.zip_stdout)),
+        ),
+        (
+            "`zip -0` to a file",
+            &b.zip_file,
+            Some(b.ratio(&b.zip_file)),
+        ),
+        (
+            "read floor: `read()` into 1 MiB",
+            &b.read_floor,
+            Some(b.ratio(&b.read_floor)),
+        ),
+    ];
+    for (i, (name, runs, ratio)) in rows.into_iter().enumerate() {
+        let m = b.median(runs);
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {:.2} | {:.0} | {:.2} | {} | {} |",
+            m.archive_bytes
+                .map_or_else(|| "-".into(), |v| format!("{:.1}", v as f64 / 1e6)),
+            m.secs,
+            b.mb_per_sec(runs),
+            b.cpu_secs_per_gb(runs),
+            opt(ratio, 2),
+            match ratio {
+                Some(r) if i < 3 => verdict(r >= bulk::MIN_RATIO),
+                Some(_) => "(context)",
+                None => "",
+            }
+        );
+    }
+    let peak = mib(b.peak_kb());
+    let before = mib(b.rss_before_kb);
+    // After the other phases the server already holds their caches; the target is about
+    // what the download itself needs, which a `--only bulk` run shows.
+    let note = if before >= bulk::MAX_PEAK_MIB {
+        " (the RSS was already above it before the download, from the earlier phases; `--only bulk` measures the download alone)"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        s,
+        "\nServer RSS during the downloads: {before:.1} MiB before, peak {peak:.1} MiB (+{:.1}; sampled every 50 ms: {:.1}; VmHWM since reset: {}); target < {} MiB: {}{note}. {} entries in the ZIP{}.\n",
+        peak - before,
+        mib(b.sampled_peak_kb()),
+        opt(b.hwm_kb.map(mib), 1),
+        bulk::MAX_PEAK_MIB,
+        verdict(peak < bulk::MAX_PEAK_MIB),
+        b.check.entries,
+        if b.check.zip64 { " (zip64)" } else { "" }
+    );
 }
