@@ -92,25 +92,36 @@ pub async fn delete_batch(
             format!("guids must hold 1 to {MAX_BATCH} GUIDs"),
         ));
     }
-    let mut failures = Vec::new();
-    for raw in &batch.guids {
-        let outcome = match Guid::parse("guids", raw) {
-            Ok(guid) => state
-                .vault
-                .delete_interaction(tenant, &guid)
-                .await
-                .map(|_| ())
-                .map_err(ApiError::from),
-            Err(e) => Err(e.into()),
-        };
-        if let Err(e) = outcome {
-            if e.status.is_server_error() {
-                return Err(e);
+    // A spawned task is not cancelled with the request (a timeout or a client hanging up),
+    // so every deletion it starts finishes, bytes included.
+    let vault = state.vault.clone();
+    let work = tokio::spawn(async move {
+        let mut failures = Vec::new();
+        for raw in &batch.guids {
+            let outcome = match Guid::parse("guids", raw) {
+                Ok(guid) => vault
+                    .delete_interaction(tenant, &guid)
+                    .await
+                    .map(|_| ())
+                    .map_err(ApiError::from),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = outcome {
+                if e.status.is_server_error() {
+                    return Err(e);
+                }
+                failures.push(
+                    json!({ "guid": raw, "message": e.message, "statusCode": e.status.as_u16() }),
+                );
             }
-            failures.push(
-                json!({ "guid": raw, "message": e.message, "statusCode": e.status.as_u16() }),
-            );
         }
-    }
+        Ok(failures)
+    });
+    let failures = work.await.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("batch delete failed: {e}"),
+        )
+    })??;
     Ok(Json(json!({ "failures": failures })))
 }
