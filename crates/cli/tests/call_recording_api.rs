@@ -803,6 +803,10 @@ async fn bulk_download_streams_a_zip() {
     );
     assert_eq!(status(base.clone()).await, StatusCode::BAD_REQUEST);
     assert_eq!(
+        status(format!("{base}?jobId=")).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
         status(format!("{base}?jobId=no-such-job")).await,
         StatusCode::NOT_FOUND
     );

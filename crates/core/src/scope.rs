@@ -77,10 +77,6 @@ impl ScopeSet {
     pub fn is_subset_of(&self, other: &ScopeSet) -> bool {
         self.0.iter().all(|s| other.contains(*s))
     }
-
-    pub fn iter(&self) -> impl Iterator<Item = Scope> + '_ {
-        self.0.iter().copied()
-    }
 }
 
 impl fmt::Display for ScopeSet {

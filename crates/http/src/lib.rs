@@ -73,7 +73,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         )
     };
     let api = Router::new()
-        .nest("/interaction-content", interaction_content::routes(limits))
+        .nest("/interaction-content", interaction_content::routes(timed()))
         .merge(recordings_files::routes().layer(timed()))
         .merge(call_recording::routes().layer(timed()))
         .merge(tenant_admin::routes().layer(timed()))

@@ -26,17 +26,15 @@ pub fn resolve_key<'a>(
         return Ok(item);
     }
     if let ContentKey::Type(t) = key {
-        let mut of_type = interaction.content.iter().filter(|c| c.content_type == t);
-        if let (Some(only), None) = (of_type.next(), of_type.next()) {
-            return Ok(only);
-        }
-        if interaction
+        let of_type: Vec<&ContentItem> = interaction
             .content
             .iter()
             .filter(|c| c.content_type == t)
-            .count()
-            > 1
-        {
+            .collect();
+        if let [only] = of_type.as_slice() {
+            return Ok(only);
+        }
+        if of_type.len() > 1 {
             return Err(Invalid::new(
                 "contentKey",
                 format!("the interaction has several {t} items; use the unique identifier as contentKey"),
@@ -100,7 +98,7 @@ impl Vault {
             .delete_content(tenant, guid, &item.key)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("Content {raw_key} was not found")))?;
-        self.finish_removal(&removed).await?;
+        self.release_blobs(&removed.released_blobs).await?;
         Ok(item)
     }
 
@@ -114,12 +112,8 @@ impl Vault {
             .delete_interaction(tenant, guid)
             .await?
             .ok_or_else(|| not_found(guid))?;
-        self.finish_removal(&removed).await?;
+        self.release_blobs(&removed.released_blobs).await?;
         Ok(removed)
-    }
-
-    async fn finish_removal(&self, removed: &Removed) -> ServiceResult<()> {
-        self.release_blobs(&removed.released_blobs).await
     }
 
     /// Deletes blobs that no item references, checking again under the blob lock so that

@@ -1,4 +1,4 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,9 +68,5 @@ impl Vault {
             config,
             inspections: tokio::sync::Semaphore::new(MAX_INSPECTIONS),
         }))
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        &self.config.data_dir
     }
 }

@@ -90,7 +90,8 @@ async fn retrieve_kind(
     let id = pairs
         .iter()
         .find(|(k, _)| k == "jobId" || k == "job_id")
-        .map(|(_, v)| v.clone())
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::bad_request("jobId", "jobId is required"))?;
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("Job {id} was not found"));
     let job = state

@@ -11,9 +11,8 @@ pub mod wire;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use axum::Router;
-use tower_http::timeout::TimeoutLayer;
 
-use crate::{AppState, HttpLimits};
+use crate::AppState;
 
 pub(crate) use content::__path_delete_content;
 pub(crate) use content::__path_download;
@@ -23,7 +22,20 @@ pub(crate) use interactions::{
 };
 pub(crate) use search::__path_search;
 
-pub fn routes(limits: HttpLimits) -> Router<AppState> {
+/// The dialect's routes; `timed` is the shared request-timeout layer, applied to all but
+/// streamed uploads (which have an idle timeout on their body instead).
+pub fn routes<L>(timed: L) -> Router<AppState>
+where
+    L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+    L::Service: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    <L::Service as tower::Service<axum::extract::Request>>::Response:
+        axum::response::IntoResponse + 'static,
+    <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+{
     let timed = Router::new()
         .route("/interactions", get(search::search))
         .route(
@@ -40,10 +52,7 @@ pub fn routes(limits: HttpLimits) -> Router<AppState> {
             "/interactions/{guid}/content/{content_key}",
             get(content::download).delete(content::delete_content),
         )
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            limits.request_timeout,
-        ));
+        .layer(timed);
     let uploads = Router::new()
         .route(
             "/interactions/{guid}/content/{content_key}",

@@ -170,17 +170,8 @@ impl SqliteStore {
         tenant: TenantId,
         number: i64,
     ) -> StoreResult<Option<Interaction>> {
-        let sql = format!("SELECT {INTERACTION_COLUMNS} FROM interactions i WHERE i.tenant_id = ? AND i.number = ?");
         let mut conn = self.reader.acquire().await?;
-        let row = sqlx::query(&sql)
-            .bind(tenant.0)
-            .bind(number)
-            .fetch_optional(&mut *conn)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let mut items = vec![rows::interaction(&row)?];
-        attach_content(&mut conn, &mut items).await?;
-        Ok(items.pop())
+        load_where(&mut conn, tenant, "i.number = ?", Lookup::Number(number)).await
     }
 
     pub(super) async fn count_impl(
@@ -295,12 +286,28 @@ fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, tenant: TenantId, f: &Interacti
 
 /// Loads one interaction with its content, on the given connection (so that a write
 /// transaction sees its own changes).
+/// The key of a single-interaction lookup.
+enum Lookup<'a> {
+    Guid(&'a str),
+    Number(i64),
+}
+
 pub(super) async fn load_one(
     conn: &mut SqliteConnection,
     tenant: TenantId,
     guid: &Guid,
 ) -> StoreResult<Option<Interaction>> {
-    // One round trip: every download and delete starts here.
+    load_where(conn, tenant, "i.guid = ?", Lookup::Guid(guid.as_str())).await
+}
+
+/// One interaction with its content in one round trip: every download, delete and
+/// by-number lookup starts here.
+async fn load_where(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    condition: &str,
+    key: Lookup<'_>,
+) -> StoreResult<Option<Interaction>> {
     let content_cols: Vec<String> = CONTENT_COLUMNS
         .split(',')
         .map(|c| format!("c.{}", c.trim()))
@@ -308,14 +315,15 @@ pub(super) async fn load_one(
     let sql = format!(
         "SELECT {INTERACTION_COLUMNS}, {} FROM interactions i \
          LEFT JOIN content_items c ON c.interaction_id = i.id \
-         WHERE i.tenant_id = ? AND i.guid = ? ORDER BY c.rowid",
+         WHERE i.tenant_id = ? AND {condition} ORDER BY c.rowid",
         content_cols.join(", ")
     );
-    let rows = sqlx::query(&sql)
-        .bind(tenant.0)
-        .bind(guid.as_str())
-        .fetch_all(&mut *conn)
-        .await?;
+    let q = sqlx::query(&sql).bind(tenant.0);
+    let q = match key {
+        Lookup::Guid(g) => q.bind(g.to_string()),
+        Lookup::Number(n) => q.bind(n),
+    };
+    let rows = q.fetch_all(&mut *conn).await?;
     let Some(first) = rows.first() else {
         return Ok(None);
     };
