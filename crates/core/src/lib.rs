@@ -7,6 +7,7 @@
 
 pub mod content;
 pub mod error;
+pub mod export;
 pub mod ids;
 pub mod interaction;
 pub mod job;
@@ -18,6 +19,10 @@ pub mod time;
 
 pub use content::{ContentItem, ContentKey, ContentType};
 pub use error::Invalid;
+pub use export::{
+    ExportAction, ExportFilters, ExportJob, ExportKind, ExportStatus, ExportWatermark,
+    ExternalStorage, StorageTarget,
+};
 pub use ids::Guid;
 pub use interaction::{Attributes, Direction, Interaction, InteractionMeta};
 pub use job::{Job, JobStatus};

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod call_recording;
 pub mod error;
+pub mod export;
 pub mod interaction_content;
 pub mod metrics;
 pub mod oauth;
@@ -74,6 +75,10 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
     };
     let api = Router::new()
         .nest("/interaction-content", interaction_content::routes(timed()))
+        .nest(
+            "/interaction-content-export",
+            export::routes().layer(timed()),
+        )
         .merge(recordings_files::routes().layer(timed()))
         .merge(call_recording::routes().layer(timed()))
         .merge(tenant_admin::routes().layer(timed()))

@@ -41,6 +41,15 @@ use crate::interaction_content as ic;
         crate::call_recording::get_with_transcriptions,
         crate::call_recording::retrieve,
         crate::call_recording::retrieve_with_transcriptions,
+        crate::export::create_storage,
+        crate::export::list_storages,
+        crate::export::get_storage,
+        crate::export::delete_storage,
+        crate::export::schedule_recurring,
+        crate::export::schedule_batch,
+        crate::export::list_jobs,
+        crate::export::get_job,
+        crate::export::job_action,
     ),
     modifiers(&Bearer),
     tags(
@@ -49,6 +58,7 @@ use crate::interaction_content as ic;
         (name = "Auth", description = "OAuth2 client credentials"),
         (name = "Call Recording", description = "The business phone system's Call Recording API (bearer tokens from /token)"),
         (name = "Tenant administration", description = "callvault's tenant settings"),
+        (name = "Interaction Content Export", description = "The platform's Interaction Content Export API: external storage and export jobs"),
         (name = "Recordings files", description = "The virtual contact center's Recordings API (HTTP Basic: tenant name and API token)"),
     )
 )]

@@ -122,17 +122,3 @@ pub async fn serve_content(
     );
     Ok((status, common, Body::from_stream(read.stream)).into_response())
 }
-
-/// A file extension for a media type, for download file names.
-pub fn extension_for(media_type: &str) -> &'static str {
-    match media_type {
-        "audio/wav" | "audio/x-wav" | "audio/wave" | "audio/vnd.wave" => "wav",
-        "audio/mpeg" | "audio/mp3" => "mp3",
-        "application/json" => "json",
-        "video/mp4" => "mp4",
-        "video/webm" => "webm",
-        "text/plain" => "txt",
-        "application/pdf" => "pdf",
-        _ => "bin",
-    }
-}

@@ -10,7 +10,6 @@ use callvault_core::content::MediaFamily;
 use callvault_core::{
     ContentItem, ContentKey, ContentType, Guid, Interaction, InteractionMeta, Invalid, TenantId,
 };
-use chrono::Utc;
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
@@ -149,7 +148,7 @@ impl Vault {
             length: staged.length,
             blob_key: blob_key(tenant, &staged.sha256),
             sha256: staged.sha256,
-            last_modified: Utc::now(),
+            last_modified: self.clock.now(),
             duration_ms: staged.duration_ms.or(upload.duration_ms),
             version: upload.version,
             owning_agent: upload.owning_agent.or_else(|| match key {

@@ -4,14 +4,17 @@
 pub mod audio;
 pub mod auth;
 pub mod cleanup;
+pub mod clock;
 pub mod content;
 pub mod cursor;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod folder_ingest;
 pub mod ingest;
 pub mod jobs;
+pub mod seal;
 pub mod vault;
 
 pub use error::ServiceError;
-pub use vault::{Vault, VaultConfig};
+pub use vault::{Stores, Vault, VaultConfig};

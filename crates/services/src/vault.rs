@@ -2,11 +2,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use callvault_storage::{BlobStore, LocalBlobStore, MetadataStore, SqliteStore};
+use callvault_storage::{
+    BlobStore, ExportStore, LeaseStore, LocalBlobStore, MetadataStore, SqliteStore,
+};
 
 use crate::auth::AuthService;
+use crate::clock::{Clock, SystemClock};
 use crate::cursor::CursorCodec;
 use crate::error::ServiceResult;
+use crate::seal::Sealer;
 
 const MAX_INSPECTIONS: usize = 32;
 
@@ -17,16 +21,37 @@ pub struct VaultConfig {
     pub token_ttl: Duration,
     /// Largest content item accepted by ingest.
     pub max_content_bytes: u64,
+    /// Local export targets live under here; requests name only paths inside it.
+    pub export_root: PathBuf,
+    /// How long an export runner owns a job without recording progress before another
+    /// runner (on this node or another) takes it over.
+    pub export_lease: chrono::Duration,
+    /// Seals external storage credentials; every node of a deployment needs the same.
+    pub master_key: [u8; 32],
+    pub clock: Arc<dyn Clock>,
 }
 
 impl VaultConfig {
     pub fn embedded(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
         Self {
-            data_dir: data_dir.into(),
+            export_root: data_dir.join("exports"),
+            data_dir,
             token_ttl: Duration::from_secs(3600),
             max_content_bytes: 8 * 1024 * 1024 * 1024,
+            export_lease: chrono::Duration::seconds(120),
+            master_key: [0; 32],
+            clock: Arc::new(SystemClock),
         }
     }
+}
+
+/// The stores a vault runs on; the embedded and the scale-out backends each provide all.
+pub struct Stores {
+    pub meta: Arc<dyn MetadataStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub exports: Arc<dyn ExportStore>,
+    pub leases: Arc<dyn LeaseStore>,
 }
 
 /// The handle every dialect and command works through: the two stores and the services
@@ -34,7 +59,11 @@ impl VaultConfig {
 pub struct Vault {
     pub meta: Arc<dyn MetadataStore>,
     pub blobs: Arc<dyn BlobStore>,
+    pub exports: Arc<dyn ExportStore>,
+    pub leases: Arc<dyn LeaseStore>,
     pub auth: AuthService,
+    pub sealer: Sealer,
+    pub clock: Arc<dyn Clock>,
     pub cursors: CursorCodec,
     pub config: VaultConfig,
     /// Uploads being inspected at once (an audio probe holds a blocking thread for the
@@ -46,24 +75,35 @@ pub struct Vault {
 impl Vault {
     /// Opens the embedded default: `<data_dir>/callvault.db` and `<data_dir>/content/`.
     pub async fn open_embedded(config: VaultConfig) -> ServiceResult<Arc<Self>> {
-        let meta: Arc<dyn MetadataStore> =
-            Arc::new(SqliteStore::open(&config.data_dir.join("callvault.db")).await?);
+        let sqlite = Arc::new(SqliteStore::open(&config.data_dir.join("callvault.db")).await?);
         let blobs: Arc<dyn BlobStore> =
             Arc::new(LocalBlobStore::open(&config.data_dir.join("content")).await?);
-        Self::with_stores(meta, blobs, config).await
+        let stores = Stores {
+            meta: sqlite.clone(),
+            blobs,
+            exports: sqlite.clone(),
+            leases: sqlite,
+        };
+        Self::with_stores(stores, config).await
     }
 
-    pub async fn with_stores(
-        meta: Arc<dyn MetadataStore>,
-        blobs: Arc<dyn BlobStore>,
-        config: VaultConfig,
-    ) -> ServiceResult<Arc<Self>> {
+    pub async fn with_stores(stores: Stores, config: VaultConfig) -> ServiceResult<Arc<Self>> {
+        let Stores {
+            meta,
+            blobs,
+            exports,
+            leases,
+        } = stores;
         let cursors = CursorCodec::load(meta.as_ref()).await?;
         let auth = AuthService::new(meta.clone(), config.token_ttl);
         Ok(Arc::new(Self {
             meta,
             blobs,
+            exports,
+            leases,
             auth,
+            sealer: Sealer::new(&config.master_key),
+            clock: config.clock.clone(),
             cursors,
             config,
             inspections: tokio::sync::Semaphore::new(MAX_INSPECTIONS),

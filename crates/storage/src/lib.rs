@@ -4,13 +4,21 @@
 
 pub mod blob;
 pub mod error;
+pub mod export;
+pub mod lease;
 pub mod local_blob;
 pub mod locks;
 pub mod meta;
+pub mod object_blob;
+pub mod postgres;
 pub mod sqlite;
 
 pub use blob::{BlobRead, BlobStore, BlobUpload};
 pub use error::StoreError;
+pub use export::ExportStore;
+pub use lease::LeaseStore;
 pub use local_blob::LocalBlobStore;
 pub use meta::MetadataStore;
+pub use object_blob::{ObjectBlobStore, S3Settings};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -4,7 +4,9 @@
 //!
 //! The embedded backend is one machine but may be several processes (the server, and
 //! `callvault ingest` or `callvault sweep` beside it), so each stripe is an in-process
-//! mutex plus an OS file lock on `locks/stripe-N` in the data directory.
+//! mutex plus an OS file lock on `locks/stripe-N` in the data directory. The PostgreSQL
+//! backend spans machines: there a stripe is the in-process mutex plus a PostgreSQL
+//! advisory lock (see `postgres::lock`).
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs::File;
@@ -14,15 +16,46 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use crate::postgres::AdvisoryLock;
+
 pub struct StripedLocks {
     stripes: Vec<Arc<Mutex<()>>>,
     dir: Option<PathBuf>,
 }
 
-/// Held while working on a key; dropping it releases both locks.
+/// Held while working on a key; dropping it releases every lock it holds.
 pub struct KeyGuard {
-    _file: Option<File>,
-    _local: OwnedMutexGuard<()>,
+    _held: Held,
+}
+
+enum Held {
+    /// The in-process stripe and, when it could be taken, the lock file shared with the
+    /// other processes of this machine.
+    Local {
+        _file: Option<File>,
+        _stripe: OwnedMutexGuard<()>,
+    },
+    /// A PostgreSQL advisory lock; it owns the in-process stripe so that it can let local
+    /// waiters in only once the lock is released on the server.
+    Advisory { _lock: AdvisoryLock },
+}
+
+impl KeyGuard {
+    /// Only the in-process stripe: the fallback when no cross-process lock can be taken.
+    pub(crate) fn local(stripe: OwnedMutexGuard<()>) -> Self {
+        KeyGuard {
+            _held: Held::Local {
+                _file: None,
+                _stripe: stripe,
+            },
+        }
+    }
+
+    pub(crate) fn advisory(lock: AdvisoryLock) -> Self {
+        KeyGuard {
+            _held: Held::Advisory { _lock: lock },
+        }
+    }
 }
 
 impl StripedLocks {
@@ -34,10 +67,22 @@ impl StripedLocks {
         }
     }
 
-    pub async fn lock(&self, key: &str) -> KeyGuard {
+    /// The stripe's index; `DefaultHasher::new()` has fixed keys, so within one build
+    /// every process maps a key to the same stripe (and so to the same lock file).
+    fn index(&self, key: &str) -> usize {
         let mut h = DefaultHasher::new();
         key.hash(&mut h);
-        let i = (h.finish() % self.stripes.len() as u64) as usize;
+        (h.finish() % self.stripes.len() as u64) as usize
+    }
+
+    /// Only the in-process mutex of the key's stripe, for a caller that adds its own
+    /// cross-process lock.
+    pub(crate) async fn lock_stripe(&self, key: &str) -> OwnedMutexGuard<()> {
+        self.stripes[self.index(key)].clone().lock_owned().await
+    }
+
+    pub async fn lock(&self, key: &str) -> KeyGuard {
+        let i = self.index(key);
         let local = self.stripes[i].clone().lock_owned().await;
         let file = match &self.dir {
             Some(dir) => {
@@ -67,8 +112,10 @@ impl StripedLocks {
             None => None,
         };
         KeyGuard {
-            _file: file,
-            _local: local,
+            _held: Held::Local {
+                _file: file,
+                _stripe: local,
+            },
         }
     }
 }

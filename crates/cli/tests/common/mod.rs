@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use callvault::config::Settings;
 use callvault::server::{self, Running};
+use callvault_services::clock::{Clock, SystemClock};
 use callvault_services::Vault;
+use callvault_storage::S3Settings;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -17,12 +19,66 @@ pub const V3: &str = "application/vnd.newvoicemedia.v3+json";
 pub const V2: &str = "application/vnd.newvoicemedia.v2+json";
 pub const ALL_SCOPES: &str = "interaction-content:read interaction-content:delete interaction-content:write callvault:tenant-admin";
 
+/// Base64 of 32 bytes, shared by the nodes of a scale-out test.
+pub const TEST_MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 pub struct TestServer {
     pub base: String,
     pub http: Client,
     pub vault: Arc<Vault>,
     pub dir: TempDir,
+    pub settings: Settings,
     running: Option<Running>,
+}
+
+/// Which backends the suite runs on: `CALLVAULT_TEST_BACKEND=scaleout` runs every test
+/// against PostgreSQL and an S3-compatible server (started by scripts/test.sh); the
+/// default is the embedded SQLite + local files.
+pub fn scale_out() -> bool {
+    match std::env::var("CALLVAULT_TEST_BACKEND").as_deref() {
+        Ok("scaleout") => true,
+        Ok("embedded") | Err(_) => false,
+        Ok(other) => panic!("CALLVAULT_TEST_BACKEND={other}: expected embedded or scaleout"),
+    }
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// A new, empty database on the test PostgreSQL server; answers its URL.
+pub async fn fresh_database() -> String {
+    use sqlx::Connection;
+    let admin = env_or(
+        "CALLVAULT_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+    );
+    let name = format!("cvt_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("the test PostgreSQL server (CALLVAULT_TEST_POSTGRES_URL) is reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    format!("{base}/{name}")
+}
+
+/// A fresh prefix in the test bucket of the S3-compatible server.
+pub fn fresh_bucket_prefix() -> S3Settings {
+    S3Settings {
+        bucket: env_or("CALLVAULT_TEST_S3_BUCKET", "callvault-test"),
+        prefix: uuid::Uuid::new_v4().simple().to_string(),
+        endpoint: Some(env_or(
+            "CALLVAULT_TEST_S3_ENDPOINT",
+            "http://127.0.0.1:9123",
+        )),
+        region: Some("us-east-1".into()),
+        access_key_id: Some("test".into()),
+        secret_access_key: Some("test".into()),
+        allow_http: true,
+    }
 }
 
 impl TestServer {
@@ -31,11 +87,42 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_full(tweak, Arc::new(SystemClock)).await
+    }
+
+    /// A server whose services act on `clock` (tests move it to run hours in seconds).
+    pub async fn start_with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self::start_full(|_| {}, clock).await
+    }
+
+    async fn start_full(tweak: impl FnOnce(&mut Settings), clock: Arc<dyn Clock>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::embedded(dir.path());
         settings.listen = "127.0.0.1:0".parse().unwrap();
+        if scale_out() {
+            settings.database_url = Some(fresh_database().await);
+            settings.s3 = Some(fresh_bucket_prefix());
+        }
         tweak(&mut settings);
-        let vault = server::open_vault(&settings).await.expect("open vault");
+        Self::start_on(dir, settings, clock).await
+    }
+
+    /// Another node over the same stores (the same database and bucket on the
+    /// scale-out backends, the same data directory on the embedded one).
+    pub async fn another_node(&self) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = self.settings.clone();
+        settings.listen = "127.0.0.1:0".parse().unwrap();
+        Self::start_on(dir, settings, self.vault.clock.clone()).await
+    }
+
+    async fn start_on(dir: TempDir, mut settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        if settings.master_key.is_none() && settings.database_url.is_some() {
+            settings.master_key = Some(TEST_MASTER_KEY.into());
+        }
+        let vault = server::open_vault_with_clock(&settings, clock)
+            .await
+            .expect("open vault");
         let running = server::start(&settings, vault.clone())
             .await
             .expect("start server");
@@ -49,6 +136,7 @@ impl TestServer {
             http,
             vault,
             dir,
+            settings,
             running: Some(running),
         }
     }
@@ -181,4 +269,15 @@ pub async fn json_of(resp: Response) -> (StatusCode, Value) {
     let text = resp.text().await.unwrap();
     let v = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
     (status, v)
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -26,8 +26,8 @@ use super::context::{Access, Ctx};
 use super::jobs::{creator, RECORDINGS, WITH_TRANSCRIPTIONS};
 use super::wire;
 use crate::error::{ApiError, ApiResult};
-use crate::range::extension_for;
 use crate::AppState;
+use callvault_core::content::extension_for;
 
 /// Bytes buffered between the ZIP writer and the socket.
 const PIPE: usize = 256 * 1024;

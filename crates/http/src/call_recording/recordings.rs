@@ -11,8 +11,9 @@ use serde_json::Value;
 use super::context::{Access, Ctx};
 use super::{filters, hal, wire};
 use crate::error::{ApiError, ApiResult};
-use crate::range::{extension_for, serve_content};
+use crate::range::serve_content;
 use crate::AppState;
+use callvault_core::content::extension_for;
 
 /// Which recordings a path addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]

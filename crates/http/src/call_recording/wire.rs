@@ -4,7 +4,7 @@ use callvault_core::{ContentItem, ContentType, Direction, Interaction};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-use crate::range::extension_for;
+use callvault_core::content::extension_for;
 
 /// `2019-01-01T00:00:00+0000`, as the seed writes every timestamp.
 pub fn time(t: DateTime<Utc>) -> String {

@@ -7,8 +7,9 @@ use callvault_core::{Guid, Scope};
 
 use crate::auth::Authed;
 use crate::error::ApiResult;
-use crate::range::{extension_for, serve_content};
+use crate::range::serve_content;
 use crate::AppState;
+use callvault_core::content::extension_for;
 
 #[utoipa::path(
     get,

@@ -20,8 +20,15 @@ use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::AppState;
 
-/// Parses a JSON body, naming the offending field on failure.
+/// Parses a JSON object body, naming the offending field on failure.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    // serde would also read a struct from an array, and name the field `[0]`.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request(
+            "body",
+            "The body must be a JSON object",
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -34,6 +41,8 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
         let field = match (path.as_str(), named) {
             (".", Some(n)) => n.to_string(),
             (".", None) => "body".to_string(),
+            // An unknown field is already the last step of the path; a missing one is not.
+            (p, Some(n)) if p.rsplit('.').next() == Some(n) => p.to_string(),
             (p, Some(n)) => format!("{p}.{n}"),
             (p, None) => p.to_string(),
         };

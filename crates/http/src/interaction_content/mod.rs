@@ -16,7 +16,7 @@ use crate::AppState;
 
 pub(crate) use content::__path_delete_content;
 pub(crate) use content::__path_download;
-pub(crate) use ingest::{__path_put_content, __path_put_interaction};
+pub(crate) use ingest::{__path_put_content, __path_put_interaction, parse_json};
 pub(crate) use interactions::{
     __path_delete_batch, __path_delete_interaction, __path_get_interaction,
 };

@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 
 use super::dates::format_local;
-use crate::range::extension_for;
+use callvault_core::content::extension_for;
 
 /// Output fields, in the seed's order.
 pub const FIELDS: [&str; 15] = [

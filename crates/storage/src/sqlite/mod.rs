@@ -7,8 +7,10 @@
 
 mod auth;
 mod content;
+mod export;
 mod interactions;
 mod jobs;
+mod lease;
 mod rows;
 mod store;
 mod users;

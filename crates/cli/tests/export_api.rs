@@ -1,0 +1,658 @@
+//! The Interaction Content Export API over HTTP: external storage (a local directory and
+//! the loopback S3 server scripts/services.sh starts), body validation, the job state
+//! machine, batch and recurring exports with a clock moved by the test, and an outage of
+//! the target storage.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use callvault_services::clock::ManualClock;
+use chrono::Utc;
+use common::*;
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const EXPORT: &str = "/interaction-content-export";
+
+fn s3_endpoint() -> String {
+    std::env::var("CALLVAULT_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9123".into())
+}
+
+/// Creates a bucket on the test S3 server (an existing one is fine).
+async fn make_bucket(http: &reqwest::Client, bucket: &str) {
+    let r = http
+        .put(format!("{}/{bucket}", s3_endpoint()))
+        .send()
+        .await
+        .expect("the test S3 server (CALLVAULT_TEST_S3_ENDPOINT) is reachable");
+    assert!(r.status().is_success() || r.status() == StatusCode::CONFLICT);
+}
+
+fn s3_client(bucket: &str) -> Arc<dyn ObjectStore> {
+    Arc::new(
+        object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(bucket)
+            .with_region("us-east-1")
+            .with_endpoint(s3_endpoint())
+            .with_allow_http(true)
+            .with_access_key_id("test")
+            .with_secret_access_key("test")
+            .build()
+            .unwrap(),
+    )
+}
+
+/// Every object in a bucket with its bytes.
+async fn bucket_objects(bucket: &str) -> BTreeMap<String, Vec<u8>> {
+    let s3 = s3_client(bucket);
+    let metas: Vec<_> = s3.list(None).try_collect().await.unwrap();
+    let mut out = BTreeMap::new();
+    for m in metas {
+        let bytes = s3.get(&m.location).await.unwrap().bytes().await.unwrap();
+        out.insert(m.location.to_string(), bytes.to_vec());
+    }
+    out
+}
+
+fn s3_storage_body(bucket: &str) -> Value {
+    json!({
+        "name": "archive",
+        "storageProvider": "s3",
+        "configuration": { "bucket": bucket, "region": "us-east-1", "endpoint": s3_endpoint() },
+        "credentials": { "accessKeyId": "test", "secretAccessKey": "SECRET-test-value" },
+    })
+}
+
+async fn post(s: &TestServer, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+    json_of(
+        s.http
+            .post(s.url(&format!("{EXPORT}{path}")))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn get(s: &TestServer, token: &str, path: &str) -> (StatusCode, Value) {
+    json_of(s.get(token, &format!("{EXPORT}{path}")).await).await
+}
+
+async fn create_storage(s: &TestServer, token: &str, body: &Value) -> String {
+    let (status, v) = post(s, token, "/external-storage", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    v["id"].as_str().unwrap().to_string()
+}
+
+async fn local_storage(s: &TestServer, token: &str, path: &str) -> String {
+    create_storage(
+        s,
+        token,
+        &json!({ "name": "nas", "storageProvider": "local", "configuration": { "path": path } }),
+    )
+    .await
+}
+
+fn days_ago(d: i64) -> String {
+    (Utc::now() - chrono::Duration::days(d)).to_rfc3339()
+}
+
+/// Polls a job until `done` holds for it.
+async fn wait_job(s: &TestServer, token: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..200 {
+        let (status, job) = get(s, token, &format!("/interactions/jobs/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{job}");
+        if done(&job) {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {id} did not reach the expected state");
+}
+
+/// `n` calls a few days back, alternating inbound and outbound, each with a recording
+/// and a transcript.
+async fn seed(s: &TestServer, token: &str, first: u32, n: u32) {
+    for k in first..first + n {
+        let dir = if k % 2 == 0 { "inbound" } else { "outbound" };
+        let start = (Utc::now() - chrono::Duration::days(3) + chrono::Duration::minutes(k.into()))
+            .to_rfc3339();
+        s.seed_call(
+            token,
+            &guid(k),
+            call_body(&start, "+441", "+442", "7", dir),
+            300,
+        )
+        .await;
+        let r = s
+            .put_content(
+                token,
+                &guid(k),
+                "transcript",
+                "",
+                "application/json",
+                format!("{{\"text\":\"call {k}\"}}").into_bytes(),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+}
+
+#[tokio::test]
+async fn external_storage_is_validated_by_a_test_write_and_hides_credentials() {
+    let s = TestServer::start().await;
+    let t = s.token("acme", ALL_SCOPES).await;
+    make_bucket(&s.http, "cv-exp-valid").await;
+    let id = create_storage(&s, &t, &s3_storage_body("cv-exp-valid")).await;
+    let (status, one) = get(&s, &t, &format!("/external-storage/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["storageProvider"], "s3");
+    assert_eq!(one["configuration"]["bucket"], "cv-exp-valid");
+    let (_, list) = get(&s, &t, "/external-storage").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    for v in [&one, &list] {
+        assert!(
+            !v.to_string().contains("SECRET"),
+            "credentials never leave: {v}"
+        );
+    }
+    // The probe object is gone again.
+    assert!(bucket_objects("cv-exp-valid").await.is_empty());
+    if !scale_out() {
+        let db = std::fs::read(s.dir.path().join("callvault.db")).unwrap();
+        let wal = std::fs::read(s.dir.path().join("callvault.db-wal")).unwrap_or_default();
+        for bytes in [db, wal] {
+            assert!(
+                !bytes.windows(6).any(|w| w == b"SECRET"),
+                "credentials are stored sealed"
+            );
+        }
+    }
+    // Another tenant sees nothing.
+    let other = s.token("globex", ALL_SCOPES).await;
+    let (status, _) = get(&s, &other, &format!("/external-storage/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let cases = [
+        (
+            json!({ "storageProvider": "local", "configuration": { "path": "a" } }),
+            "name",
+        ),
+        (
+            json!({ "name": "x", "storageProvider": "ftp", "configuration": {} }),
+            "storageProvider",
+        ),
+        (
+            json!({ "name": "x", "storageProvider": "local", "configuration": { "path": "../../etc" } }),
+            "configuration.path",
+        ),
+        (
+            json!({ "name": "x", "storageProvider": "local", "configuration": {} }),
+            "configuration.path",
+        ),
+        (
+            json!({ "name": "x", "storageProvider": "local", "configuration": { "path": "a", "colour": 1 } }),
+            "configuration.colour",
+        ),
+        (
+            json!({ "name": "x", "storageProvider": "s3", "configuration": { "bucket": "b" } }),
+            "credentials",
+        ),
+        (
+            json!({ "name": "x", "storageProvider": "s3", "configuration": { "bucket": "b" }, "credentials": { "password": "p" } }),
+            "credentials",
+        ),
+        (
+            json!({ "name": "x", "storageProvider": "s3", "configuration": { "bucket": "cv-exp-valid", "endpoint": "http://127.0.0.1:1" }, "credentials": { "accessKeyId": "a", "secretAccessKey": "b" } }),
+            "configuration",
+        ),
+        (
+            json!({ "name": "x", "storageProvider": "s3", "configuration": { "bucket": "cv-no-such-bucket", "endpoint": s3_endpoint() }, "credentials": { "accessKeyId": "a", "secretAccessKey": "b" } }),
+            "configuration",
+        ),
+        (
+            json!({ "name": "x", "storageProvider": "azureBlob", "configuration": { "account": "a", "container": "c" } }),
+            "credentials",
+        ),
+        (json!([1, 2]), "body"),
+    ];
+    for (body, field) in cases {
+        let (status, v) = post(&s, &t, "/external-storage", &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert_eq!(v["field"], field, "{body}: {v}");
+    }
+    let r = s
+        .http
+        .delete(s.url(&format!("{EXPORT}/external-storage/{id}")))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let (status, _) = get(&s, &t, &format!("/external-storage/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn every_bad_schedule_field_is_named() {
+    let s = TestServer::start().await;
+    let t = s.token("acme", ALL_SCOPES).await;
+    let sid = local_storage(&s, &t, "bad-bodies").await;
+    let other = s.token("globex", ALL_SCOPES).await;
+    let foreign = local_storage(&s, &other, "globex").await;
+    let ok = json!({
+        "startDate": days_ago(2),
+        "filters": { "contentTypes": [], "initialDirection": [] },
+        "externalStorageId": sid,
+    });
+    let with = |k: &str, v: Value| {
+        let mut b = ok.clone();
+        b[k] = v;
+        b
+    };
+    let without = |k: &str| {
+        let mut b = ok.clone();
+        b.as_object_mut().unwrap().remove(k);
+        b
+    };
+    let recurring = [
+        (without("startDate"), "startDate"),
+        (with("startDate", json!("yesterday-ish")), "startDate"),
+        (
+            with("startDate", json!(Utc::now().to_rfc3339())),
+            "startDate",
+        ),
+        (with("startDate", json!(12)), "startDate"),
+        (without("filters"), "filters"),
+        (
+            with(
+                "filters",
+                json!({ "contentTypes": ["callRecording", "hologram"] }),
+            ),
+            "filters.contentTypes",
+        ),
+        (
+            with("filters", json!({ "contentTypes": ["videoRecording"] })),
+            "filters.contentTypes",
+        ),
+        (
+            with("filters", json!({ "initialDirection": ["internal"] })),
+            "filters.initialDirection",
+        ),
+        (
+            with("filters", json!({ "contentTypes": "callRecording" })),
+            "filters.contentTypes",
+        ),
+        (with("filters", json!({ "colour": [] })), "filters.colour"),
+        (without("externalStorageId"), "externalStorageId"),
+        (
+            with("externalStorageId", json!("not-a-uuid")),
+            "externalStorageId",
+        ),
+        (
+            with("externalStorageId", json!(foreign)),
+            "externalStorageId",
+        ),
+        (
+            with("externalStorageId", json!(uuid::Uuid::new_v4().to_string())),
+            "externalStorageId",
+        ),
+        (with("endDate", json!(days_ago(1))), "endDate"),
+    ];
+    for (body, field) in recurring {
+        let (status, v) = post(
+            &s,
+            &t,
+            "/interactions/jobs/schedule-recurring-export",
+            &body,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert_eq!(v["field"], field, "{body}: {v}");
+    }
+    let batch_ok = with("endDate", json!(days_ago(1)));
+    let batch_with = |k: &str, v: Value| {
+        let mut b = batch_ok.clone();
+        b[k] = v;
+        b
+    };
+    let batch = [
+        (without("endDate"), "endDate"),
+        (batch_with("endDate", json!(days_ago(3))), "endDate"),
+        (
+            batch_with("endDate", json!(Utc::now().to_rfc3339())),
+            "endDate",
+        ),
+        (batch_with("endDate", json!("2021-13-01")), "endDate"),
+    ];
+    for (body, field) in batch {
+        let (status, v) = post(&s, &t, "/interactions/jobs/schedule-batch-export", &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert_eq!(v["field"], field, "{body}: {v}");
+    }
+    let r = s
+        .http
+        .post(s.url(&format!("{EXPORT}/interactions/jobs/schedule-batch-export")))
+        .bearer_auth(&t)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Both spellings of the recurring endpoint accept the seed's example body.
+    for path in ["schedule-recurring-export", "schedule-recurring-job"] {
+        let (status, v) = post(&s, &t, &format!("/interactions/jobs/{path}"), &ok).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert!(uuid::Uuid::parse_str(v["jobId"].as_str().unwrap()).is_ok());
+    }
+    // A token without the read scope is refused.
+    let w = s.token("acme", "interaction-content:write").await;
+    let (status, _) = post(&s, &w, "/interactions/jobs/schedule-recurring-export", &ok).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn jobs_follow_the_state_machine_and_page() {
+    let clock = Arc::new(ManualClock::starting_at(Utc::now()));
+    let s = TestServer::start_with_clock(clock.clone()).await;
+    let t = s.token("acme", ALL_SCOPES).await;
+    let sid = local_storage(&s, &t, "states").await;
+    let body = json!({
+        "startDate": days_ago(2),
+        "filters": { "contentTypes": [], "initialDirection": [] },
+        "externalStorageId": sid,
+    });
+    let (_, v) = post(
+        &s,
+        &t,
+        "/interactions/jobs/schedule-recurring-export",
+        &body,
+    )
+    .await;
+    let id = v["jobId"].as_str().unwrap().to_string();
+    // The first run finds nothing old enough and waits for the next hour.
+    let job = wait_job(&s, &t, &id, |j| !j["lastRunAt"].is_null()).await;
+    assert_eq!(job["status"], "Scheduled");
+    let act = |a: &'static str| {
+        let id = id.clone();
+        let s = &s;
+        let t = &t;
+        async move { post(s, t, &format!("/interactions/jobs/{id}/{a}"), &json!({})).await }
+    };
+    let (status, v) = act("restart").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("Scheduled"));
+    let (status, v) = act("pause").await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (StatusCode::OK, Some("Paused"))
+    );
+    assert_eq!(act("pause").await.0, StatusCode::CONFLICT);
+    // A paused job does not run, whatever the hour.
+    clock.advance(chrono::Duration::hours(3));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (_, paused) = get(&s, &t, &format!("/interactions/jobs/{id}")).await;
+    assert_eq!(paused["lastRunAt"], job["lastRunAt"]);
+    let (status, v) = act("restart").await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (StatusCode::OK, Some("Scheduled"))
+    );
+    let (status, v) = act("cancel").await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (StatusCode::OK, Some("Cancelled"))
+    );
+    for a in ["cancel", "pause", "restart"] {
+        assert_eq!(act(a).await.0, StatusCode::CONFLICT, "{a} a cancelled job");
+    }
+    assert_eq!(act("explode").await.0, StatusCode::NOT_FOUND);
+    let (status, _) = post(
+        &s,
+        &t,
+        &format!("/interactions/jobs/{}/cancel", uuid::Uuid::new_v4()),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, v) = post(&s, &t, "/interactions/jobs/nope/cancel", &json!({})).await;
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("id"))
+    );
+
+    for _ in 0..4 {
+        post(
+            &s,
+            &t,
+            "/interactions/jobs/schedule-recurring-export",
+            &body,
+        )
+        .await;
+    }
+    let (_, page) = get(&s, &t, "/interactions/jobs?page=2&limit=2").await;
+    assert_eq!(page["total"], 5);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let (_, last) = get(&s, &t, "/interactions/jobs?page=3&limit=2").await;
+    assert_eq!(last["items"].as_array().unwrap().len(), 1);
+    assert_eq!(last["items"][0]["jobId"], id.as_str(), "newest first");
+    for (q, field) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("page=0", "page"),
+        ("page=x", "page"),
+    ] {
+        let (status, v) = get(&s, &t, &format!("/interactions/jobs?{q}")).await;
+        assert_eq!(
+            (status, v["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{q}"
+        );
+    }
+    let other = s.token("globex", ALL_SCOPES).await;
+    let (_, theirs) = get(&s, &other, "/interactions/jobs").await;
+    assert_eq!(theirs["total"], 0);
+    // A storage that a live job uses cannot be deleted.
+    let r = s
+        .http
+        .delete(s.url(&format!("{EXPORT}/external-storage/{sid}")))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn batch_export_writes_each_filtered_item_once_beside_its_metadata() {
+    let s = TestServer::start().await;
+    let t = s.token("acme", ALL_SCOPES).await;
+    seed(&s, &t, 1, 6).await;
+    let sid = local_storage(&s, &t, "batch").await;
+    let body = json!({
+        "startDate": days_ago(4),
+        "endDate": days_ago(1),
+        "filters": { "contentTypes": ["callRecording"], "initialDirection": ["inbound"] },
+        "externalStorageId": sid,
+    });
+    let (status, v) = post(&s, &t, "/interactions/jobs/schedule-batch-export", &body).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let id = v["jobId"].as_str().unwrap();
+    let job = wait_job(&s, &t, id, |j| j["status"] == "Completed").await;
+    assert_eq!(job["itemsExported"], 3, "{job}");
+    assert!(job["error"].is_null());
+
+    let root = s.dir.path().join("exports/batch/acme");
+    let mut files = Vec::new();
+    for e in walk(&root) {
+        files.push(
+            e.strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    files.sort();
+    assert_eq!(files.len(), 6, "{files:?}");
+    for k in [2u32, 4, 6] {
+        let g = guid(k);
+        let wav = files
+            .iter()
+            .find(|f| f.ends_with(&format!("{g}/callRecording.wav")))
+            .unwrap_or_else(|| panic!("{g} missing from {files:?}"));
+        let bytes = std::fs::read(root.join(wav)).unwrap();
+        let r = s
+            .get(
+                &t,
+                &format!("/interaction-content/interactions/{g}/content/callRecording"),
+            )
+            .await;
+        assert_eq!(r.bytes().await.unwrap().to_vec(), bytes);
+        let meta: Value = serde_json::from_slice(
+            &std::fs::read(root.join(wav.replace(".wav", ".metadata.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(meta["guid"], g.as_str());
+        assert_eq!(meta["initialDirection"], "inbound");
+        assert_eq!(meta["content"]["contentType"], "callRecording");
+        assert_eq!(meta["content"]["length"], bytes.len());
+    }
+    let (status, v) = post(
+        &s,
+        &t,
+        &format!("/interactions/jobs/{id}/cancel"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a completed job stays completed: {v}"
+    );
+}
+
+fn walk(p: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            if e.path().is_dir() {
+                out.extend(walk(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn recurring_export_sends_content_once_it_is_twelve_hours_old() {
+    let clock = Arc::new(ManualClock::starting_at(Utc::now()));
+    let s = TestServer::start_with_clock(clock.clone()).await;
+    let t = s.token("acme", ALL_SCOPES).await;
+    let bucket = format!("cv-exp-{}", uuid::Uuid::new_v4().simple());
+    make_bucket(&s.http, &bucket).await;
+    let sid = create_storage(&s, &t, &s3_storage_body(&bucket)).await;
+    seed(&s, &t, 1, 4).await;
+    let body = json!({
+        "startDate": days_ago(5),
+        "filters": { "contentTypes": [], "initialDirection": [] },
+        "externalStorageId": sid,
+    });
+    let (_, v) = post(
+        &s,
+        &t,
+        "/interactions/jobs/schedule-recurring-export",
+        &body,
+    )
+    .await;
+    let id = v["jobId"].as_str().unwrap().to_string();
+    let first = wait_job(&s, &t, &id, |j| !j["lastRunAt"].is_null()).await;
+    assert_eq!(first["itemsExported"], 0, "nothing is 12 hours old yet");
+    assert!(bucket_objects(&bucket).await.is_empty());
+
+    // Thirteen hours on, the next run sends all 8 items (recording + transcript each).
+    clock.advance(chrono::Duration::hours(13));
+    let job = wait_job(&s, &t, &id, |j| j["itemsExported"] == 8).await;
+    assert_eq!(job["status"], "Scheduled");
+    assert_eq!(bucket_objects(&bucket).await.len(), 16);
+
+    // New content waits its 12 hours; what was sent is not sent again.
+    seed(&s, &t, 10, 1).await;
+    clock.advance(chrono::Duration::hours(1));
+    let ran = job["lastRunAt"].clone();
+    let job = wait_job(&s, &t, &id, |j| j["lastRunAt"] != ran).await;
+    assert_eq!(job["itemsExported"], 8);
+    clock.advance(chrono::Duration::hours(12));
+    let job = wait_job(&s, &t, &id, |j| j["itemsExported"] == 10).await;
+    let objects = bucket_objects(&bucket).await;
+    assert_eq!(objects.len(), 20, "{:?}", objects.keys());
+    assert!(objects
+        .keys()
+        .any(|k| k.starts_with("acme/") && k.ends_with(&format!("{}/transcript.json", guid(10)))));
+    clock.advance(chrono::Duration::hours(1));
+    let ran = job["lastRunAt"].clone();
+    let job = wait_job(&s, &t, &id, |j| j["lastRunAt"] != ran).await;
+    assert_eq!(job["itemsExported"], 10, "nothing twice");
+}
+
+#[tokio::test]
+async fn a_storage_outage_is_reported_retried_and_recovered() {
+    let clock = Arc::new(ManualClock::starting_at(Utc::now()));
+    let s = TestServer::start_with_clock(clock.clone()).await;
+    let t = s.token("acme", ALL_SCOPES).await;
+    let bucket = format!("cv-out-{}", uuid::Uuid::new_v4().simple());
+    make_bucket(&s.http, &bucket).await;
+    let sid = create_storage(&s, &t, &s3_storage_body(&bucket)).await;
+    seed(&s, &t, 1, 3).await;
+    // The bucket disappears: every write fails.
+    let r = s
+        .http
+        .delete(format!("{}/{bucket}", s3_endpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let body = json!({
+        "startDate": days_ago(5),
+        "endDate": days_ago(1),
+        "filters": { "contentTypes": [], "initialDirection": [] },
+        "externalStorageId": sid,
+    });
+    let (_, v) = post(&s, &t, "/interactions/jobs/schedule-batch-export", &body).await;
+    let id = v["jobId"].as_str().unwrap().to_string();
+    let job = wait_job(&s, &t, &id, |j| j["consecutiveFailures"] == 1).await;
+    assert_eq!(job["status"], "Scheduled", "{job}");
+    assert!(job["error"].as_str().unwrap().contains("writing"), "{job}");
+    assert_eq!(job["itemsExported"], 0);
+
+    // It keeps failing with backoff until it gives up, saying why.
+    for n in 2..=10 {
+        clock.advance(chrono::Duration::hours(1));
+        wait_job(&s, &t, &id, |j| j["consecutiveFailures"] == n).await;
+    }
+    let job = wait_job(&s, &t, &id, |j| j["status"] == "Failed").await;
+    assert!(job["error"].as_str().is_some());
+
+    // The storage comes back; a restart finishes the job with nothing lost.
+    make_bucket(&s.http, &bucket).await;
+    let (status, v) = post(
+        &s,
+        &t,
+        &format!("/interactions/jobs/{id}/restart"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let job = wait_job(&s, &t, &id, |j| j["status"] == "Completed").await;
+    assert_eq!(job["itemsExported"], 6);
+    assert!(job["error"].is_null());
+    assert_eq!(bucket_objects(&bucket).await.len(), 12);
+}

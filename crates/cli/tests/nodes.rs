@@ -1,0 +1,304 @@
+//! Nodes as processes: an export job whose node is killed with SIGKILL mid-transfer is
+//! taken over (by a second node on PostgreSQL + S3, or by the restarted node on the
+//! embedded backends) and the external storage ends with every item exactly once.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{call_body, fresh_bucket_prefix, fresh_database, json_of, scale_out, TEST_MASTER_KEY};
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const ITEMS: u32 = 60;
+
+/// A configuration file for nodes of one deployment.
+async fn config(dir: &Path) -> PathBuf {
+    let mut text = String::from("export_lease_secs = 1\n");
+    if scale_out() {
+        let db = fresh_database().await;
+        let s3 = fresh_bucket_prefix();
+        text.push_str(&format!(
+            "database_url = \"{db}\"\nblob_url = \"s3://{}/{}\"\nmaster_key = \"{TEST_MASTER_KEY}\"\n\
+             [s3]\nendpoint = \"{}\"\nregion = \"us-east-1\"\naccess_key_id = \"test\"\n\
+             secret_access_key = \"test\"\nallow_http = true\n",
+            s3.bucket,
+            s3.prefix,
+            s3.endpoint.unwrap_or_default()
+        ));
+    }
+    let path = dir.join("callvault.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn cli(dir: &Path, cfg: &Path, args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_callvault"))
+        .args(args)
+        .arg("--json")
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--config")
+        .arg(cfg)
+        .output()
+        .expect("run callvault");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+struct Node {
+    child: Child,
+    base: String,
+}
+
+impl Node {
+    async fn spawn(dir: &Path, cfg: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_callvault"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(dir)
+            .arg("--config")
+            .arg(cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn node");
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if reqwest::get(format!("{base}/readyz"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Self { child, base };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("node did not start");
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn s3(bucket: &str) -> object_store::aws::AmazonS3 {
+    object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region("us-east-1")
+        .with_endpoint(
+            std::env::var("CALLVAULT_TEST_S3_ENDPOINT")
+                .unwrap_or_else(|_| "http://127.0.0.1:9123".into()),
+        )
+        .with_allow_http(true)
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .build()
+        .unwrap()
+}
+
+async fn job(http: &reqwest::Client, base: &str, token: &str, id: &str) -> Value {
+    let (status, v) = json_of(
+        http.get(format!(
+            "{base}/interaction-content-export/interactions/jobs/{id}"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v
+}
+
+#[tokio::test]
+async fn an_export_whose_node_is_killed_is_taken_over_and_sends_each_item_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = config(d).await;
+    cli(d, &cfg, &["tenant", "create", "acme"]);
+    let c = cli(
+        d,
+        &cfg,
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "acme",
+            "--scopes",
+            "interaction-content:read interaction-content:write",
+        ],
+    );
+    let a = Node::spawn(d, &cfg).await;
+    let http = reqwest::Client::new();
+    let (_, tok) = json_of(
+        http.post(format!("{}/Auth/connect/token", a.base))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", c["clientId"].as_str().unwrap()),
+                ("client_secret", c["clientSecret"].as_str().unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let token = tok["access_token"].as_str().unwrap().to_string();
+
+    // 60 one-minute recordings (~1 MB each), so the transfer takes a while.
+    let mut expected = BTreeMap::new();
+    for k in 0..ITEMS {
+        let g = common::guid(k + 1);
+        let start = (chrono::Utc::now() - chrono::Duration::days(2)
+            + chrono::Duration::seconds(k.into()))
+        .to_rfc3339();
+        let r = http
+            .put(format!("{}/interaction-content/interactions/{g}", a.base))
+            .bearer_auth(&token)
+            .json(&call_body(&start, "+1", "+2", "7", "inbound"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let wav = callvault_services::audio::synth_wav(60_000 + k, 8000, 300.0 + k as f32);
+        expected.insert(g.clone(), hex::encode(Sha256::digest(&wav)));
+        let r = http
+            .put(format!(
+                "{}/interaction-content/interactions/{g}/content/callRecording",
+                a.base
+            ))
+            .bearer_auth(&token)
+            .header("Content-Type", "audio/wav")
+            .body(wav)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+
+    let bucket = format!("cv-kill-{}", uuid::Uuid::new_v4().simple());
+    let endpoint = std::env::var("CALLVAULT_TEST_S3_ENDPOINT")
+        .unwrap_or_else(|_| "http://127.0.0.1:9123".into());
+    http.put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    let (status, storage) = json_of(
+        http.post(format!(
+            "{}/interaction-content-export/external-storage",
+            a.base
+        ))
+        .bearer_auth(&token)
+        .json(&json!({
+            "name": "archive",
+            "storageProvider": "s3",
+            "configuration": { "bucket": bucket, "endpoint": endpoint },
+            "credentials": { "accessKeyId": "test", "secretAccessKey": "test" },
+        }))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{storage}");
+    let (status, v) = json_of(
+        http.post(format!(
+            "{}/interaction-content-export/interactions/jobs/schedule-batch-export",
+            a.base
+        ))
+        .bearer_auth(&token)
+        .json(&json!({
+            "startDate": (chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339(),
+            "endDate": (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339(),
+            "filters": { "contentTypes": [], "initialDirection": [] },
+            "externalStorageId": storage["id"],
+        }))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let id = v["jobId"].as_str().unwrap().to_string();
+
+    // Kill the node as soon as part of the job is done.
+    let mut seen = 0;
+    for _ in 0..2000 {
+        seen = job(&http, &a.base, &token, &id).await["itemsExported"]
+            .as_u64()
+            .unwrap();
+        if seen >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(a);
+    assert!(
+        (3..u64::from(ITEMS)).contains(&seen),
+        "the kill must land mid-job (saw {seen} of {ITEMS} exported)"
+    );
+
+    // Another node (the restarted one, on the embedded backends) takes the job over once
+    // the dead node's lease lapses, with the same token.
+    let b = Node::spawn(d, &cfg).await;
+    let mut done = Value::Null;
+    for _ in 0..600 {
+        done = job(&http, &b.base, &token, &id).await;
+        if done["status"] == "Completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(done["status"], "Completed", "{done}");
+    assert_eq!(
+        done["itemsExported"], ITEMS,
+        "each item counted once: {done}"
+    );
+
+    let store = s3(&bucket);
+    let objects: Vec<_> = store.list(None).try_collect().await.unwrap();
+    assert_eq!(
+        objects.len(),
+        2 * ITEMS as usize,
+        "one file and one metadata file per item"
+    );
+    for (g, sha) in &expected {
+        let wav = objects
+            .iter()
+            .find(|o| {
+                o.location
+                    .as_ref()
+                    .ends_with(&format!("{g}/callRecording.wav"))
+            })
+            .unwrap_or_else(|| panic!("{g} missing"));
+        let bytes = store
+            .get(&wav.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(&hex::encode(Sha256::digest(&bytes)), sha, "{g} intact");
+    }
+}

@@ -1,0 +1,202 @@
+//! Connecting to a customer's storage: an `object_store` client per provider, built only
+//! from what the tenant configured (never from the server's own environment, so one
+//! tenant's export can never use the server's cloud credentials).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use callvault_core::{Invalid, StorageTarget};
+use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
+use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::local::LocalFileSystem;
+use object_store::prefix::PrefixStore;
+use object_store::{ClientOptions, ObjectStore, RetryConfig};
+use serde::{Deserialize, Serialize};
+
+/// Secrets for a target, sealed at rest and never returned by the API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Credentials {
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    /// Azure Blob: the storage account key.
+    pub account_key: Option<String>,
+    /// Google Cloud Storage: the service account key JSON.
+    pub service_account_key: Option<String>,
+}
+
+/// Checks a path segment list from a request: no empty, dot or hidden segments, only
+/// portable characters.
+pub fn check_relative_path(field: &str, value: &str, allow_empty: bool) -> Result<(), Invalid> {
+    let v = value.trim_matches('/');
+    if v.is_empty() {
+        return if allow_empty {
+            Ok(())
+        } else {
+            Err(Invalid::new(field, format!("{field} must not be empty")))
+        };
+    }
+    let ok = v.len() <= 512
+        && v.split('/').all(|seg| {
+            !seg.is_empty()
+                && !seg.starts_with('.')
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Invalid::new(
+            field,
+            format!(
+                "{field} must be '/'-separated names of letters, digits, '-', '_' and '.', \
+                 none starting with '.'"
+            ),
+        ))
+    }
+}
+
+/// Where a local target lives: always under the server's export root.
+pub fn local_dir(root: &Path, path: &str) -> PathBuf {
+    root.join(path.trim_matches('/'))
+}
+
+fn client_options() -> ClientOptions {
+    ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(120))
+}
+
+/// Few, quick retries inside the client: the export runner retries whole items with its
+/// own backoff and reports outages in the job's status.
+fn retry() -> RetryConfig {
+    RetryConfig {
+        max_retries: 2,
+        retry_timeout: Duration::from_secs(15),
+        ..Default::default()
+    }
+}
+
+/// Builds the client for a target. Errors name the field to fix.
+pub fn connect(
+    target: &StorageTarget,
+    creds: &Credentials,
+    export_root: &Path,
+) -> Result<Arc<dyn ObjectStore>, Invalid> {
+    let bad = |field: &str, e: object_store::Error| Invalid::new(field, e.to_string());
+    let store: Arc<dyn ObjectStore> = match target {
+        StorageTarget::S3 {
+            bucket,
+            region,
+            endpoint,
+            ..
+        } => {
+            let mut b = AmazonS3Builder::new()
+                .with_bucket_name(bucket)
+                .with_region(region.as_deref().unwrap_or("us-east-1"))
+                .with_client_options(client_options())
+                .with_retry(retry());
+            if let Some(e) = endpoint {
+                b = b
+                    .with_endpoint(e)
+                    .with_virtual_hosted_style_request(false)
+                    .with_allow_http(e.starts_with("http://"));
+            }
+            match (&creds.access_key_id, &creds.secret_access_key) {
+                (Some(k), Some(s)) => {
+                    b = b.with_access_key_id(k).with_secret_access_key(s);
+                }
+                _ => {
+                    return Err(Invalid::new(
+                        "credentials",
+                        "S3 needs credentials.accessKeyId and credentials.secretAccessKey",
+                    ))
+                }
+            }
+            if let Some(t) = &creds.session_token {
+                b = b.with_token(t);
+            }
+            Arc::new(b.build().map_err(|e| bad("configuration", e))?)
+        }
+        StorageTarget::AzureBlob {
+            account,
+            container,
+            endpoint,
+            ..
+        } => {
+            let key = creds.account_key.as_deref().ok_or_else(|| {
+                Invalid::new("credentials", "Azure Blob needs credentials.accountKey")
+            })?;
+            let mut b = MicrosoftAzureBuilder::new()
+                .with_account(account)
+                .with_container_name(container)
+                .with_access_key(key)
+                .with_client_options(client_options())
+                .with_retry(retry());
+            if let Some(e) = endpoint {
+                b = b
+                    .with_endpoint(e.clone())
+                    .with_allow_http(e.starts_with("http://"));
+            }
+            Arc::new(b.build().map_err(|e| bad("configuration", e))?)
+        }
+        StorageTarget::GoogleCloudStorage { bucket, .. } => {
+            let key = creds.service_account_key.as_deref().ok_or_else(|| {
+                Invalid::new(
+                    "credentials",
+                    "Google Cloud Storage needs credentials.serviceAccountKey",
+                )
+            })?;
+            Arc::new(
+                GoogleCloudStorageBuilder::new()
+                    .with_bucket_name(bucket)
+                    .with_service_account_key(key)
+                    .with_client_options(client_options())
+                    .with_retry(retry())
+                    .build()
+                    .map_err(|e| bad("configuration", e))?,
+            )
+        }
+        StorageTarget::Local { path, .. } => {
+            check_relative_path("configuration.path", path, false)?;
+            let dir = local_dir(export_root, path);
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                Invalid::new(
+                    "configuration.path",
+                    format!("cannot create the export directory: {e}"),
+                )
+            })?;
+            Arc::new(
+                LocalFileSystem::new_with_prefix(&dir).map_err(|e| bad("configuration.path", e))?,
+            )
+        }
+    };
+    let prefix = target.prefix().trim_matches('/');
+    if prefix.is_empty() {
+        Ok(store)
+    } else {
+        check_relative_path("configuration.prefix", prefix, true)?;
+        Ok(Arc::new(PrefixStore::new(store, prefix)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_paths_cannot_leave_the_export_root() {
+        for bad in ["..", "a/../b", ".hidden", "a//b/..", "a\\b", "a b", "/.."] {
+            assert!(check_relative_path("p", bad, false).is_err(), "{bad}");
+        }
+        for good in ["archive", "acme/2024", "a-b_c.d"] {
+            assert!(check_relative_path("p", good, false).is_ok(), "{good}");
+        }
+        assert!(check_relative_path("p", "", true).is_ok());
+        assert!(check_relative_path("p", "", false).is_err());
+    }
+}

@@ -1,0 +1,416 @@
+//! The Export API's tables on SQLite.
+
+use async_trait::async_trait;
+use callvault_core::{
+    ExportFilters, ExportJob, ExportKind, ExportStatus, ExportWatermark, ExternalStorage,
+    StorageTarget, TenantId,
+};
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use uuid::Uuid;
+
+use super::rows::{from_us, to_us};
+use super::SqliteStore;
+use crate::error::{StoreError, StoreResult};
+use crate::export::{Candidate, CandidateQuery, ExportStore, RunOutcome};
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("stored {what} is unreadable: {e}"))
+}
+
+fn uuid_of(row: &SqliteRow, col: &str) -> StoreResult<Uuid> {
+    let s: String = row.try_get(col)?;
+    Uuid::parse_str(&s).map_err(|e| corrupt(col, e))
+}
+
+fn storage(row: &SqliteRow) -> StoreResult<ExternalStorage> {
+    let target: String = row.try_get("target")?;
+    Ok(ExternalStorage {
+        id: uuid_of(row, "id")?,
+        tenant_id: TenantId(row.try_get("tenant_id")?),
+        name: row.try_get("name")?,
+        target: serde_json::from_str::<StorageTarget>(&target).map_err(|e| corrupt("target", e))?,
+        sealed_credentials: row.try_get("credentials")?,
+        created_at: from_us(row.try_get("created_us")?),
+    })
+}
+
+const JOB_COLUMNS: &str = "id, tenant_id, kind, status, start_us, end_us, filters, storage_id, \
+     created_by, created_us, updated_us, next_run_us, last_run_us, watermark, items_exported, \
+     bytes_exported, failures, error";
+
+fn job(row: &SqliteRow) -> StoreResult<ExportJob> {
+    let kind: String = row.try_get("kind")?;
+    let status: String = row.try_get("status")?;
+    let filters: String = row.try_get("filters")?;
+    let watermark: Option<String> = row.try_get("watermark")?;
+    let opt_us = |col: &str| -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(row.try_get::<Option<i64>, _>(col)?.map(from_us))
+    };
+    Ok(ExportJob {
+        id: uuid_of(row, "id")?,
+        tenant_id: TenantId(row.try_get("tenant_id")?),
+        kind: ExportKind::parse(&kind).ok_or_else(|| corrupt("export kind", &kind))?,
+        status: ExportStatus::parse(&status).ok_or_else(|| corrupt("export status", &status))?,
+        start: from_us(row.try_get("start_us")?),
+        end: opt_us("end_us")?,
+        filters: serde_json::from_str::<ExportFilters>(&filters)
+            .map_err(|e| corrupt("filters", e))?,
+        storage_id: uuid_of(row, "storage_id")?,
+        created_by: row.try_get("created_by")?,
+        created_at: from_us(row.try_get("created_us")?),
+        updated_at: from_us(row.try_get("updated_us")?),
+        next_run: opt_us("next_run_us")?,
+        last_run: opt_us("last_run_us")?,
+        watermark: watermark
+            .map(|w| serde_json::from_str::<ExportWatermark>(&w))
+            .transpose()
+            .map_err(|e| corrupt("watermark", e))?,
+        items_exported: row.try_get::<i64, _>("items_exported")?.max(0) as u64,
+        bytes_exported: row.try_get::<i64, _>("bytes_exported")?.max(0) as u64,
+        failures: row
+            .try_get::<i64, _>("failures")?
+            .clamp(0, i64::from(u32::MAX)) as u32,
+        error: row.try_get("error")?,
+    })
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// Statuses in which a job may still write to its storage.
+const LIVE: &str = "('Scheduled', 'Running', 'Paused', 'Failed')";
+
+#[async_trait]
+impl ExportStore for SqliteStore {
+    async fn create_storage(&self, s: &ExternalStorage) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO external_storages (id, tenant_id, name, target, credentials, created_us) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(s.id.to_string())
+        .bind(s.tenant_id.0)
+        .bind(&s.name)
+        .bind(to_json(&s.target))
+        .bind(&s.sealed_credentials)
+        .bind(to_us(s.created_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn storage(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<ExternalStorage>> {
+        let row = sqlx::query("SELECT * FROM external_storages WHERE tenant_id = ? AND id = ?")
+            .bind(tenant.0)
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(storage).transpose()
+    }
+
+    async fn list_storages(&self, tenant: TenantId) -> StoreResult<Vec<ExternalStorage>> {
+        let rows = sqlx::query(
+            "SELECT * FROM external_storages WHERE tenant_id = ? ORDER BY created_us, id",
+        )
+        .bind(tenant.0)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(storage).collect()
+    }
+
+    async fn delete_storage(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let sql =
+            format!("SELECT COUNT(*) FROM export_jobs WHERE storage_id = ? AND status IN {LIVE}");
+        let live: i64 = sqlx::query_scalar(&sql)
+            .bind(id.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        if live > 0 {
+            return Err(StoreError::Conflict(format!(
+                "{live} export job(s) that can still run use this storage; cancel them first"
+            )));
+        }
+        sqlx::query(
+            "DELETE FROM export_ledger WHERE job_id IN (SELECT id FROM export_jobs \
+             WHERE storage_id = ? AND tenant_id = ?)",
+        )
+        .bind(id.to_string())
+        .bind(tenant.0)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM export_jobs WHERE storage_id = ? AND tenant_id = ?")
+            .bind(id.to_string())
+            .bind(tenant.0)
+            .execute(&mut *tx)
+            .await?;
+        let gone = sqlx::query("DELETE FROM external_storages WHERE tenant_id = ? AND id = ?")
+            .bind(tenant.0)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(gone > 0)
+    }
+
+    async fn create_export(&self, j: &ExportJob) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO export_jobs (id, tenant_id, kind, status, start_us, end_us, filters, \
+             storage_id, created_by, created_us, updated_us, next_run_us) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(j.id.to_string())
+        .bind(j.tenant_id.0)
+        .bind(j.kind.as_str())
+        .bind(j.status.as_str())
+        .bind(to_us(j.start))
+        .bind(j.end.map(to_us))
+        .bind(to_json(&j.filters))
+        .bind(j.storage_id.to_string())
+        .bind(&j.created_by)
+        .bind(to_us(j.created_at))
+        .bind(to_us(j.updated_at))
+        .bind(j.next_run.map(to_us))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn export_job(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<ExportJob>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM export_jobs WHERE tenant_id = ? AND id = ?");
+        let row = sqlx::query(&sql)
+            .bind(tenant.0)
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(job).transpose()
+    }
+
+    async fn list_exports(
+        &self,
+        tenant: TenantId,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<(u64, Vec<ExportJob>)> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM export_jobs WHERE tenant_id = ?")
+            .bind(tenant.0)
+            .fetch_one(&self.reader)
+            .await?;
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM export_jobs WHERE tenant_id = ? \
+             ORDER BY created_us DESC, id LIMIT ? OFFSET ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(tenant.0)
+            .bind(i64::from(limit))
+            .bind(offset.min(i64::MAX as u64) as i64)
+            .fetch_all(&self.reader)
+            .await?;
+        Ok((
+            total.max(0) as u64,
+            rows.iter().map(job).collect::<StoreResult<_>>()?,
+        ))
+    }
+
+    async fn transition_export(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        from: ExportStatus,
+        to: ExportStatus,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let restart = to == ExportStatus::Scheduled;
+        let n = sqlx::query(
+            "UPDATE export_jobs SET status = ?, updated_us = ?, lease_until_us = NULL, \
+             next_run_us = CASE WHEN ? THEN ? ELSE next_run_us END, \
+             failures = CASE WHEN ? THEN 0 ELSE failures END, \
+             error = CASE WHEN ? THEN NULL ELSE error END \
+             WHERE tenant_id = ? AND id = ? AND status = ?",
+        )
+        .bind(to.as_str())
+        .bind(to_us(now))
+        .bind(restart)
+        .bind(to_us(now))
+        .bind(restart)
+        .bind(restart)
+        .bind(tenant.0)
+        .bind(id.to_string())
+        .bind(from.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn claim_export(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<ExportJob>> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "UPDATE export_jobs SET status = 'Running', lease_until_us = ?, last_run_us = ?, \
+             updated_us = ? WHERE id = (SELECT id FROM export_jobs \
+             WHERE (status = 'Scheduled' AND next_run_us <= ?) \
+             OR (status = 'Running' AND lease_until_us < ?) \
+             ORDER BY next_run_us LIMIT 1) RETURNING {JOB_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(to_us(lease_until))
+            .bind(to_us(now))
+            .bind(to_us(now))
+            .bind(to_us(now))
+            .bind(to_us(now))
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        row.as_ref().map(job).transpose()
+    }
+
+    async fn export_candidates(&self, q: &CandidateQuery<'_>) -> StoreResult<Vec<Candidate>> {
+        let mut b = QueryBuilder::<Sqlite>::new(
+            "SELECT c.interaction_id, c.content_key, c.sha256, c.last_modified_us \
+             FROM content_items c JOIN interactions i ON i.id = c.interaction_id \
+             WHERE c.tenant_id = ",
+        );
+        b.push_bind(q.tenant.0);
+        b.push(" AND i.start_us >= ").push_bind(to_us(q.start));
+        if let Some(end) = q.end {
+            b.push(" AND i.start_us <= ").push_bind(to_us(end));
+        }
+        if let Some(cut) = q.stored_before {
+            b.push(" AND c.last_modified_us <= ").push_bind(to_us(cut));
+        }
+        if !q.content_types.is_empty() {
+            b.push(" AND c.content_type IN (");
+            let mut sep = b.separated(", ");
+            for t in q.content_types {
+                sep.push_bind(t.as_str());
+            }
+            b.push(")");
+        }
+        if !q.directions.is_empty() {
+            b.push(" AND i.direction IN (");
+            let mut sep = b.separated(", ");
+            for d in q.directions {
+                sep.push_bind(d.as_str());
+            }
+            b.push(")");
+        }
+        if let Some(w) = q.after {
+            b.push(" AND (c.last_modified_us, c.interaction_id, c.content_key) > (")
+                .push_bind(w.stored_us)
+                .push(", ")
+                .push_bind(w.interaction_id)
+                .push(", ")
+                .push_bind(w.content_key.clone())
+                .push(")");
+        }
+        b.push(" ORDER BY c.last_modified_us, c.interaction_id, c.content_key LIMIT ")
+            .push_bind(i64::from(q.limit));
+        let rows = b.build().fetch_all(&self.reader).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Candidate {
+                    interaction_id: r.try_get(0)?,
+                    content_key: r.try_get(1)?,
+                    sha256: r.try_get(2)?,
+                    stored_us: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn exported(&self, job: Uuid, item: &Candidate) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM export_ledger WHERE job_id = ? AND interaction_id = ? \
+             AND content_key = ? AND sha256 = ?",
+        )
+        .bind(job.to_string())
+        .bind(item.interaction_id)
+        .bind(&item.content_key)
+        .bind(&item.sha256)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn record_export(
+        &self,
+        job: Uuid,
+        item: &Candidate,
+        bytes: u64,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let watermark = ExportWatermark {
+            stored_us: item.stored_us,
+            interaction_id: item.interaction_id,
+            content_key: item.content_key.clone(),
+        };
+        let n = sqlx::query(
+            "UPDATE export_jobs SET watermark = ?, lease_until_us = ?, updated_us = ?, \
+             items_exported = items_exported + 1, bytes_exported = bytes_exported + ? \
+             WHERE id = ? AND status = 'Running'",
+        )
+        .bind(to_json(&watermark))
+        .bind(to_us(lease_until))
+        .bind(to_us(now))
+        .bind(bytes.min(i64::MAX as u64) as i64)
+        .bind(job.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT OR IGNORE INTO export_ledger (job_id, interaction_id, content_key, sha256, \
+             exported_us) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(job.to_string())
+        .bind(item.interaction_id)
+        .bind(&item.content_key)
+        .bind(&item.sha256)
+        .bind(to_us(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn finish_export_run(
+        &self,
+        job: Uuid,
+        o: &RunOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE export_jobs SET status = ?, next_run_us = ?, failures = ?, error = ?, \
+             lease_until_us = NULL, updated_us = ? WHERE id = ? AND status = 'Running'",
+        )
+        .bind(o.status.as_str())
+        .bind(o.next_run.map(to_us))
+        .bind(i64::from(o.failures))
+        .bind(&o.error)
+        .bind(to_us(now))
+        .bind(job.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+}
