@@ -172,6 +172,18 @@ pub fn banner(base: &str, d: &DemoAccess) -> String {
         id = d.client_id,
         secret = d.client_secret,
     ));
+    let week_ago = (now - Duration::days(7)).format("%Y-%m-%dT%H:%M:%SZ");
+    let half_day_ago = (now - Duration::hours(13)).format("%Y-%m-%dT%H:%M:%SZ");
+    s.push_str(&format!(
+        "\n# Export API: a directory target (under the data directory's exports/), then last week's inbound recordings\n\
+         export SID=$(curl {insecure}-s -X POST {base}/interaction-content-export/external-storage \\\n  \
+           -H \"Authorization: Bearer $TOKEN\" -H \"Content-Type: application/json\" \\\n  \
+           -d '{{\"name\":\"demo-archive\",\"storageProvider\":\"local\",\"configuration\":{{\"path\":\"demo-archive\"}}}}' | sed 's/.*\"id\":\"\\([^\"]*\\)\".*/\\1/')\n\
+         curl {insecure}-s -X POST {base}/interaction-content-export/interactions/jobs/schedule-batch-export \\\n  \
+           -H \"Authorization: Bearer $TOKEN\" -H \"Content-Type: application/json\" \\\n  \
+           -d '{{\"startDate\":\"{week_ago}\",\"endDate\":\"{half_day_ago}\",\"filters\":{{\"contentTypes\":[\"callRecording\"],\"initialDirection\":[\"inbound\"]}},\"externalStorageId\":\"'$SID'\"}}'\n\
+         curl {insecure}-s \"{base}/interaction-content-export/interactions/jobs\" -H \"Authorization: Bearer $TOKEN\"\n"
+    ));
     s.push_str(&format!(
         "\nOpenAPI: {base}/openapi.json   metrics: {base}/metrics\n"
     ));

@@ -6,4 +6,5 @@ pub mod config;
 pub mod demo;
 pub mod ingest_cmd;
 pub mod keys;
+pub mod migrate_cmd;
 pub mod server;

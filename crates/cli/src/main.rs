@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use callvault::config::{ServeArgs, Settings, StoreArgs};
-use callvault::{admin, demo, ingest_cmd, server};
+use callvault::{admin, demo, ingest_cmd, migrate_cmd, server};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -45,6 +45,20 @@ enum Command {
         path: PathBuf,
     },
     /// Run housekeeping now: staging leftovers, orphaned blobs, expired tokens.
+    /// Move this embedded vault to PostgreSQL and S3, verifying counts and checksums.
+    /// Stop the embedded server first; re-running is safe.
+    Migrate {
+        /// The embedded vault: sqlite:DATA_DIR.
+        #[arg(long)]
+        from: String,
+        /// The scale-out database: postgres://...
+        #[arg(long)]
+        to: String,
+        /// The scale-out bucket: s3://bucket[/prefix] (endpoint and credentials from the
+        /// --config file's [s3] table or the AWS_* variables).
+        #[arg(long)]
+        to_blobs: String,
+    },
     Sweep {
         /// Leave files younger than this alone: an upload may still be writing them. Use 0
         /// only when no server is running on this data directory.
@@ -144,6 +158,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(a) => a.clone(),
         _ => ServeArgs::default(),
     };
+    if let Command::Migrate { from, to, to_blobs } = &cli.command {
+        return migrate_cmd::run(&cli.store, from, to, to_blobs, cli.json).await;
+    }
     let settings = Settings::resolve(&cli.store, &serve_args)?;
     let vault = server::open_vault(&settings).await?;
     let out = cli.json;
@@ -253,6 +270,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Ingest { tenant, path } => ingest_cmd::run(&vault, &tenant, &path, out).await?,
+        // Returned above, before the configured vault opens.
+        Command::Migrate { .. } => {}
         Command::Sweep { grace_secs } => {
             let r = vault
                 .sweep(std::time::Duration::from_secs(grace_secs))

@@ -9,6 +9,7 @@ pub mod lease;
 pub mod local_blob;
 pub mod locks;
 pub mod meta;
+pub mod migrate;
 pub mod object_blob;
 pub mod postgres;
 pub mod sqlite;

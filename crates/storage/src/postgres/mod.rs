@@ -67,6 +67,11 @@ impl PgStore {
         })
     }
 
+    /// For `migrate`, which writes tables whole.
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Closes every connection, releasing any advisory lock still held.
     pub async fn close(&self) {
         self.locks.close().await;
