@@ -3,6 +3,7 @@
 //! (SQLite + local files) or on the scale-out backends.
 
 pub mod blob;
+mod decode;
 pub mod error;
 pub mod export;
 pub mod lease;

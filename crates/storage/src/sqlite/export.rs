@@ -1,84 +1,16 @@
 //! The Export API's tables on SQLite.
 
 use async_trait::async_trait;
-use callvault_core::{
-    ExportFilters, ExportJob, ExportKind, ExportStatus, ExportWatermark, ExternalStorage,
-    StorageTarget, TenantId,
-};
+use callvault_core::{ExportJob, ExportStatus, ExportWatermark, ExternalStorage, TenantId};
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
-use super::rows::{from_us, to_us};
+use super::rows::to_us;
 use super::SqliteStore;
+use crate::decode::{job, storage, to_json, JOB_COLUMNS};
 use crate::error::{StoreError, StoreResult};
 use crate::export::{Candidate, CandidateQuery, ExportStore, RunOutcome};
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(format!("stored {what} is unreadable: {e}"))
-}
-
-fn uuid_of(row: &SqliteRow, col: &str) -> StoreResult<Uuid> {
-    let s: String = row.try_get(col)?;
-    Uuid::parse_str(&s).map_err(|e| corrupt(col, e))
-}
-
-fn storage(row: &SqliteRow) -> StoreResult<ExternalStorage> {
-    let target: String = row.try_get("target")?;
-    Ok(ExternalStorage {
-        id: uuid_of(row, "id")?,
-        tenant_id: TenantId(row.try_get("tenant_id")?),
-        name: row.try_get("name")?,
-        target: serde_json::from_str::<StorageTarget>(&target).map_err(|e| corrupt("target", e))?,
-        sealed_credentials: row.try_get("credentials")?,
-        created_at: from_us(row.try_get("created_us")?),
-    })
-}
-
-const JOB_COLUMNS: &str = "id, tenant_id, kind, status, start_us, end_us, filters, storage_id, \
-     created_by, created_us, updated_us, next_run_us, last_run_us, watermark, items_exported, \
-     bytes_exported, failures, error";
-
-fn job(row: &SqliteRow) -> StoreResult<ExportJob> {
-    let kind: String = row.try_get("kind")?;
-    let status: String = row.try_get("status")?;
-    let filters: String = row.try_get("filters")?;
-    let watermark: Option<String> = row.try_get("watermark")?;
-    let opt_us = |col: &str| -> StoreResult<Option<DateTime<Utc>>> {
-        Ok(row.try_get::<Option<i64>, _>(col)?.map(from_us))
-    };
-    Ok(ExportJob {
-        id: uuid_of(row, "id")?,
-        tenant_id: TenantId(row.try_get("tenant_id")?),
-        kind: ExportKind::parse(&kind).ok_or_else(|| corrupt("export kind", &kind))?,
-        status: ExportStatus::parse(&status).ok_or_else(|| corrupt("export status", &status))?,
-        start: from_us(row.try_get("start_us")?),
-        end: opt_us("end_us")?,
-        filters: serde_json::from_str::<ExportFilters>(&filters)
-            .map_err(|e| corrupt("filters", e))?,
-        storage_id: uuid_of(row, "storage_id")?,
-        created_by: row.try_get("created_by")?,
-        created_at: from_us(row.try_get("created_us")?),
-        updated_at: from_us(row.try_get("updated_us")?),
-        next_run: opt_us("next_run_us")?,
-        last_run: opt_us("last_run_us")?,
-        watermark: watermark
-            .map(|w| serde_json::from_str::<ExportWatermark>(&w))
-            .transpose()
-            .map_err(|e| corrupt("watermark", e))?,
-        items_exported: row.try_get::<i64, _>("items_exported")?.max(0) as u64,
-        bytes_exported: row.try_get::<i64, _>("bytes_exported")?.max(0) as u64,
-        failures: row
-            .try_get::<i64, _>("failures")?
-            .clamp(0, i64::from(u32::MAX)) as u32,
-        error: row.try_get("error")?,
-    })
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_default()
-}
 
 /// Statuses in which a job may still write to its storage.
 const LIVE: &str = "('Scheduled', 'Running', 'Paused', 'Failed')";
