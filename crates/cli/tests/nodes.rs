@@ -1,6 +1,7 @@
-//! Nodes as processes: an export job whose node is killed with SIGKILL mid-transfer is
-//! taken over (by a second node on PostgreSQL + S3, or by the restarted node on the
-//! embedded backends) and the external storage ends with every item exactly once.
+//! Nodes as processes: two `callvault serve` processes over the same stores (PostgreSQL +
+//! S3 in the scale-out run, one data directory on the embedded backends). The node running
+//! an export is killed with SIGKILL mid-transfer; the other takes the job over and the
+//! external storage ends with every item exactly once.
 
 mod common;
 
@@ -132,6 +133,22 @@ async fn job(http: &reqwest::Client, base: &str, token: &str, id: &str) -> Value
     v
 }
 
+/// Items this node's export runner has sent, from its Prometheus metrics.
+async fn exported_by(http: &reqwest::Client, base: &str) -> u64 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("callvault_export_items_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
 #[tokio::test]
 async fn an_export_whose_node_is_killed_is_taken_over_and_sends_each_item_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -150,7 +167,9 @@ async fn an_export_whose_node_is_killed_is_taken_over_and_sends_each_item_once()
             "interaction-content:read interaction-content:write",
         ],
     );
+    // Two nodes over the same stores from the start; either may claim the job.
     let a = Node::spawn(d, &cfg).await;
+    let b = Node::spawn(d, &cfg).await;
     let http = reqwest::Client::new();
     let (_, tok) = json_of(
         http.post(format!("{}/Auth/connect/token", a.base))
@@ -242,7 +261,8 @@ async fn an_export_whose_node_is_killed_is_taken_over_and_sends_each_item_once()
     assert_eq!(status, StatusCode::OK, "{v}");
     let id = v["jobId"].as_str().unwrap().to_string();
 
-    // Kill the node as soon as part of the job is done.
+    // As soon as part of the job is done, kill the node running it (the one whose
+    // metrics count exported items), with SIGKILL.
     let mut seen = 0;
     for _ in 0..2000 {
         seen = job(&http, &a.base, &token, &id).await["itemsExported"]
@@ -253,23 +273,28 @@ async fn an_export_whose_node_is_killed_is_taken_over_and_sends_each_item_once()
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    drop(a);
+    let a_ran = exported_by(&http, &a.base).await > 0;
+    let (victim, survivor) = if a_ran { (a, b) } else { (b, a) };
+    drop(victim);
     assert!(
         (3..u64::from(ITEMS)).contains(&seen),
         "the kill must land mid-job (saw {seen} of {ITEMS} exported)"
     );
 
-    // Another node (the restarted one, on the embedded backends) takes the job over once
-    // the dead node's lease lapses, with the same token.
-    let b = Node::spawn(d, &cfg).await;
+    // The other node takes the job over once the dead node's lease lapses; the same
+    // token works there.
     let mut done = Value::Null;
     for _ in 0..600 {
-        done = job(&http, &b.base, &token, &id).await;
+        done = job(&http, &survivor.base, &token, &id).await;
         if done["status"] == "Completed" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(
+        exported_by(&http, &survivor.base).await > 0,
+        "the survivor finished the job"
+    );
     assert_eq!(done["status"], "Completed", "{done}");
     assert_eq!(
         done["itemsExported"], ITEMS,

@@ -207,6 +207,8 @@ impl Vault {
                 if !running {
                     return Ok(RunEnd::Stopped);
                 }
+                metrics::counter!("callvault_export_items_total").increment(1);
+                metrics::counter!("callvault_export_bytes_total").increment(bytes);
             }
         }
     }
