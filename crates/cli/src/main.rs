@@ -26,8 +26,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP server.
+    /// Run the HTTP server (with the background work: exports, jobs, housekeeping).
     Serve(ServeArgs),
+    /// Run only the background work (exports, jobs, housekeeping), e.g. on nodes kept
+    /// apart for exports.
+    Worker,
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCmd),
@@ -166,6 +169,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let out = cli.json;
     match cli.command {
         Command::Serve(_) => serve(&settings, vault).await?,
+        Command::Worker => {
+            tracing::info!("worker running: exports, jobs and housekeeping; no HTTP");
+            server::work(vault).await;
+        }
         Command::Tenant(TenantCmd::Create { name, time_zone }) => {
             let t = admin::create_tenant(&vault, &name, &time_zone).await?;
             admin::print(

@@ -158,9 +158,7 @@ pub async fn start(settings: &Settings, vault: Arc<Vault>) -> anyhow::Result<Run
     };
     let app = router(state, limits).into_make_service();
     let (stop, mut stopped) = watch::channel(false);
-    spawn_sweeper(vault.clone(), stop.subscribe());
-    spawn_job_runner(vault.clone(), stop.subscribe());
-    spawn_export_runner(vault.clone(), stop.subscribe());
+    spawn_background(&vault, &stop);
     let std_listener = std::net::TcpListener::bind(settings.listen)
         .with_context(|| format!("binding {}", settings.listen))?;
     std_listener.set_nonblocking(true)?;
@@ -209,6 +207,22 @@ pub async fn start(settings: &Settings, vault: Arc<Vault>) -> anyhow::Result<Run
 
 /// Housekeeping on one node at a time: the nodes of a deployment share a lease, which
 /// its holder renews every round and a dead node lets lapse.
+/// Housekeeping, the bulk-export job runner and the export runner.
+fn spawn_background(vault: &Arc<Vault>, stop: &watch::Sender<bool>) {
+    spawn_sweeper(vault.clone(), stop.subscribe());
+    spawn_job_runner(vault.clone(), stop.subscribe());
+    spawn_export_runner(vault.clone(), stop.subscribe());
+}
+
+/// `callvault worker`: the background work of `serve` without the HTTP API, for nodes
+/// dedicated to exports. Runs until SIGINT/SIGTERM.
+pub async fn work(vault: Arc<Vault>) {
+    let (stop, _) = watch::channel(false);
+    spawn_background(&vault, &stop);
+    shutdown_signal().await;
+    let _ = stop.send(true);
+}
+
 fn spawn_sweeper(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
     let node = uuid::Uuid::new_v4().to_string();
     tokio::spawn(async move {
