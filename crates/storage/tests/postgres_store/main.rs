@@ -1,0 +1,273 @@
+//! `PgStore` against a real PostgreSQL server (env `CALLVAULT_TEST_POSTGRES_URL`, default
+//! the local trust-auth server). Each test works in a fresh database of its own, dropped
+//! afterwards. An unreachable server fails the tests: they never skip silently.
+//!
+//! The multi-node properties are tested with two `PgStore`s on one database, which is
+//! what two `callvault serve` nodes are.
+
+mod content_auth;
+mod jobs_nodes;
+mod parity;
+mod search;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use callvault_core::interaction::{RecordingKind, TranscriptionStatus};
+use callvault_core::query::TranscriptionFilter;
+use callvault_core::{
+    Attributes, ContentItem, ContentType, Direction, Guid, Interaction, InteractionMeta,
+    InteractionQuery, Job, JobStatus, TenantId,
+};
+use callvault_storage::meta::{AccessToken, ApiClient, PageStart, SearchCursor};
+use callvault_storage::{MetadataStore, PgStore, SqliteStore, StoreError};
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::{Connection, Executor, PgConnection};
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A uniquely named database, dropped (best effort, even when the test panics) at the
+/// end of the test.
+struct TestDb {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    async fn new() -> Self {
+        let admin_url =
+            std::env::var("CALLVAULT_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.into());
+        let name = format!("callvault_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL at {admin_url} is unreachable ({e}); start it or set \
+                 CALLVAULT_TEST_POSTGRES_URL"
+            )
+        });
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create the test database");
+        admin.close().await.ok();
+        Self {
+            url: with_database(&admin_url, &name),
+            admin_url,
+            name,
+        }
+    }
+
+    /// Runs a statement on the server's administrative database.
+    async fn admin(&self, sql: &str) {
+        let mut admin = PgConnection::connect(&self.admin_url).await.unwrap();
+        admin.execute(sql).await.unwrap();
+        admin.close().await.ok();
+    }
+
+    async fn store(&self) -> PgStore {
+        PgStore::open(&self.url).await.expect("open PgStore")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // A runtime of its own: the test's runtime may be the one blocked in this drop.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url).await.ok()?;
+                admin.execute(sql.as_str()).await.ok()?;
+                admin.close().await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// The URL with its database replaced.
+fn with_database(url: &str, db: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let authority = head.find("://").map_or(0, |i| i + 3);
+    let path = head[authority..]
+        .find('/')
+        .map_or(head.len(), |i| authority + i);
+    let mut out = format!("{}/{db}", &head[..path]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+fn ts(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap()
+}
+
+fn meta(start: i64) -> InteractionMeta {
+    InteractionMeta {
+        guid: Guid::new_random(),
+        start: ts(start),
+        end: Some(ts(start + 60)),
+        direction: Direction::Inbound,
+        connect_from: "+15550100".into(),
+        connect_to: "2000".into(),
+        caller_name: None,
+        handling_agents: Vec::new(),
+        extensions: Vec::new(),
+        queue_id: None,
+        queue_name: None,
+        channel: None,
+        attributes: Attributes::default(),
+    }
+}
+
+fn item(key: &str, t: ContentType, blob: &str) -> ContentItem {
+    ContentItem {
+        key: key.into(),
+        content_type: t,
+        media_type: "audio/wav".into(),
+        length: 42,
+        sha256: blob.into(),
+        last_modified: ts(0),
+        duration_ms: Some(1000),
+        version: Some(1),
+        owning_agent: None,
+        owning_interaction_plan: None,
+        blob_key: format!("t1/{blob}"),
+    }
+}
+
+fn job(id: &str, tenant: TenantId, kind: &str, owner: &str, created: i64) -> Job {
+    Job {
+        id: id.into(),
+        tenant_id: tenant,
+        kind: kind.into(),
+        owner: owner.into(),
+        params: r#"{"b": 1,  "a": [2]}"#.into(),
+        status: JobStatus::Pending,
+        files_total: 0,
+        files_completed: 0,
+        error: None,
+        attempts: 0,
+        created_at: ts(created),
+        valid_until: None,
+    }
+}
+
+fn guids(items: &[Interaction]) -> Vec<String> {
+    items.iter().map(|i| i.meta.guid.to_string()).collect()
+}
+
+#[tokio::test]
+async fn tenants() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let a = store.create_tenant("acme", "Europe/Berlin").await.unwrap();
+    assert!(matches!(
+        store.create_tenant("acme", "UTC").await,
+        Err(StoreError::Conflict(_))
+    ));
+    let b = store.create_tenant("globex", "UTC").await.unwrap();
+    assert_eq!(b.id.0, a.id.0 + 1, "a refused name uses up no id");
+    assert_eq!(store.tenant_by_name("acme").await.unwrap(), Some(a.clone()));
+    assert_eq!(store.tenant_by_name("ACME").await.unwrap(), None);
+    assert_eq!(store.tenant_by_name("a\0b").await.unwrap(), None);
+    assert_eq!(store.tenant_by_id(b.id).await.unwrap(), Some(b.clone()));
+    assert_eq!(store.list_tenants().await.unwrap(), vec![a.clone(), b]);
+    assert!(store.set_tenant_time_zone(a.id, "UTC").await.unwrap());
+    assert!(!store
+        .set_tenant_time_zone(TenantId(999), "UTC")
+        .await
+        .unwrap());
+    assert_eq!(
+        store.tenant_by_id(a.id).await.unwrap().unwrap().time_zone,
+        "UTC"
+    );
+    store.set_tenant_api_token(a.id, b"one").await.unwrap();
+    store.set_tenant_api_token(a.id, b"two").await.unwrap();
+    assert_eq!(
+        store.tenant_api_token(a.id).await.unwrap(),
+        Some(b"two".to_vec())
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn interactions_upsert_get_and_number() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let t = store.create_tenant("acme", "UTC").await.unwrap().id;
+    let mut m = meta(0);
+    m.handling_agents = vec!["a1".into(), "a2".into(), "a1".into()];
+    m.extensions = vec!["100".into()];
+    m.attributes.case_id = Some("case\u{0}zero".into());
+    let (first, created) = store.upsert_interaction(t, &m).await.unwrap();
+    assert!(created);
+    assert_eq!(first.number, 1);
+    assert_eq!(
+        first.meta, m,
+        "every field round-trips, U+0000 in attributes too"
+    );
+    let (second, _) = store.upsert_interaction(t, &meta(5)).await.unwrap();
+    assert_eq!(second.number, 2);
+
+    m.caller_name = Some("Ann".into());
+    m.handling_agents = vec!["a3".into()];
+    let (updated, created) = store.upsert_interaction(t, &m).await.unwrap();
+    assert!(!created);
+    assert_eq!((updated.id, updated.number), (first.id, 1));
+    assert_eq!(updated.meta, m);
+    assert_eq!(updated.created_at, first.created_at);
+
+    let got = store.get_interaction(t, &m.guid).await.unwrap().unwrap();
+    assert_eq!(got, updated);
+    assert_eq!(
+        store.interaction_by_number(t, 2).await.unwrap(),
+        Some(second)
+    );
+    assert_eq!(store.interaction_by_number(t, 3).await.unwrap(), None);
+    let other = store.create_tenant("globex", "UTC").await.unwrap().id;
+    assert_eq!(store.get_interaction(other, &m.guid).await.unwrap(), None);
+    assert!(matches!(
+        store.upsert_interaction(TenantId(999), &meta(0)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_upserts_on_two_nodes_insert_once_and_number_without_gaps() {
+    let db = TestDb::new().await;
+    let (n1, n2) = (db.store().await, db.store().await);
+    let t = n1.create_tenant("acme", "UTC").await.unwrap().id;
+    let metas: Vec<InteractionMeta> = (0..20).map(meta).collect();
+    let (a, b) = tokio::join!(upsert_all(&n1, t, &metas), upsert_all(&n2, t, &metas));
+    let mut numbers: Vec<i64> = a.into_iter().chain(b).collect();
+    numbers.sort();
+    assert_eq!(numbers, (1..=20).collect::<Vec<_>>());
+    n1.close().await;
+    n2.close().await;
+}
+
+/// Upserts every interaction in turn; answers the numbers of those this node created.
+async fn upsert_all(store: &PgStore, t: TenantId, metas: &[InteractionMeta]) -> Vec<i64> {
+    let mut created = Vec::new();
+    for m in metas {
+        let (i, c) = store.upsert_interaction(t, m).await.unwrap();
+        if c {
+            created.push(i.number);
+        }
+    }
+    created
+}

@@ -1,0 +1,395 @@
+//! Every search filter, in both paging modes.
+
+use super::*;
+
+/// The fixture of the search test: what each interaction is, so the expected answer of a
+/// query is computed here rather than written out.
+pub(crate) struct Fixture {
+    stored: Vec<Interaction>,
+}
+
+impl Fixture {
+    fn expect(&self, pred: impl Fn(&Interaction) -> bool, newest_first: bool) -> Vec<String> {
+        let mut hits: Vec<&Interaction> = self
+            .stored
+            .iter()
+            .filter(|i| !i.content.is_empty() && pred(i))
+            .collect();
+        hits.sort_by_key(|i| (i.meta.start, i.id));
+        if newest_first {
+            hits.reverse();
+        }
+        hits.iter().map(|i| i.meta.guid.to_string()).collect()
+    }
+}
+
+pub(crate) async fn keyset_all(store: &PgStore, t: TenantId, q: &InteractionQuery) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .search(t, q, PageStart::After(cursor), 4)
+            .await
+            .unwrap();
+        seen.extend(guids(&page));
+        match page.last() {
+            Some(last) if page.len() == 4 => {
+                cursor = Some(SearchCursor {
+                    start_us: last.meta.start.timestamp_micros(),
+                    id: last.id,
+                })
+            }
+            _ => return seen,
+        }
+    }
+}
+
+pub(crate) async fn offset_all(store: &PgStore, t: TenantId, q: &InteractionQuery) -> Vec<String> {
+    let mut seen = Vec::new();
+    for page_no in 0.. {
+        let page = store
+            .search(t, q, PageStart::Offset(page_no * 3), 3)
+            .await
+            .unwrap();
+        seen.extend(guids(&page));
+        if page.len() < 3 {
+            break;
+        }
+    }
+    seen
+}
+
+/// The search test's interactions: varied in every filtered field, triples sharing a
+/// start (so the id decides their order), the last one without content.
+pub(crate) fn search_fixture() -> Vec<(InteractionMeta, Vec<ContentItem>)> {
+    (0..30i64)
+        .map(|i| {
+            let mut m = meta((i / 3) * 10);
+            m.direction = if i % 3 == 0 {
+                Direction::Outbound
+            } else {
+                Direction::Inbound
+            };
+            m.handling_agents = if i % 2 == 0 {
+                vec!["a1".into()]
+            } else {
+                vec!["a2".into(), "a1".into()]
+            };
+            m.connect_from = match i % 4 {
+                0 => format!("+1555%_x{i}"),
+                1 => format!("+1555Abc{i}"),
+                _ => format!("+1666{i}"),
+            };
+            m.connect_to = format!("to{}", i % 2);
+            m.caller_name = (i % 6 == 0).then(|| "Ann".to_string());
+            m.extensions = if i % 3 == 1 {
+                vec!["x1".into(), "ext7".into()]
+            } else {
+                vec![]
+            };
+            if i % 5 == 0 {
+                m.attributes.recording_kind = Some(RecordingKind::OnDemand);
+                m.attributes.owning_user_id = Some("u9".into());
+            }
+            if i % 5 == 1 {
+                m.attributes.transcription_status = Some(TranscriptionStatus::Pending);
+            }
+            let mut content = Vec::new();
+            if i != 29 {
+                let mut rec = item(
+                    "callRecording",
+                    ContentType::CallRecording,
+                    &format!("r{i}"),
+                );
+                rec.duration_ms = Some(i as u64 * 1000);
+                content.push(rec);
+            }
+            if i % 7 == 0 {
+                content.push(item(
+                    "transcript",
+                    ContentType::Transcript,
+                    &format!("tr{i}"),
+                ));
+            }
+            (m, content)
+        })
+        .collect()
+}
+
+/// Stores the fixture in `t` (and contentless noise in `noise`); answers what each
+/// upsert and put answered, and the stored interactions.
+pub(crate) async fn load_fixture(
+    store: &dyn MetadataStore,
+    t: TenantId,
+    noise: TenantId,
+    fixture: &[(InteractionMeta, Vec<ContentItem>)],
+) -> (Vec<String>, Vec<Interaction>) {
+    let mut answers = Vec::new();
+    let mut stored = Vec::new();
+    for (n, (m, content)) in fixture.iter().enumerate() {
+        let (i, created) = store.upsert_interaction(t, m).await.unwrap();
+        answers.push(format!("{} {created}", i.number));
+        let mut other = meta(n as i64);
+        other.guid = Guid::parse("g", &format!("00000000-0000-4000-8000-{n:012}")).unwrap();
+        store.upsert_interaction(noise, &other).await.unwrap();
+        for c in content {
+            let out = store.put_content(t, &m.guid, c).await.unwrap();
+            answers.push(format!("{out:?}"));
+        }
+        stored.push(store.get_interaction(t, &m.guid).await.unwrap().unwrap());
+    }
+    (answers, stored)
+}
+
+pub(crate) type Pred = Box<dyn Fn(&Interaction) -> bool>;
+
+/// Every search filter, each with the predicate that says what it should find.
+pub(crate) fn search_cases(stored: &[Interaction]) -> Vec<(&'static str, InteractionQuery, Pred)> {
+    let all = InteractionQuery::default();
+    let has = |i: &Interaction, t: ContentType| i.content.iter().any(|c| c.content_type == t);
+    let rec_ms = |i: &Interaction| {
+        i.content
+            .iter()
+            .find(|c| c.content_type == ContentType::CallRecording)
+            .and_then(|c| c.duration_ms)
+    };
+    let sample = stored[4].meta.guid.clone();
+    vec![
+        ("everything", all.clone(), Box::new(|_| true)),
+        (
+            "start window",
+            InteractionQuery {
+                start: Some((ts(30), ts(70))),
+                ..all.clone()
+            },
+            Box::new(|i| i.meta.start >= ts(30) && i.meta.start <= ts(70)),
+        ),
+        (
+            "end window",
+            InteractionQuery {
+                end: Some((ts(100), ts(150))),
+                ..all.clone()
+            },
+            Box::new(|i| i.meta.end.is_some_and(|e| e >= ts(100) && e <= ts(150))),
+        ),
+        (
+            "direction",
+            InteractionQuery {
+                direction: Some(Direction::Outbound),
+                ..all.clone()
+            },
+            Box::new(|i| i.meta.direction == Direction::Outbound),
+        ),
+        (
+            "agent",
+            InteractionQuery {
+                handling_agent: Some("a2".into()),
+                ..all.clone()
+            },
+            Box::new(|i| i.meta.handling_agents.contains(&"a2".to_string())),
+        ),
+        (
+            "prefix with % and _ as plain characters",
+            InteractionQuery {
+                connect_from_prefix: Some("+1555%_".into()),
+                ..all.clone()
+            },
+            Box::new(|i| i.meta.connect_from.starts_with("+1555%_")),
+        ),
+        (
+            "% is no wildcard",
+            InteractionQuery {
+                connect_from_prefix: Some("+1555%".into()),
+                ..all.clone()
+            },
+            Box::new(|i| i.meta.connect_from.starts_with("+1555%")),
+        ),
+        (
+            "prefixes are case-sensitive",
+            InteractionQuery {
+                connect_from_prefix: Some("+1555abc".into()),
+                ..all.clone()
+            },
+            Box::new(|_| false),
+        ),
+        (
+            "prefix in its case",
+            InteractionQuery {
+                connect_from_prefix: Some("+1555Abc".into()),
+                ..all.clone()
+            },
+            Box::new(|i| i.meta.connect_from.starts_with("+1555Abc")),
+        ),
+        (
+            "exact values are case-sensitive",
+            InteractionQuery {
+                caller_name: Some("ann".into()),
+                ..all.clone()
+            },
+            Box::new(|_| false),
+        ),
+        (
+            "to prefix",
+            InteractionQuery {
+                connect_to_prefix: Some("to1".into()),
+                ..all.clone()
+            },
+            Box::new(|i| i.meta.connect_to == "to1"),
+        ),
+        (
+            "exact caller name and to",
+            InteractionQuery {
+                caller_name: Some("Ann".into()),
+                connect_to: Some("to0".into()),
+                ..all.clone()
+            },
+            Box::new(|i| {
+                i.meta.caller_name.as_deref() == Some("Ann") && i.meta.connect_to == "to0"
+            }),
+        ),
+        (
+            "guid",
+            InteractionQuery {
+                guid: Some(sample.clone()),
+                ..all.clone()
+            },
+            Box::new(move |i| i.meta.guid == sample),
+        ),
+        (
+            "extension",
+            InteractionQuery {
+                extension: Some("ext7".into()),
+                ..all.clone()
+            },
+            Box::new(|i| i.meta.extensions.contains(&"ext7".to_string())),
+        ),
+        (
+            "with content",
+            InteractionQuery {
+                with_content: Some(ContentType::Transcript),
+                ..all.clone()
+            },
+            Box::new(move |i| has(i, ContentType::Transcript)),
+        ),
+        (
+            "recording duration",
+            InteractionQuery {
+                recording_ms: (Some(5000), Some(12000)),
+                ..all.clone()
+            },
+            Box::new(move |i| rec_ms(i).is_some_and(|d| (5000..=12000).contains(&d))),
+        ),
+        (
+            "on demand",
+            InteractionQuery {
+                recording_kind: Some(RecordingKind::OnDemand),
+                ..all.clone()
+            },
+            Box::new(|i| i.meta.attributes.recording_kind == Some(RecordingKind::OnDemand)),
+        ),
+        (
+            "company",
+            InteractionQuery {
+                recording_kind: Some(RecordingKind::Company),
+                ..all.clone()
+            },
+            Box::new(|i| i.meta.attributes.recording_kind != Some(RecordingKind::OnDemand)),
+        ),
+        (
+            "owning user",
+            InteractionQuery {
+                owning_user: Some("u9".into()),
+                ..all.clone()
+            },
+            Box::new(|i| i.meta.attributes.owning_user_id.as_deref() == Some("u9")),
+        ),
+        (
+            "transcription pending",
+            InteractionQuery {
+                transcription: Some(TranscriptionFilter::Pending),
+                ..all.clone()
+            },
+            Box::new(move |i| {
+                !has(i, ContentType::Transcript)
+                    && i.meta.attributes.transcription_status == Some(TranscriptionStatus::Pending)
+            }),
+        ),
+        (
+            "transcription any",
+            InteractionQuery {
+                transcription: Some(TranscriptionFilter::Any),
+                ..all.clone()
+            },
+            Box::new(move |i| {
+                has(i, ContentType::Transcript) || i.meta.attributes.transcription_status.is_some()
+            }),
+        ),
+        (
+            "a value PostgreSQL cannot hold matches nothing",
+            InteractionQuery {
+                caller_name: Some("A\0nn".into()),
+                ..all.clone()
+            },
+            Box::new(|_| false),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn search_filters_and_both_paging_modes() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let t = store.create_tenant("acme", "UTC").await.unwrap().id;
+    let noise = store.create_tenant("globex", "UTC").await.unwrap().id;
+    let (_, stored) = load_fixture(&store, t, noise, &search_fixture()).await;
+    let cases = search_cases(&stored);
+    let fx = Fixture { stored };
+    let all = InteractionQuery::default();
+    for (name, q, pred) in &cases {
+        for newest_first in [false, true] {
+            let q = InteractionQuery {
+                newest_first,
+                ..q.clone()
+            };
+            let want = fx.expect(pred, newest_first);
+            assert_eq!(keyset_all(&store, t, &q).await, want, "{name}: keyset");
+            assert_eq!(offset_all(&store, t, &q).await, want, "{name}: offset");
+            assert_eq!(
+                store.count(t, &q).await.unwrap(),
+                want.len() as u64,
+                "{name}: count"
+            );
+        }
+    }
+    assert_eq!(
+        fx.expect(|_| true, false).len(),
+        29,
+        "no content, not found"
+    );
+    assert!(!fx
+        .expect(|i| i.meta.connect_from.starts_with("+1555%_"), false)
+        .is_empty());
+
+    // Keyset paging neither skips nor repeats while interactions are added before the
+    // cursor.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .search(t, &all, PageStart::After(cursor), 5)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = Some(SearchCursor {
+            start_us: last.meta.start.timestamp_micros(),
+            id: last.id,
+        });
+        seen.extend(guids(&page));
+        let early = meta(-100);
+        store.upsert_interaction(t, &early).await.unwrap();
+        let rec = item("callRecording", ContentType::CallRecording, "early");
+        store.put_content(t, &early.guid, &rec).await.unwrap();
+    }
+    assert_eq!(seen, fx.expect(|_| true, false));
+    store.close().await;
+}
