@@ -117,6 +117,11 @@ async fn wait_job(s: &TestServer, token: &str, id: &str, done: impl Fn(&Value) -
     panic!("job {id} did not reach the expected state");
 }
 
+/// A run after the one at `before` has finished and the job waits for its next hour.
+fn ran_and_waits(job: &Value, before: &Value) -> bool {
+    !job["lastRunAt"].is_null() && job["lastRunAt"] != *before && job["status"] == "Scheduled"
+}
+
 /// `n` calls a few days back, alternating inbound and outbound, each with a recording
 /// and a transcript.
 async fn seed(s: &TestServer, token: &str, first: u32, n: u32) {
@@ -378,7 +383,7 @@ async fn jobs_follow_the_state_machine_and_page() {
     .await;
     let id = v["jobId"].as_str().unwrap().to_string();
     // The first run finds nothing old enough and waits for the next hour.
-    let job = wait_job(&s, &t, &id, |j| !j["lastRunAt"].is_null()).await;
+    let job = wait_job(&s, &t, &id, |j| ran_and_waits(j, &Value::Null)).await;
     assert_eq!(job["status"], "Scheduled");
     let act = |a: &'static str| {
         let id = id.clone();
@@ -574,13 +579,16 @@ async fn recurring_export_sends_content_once_it_is_twelve_hours_old() {
     )
     .await;
     let id = v["jobId"].as_str().unwrap().to_string();
-    let first = wait_job(&s, &t, &id, |j| !j["lastRunAt"].is_null()).await;
+    let first = wait_job(&s, &t, &id, |j| ran_and_waits(j, &Value::Null)).await;
     assert_eq!(first["itemsExported"], 0, "nothing is 12 hours old yet");
     assert!(bucket_objects(&bucket).await.is_empty());
 
     // Thirteen hours on, the next run sends all 8 items (recording + transcript each).
     clock.advance(chrono::Duration::hours(13));
-    let job = wait_job(&s, &t, &id, |j| j["itemsExported"] == 8).await;
+    let job = wait_job(&s, &t, &id, |j| {
+        j["itemsExported"] == 8 && j["status"] == "Scheduled"
+    })
+    .await;
     assert_eq!(job["status"], "Scheduled");
     assert_eq!(bucket_objects(&bucket).await.len(), 16);
 
@@ -588,10 +596,13 @@ async fn recurring_export_sends_content_once_it_is_twelve_hours_old() {
     seed(&s, &t, 10, 1).await;
     clock.advance(chrono::Duration::hours(1));
     let ran = job["lastRunAt"].clone();
-    let job = wait_job(&s, &t, &id, |j| j["lastRunAt"] != ran).await;
+    let job = wait_job(&s, &t, &id, |j| ran_and_waits(j, &ran)).await;
     assert_eq!(job["itemsExported"], 8);
     clock.advance(chrono::Duration::hours(12));
-    let job = wait_job(&s, &t, &id, |j| j["itemsExported"] == 10).await;
+    let job = wait_job(&s, &t, &id, |j| {
+        j["itemsExported"] == 10 && j["status"] == "Scheduled"
+    })
+    .await;
     let objects = bucket_objects(&bucket).await;
     assert_eq!(objects.len(), 20, "{:?}", objects.keys());
     assert!(objects
@@ -599,7 +610,7 @@ async fn recurring_export_sends_content_once_it_is_twelve_hours_old() {
         .any(|k| k.starts_with("acme/") && k.ends_with(&format!("{}/transcript.json", guid(10)))));
     clock.advance(chrono::Duration::hours(1));
     let ran = job["lastRunAt"].clone();
-    let job = wait_job(&s, &t, &id, |j| j["lastRunAt"] != ran).await;
+    let job = wait_job(&s, &t, &id, |j| ran_and_waits(j, &ran)).await;
     assert_eq!(job["itemsExported"], 10, "nothing twice");
 }
 
