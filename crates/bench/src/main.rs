@@ -7,11 +7,13 @@ mod bulk;
 mod cpu;
 mod data;
 mod download;
+mod export;
 mod ingest;
 mod load;
 mod nginx;
 mod report;
 mod rss;
+mod scale;
 mod search;
 mod server;
 mod wav;
@@ -57,9 +59,47 @@ struct Args {
     /// The zip binary (the bulk download's peer).
     #[arg(long, default_value = "zip")]
     zip: PathBuf,
-    /// Run only these phases (comma-separated); all by default.
+    /// Run only these phases (comma-separated); by default search, download, ingest and
+    /// bulk (export and scale need PostgreSQL and an S3 server: `scripts/services.sh`).
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Phase>,
+    /// Decimal GB of distinct 10 MB recordings in the export to S3; default 2, or 0.2 with
+    /// --quick.
+    #[arg(long)]
+    export_gb: Option<f64>,
+    /// The rclone binary (the export's peer).
+    #[arg(long, default_value = "rclone")]
+    rclone: PathBuf,
+    /// The S3-compatible server for the export and scale phases.
+    #[arg(
+        long,
+        env = "CALLVAULT_TEST_S3_ENDPOINT",
+        default_value = "http://127.0.0.1:9123"
+    )]
+    s3_endpoint: String,
+    /// An existing bucket there for the scale phase's (unused) content store.
+    #[arg(
+        long,
+        env = "CALLVAULT_TEST_S3_BUCKET",
+        default_value = "callvault-test"
+    )]
+    s3_bucket: String,
+    /// PostgreSQL for the scale phase; it creates and drops a database per size beside it.
+    #[arg(
+        long,
+        env = "CALLVAULT_TEST_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    postgres_url: String,
+    /// Interactions per database in the scale phase (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "100000,1000000,10000000")]
+    scale_sizes: Vec<u64>,
+    /// Measured search requests per size and side in the scale phase.
+    #[arg(long, default_value_t = 2000)]
+    scale_requests: usize,
+    /// Concurrent clients in the scale phase.
+    #[arg(long, default_value_t = 4)]
+    scale_clients: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,11 +108,18 @@ enum Phase {
     Download,
     Ingest,
     Bulk,
+    Export,
+    Scale,
 }
 
 impl Args {
     fn runs(&self, phase: Phase) -> bool {
-        self.only.is_empty() || self.only.contains(&phase)
+        if self.only.is_empty() {
+            // Export and scale need outside services and run only when named.
+            !matches!(phase, Phase::Export | Phase::Scale)
+        } else {
+            self.only.contains(&phase)
+        }
     }
 }
 
@@ -203,11 +250,39 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         } else {
             None
         };
-        anyhow::Ok((search, download, ingest, bulk, memory))
+        let export = if args.runs(Phase::Export) {
+            eprintln!("export to S3 ...");
+            let gb = args.export_gb.unwrap_or(if args.quick { 0.2 } else { 2.0 });
+            let cfg = export::Config {
+                bytes: (gb * 1e9) as u64,
+                rclone: args.rclone.clone(),
+                endpoint: args.s3_endpoint.clone(),
+            };
+            let r = export::run(bin, &data_dir, &server, work, &cfg, &mut rng).await?;
+            memory.push(("after export to S3", Memory::of(pid)?));
+            Some(r)
+        } else {
+            None
+        };
+        let scale = if args.runs(Phase::Scale) {
+            eprintln!("search at scale (PostgreSQL) ...");
+            let cfg = scale::Config {
+                sizes: args.scale_sizes.clone(),
+                requests: args.scale_requests,
+                clients: args.scale_clients,
+                postgres_url: args.postgres_url.clone(),
+                s3_endpoint: args.s3_endpoint.clone(),
+                s3_bucket: args.s3_bucket.clone(),
+            };
+            Some(scale::run(bin, work, out, &cfg, &mut rng).await?)
+        } else {
+            None
+        };
+        anyhow::Ok((search, download, ingest, bulk, export, scale, memory))
     }
     .await;
     server.stop().await.context("stopping the server")?;
-    let (search, download, ingest, bulk, memory) = measured?;
+    let (search, download, ingest, bulk, export, scale, memory) = measured?;
     let interactions = data.as_ref().map_or(0, |d| d.interactions);
     Ok(Results {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -220,6 +295,8 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         download,
         ingest,
         bulk,
+        export,
+        scale,
         memory,
     })
 }

@@ -7,9 +7,11 @@ use serde_json::{json, Value};
 
 use crate::bulk::{self, BulkResult};
 use crate::download::DownloadResult;
+use crate::export::ExportResult;
 use crate::ingest::IngestResult;
 use crate::load::ms;
 use crate::rss::{mib, Memory};
+use crate::scale::ScaleResult;
 use crate::search::SearchResult;
 
 /// Search target: API p99 at most this multiple of the SQLite floor's p99.
@@ -28,6 +30,8 @@ pub struct Results {
     pub download: Vec<DownloadResult>,
     pub ingest: Vec<IngestResult>,
     pub bulk: Option<BulkResult>,
+    pub export: Option<ExportResult>,
+    pub scale: Option<ScaleResult>,
     pub memory: Vec<(&'static str, Memory)>,
 }
 
@@ -72,6 +76,12 @@ impl Results {
         }
         if let Some(b) = &self.bulk {
             bulk_table(&mut s, b);
+        }
+        if let Some(e) = &self.export {
+            e.markdown(&mut s);
+        }
+        if let Some(sc) = &self.scale {
+            sc.markdown(&mut s);
         }
         let _ = writeln!(s, "Server memory:\n");
         let _ = writeln!(s, "| when | RSS MiB | peak RSS (VmHWM) MiB |");
@@ -180,6 +190,8 @@ impl Results {
             "download": self.download.iter().map(DownloadResult::json).collect::<Vec<_>>(),
             "ingest": self.ingest.iter().map(IngestResult::json).collect::<Vec<_>>(),
             "bulk": self.bulk.as_ref().map(BulkResult::json),
+            "export": self.export.as_ref().map(ExportResult::json),
+            "scale": self.scale.as_ref().map(ScaleResult::json),
             "memory": self.memory.iter().map(|(when, m)| {
                 let mut v = m.json();
                 v["when"] = Value::from(*when);
