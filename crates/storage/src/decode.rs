@@ -4,8 +4,8 @@
 
 use callvault_core::{
     Attributes, ContentItem, ContentType, Direction, ExportFilters, ExportJob, ExportKind,
-    ExportStatus, ExportWatermark, ExternalStorage, Guid, Interaction, InteractionMeta,
-    StorageTarget, Tenant, TenantId,
+    ExportStatus, ExportWatermark, ExternalStorage, Guid, Interaction, InteractionMeta, Job,
+    JobStatus, StorageTarget, Tenant, TenantId,
 };
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Row, Type};
@@ -194,4 +194,40 @@ where
             blob_key: row.try_get("blob_key")?,
         },
     ))
+}
+
+/// Columns `bulk_job` decodes.
+pub(crate) const BULK_JOB_COLUMNS: &str =
+    "id, tenant_id, kind, owner, params, status, files_total, files_completed, \
+     error, attempts, valid_until_us, created_us";
+
+/// A bulk-export job (`jobs`).
+pub(crate) fn bulk_job<'r, R>(row: &'r R) -> StoreResult<Job>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let status: String = row.try_get("status")?;
+    let valid: Option<i64> = row.try_get("valid_until_us")?;
+    Ok(Job {
+        id: row.try_get("id")?,
+        tenant_id: TenantId(row.try_get("tenant_id")?),
+        kind: row.try_get("kind")?,
+        owner: row.try_get("owner")?,
+        params: row.try_get("params")?,
+        status: JobStatus::parse(&status).ok_or_else(|| {
+            StoreError::Backend(format!("stored job status {status:?} is unknown"))
+        })?,
+        files_total: row.try_get::<i64, _>("files_total")?.max(0) as u64,
+        files_completed: row.try_get::<i64, _>("files_completed")?.max(0) as u64,
+        error: row.try_get("error")?,
+        attempts: row
+            .try_get::<i64, _>("attempts")?
+            .clamp(0, i64::from(u32::MAX)) as u32,
+        created_at: from_us(row.try_get("created_us")?),
+        valid_until: valid.map(from_us),
+    })
 }

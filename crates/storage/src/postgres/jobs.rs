@@ -2,40 +2,13 @@
 
 use callvault_core::{Interaction, Job, JobStatus, TenantId};
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::interactions::attach_content;
-use super::rows::{self, from_us, now_us, storable, to_us, INTERACTION_COLUMNS};
+use super::rows::{self, now_us, storable, to_us, INTERACTION_COLUMNS};
 use super::PgStore;
-use crate::error::{StoreError, StoreResult};
-
-const JOB_COLUMNS: &str =
-    "id, tenant_id, kind, owner, params, status, files_total, files_completed, \
-     error, attempts, valid_until_us, created_us";
-
-fn job(row: &PgRow) -> StoreResult<Job> {
-    let status: String = row.try_get("status")?;
-    let valid: Option<i64> = row.try_get("valid_until_us")?;
-    Ok(Job {
-        id: row.try_get("id")?,
-        tenant_id: TenantId(row.try_get("tenant_id")?),
-        kind: row.try_get("kind")?,
-        owner: row.try_get("owner")?,
-        params: row.try_get("params")?,
-        status: JobStatus::parse(&status).ok_or_else(|| {
-            StoreError::Backend(format!("stored job status {status:?} is unknown"))
-        })?,
-        files_total: row.try_get::<i64, _>("files_total")?.max(0) as u64,
-        files_completed: row.try_get::<i64, _>("files_completed")?.max(0) as u64,
-        error: row.try_get("error")?,
-        attempts: row
-            .try_get::<i64, _>("attempts")?
-            .clamp(0, i64::from(u32::MAX)) as u32,
-        created_at: from_us(row.try_get("created_us")?),
-        valid_until: valid.map(from_us),
-    })
-}
+use crate::decode::{bulk_job, BULK_JOB_COLUMNS};
+use crate::error::StoreResult;
 
 impl PgStore {
     pub(super) async fn create_job_impl(&self, j: &Job) -> StoreResult<()> {
@@ -59,13 +32,13 @@ impl PgStore {
         if !storable(id) {
             return Ok(None);
         }
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2");
+        let sql = format!("SELECT {BULK_JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2");
         let row = sqlx::query(&sql)
             .bind(tenant.0)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(job).transpose()
+        row.as_ref().map(bulk_job).transpose()
     }
 
     /// Newest first; the id breaks ties in byte order, as SQLite compares text.
@@ -92,7 +65,7 @@ impl PgStore {
         let mut count = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM jobs");
         filter(&mut count);
         let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-        let mut q = QueryBuilder::<Postgres>::new(format!("SELECT {JOB_COLUMNS} FROM jobs"));
+        let mut q = QueryBuilder::<Postgres>::new(format!("SELECT {BULK_JOB_COLUMNS} FROM jobs"));
         filter(&mut q);
         q.push(" ORDER BY created_us DESC, id COLLATE \"C\" LIMIT ")
             .push_bind(i64::from(limit));
@@ -101,7 +74,7 @@ impl PgStore {
         let rows = q.build().fetch_all(&self.pool).await?;
         Ok((
             total.max(0) as u64,
-            rows.iter().map(job).collect::<StoreResult<_>>()?,
+            rows.iter().map(bulk_job).collect::<StoreResult<_>>()?,
         ))
     }
 
@@ -120,14 +93,14 @@ impl PgStore {
              UPDATE jobs j SET status = 'in_progress', lease_until_us = $1, \
              attempts = j.attempts + 1, updated_us = $2 FROM next WHERE j.id = next.id \
              RETURNING {}",
-            qualified(JOB_COLUMNS, "j")
+            qualified(BULK_JOB_COLUMNS, "j")
         );
         let row = sqlx::query(&sql)
             .bind(to_us(lease))
             .bind(to_us(now))
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(job).transpose()
+        row.as_ref().map(bulk_job).transpose()
     }
 
     pub(super) async fn reset_job_items_impl(&self, id: &str) -> StoreResult<()> {

@@ -2,40 +2,13 @@
 
 use callvault_core::{Interaction, Job, JobStatus, TenantId};
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::interactions::attach_content;
-use super::rows::{self, from_us, json, to_us, INTERACTION_COLUMNS};
+use super::rows::{self, json, to_us, INTERACTION_COLUMNS};
 use super::SqliteStore;
-use crate::error::{StoreError, StoreResult};
-
-const JOB_COLUMNS: &str =
-    "id, tenant_id, kind, owner, params, status, files_total, files_completed, \
-     error, attempts, valid_until_us, created_us";
-
-fn job(row: &SqliteRow) -> StoreResult<Job> {
-    let status: String = row.try_get("status")?;
-    let valid: Option<i64> = row.try_get("valid_until_us")?;
-    Ok(Job {
-        id: row.try_get("id")?,
-        tenant_id: TenantId(row.try_get("tenant_id")?),
-        kind: row.try_get("kind")?,
-        owner: row.try_get("owner")?,
-        params: row.try_get("params")?,
-        status: JobStatus::parse(&status).ok_or_else(|| {
-            StoreError::Backend(format!("stored job status {status:?} is unknown"))
-        })?,
-        files_total: row.try_get::<i64, _>("files_total")?.max(0) as u64,
-        files_completed: row.try_get::<i64, _>("files_completed")?.max(0) as u64,
-        error: row.try_get("error")?,
-        attempts: row
-            .try_get::<i64, _>("attempts")?
-            .clamp(0, i64::from(u32::MAX)) as u32,
-        created_at: from_us(row.try_get("created_us")?),
-        valid_until: valid.map(from_us),
-    })
-}
+use crate::decode::{bulk_job, BULK_JOB_COLUMNS};
+use crate::error::StoreResult;
 
 impl SqliteStore {
     pub(super) async fn create_job_impl(&self, j: &Job) -> StoreResult<()> {
@@ -59,13 +32,13 @@ impl SqliteStore {
     }
 
     pub(super) async fn job_impl(&self, tenant: TenantId, id: &str) -> StoreResult<Option<Job>> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = ? AND id = ?");
+        let sql = format!("SELECT {BULK_JOB_COLUMNS} FROM jobs WHERE tenant_id = ? AND id = ?");
         let row = sqlx::query(&sql)
             .bind(tenant.0)
             .bind(id)
             .fetch_optional(&self.reader)
             .await?;
-        row.as_ref().map(job).transpose()
+        row.as_ref().map(bulk_job).transpose()
     }
 
     pub(super) async fn list_jobs_impl(
@@ -90,7 +63,7 @@ impl SqliteStore {
         let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM jobs");
         filter(&mut count);
         let total: i64 = count.build_query_scalar().fetch_one(&self.reader).await?;
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {JOB_COLUMNS} FROM jobs"));
+        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {BULK_JOB_COLUMNS} FROM jobs"));
         filter(&mut q);
         q.push(" ORDER BY created_us DESC, id LIMIT ")
             .push_bind(i64::from(limit));
@@ -99,7 +72,7 @@ impl SqliteStore {
         let rows = q.build().fetch_all(&self.reader).await?;
         Ok((
             total.max(0) as u64,
-            rows.iter().map(job).collect::<StoreResult<_>>()?,
+            rows.iter().map(bulk_job).collect::<StoreResult<_>>()?,
         ))
     }
 
@@ -113,7 +86,7 @@ impl SqliteStore {
             "UPDATE jobs SET status = 'in_progress', lease_until_us = ?, attempts = attempts + 1, \
              updated_us = ? WHERE id = (SELECT id FROM jobs WHERE status = 'pending' \
              OR (status = 'in_progress' AND lease_until_us < ?) ORDER BY created_us LIMIT 1) \
-             RETURNING {JOB_COLUMNS}"
+             RETURNING {BULK_JOB_COLUMNS}"
         );
         let row = sqlx::query(&sql)
             .bind(to_us(lease))
@@ -122,7 +95,7 @@ impl SqliteStore {
             .fetch_optional(&mut *tx)
             .await?;
         tx.commit().await?;
-        row.as_ref().map(job).transpose()
+        row.as_ref().map(bulk_job).transpose()
     }
 
     pub(super) async fn reset_job_items_impl(&self, id: &str) -> StoreResult<()> {
