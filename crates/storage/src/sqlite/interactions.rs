@@ -284,14 +284,14 @@ fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, tenant: TenantId, f: &Interacti
     }
 }
 
-/// Loads one interaction with its content, on the given connection (so that a write
-/// transaction sees its own changes).
 /// The key of a single-interaction lookup.
 enum Lookup<'a> {
     Guid(&'a str),
     Number(i64),
 }
 
+/// Loads one interaction with its content, on the given connection (so that a write
+/// transaction sees its own changes).
 pub(super) async fn load_one(
     conn: &mut SqliteConnection,
     tenant: TenantId,
