@@ -36,7 +36,7 @@ async fn create_users(vault: &Vault, tenant: &callvault_core::Tenant) -> anyhow:
         ..Default::default()
     };
     let owner = vault
-        .meta
+        .store
         .search(tenant.id, &on_demand, PageStart::Offset(0), 1)
         .await?
         .first()
@@ -53,7 +53,7 @@ async fn create_users(vault: &Vault, tenant: &callvault_core::Tenant) -> anyhow:
 }
 
 pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoAccess> {
-    let tenant = match vault.meta.tenant_by_name(DEMO_TENANT).await? {
+    let tenant = match vault.store.tenant_by_name(DEMO_TENANT).await? {
         Some(t) => t,
         None => {
             let t = admin::create_tenant(vault, DEMO_TENANT, "Europe/London").await?;
@@ -69,7 +69,7 @@ pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoA
             t
         }
     };
-    let existing = vault.meta.list_clients(tenant.id).await?;
+    let existing = vault.store.list_clients(tenant.id).await?;
     let creds = match existing
         .iter()
         .find(|c| c.name == DEMO_CLIENT && c.revoked_at.is_none())
@@ -93,7 +93,7 @@ pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoA
         ..Default::default()
     };
     let recent = vault
-        .meta
+        .store
         .search(tenant.id, &filter, PageStart::Offset(0), 50)
         .await?;
     let sample = recent

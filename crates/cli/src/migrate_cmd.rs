@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use callvault_storage::migrate::{copy_blobs, copy_metadata};
-use callvault_storage::{BlobStore, LocalBlobStore, PgStore, SqliteStore};
+use callvault_storage::{BlobStore, LocalBlobStore, SqlStore};
 use serde_json::json;
 
 use crate::admin;
@@ -56,12 +56,12 @@ pub async fn run(
         .s3
         .context("--to-blobs must be s3://bucket[/prefix]")?;
 
-    let source = SqliteStore::open(&db)
+    let source = SqlStore::open_sqlite(&db)
         .await
         .with_context(|| format!("opening {}", db.display()))?;
     let source_blobs: Arc<dyn BlobStore> =
         Arc::new(LocalBlobStore::open(&dir.join("content")).await?);
-    let pg = PgStore::open(to)
+    let pg = SqlStore::open_postgres(to)
         .await
         .context("connecting to the PostgreSQL database")?;
     let target_blobs: Arc<dyn BlobStore> = Arc::new(s3.open()?);

@@ -11,9 +11,7 @@ use callvault_http::{router, AppState, HttpLimits};
 use callvault_services::clock::{Clock, SystemClock};
 use callvault_services::{Stores, Vault, VaultConfig};
 use callvault_storage::object_blob::MAX_COPY_BYTES;
-use callvault_storage::{
-    BlobStore, ExportStore, LeaseStore, LocalBlobStore, MetadataStore, PgStore, SqliteStore,
-};
+use callvault_storage::{BlobStore, LocalBlobStore, SqlStore};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -52,31 +50,18 @@ pub async fn open_vault_with_clock(
         master_key: keys::master_key(settings)?,
         clock,
     };
-    type Meta = (
-        Arc<dyn MetadataStore>,
-        Arc<dyn ExportStore>,
-        Arc<dyn LeaseStore>,
-    );
-    let (meta, exports, leases): Meta = match settings.database_url.as_deref() {
-        Some(url) if !url.starts_with("sqlite://") => {
-            let pg = Arc::new(
-                PgStore::open(url)
-                    .await
-                    .context("connecting to the PostgreSQL database")?,
-            );
-            (pg.clone(), pg.clone(), pg)
-        }
+    let store = match settings.database_url.as_deref() {
+        Some(url) if !url.starts_with("sqlite://") => SqlStore::open_postgres(url)
+            .await
+            .context("connecting to the PostgreSQL database")?,
         url => {
             let path = match url {
                 Some(u) => PathBuf::from(&u["sqlite://".len()..]),
                 None => settings.data_dir.join("callvault.db"),
             };
-            let sqlite = Arc::new(
-                SqliteStore::open(&path)
-                    .await
-                    .with_context(|| format!("opening {}", path.display()))?,
-            );
-            (sqlite.clone(), sqlite.clone(), sqlite)
+            SqlStore::open_sqlite(&path)
+                .await
+                .with_context(|| format!("opening {}", path.display()))?
         }
     };
     let blobs: Arc<dyn BlobStore> = match &settings.s3 {
@@ -97,10 +82,8 @@ pub async fn open_vault_with_clock(
         }
     };
     let stores = Stores {
-        meta,
+        store: Arc::new(store),
         blobs,
-        exports,
-        leases,
     };
     Ok(Vault::with_stores(stores, config).await?)
 }
@@ -229,7 +212,7 @@ fn spawn_sweeper(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
         loop {
             let now = vault.clock.now();
             let until = now + chrono::Duration::from_std(SWEEP_EVERY * 2).unwrap_or_default();
-            match vault.leases.try_lease("sweeper", &node, now, until).await {
+            match vault.store.try_lease("sweeper", &node, now, until).await {
                 Ok(true) => match vault.sweep(ORPHAN_GRACE).await {
                     Ok(r) if r != Default::default() => tracing::info!(?r, "housekeeping"),
                     Ok(_) => {}

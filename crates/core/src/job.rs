@@ -1,5 +1,6 @@
-//! Background jobs: exports now, other kinds later. One model and one table for all, so
-//! every kind gets the same leasing, retry and expiry.
+//! Bulk-export jobs of the Call Recording API (the `jobs` table). Jobs of the Export API
+//! live in their own table (`crate::export`); both share the leasing, retry and expiry
+//! rules of their runners.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -47,12 +48,35 @@ impl JobStatus {
     }
 }
 
+/// What a bulk-export job produces; stored by its `as_str` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Recordings with their metadata.
+    Recordings,
+    /// Recordings with their metadata and transcripts.
+    RecordingsWithTranscriptions,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 2] = [JobKind::Recordings, JobKind::RecordingsWithTranscriptions];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Recordings => "recordings",
+            JobKind::RecordingsWithTranscriptions => "recordings_transcriptions",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     pub id: String,
     pub tenant_id: TenantId,
-    /// What the job does, e.g. `recordings` or `recordings_transcriptions`.
-    pub kind: String,
+    pub kind: JobKind,
     /// Who created it (a user id, or `client:{id}`); listings are per creator.
     pub owner: String,
     /// Kind-specific parameters as JSON (for exports: the `InteractionQuery`).

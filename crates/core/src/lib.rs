@@ -25,7 +25,7 @@ pub use export::{
 };
 pub use ids::Guid;
 pub use interaction::{Attributes, Direction, Interaction, InteractionMeta};
-pub use job::{Job, JobStatus};
+pub use job::{Job, JobKind, JobStatus};
 pub use query::InteractionQuery;
 pub use scope::{Scope, ScopeSet};
 pub use search::{SearchFilter, MAX_SEARCH_LIMIT, MAX_SEARCH_RANGE_DAYS};

@@ -15,7 +15,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use callvault_core::{Invalid, ScopeSet, Tenant, TenantId, User};
 use callvault_storage::meta::{AccessToken, ApiClient};
-use callvault_storage::{MetadataStore, StoreError};
+use callvault_storage::prelude::*;
+use callvault_storage::StoreError;
 use chrono::Utc;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -66,7 +67,7 @@ const CACHE_TTL: Duration = Duration::from_secs(10);
 const CACHE_MAX: usize = 10_000;
 
 pub struct AuthService {
-    meta: Arc<dyn MetadataStore>,
+    store: Arc<dyn Store>,
     ttl: Duration,
     /// Token hash to principal, so that a download costs no token query.
     checked: Mutex<HashMap<Vec<u8>, (Principal, Instant)>>,
@@ -83,9 +84,9 @@ pub fn hash_secret(secret: &str) -> Vec<u8> {
 }
 
 impl AuthService {
-    pub fn new(meta: Arc<dyn MetadataStore>, ttl: Duration) -> Self {
+    pub fn new(store: Arc<dyn Store>, ttl: Duration) -> Self {
         Self {
-            meta,
+            store,
             ttl,
             checked: Mutex::new(HashMap::new()),
         }
@@ -104,7 +105,7 @@ impl AuthService {
         rand::thread_rng().fill_bytes(&mut id);
         let client_id = format!("cvc_{}", hex::encode(id));
         let client_secret = random_token(SECRET_PREFIX);
-        self.meta
+        self.store
             .create_client(&ApiClient {
                 client_id: client_id.clone(),
                 tenant_id: tenant,
@@ -128,7 +129,7 @@ impl AuthService {
         let client = self.active_client(client_id).await?;
         let client_secret = random_token(SECRET_PREFIX);
         if !self
-            .meta
+            .store
             .set_client_secret(client_id, &hash_secret(&client_secret))
             .await?
         {
@@ -146,7 +147,7 @@ impl AuthService {
     }
 
     pub async fn revoke(&self, client_id: &str) -> ServiceResult<()> {
-        let revoked = self.meta.revoke_client(client_id).await?;
+        let revoked = self.store.revoke_client(client_id).await?;
         self.cache().retain(|_, (p, _)| p.client_id != client_id);
         if revoked {
             Ok(())
@@ -158,7 +159,7 @@ impl AuthService {
     }
 
     async fn active_client(&self, client_id: &str) -> ServiceResult<ApiClient> {
-        match self.meta.client_by_id(client_id).await? {
+        match self.store.client_by_id(client_id).await? {
             Some(c) if c.revoked_at.is_none() => Ok(c),
             _ => Err(ServiceError::NotFound(format!(
                 "active client '{client_id}' not found"
@@ -167,7 +168,7 @@ impl AuthService {
     }
 
     async fn check_client(&self, client_id: &str, client_secret: &str) -> ServiceResult<ApiClient> {
-        let client = self.meta.client_by_id(client_id).await?;
+        let client = self.store.client_by_id(client_id).await?;
         let presented = hash_secret(client_secret);
         match client {
             Some(c) if c.revoked_at.is_none() && bool::from(c.secret_hash.ct_eq(&presented)) => {
@@ -210,14 +211,14 @@ impl AuthService {
             StoreError::NotFound(_) => ServiceError::Unauthenticated("invalid_client".into()),
             other => other.into(),
         };
-        self.meta
+        self.store
             .insert_token(&stored(&access_token, now + ttl))
             .await
             .map_err(revoked)?;
         let refresh_token = match user {
             Some(_) => {
                 let t = random_token(REFRESH_PREFIX);
-                self.meta
+                self.store
                     .insert_refresh_token(&stored(&t, now + REFRESH_TTL))
                     .await?;
                 Some(t)
@@ -255,7 +256,7 @@ impl AuthService {
     ) -> ServiceResult<IssuedToken> {
         let client = self.check_client(client_id, client_secret).await?;
         let scopes = Self::narrow(&client, requested)?;
-        let record = self.meta.user_by_login(client.tenant_id, login).await?;
+        let record = self.store.user_by_login(client.tenant_id, login).await?;
         // Unknown logins are checked against a fixed hash so both failures take as long.
         let hash = record
             .as_ref()
@@ -276,7 +277,7 @@ impl AuthService {
     ) -> ServiceResult<IssuedToken> {
         let client = self.check_client(client_id, client_secret).await?;
         let stored = self
-            .meta
+            .store
             .take_refresh_token(&hash_secret(refresh_token))
             .await?;
         let stored = match stored {
@@ -285,7 +286,7 @@ impl AuthService {
         };
         let user_id = stored.user_id.unwrap_or_default();
         let user = self
-            .meta
+            .store
             .user_by_id(client.tenant_id, &user_id)
             .await?
             .ok_or_else(|| ServiceError::Unauthenticated("invalid_grant".into()))?;
@@ -315,7 +316,7 @@ impl AuthService {
             callvault_core::interaction::check_identifier("id", id)?;
         }
         Ok(self
-            .meta
+            .store
             .create_user(tenant, id, login, &hash, is_admin)
             .await?)
     }
@@ -323,7 +324,7 @@ impl AuthService {
     /// Generates the tenant's API token for HTTP Basic dialects, revoking the previous one.
     pub async fn new_tenant_api_token(&self, tenant: TenantId) -> ServiceResult<String> {
         let token = random_token(TENANT_TOKEN_PREFIX);
-        self.meta
+        self.store
             .set_tenant_api_token(tenant, &hash_secret(&token))
             .await?;
         Ok(token)
@@ -334,12 +335,12 @@ impl AuthService {
     pub async fn authenticate_tenant(&self, name: &str, token: &str) -> ServiceResult<Tenant> {
         let denied = || ServiceError::Forbidden("Invalid tenant name or API token".into());
         let presented = hash_secret(token);
-        let Some(tenant) = self.meta.tenant_by_name(name).await? else {
+        let Some(tenant) = self.store.tenant_by_name(name).await? else {
             // The same second query as for a known tenant, so timing does not tell them apart.
-            self.meta.tenant_api_token(TenantId(0)).await?;
+            self.store.tenant_api_token(TenantId(0)).await?;
             return Err(denied());
         };
-        match self.meta.tenant_api_token(tenant.id).await? {
+        match self.store.tenant_api_token(tenant.id).await? {
             Some(stored) if bool::from(stored.ct_eq(&presented)) => Ok(tenant),
             _ => Err(denied()),
         }
@@ -359,7 +360,7 @@ impl AuthService {
                 return Ok(principal.clone());
             }
         }
-        let token = self.meta.token_by_hash(&hash).await?;
+        let token = self.store.token_by_hash(&hash).await?;
         let token = match token {
             Some(t) if bool::from(t.token_hash.ct_eq(&hash)) => t,
             _ => {
@@ -375,7 +376,7 @@ impl AuthService {
         }
         let user = match &token.user_id {
             Some(id) => Some(
-                self.meta
+                self.store
                     .user_by_id(token.tenant_id, id)
                     .await?
                     .ok_or_else(|| {

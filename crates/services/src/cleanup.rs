@@ -28,14 +28,14 @@ impl Vault {
             if blob.modified >= cutoff {
                 continue;
             }
-            let _guard = self.meta.lock_blob(&blob.key).await;
-            if !self.meta.blob_referenced(&blob.key).await? {
+            let _guard = self.store.lock_blob(&blob.key).await;
+            if !self.store.blob_referenced(&blob.key).await? {
                 self.blobs.delete(&blob.key).await?;
                 orphans_removed += 1;
             }
         }
-        let tokens_removed = self.meta.delete_expired_tokens(Utc::now()).await?;
-        let jobs_expired = self.meta.expire_jobs(Utc::now()).await?;
+        let tokens_removed = self.store.delete_expired_tokens(Utc::now()).await?;
+        let jobs_expired = self.store.expire_jobs(Utc::now()).await?;
         Ok(SweepReport {
             staging_removed,
             orphans_removed,

@@ -50,7 +50,7 @@ pub fn resolve_key<'a>(
 
 impl Vault {
     pub async fn interaction(&self, tenant: TenantId, guid: &Guid) -> ServiceResult<Interaction> {
-        self.meta
+        self.store
             .get_interaction(tenant, guid)
             .await?
             .ok_or_else(|| not_found(guid))
@@ -94,7 +94,7 @@ impl Vault {
     ) -> ServiceResult<ContentItem> {
         let (_, item) = self.content_item(tenant, guid, raw_key).await?;
         let removed = self
-            .meta
+            .store
             .delete_content(tenant, guid, &item.key)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("Content {raw_key} was not found")))?;
@@ -108,7 +108,7 @@ impl Vault {
         guid: &Guid,
     ) -> ServiceResult<Removed> {
         let removed = self
-            .meta
+            .store
             .delete_interaction(tenant, guid)
             .await?
             .ok_or_else(|| not_found(guid))?;
@@ -120,8 +120,8 @@ impl Vault {
     /// a concurrent upload of the same bytes keeps them.
     pub async fn release_blobs(&self, keys: &[String]) -> ServiceResult<()> {
         for key in keys {
-            let _guard = self.meta.lock_blob(key).await;
-            if !self.meta.blob_referenced(key).await? {
+            let _guard = self.store.lock_blob(key).await;
+            if !self.store.blob_referenced(key).await? {
                 self.blobs.delete(key).await?;
             }
         }

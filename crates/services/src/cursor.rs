@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use callvault_core::{InteractionQuery, Invalid, TenantId};
 use callvault_storage::meta::SearchCursor;
-use callvault_storage::MetadataStore;
+use callvault_storage::prelude::*;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
@@ -25,11 +25,11 @@ pub struct CursorCodec {
 
 impl CursorCodec {
     /// Loads the key shared by every node on the same database, creating it once.
-    pub async fn load(meta: &dyn MetadataStore) -> ServiceResult<Self> {
+    pub async fn load(store: &dyn Store) -> ServiceResult<Self> {
         let mut init = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut init);
         Ok(Self {
-            key: meta.secret("continuation-token-key", &init).await?,
+            key: store.secret("continuation-token-key", &init).await?,
         })
     }
 

@@ -153,7 +153,7 @@ impl Run<'_> {
                 .await
                 .clone()?;
         }
-        let existing = self.vault.meta.get_interaction(self.tenant, &p.guid).await;
+        let existing = self.vault.store.get_interaction(self.tenant, &p.guid).await;
         let key = p.key.stored_form();
         let same = |c: &callvault_core::ContentItem| c.key == key && c.sha256 == sha256;
         if existing
@@ -261,7 +261,7 @@ mod tests {
             .await
             .unwrap();
         let tenant = vault
-            .meta
+            .store
             .create_tenant("acme", "Europe/London")
             .await
             .unwrap()
@@ -339,7 +339,7 @@ mod tests {
         let vault = Vault::open_embedded(VaultConfig::embedded(tmp.path().join("data")))
             .await
             .unwrap();
-        let tenant = vault.meta.create_tenant("acme", "UTC").await.unwrap().id;
+        let tenant = vault.store.create_tenant("acme", "UTC").await.unwrap().id;
         let (summary, _) = run(&vault, tenant, tmp.path()).await;
         assert_eq!((summary.total, summary.ingested), (4, 1));
         let lines: Vec<usize> = summary.failed.iter().map(|(l, _)| *l).collect();

@@ -84,7 +84,7 @@ impl Vault {
         meta: &InteractionMeta,
     ) -> ServiceResult<(Interaction, bool)> {
         meta.validate()?;
-        Ok(self.meta.upsert_interaction(tenant, meta).await?)
+        Ok(self.store.upsert_interaction(tenant, meta).await?)
     }
 
     /// Streams one content item into the vault, replacing any item with the same key.
@@ -125,7 +125,7 @@ impl Vault {
                 return Err(too_large(self.config.max_content_bytes));
             }
         }
-        if self.meta.get_interaction(tenant, guid).await?.is_none() {
+        if self.store.get_interaction(tenant, guid).await?.is_none() {
             return Err(ServiceError::NotFound(format!(
                 "interaction {guid} not found"
             )));
@@ -158,10 +158,10 @@ impl Vault {
             owning_interaction_plan: upload.owning_interaction_plan,
         };
         let outcome = {
-            let _guard = self.meta.lock_blob(&item.blob_key).await;
+            let _guard = self.store.lock_blob(&item.blob_key).await;
             staged.upload.commit(&item.blob_key).await?;
-            let outcome = self.meta.put_content(tenant, guid, &item).await?;
-            if outcome.is_none() && !self.meta.blob_referenced(&item.blob_key).await? {
+            let outcome = self.store.put_content(tenant, guid, &item).await?;
+            if outcome.is_none() && !self.store.blob_referenced(&item.blob_key).await? {
                 self.blobs.delete(&item.blob_key).await?;
             }
             outcome

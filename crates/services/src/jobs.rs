@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use callvault_core::{InteractionQuery, Job, JobStatus, TenantId};
+use callvault_core::{InteractionQuery, Job, JobKind, JobStatus, TenantId};
 use callvault_storage::meta::{PageStart, SearchCursor};
 use chrono::Utc;
 
@@ -27,7 +27,7 @@ impl Vault {
     pub async fn create_export_job(
         &self,
         tenant: TenantId,
-        kind: &str,
+        kind: JobKind,
         owner: &str,
         query: &InteractionQuery,
     ) -> ServiceResult<Job> {
@@ -37,7 +37,7 @@ impl Vault {
         let job = Job {
             id: uuid::Uuid::new_v4().to_string(),
             tenant_id: tenant,
-            kind: kind.to_string(),
+            kind,
             owner: owner.to_string(),
             params,
             status: JobStatus::Pending,
@@ -48,37 +48,37 @@ impl Vault {
             created_at: Utc::now(),
             valid_until: None,
         };
-        self.meta.create_job(&job).await?;
+        self.store.create_job(&job).await?;
         Ok(job)
     }
 
     /// Runs the next runnable job, if any; answers whether there was one.
     pub async fn run_next_job(&self) -> ServiceResult<bool> {
-        let Some(job) = self.meta.claim_job(Utc::now(), later(LEASE)).await? else {
+        let Some(job) = self.store.claim_job(Utc::now(), later(LEASE)).await? else {
             return Ok(false);
         };
         if job.attempts > MAX_ATTEMPTS {
             let why = format!("gave up after {MAX_ATTEMPTS} attempts");
-            self.meta
+            self.store
                 .finish_job(&job.id, JobStatus::Failed, Some(&why), None)
                 .await?;
             return Ok(true);
         }
         match self.run_export(&job).await {
             Ok(()) => {
-                self.meta
+                self.store
                     .finish_job(&job.id, JobStatus::Complete, None, Some(later(VALIDITY)))
                     .await?;
             }
             Err(e) if job.attempts >= MAX_ATTEMPTS => {
                 tracing::warn!(job = %job.id, error = %e, "export job failed");
-                self.meta
+                self.store
                     .finish_job(&job.id, JobStatus::Failed, Some(&e.to_string()), None)
                     .await?;
             }
             Err(e) => {
                 tracing::warn!(job = %job.id, error = %e, attempt = job.attempts, "export job will be retried");
-                self.meta
+                self.store
                     .finish_job(&job.id, JobStatus::Pending, Some(&e.to_string()), None)
                     .await?;
             }
@@ -91,17 +91,17 @@ impl Vault {
         let mut query: InteractionQuery = serde_json::from_str(&job.params)
             .map_err(|e| ServiceError::Conflict(format!("the job's filter is unreadable: {e}")))?;
         query.newest_first = false;
-        self.meta.reset_job_items(&job.id).await?;
-        let total = self.meta.count(job.tenant_id, &query).await?;
+        self.store.reset_job_items(&job.id).await?;
+        let total = self.store.count(job.tenant_id, &query).await?;
         let mut after = None;
         let mut seq = 0u64;
         loop {
             let batch = self
-                .meta
+                .store
                 .search(job.tenant_id, &query, PageStart::After(after), BATCH)
                 .await?;
             let ids: Vec<i64> = batch.iter().map(|i| i.id).collect();
-            self.meta
+            self.store
                 .add_job_items(
                     &job.id,
                     seq,
@@ -136,7 +136,7 @@ mod tests {
         let vault = Vault::open_embedded(VaultConfig::embedded(dir.path()))
             .await
             .unwrap();
-        let tenant = vault.meta.create_tenant("acme", "UTC").await.unwrap().id;
+        let tenant = vault.store.create_tenant("acme", "UTC").await.unwrap().id;
         for i in 0..n {
             let meta = InteractionMeta {
                 guid: Guid::parse("g", &format!("{i:08x}-0000-4000-8000-000000000000")).unwrap(),
@@ -177,12 +177,12 @@ mod tests {
             ..Default::default()
         };
         let job = vault
-            .create_export_job(tenant, "recordings", "u1", &q)
+            .create_export_job(tenant, JobKind::Recordings, "u1", &q)
             .await
             .unwrap();
         // A runner claims it and dies at once: its lease is already over.
         let claimed = vault
-            .meta
+            .store
             .claim_job(Utc::now(), Utc::now())
             .await
             .unwrap()
@@ -193,7 +193,7 @@ mod tests {
             vault.run_next_job().await.unwrap(),
             "the lapsed lease lets another runner take it"
         );
-        let done = vault.meta.job(tenant, &job.id).await.unwrap().unwrap();
+        let done = vault.store.job(tenant, &job.id).await.unwrap().unwrap();
         assert_eq!(
             (
                 done.status,
@@ -204,7 +204,7 @@ mod tests {
             (JobStatus::Complete, 2, 3, 3)
         );
         assert_eq!(
-            vault.meta.job_items(&job.id, -1, 10).await.unwrap().len(),
+            vault.store.job_items(&job.id, -1, 10).await.unwrap().len(),
             3,
             "no duplicate items from the first try"
         );
@@ -215,14 +215,19 @@ mod tests {
     async fn a_job_that_keeps_failing_ends_failed() {
         let (_dir, vault, tenant) = vault_with_calls(1).await;
         let mut job = vault
-            .create_export_job(tenant, "recordings", "u1", &InteractionQuery::default())
+            .create_export_job(
+                tenant,
+                JobKind::Recordings,
+                "u1",
+                &InteractionQuery::default(),
+            )
             .await
             .unwrap();
         job.id = uuid::Uuid::new_v4().to_string();
         job.params = "not json".into();
-        vault.meta.create_job(&job).await.unwrap();
+        vault.store.create_job(&job).await.unwrap();
         while vault.run_next_job().await.unwrap() {}
-        let failed = vault.meta.job(tenant, &job.id).await.unwrap().unwrap();
+        let failed = vault.store.job(tenant, &job.id).await.unwrap().unwrap();
         assert_eq!(failed.status, JobStatus::Failed);
         assert_eq!(failed.attempts, MAX_ATTEMPTS);
         assert!(failed.error.unwrap().contains("unreadable"));

@@ -2,9 +2,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use callvault_storage::{
-    BlobStore, ExportStore, LeaseStore, LocalBlobStore, MetadataStore, SqliteStore,
-};
+use callvault_storage::{BlobStore, LocalBlobStore, SqlStore, Store};
 
 use crate::auth::AuthService;
 use crate::clock::{Clock, SystemClock};
@@ -46,21 +44,18 @@ impl VaultConfig {
     }
 }
 
-/// The stores a vault runs on; the embedded and the scale-out backends each provide all.
+/// The stores a vault runs on: the metadata store (SQLite or PostgreSQL) and the blob
+/// store (local files or S3).
 pub struct Stores {
-    pub meta: Arc<dyn MetadataStore>,
+    pub store: Arc<dyn Store>,
     pub blobs: Arc<dyn BlobStore>,
-    pub exports: Arc<dyn ExportStore>,
-    pub leases: Arc<dyn LeaseStore>,
 }
 
 /// The handle every dialect and command works through: the two stores and the services
 /// built over them.
 pub struct Vault {
-    pub meta: Arc<dyn MetadataStore>,
+    pub store: Arc<dyn Store>,
     pub blobs: Arc<dyn BlobStore>,
-    pub exports: Arc<dyn ExportStore>,
-    pub leases: Arc<dyn LeaseStore>,
     pub auth: AuthService,
     pub sealer: Sealer,
     pub clock: Arc<dyn Clock>,
@@ -75,32 +70,23 @@ pub struct Vault {
 impl Vault {
     /// Opens the embedded default: `<data_dir>/callvault.db` and `<data_dir>/content/`.
     pub async fn open_embedded(config: VaultConfig) -> ServiceResult<Arc<Self>> {
-        let sqlite = Arc::new(SqliteStore::open(&config.data_dir.join("callvault.db")).await?);
+        let store = SqlStore::open_sqlite(&config.data_dir.join("callvault.db")).await?;
         let blobs: Arc<dyn BlobStore> =
             Arc::new(LocalBlobStore::open(&config.data_dir.join("content")).await?);
         let stores = Stores {
-            meta: sqlite.clone(),
+            store: Arc::new(store),
             blobs,
-            exports: sqlite.clone(),
-            leases: sqlite,
         };
         Self::with_stores(stores, config).await
     }
 
     pub async fn with_stores(stores: Stores, config: VaultConfig) -> ServiceResult<Arc<Self>> {
-        let Stores {
-            meta,
-            blobs,
-            exports,
-            leases,
-        } = stores;
-        let cursors = CursorCodec::load(meta.as_ref()).await?;
-        let auth = AuthService::new(meta.clone(), config.token_ttl);
+        let Stores { store, blobs } = stores;
+        let cursors = CursorCodec::load(store.as_ref()).await?;
+        let auth = AuthService::new(store.clone(), config.token_ttl);
         Ok(Arc::new(Self {
-            meta,
+            store,
             blobs,
-            exports,
-            leases,
             auth,
             sealer: Sealer::new(&config.master_key),
             clock: config.clock.clone(),

@@ -1,33 +1,94 @@
+use std::error::Error as StdError;
+
 use thiserror::Error;
+
+type Source = Box<dyn StdError + Send + Sync>;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    /// A uniqueness rule was violated (tenant name taken, client id reused).
+    /// A uniqueness rule was violated (tenant name taken, client id reused). The message
+    /// is the store's own, never a database driver's, so it may be shown to a client.
     #[error("{0}")]
     Conflict(String),
     #[error("{0} not found")]
     NotFound(String),
-    /// The backend failed; the caller answers 503/500 and logs it, never leaks it.
-    #[error("storage backend error: {0}")]
-    Backend(String),
+    /// The database cannot take the write now (another writer holds it too long); the
+    /// caller may answer 503 with `Retry-After`.
+    #[error("{0}")]
+    Busy(String),
+    /// The disk under the database is full: writes fail until space is freed, reads go on.
+    #[error("the database's disk is full")]
+    Full,
+    /// The backend failed; the caller answers 500/503 and logs it, never shows it. The
+    /// driver's error is kept as the source for the log.
+    #[error("storage backend error: {message}")]
+    Backend {
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
     #[error("blob I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
 
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
+impl StoreError {
+    pub fn backend(message: impl Into<String>) -> Self {
+        StoreError::Backend {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    fn with_source(message: &str, e: impl StdError + Send + Sync + 'static) -> Self {
+        StoreError::Backend {
+            message: format!("{message}: {e}"),
+            source: Some(Box::new(e)),
+        }
+    }
+
+    pub(crate) fn from_sqlx(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e {
             if db.is_unique_violation() {
-                return StoreError::Conflict(db.message().to_string());
+                return StoreError::Conflict("it already exists".into());
+            }
+            // PostgreSQL's disk_full; a serialization failure (40001) or deadlock (40P01)
+            // stays an internal error: retrying is the store's business, not the client's.
+            if db.code().as_deref() == Some("53100") {
+                return StoreError::Full;
             }
         }
-        StoreError::Backend(e.to_string())
+        if let sqlx::Error::PoolTimedOut = e {
+            return StoreError::Busy("no database connection is free; try again".into());
+        }
+        StoreError::with_source("PostgreSQL", e)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        if let rusqlite::Error::SqliteFailure(f, _) = &e {
+            match f.code {
+                ErrorCode::ConstraintViolation
+                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                        || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+                {
+                    return StoreError::Conflict("it already exists".into());
+                }
+                ErrorCode::DiskFull => return StoreError::Full,
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                    return StoreError::Busy("the database is busy; try again".into())
+                }
+                _ => {}
+            }
+        }
+        StoreError::with_source("SQLite", e)
     }
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError::Backend(format!("migration failed: {e}"))
+        StoreError::with_source("migration failed", e)
     }
 }
 

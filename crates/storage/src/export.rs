@@ -1,5 +1,5 @@
 //! Persistence of the Export API: external storage targets, export jobs and the ledger of
-//! exported items. Kept apart from [`crate::MetadataStore`] because only the export
+//! exported items. Kept apart from [`crate::Store`] because only the export
 //! services use it.
 
 use async_trait::async_trait;

@@ -1,9 +1,11 @@
 //! Storage for callvault: a metadata store and a blob store behind traits, so that the
 //! services and HTTP dialects never know whether they run on the embedded default
-//! (SQLite + local files) or on the scale-out backends.
+//! (SQLite + local files) or on the scale-out backends (PostgreSQL + S3).
+//!
+//! The metadata store is written once ([`SqlStore`]) over a small execution layer
+//! ([`sql`]) with one backend per database.
 
 pub mod blob;
-mod decode;
 pub mod error;
 pub mod export;
 pub mod lease;
@@ -12,15 +14,22 @@ pub mod locks;
 pub mod meta;
 pub mod migrate;
 pub mod object_blob;
-pub mod postgres;
-pub mod sqlite;
+pub mod sql;
+mod store;
 
 pub use blob::{BlobRead, BlobStore, BlobUpload};
 pub use error::StoreError;
 pub use export::ExportStore;
 pub use lease::LeaseStore;
 pub use local_blob::LocalBlobStore;
-pub use meta::MetadataStore;
+pub use meta::{AuthStore, InteractionStore, JobStore, Store, TenantStore};
 pub use object_blob::{ObjectBlobStore, S3Settings};
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use store::SqlStore;
+
+/// Every store trait, for callers that use a `dyn Store`: a supertrait's methods can only
+/// be called where the supertrait is in scope.
+pub mod prelude {
+    pub use crate::export::ExportStore;
+    pub use crate::lease::LeaseStore;
+    pub use crate::meta::{AuthStore, InteractionStore, JobStore, Store, TenantStore};
+}

@@ -51,7 +51,7 @@ impl LocalBlobStore {
         if ok {
             Ok(self.blobs.join(key))
         } else {
-            Err(StoreError::Backend(format!("invalid blob key {key:?}")))
+            Err(StoreError::backend(format!("invalid blob key {key:?}")))
         }
     }
 }
@@ -83,7 +83,7 @@ impl BlobStore for LocalBlobStore {
                 Ok((file, size))
             })
             .await
-            .map_err(|e| StoreError::Backend(format!("blob open task failed: {e}")))?;
+            .map_err(|e| StoreError::backend(format!("blob open task failed: {e}")))?;
         let (file, size) = match opened {
             Ok(v) => v,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -94,7 +94,7 @@ impl BlobStore for LocalBlobStore {
         let len = match range {
             Some(r) if r.start <= r.end && r.end <= size => r.end - r.start,
             Some(r) => {
-                return Err(StoreError::Backend(format!(
+                return Err(StoreError::backend(format!(
                     "range {r:?} outside blob of {size} bytes"
                 )))
             }
@@ -127,7 +127,7 @@ impl BlobStore for LocalBlobStore {
         let root = self.blobs.clone();
         tokio::task::spawn_blocking(move || walk(&root))
             .await
-            .map_err(|e| StoreError::Backend(format!("blob listing task failed: {e}")))?
+            .map_err(|e| StoreError::backend(format!("blob listing task failed: {e}")))?
     }
 
     async fn clean_staging(&self, older_than: SystemTime) -> StoreResult<usize> {
@@ -199,7 +199,7 @@ impl BlobUpload for LocalUpload {
     async fn write(&mut self, chunk: &[u8]) -> StoreResult<()> {
         match self.file.as_mut() {
             Some(f) => Ok(f.write_all(chunk).await?),
-            None => Err(StoreError::Backend("write after commit".into())),
+            None => Err(StoreError::backend("write after commit")),
         }
     }
 
@@ -212,7 +212,7 @@ impl BlobUpload for LocalUpload {
         let mut file = self
             .file
             .take()
-            .ok_or_else(|| StoreError::Backend("double commit".into()))?;
+            .ok_or_else(|| StoreError::backend("double commit"))?;
         file.flush().await?;
         let file = file.into_inner();
         file.sync_all().await?;
@@ -223,7 +223,7 @@ impl BlobUpload for LocalUpload {
         }
         let dir = dest
             .parent()
-            .ok_or_else(|| StoreError::Backend("blob key has no parent".into()))?;
+            .ok_or_else(|| StoreError::backend("blob key has no parent"))?;
         let created_dir = !fs::try_exists(dir).await?;
         fs::create_dir_all(dir).await?;
         fs::rename(&self.path, &dest).await?;

@@ -6,7 +6,7 @@
 //! `callvault ingest` or `callvault sweep` beside it), so each stripe is an in-process
 //! mutex plus an OS file lock on `locks/stripe-N` in the data directory. The PostgreSQL
 //! backend spans machines: there a stripe is the in-process mutex plus a PostgreSQL
-//! advisory lock (see `postgres::lock`).
+//! advisory lock (see `sql::pg_lock`).
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs::File;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::postgres::AdvisoryLock;
+use crate::sql::pg_lock::AdvisoryLock;
 
 pub struct StripedLocks {
     stripes: Vec<Arc<Mutex<()>>>,

@@ -1,13 +1,16 @@
-//! The metadata store: tenants, interactions, content items, API clients and tokens.
+//! The metadata store's interfaces, one trait per concern, and the values they exchange.
+//! [`crate::SqlStore`] implements them all, once, for both databases.
 
 use async_trait::async_trait;
 use callvault_core::{
-    ContentItem, Guid, Interaction, InteractionMeta, InteractionQuery, Job, JobStatus, Tenant,
-    TenantId, User,
+    ContentItem, Guid, Interaction, InteractionMeta, InteractionQuery, Job, JobKind, JobStatus,
+    Tenant, TenantId, User,
 };
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreResult;
+use crate::export::ExportStore;
+use crate::lease::LeaseStore;
 use crate::locks::KeyGuard;
 
 /// Keyset position in the search order `(start, id)`; the last item of a page.
@@ -70,15 +73,61 @@ pub struct Removed {
     pub released_blobs: Vec<String>,
 }
 
+/// Tenants and their settings.
 #[async_trait]
-pub trait MetadataStore: Send + Sync + 'static {
+pub trait TenantStore: Send + Sync + 'static {
     async fn create_tenant(&self, name: &str, time_zone: &str) -> StoreResult<Tenant>;
     async fn tenant_by_name(&self, name: &str) -> StoreResult<Option<Tenant>>;
     async fn tenant_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
     /// Answers whether the tenant exists.
     async fn set_tenant_time_zone(&self, id: TenantId, time_zone: &str) -> StoreResult<bool>;
+    /// Replaces the tenant's API token (a new token revokes the old one).
+    async fn set_tenant_api_token(&self, tenant: TenantId, token_hash: &[u8]) -> StoreResult<()>;
+    async fn tenant_api_token(&self, tenant: TenantId) -> StoreResult<Option<Vec<u8>>>;
+    /// A persistent named secret, created from `init` on first use. Shared by every node
+    /// on the same database, so continuation tokens verify on any of them.
+    async fn secret(&self, name: &str, init: &[u8]) -> StoreResult<Vec<u8>>;
+    /// Cheap liveness check for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+}
 
+/// API clients, their tokens, and users who sign in with a password.
+#[async_trait]
+pub trait AuthStore: Send + Sync + 'static {
+    async fn create_client(&self, client: &ApiClient) -> StoreResult<()>;
+    async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<ApiClient>>;
+    async fn list_clients(&self, tenant: TenantId) -> StoreResult<Vec<ApiClient>>;
+    async fn set_client_secret(&self, client_id: &str, secret_hash: &[u8]) -> StoreResult<bool>;
+    /// Revokes a client and every token issued to it.
+    async fn revoke_client(&self, client_id: &str) -> StoreResult<bool>;
+
+    async fn insert_token(&self, token: &AccessToken) -> StoreResult<()>;
+    async fn token_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<AccessToken>>;
+    async fn delete_expired_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    async fn insert_refresh_token(&self, token: &AccessToken) -> StoreResult<()>;
+    /// Removes and answers a refresh token, so that each is used once.
+    async fn take_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<AccessToken>>;
+
+    /// Gives an agent (`id`, created if new; the next free numeric id when `None`) a login
+    /// and password. `Conflict` if the login is taken or the agent already has one.
+    async fn create_user(
+        &self,
+        tenant: TenantId,
+        id: Option<&str>,
+        login: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> StoreResult<User>;
+    async fn user_by_login(&self, tenant: TenantId, login: &str)
+        -> StoreResult<Option<UserRecord>>;
+    async fn user_by_id(&self, tenant: TenantId, id: &str) -> StoreResult<Option<User>>;
+}
+
+/// Interactions, their content items, and search.
+#[async_trait]
+pub trait InteractionStore: Send + Sync + 'static {
     /// Creates or updates an interaction by GUID; answers it and whether it was created.
     async fn upsert_interaction(
         &self,
@@ -90,6 +139,18 @@ pub trait MetadataStore: Send + Sync + 'static {
         tenant: TenantId,
         guid: &Guid,
     ) -> StoreResult<Option<Interaction>>;
+    /// The interaction with a per-tenant sequence number, for dialects with integer ids.
+    async fn interaction_by_number(
+        &self,
+        tenant: TenantId,
+        number: i64,
+    ) -> StoreResult<Option<Interaction>>;
+    /// Interactions by store id, within a tenant, with their content, in id order.
+    async fn interactions_by_ids(
+        &self,
+        tenant: TenantId,
+        ids: &[i64],
+    ) -> StoreResult<Vec<Interaction>>;
 
     /// Interactions matching the query, ordered by `(start, id)`.
     async fn search(
@@ -100,12 +161,6 @@ pub trait MetadataStore: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<Interaction>>;
     async fn count(&self, tenant: TenantId, query: &InteractionQuery) -> StoreResult<u64>;
-    /// The interaction with a per-tenant sequence number, for dialects with integer ids.
-    async fn interaction_by_number(
-        &self,
-        tenant: TenantId,
-        number: i64,
-    ) -> StoreResult<Option<Interaction>>;
 
     /// Stores a content item of an existing interaction, replacing one with the same key.
     /// Answers `None` when the interaction does not exist.
@@ -131,47 +186,18 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn blob_referenced(&self, blob_key: &str) -> StoreResult<bool>;
     /// Held while a blob is committed and referenced, or checked and removed.
     async fn lock_blob(&self, blob_key: &str) -> KeyGuard;
+}
 
-    async fn create_client(&self, client: &ApiClient) -> StoreResult<()>;
-    async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<ApiClient>>;
-    async fn list_clients(&self, tenant: TenantId) -> StoreResult<Vec<ApiClient>>;
-    async fn set_client_secret(&self, client_id: &str, secret_hash: &[u8]) -> StoreResult<bool>;
-    /// Revokes a client and every token issued to it.
-    async fn revoke_client(&self, client_id: &str) -> StoreResult<bool>;
-
-    async fn insert_token(&self, token: &AccessToken) -> StoreResult<()>;
-    async fn token_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<AccessToken>>;
-    /// Gives an agent (`id`, created if new; the next free numeric id when `None`) a login
-    /// and password. `Conflict` if the login is taken or the agent already has one.
-    async fn create_user(
-        &self,
-        tenant: TenantId,
-        id: Option<&str>,
-        login: &str,
-        password_hash: &str,
-        is_admin: bool,
-    ) -> StoreResult<User>;
-    async fn user_by_login(&self, tenant: TenantId, login: &str)
-        -> StoreResult<Option<UserRecord>>;
-    async fn user_by_id(&self, tenant: TenantId, id: &str) -> StoreResult<Option<User>>;
-
-    async fn insert_refresh_token(&self, token: &AccessToken) -> StoreResult<()>;
-    /// Removes and answers a refresh token, so that each is used once.
-    async fn take_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<AccessToken>>;
-
-    async fn delete_expired_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64>;
-
-    /// Replaces the tenant's API token (a new token revokes the old one).
-    async fn set_tenant_api_token(&self, tenant: TenantId, token_hash: &[u8]) -> StoreResult<()>;
-    async fn tenant_api_token(&self, tenant: TenantId) -> StoreResult<Option<Vec<u8>>>;
-
+/// Bulk-export jobs of the Call Recording API and their frozen item lists.
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
     async fn create_job(&self, job: &Job) -> StoreResult<()>;
     async fn job(&self, tenant: TenantId, id: &str) -> StoreResult<Option<Job>>;
     /// A creator's jobs of some kinds, newest first, with the total.
     async fn list_jobs(
         &self,
         tenant: TenantId,
-        kinds: &[&str],
+        kinds: &[JobKind],
         owner: &str,
         status: Option<JobStatus>,
         offset: u64,
@@ -204,19 +230,17 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// A page of a job's items in order: `(seq, interaction id)`.
     async fn job_items(&self, id: &str, after_seq: i64, limit: u32)
         -> StoreResult<Vec<(i64, i64)>>;
-    /// Interactions by store id, within a tenant, with their content.
-    async fn interactions_by_ids(
-        &self,
-        tenant: TenantId,
-        ids: &[i64],
-    ) -> StoreResult<Vec<Interaction>>;
     /// Marks complete jobs past their validity expired and drops their items.
     async fn expire_jobs(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
 
-    /// A persistent named secret, created from `init` on first use. Shared by every node
-    /// on the same database, so continuation tokens verify on any of them.
-    async fn secret(&self, name: &str, init: &[u8]) -> StoreResult<Vec<u8>>;
+/// Everything the services need of the metadata store.
+pub trait Store:
+    TenantStore + AuthStore + InteractionStore + JobStore + ExportStore + LeaseStore
+{
+}
 
-    /// Cheap liveness check for `/readyz`.
-    async fn ping(&self) -> StoreResult<()>;
+impl<T> Store for T where
+    T: TenantStore + AuthStore + InteractionStore + JobStore + ExportStore + LeaseStore
+{
 }

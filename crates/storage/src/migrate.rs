@@ -7,243 +7,26 @@
 //! already there are only verified. The source must not change meanwhile (stop the
 //! embedded server first).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
-use sqlx::{Postgres, QueryBuilder, Row};
 
 use crate::blob::BlobStore;
 use crate::error::{StoreError, StoreResult};
-use crate::{PgStore, SqliteStore};
+use crate::sql::{Conn, Dialect, Param, Query, Value};
+use crate::SqlStore;
 
-/// How a column is carried from SQLite to PostgreSQL.
-#[derive(Clone, Copy)]
-enum Col {
-    Int,
-    Text,
-    Bytes,
-    /// Text in SQLite, JSONB in PostgreSQL.
-    Jsonb,
-    /// Text in SQLite, JSON in PostgreSQL.
-    Json,
-    /// 0/1 in SQLite, BOOLEAN in PostgreSQL.
-    Bool,
-}
-
-use Col::*;
-
-/// A table: name, columns, primary key.
-type Table = (&'static str, &'static [(&'static str, Col)], &'static str);
-
-/// Tables in foreign-key order.
-const TABLES: &[Table] = &[
-    ("settings", &[("name", Text), ("value", Bytes)], "name"),
-    (
-        "tenants",
-        &[
-            ("id", Int),
-            ("name", Text),
-            ("time_zone", Text),
-            ("next_number", Int),
-            ("created_us", Int),
-        ],
-        "id",
-    ),
-    (
-        "agents",
-        &[
-            ("tenant_id", Int),
-            ("agent_id", Text),
-            ("login", Text),
-            ("extension", Text),
-            ("display_name", Text),
-            ("password_hash", Text),
-            ("is_admin", Bool),
-        ],
-        "tenant_id, agent_id",
-    ),
-    (
-        "interactions",
-        &[
-            ("id", Int),
-            ("tenant_id", Int),
-            ("guid", Text),
-            ("number", Int),
-            ("start_us", Int),
-            ("end_us", Int),
-            ("direction", Text),
-            ("connect_from", Text),
-            ("connect_to", Text),
-            ("caller_name", Text),
-            ("agents", Jsonb),
-            ("extensions", Jsonb),
-            ("queue_id", Text),
-            ("queue_name", Text),
-            ("channel", Text),
-            ("attributes", Json),
-            ("content_count", Int),
-            ("created_us", Int),
-            ("updated_us", Int),
-        ],
-        "id",
-    ),
-    (
-        "interaction_agents",
-        &[
-            ("interaction_id", Int),
-            ("tenant_id", Int),
-            ("agent_id", Text),
-        ],
-        "interaction_id, agent_id",
-    ),
-    (
-        "content_items",
-        &[
-            ("interaction_id", Int),
-            ("tenant_id", Int),
-            ("content_key", Text),
-            ("content_type", Text),
-            ("media_type", Text),
-            ("length", Int),
-            ("sha256", Text),
-            ("blob_key", Text),
-            ("last_modified_us", Int),
-            ("duration_ms", Int),
-            ("version", Int),
-            ("owning_agent", Text),
-            ("owning_plan", Text),
-        ],
-        "interaction_id, content_key",
-    ),
-    (
-        "api_clients",
-        &[
-            ("client_id", Text),
-            ("tenant_id", Int),
-            ("name", Text),
-            ("secret_hash", Bytes),
-            ("scopes", Text),
-            ("created_us", Int),
-            ("revoked_us", Int),
-        ],
-        "client_id",
-    ),
-    (
-        "access_tokens",
-        &[
-            ("token_hash", Bytes),
-            ("tenant_id", Int),
-            ("client_id", Text),
-            ("user_id", Text),
-            ("scopes", Text),
-            ("expires_us", Int),
-        ],
-        "token_hash",
-    ),
-    (
-        "refresh_tokens",
-        &[
-            ("token_hash", Bytes),
-            ("tenant_id", Int),
-            ("client_id", Text),
-            ("user_id", Text),
-            ("scopes", Text),
-            ("expires_us", Int),
-        ],
-        "token_hash",
-    ),
-    (
-        "tenant_api_tokens",
-        &[
-            ("tenant_id", Int),
-            ("token_hash", Bytes),
-            ("created_us", Int),
-        ],
-        "tenant_id",
-    ),
-    (
-        "jobs",
-        &[
-            ("id", Text),
-            ("tenant_id", Int),
-            ("kind", Text),
-            ("owner", Text),
-            ("params", Text),
-            ("status", Text),
-            ("files_total", Int),
-            ("files_completed", Int),
-            ("error", Text),
-            ("attempts", Int),
-            ("lease_until_us", Int),
-            ("valid_until_us", Int),
-            ("created_us", Int),
-            ("updated_us", Int),
-        ],
-        "id",
-    ),
-    (
-        "job_items",
-        &[("job_id", Text), ("seq", Int), ("interaction_id", Int)],
-        "job_id, seq",
-    ),
-    (
-        "external_storages",
-        &[
-            ("id", Text),
-            ("tenant_id", Int),
-            ("name", Text),
-            ("target", Text),
-            ("credentials", Bytes),
-            ("created_us", Int),
-        ],
-        "id",
-    ),
-    (
-        "export_jobs",
-        &[
-            ("id", Text),
-            ("tenant_id", Int),
-            ("kind", Text),
-            ("status", Text),
-            ("start_us", Int),
-            ("end_us", Int),
-            ("filters", Text),
-            ("storage_id", Text),
-            ("created_by", Text),
-            ("created_us", Int),
-            ("updated_us", Int),
-            ("next_run_us", Int),
-            ("last_run_us", Int),
-            ("lease_until_us", Int),
-            ("watermark", Text),
-            ("items_exported", Int),
-            ("bytes_exported", Int),
-            ("failures", Int),
-            ("error", Text),
-        ],
-        "id",
-    ),
-    (
-        "export_ledger",
-        &[
-            ("job_id", Text),
-            ("interaction_id", Int),
-            ("content_key", Text),
-            ("sha256", Text),
-            ("exported_us", Int),
-        ],
-        "job_id, interaction_id, content_key, sha256",
-    ),
-];
-
+/// Rows per read and per insert: at most 19 columns each, under PostgreSQL's 65,535
+/// bound values.
 const BATCH: i64 = 1000;
 const PARALLEL_BLOBS: usize = 8;
 
 /// Rows per table in the source and, after the copy, in the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableReport {
-    pub table: &'static str,
+    pub table: String,
     pub source: u64,
     pub target: u64,
 }
@@ -256,71 +39,145 @@ pub struct BlobReport {
     pub bytes_verified: u64,
 }
 
+/// A target column's type, for the values whose SQLite storage differs (booleans are
+/// 0/1 there) and for typed nulls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Int,
+    Text,
+    Bytes,
+    Bool,
+}
+
+/// The tables to copy, in creation order (parents before the tables that refer to
+/// them), each with the source's columns: read from the migrated schemas themselves, so
+/// a new table or column is carried without being listed again here.
+async fn source_tables(from: &mut dyn Conn) -> StoreResult<Vec<(String, Vec<String>)>> {
+    let names = from
+        .fetch(Query::new(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             AND name NOT LIKE '\\_sqlx%' ESCAPE '\\' ORDER BY rowid",
+        ))
+        .await?;
+    let mut tables = Vec::new();
+    for row in names {
+        let table = row.cols().text()?;
+        let cols = from
+            .fetch(Query::new("SELECT name FROM pragma_table_info($1) ORDER BY cid").bind(&table))
+            .await?
+            .into_iter()
+            .map(|r| r.cols().text())
+            .collect::<StoreResult<Vec<_>>>()?;
+        tables.push((table, cols));
+    }
+    Ok(tables)
+}
+
+/// The target's column types of one table.
+async fn target_kinds(to: &mut dyn Conn, table: &str) -> StoreResult<HashMap<String, Kind>> {
+    let rows = to
+        .fetch(
+            Query::new(
+                "SELECT column_name, data_type FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1",
+            )
+            .bind(table),
+        )
+        .await?;
+    let mut kinds = HashMap::new();
+    for r in rows {
+        let mut c = r.cols();
+        let (name, ty) = (c.text()?, c.text()?);
+        let kind = match ty.as_str() {
+            "bigint" | "integer" | "smallint" => Kind::Int,
+            "bytea" => Kind::Bytes,
+            "boolean" => Kind::Bool,
+            _ => Kind::Text,
+        };
+        kinds.insert(name, kind);
+    }
+    Ok(kinds)
+}
+
+fn param(v: Value, kind: Kind) -> StoreResult<Param> {
+    Ok(match (v, kind) {
+        (Value::Null, Kind::Int) => Param::Int(None),
+        (Value::Null, Kind::Text) => Param::Text(None),
+        (Value::Null, Kind::Bytes) => Param::Bytes(None),
+        (Value::Null, Kind::Bool) => Param::Bool(None),
+        (Value::Int(i), Kind::Bool) => Param::Bool(Some(i != 0)),
+        (Value::Int(i), _) => Param::Int(Some(i)),
+        (Value::Text(s), _) => Param::Text(Some(s)),
+        (Value::Bytes(b), _) => Param::Bytes(Some(b)),
+        (Value::Bool(b), _) => Param::Bool(Some(b)),
+        (Value::Real(r), _) => {
+            return Err(StoreError::backend(format!(
+                "a real number ({r}) where the schema has none"
+            )))
+        }
+    })
+}
+
+fn check_dialects(from: &SqlStore, to: &SqlStore) -> StoreResult<()> {
+    if from.dialect() == Dialect::Sqlite && to.dialect() == Dialect::Postgres {
+        Ok(())
+    } else {
+        Err(StoreError::backend(
+            "migrate copies an embedded (SQLite) store to a PostgreSQL one",
+        ))
+    }
+}
+
 /// Copies every row; answers the counts, and fails if any table lacks source rows.
-pub async fn copy_metadata(from: &SqliteStore, to: &PgStore) -> StoreResult<Vec<TableReport>> {
+pub async fn copy_metadata(from: &SqlStore, to: &SqlStore) -> StoreResult<Vec<TableReport>> {
+    check_dialects(from, to)?;
+    let mut src = from.read().await?;
+    let mut dst = to.read().await?;
     let mut reports = Vec::new();
-    for (table, cols, pk) in TABLES {
-        let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
-        let select = format!(
-            "SELECT rowid, {} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?",
-            names.join(", ")
-        );
+    for (table, cols) in source_tables(src.as_mut()).await? {
+        let kinds = target_kinds(dst.as_mut(), &table).await?;
+        let kinds = cols
+            .iter()
+            .map(|c| {
+                kinds.get(c).copied().ok_or_else(|| {
+                    StoreError::backend(format!("{table}.{c} is missing in the target schema"))
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let names = cols.join(", ");
+        let select =
+            format!("SELECT rowid, {names} FROM {table} WHERE rowid > $1 ORDER BY rowid LIMIT $2");
         let mut after = 0i64;
         let mut source = 0u64;
         loop {
-            let rows = sqlx::query(&select)
-                .bind(after)
-                .bind(BATCH)
-                .fetch_all(from.reader())
+            let rows = src
+                .fetch(Query::new(select.as_str()).bind(after).bind(BATCH))
                 .await?;
-            let Some(last) = rows.last() else { break };
-            after = last.try_get(0)?;
-            source += rows.len() as u64;
-            let mut q = QueryBuilder::<Postgres>::new(format!(
-                "INSERT INTO {table} ({}) ",
-                names.join(", ")
-            ));
-            let mut failed = None;
-            q.push_values(&rows, |mut b, row| {
-                for (i, (_, kind)) in cols.iter().enumerate() {
-                    let at = i + 1;
-                    let bound = match kind {
-                        Int => row.try_get::<Option<i64>, _>(at).map(|v| {
-                            b.push_bind(v);
-                        }),
-                        Text => row.try_get::<Option<String>, _>(at).map(|v| {
-                            b.push_bind(v);
-                        }),
-                        Bytes => row.try_get::<Option<Vec<u8>>, _>(at).map(|v| {
-                            b.push_bind(v);
-                        }),
-                        Jsonb => row.try_get::<Option<String>, _>(at).map(|v| {
-                            b.push_bind(v).push_unseparated("::jsonb");
-                        }),
-                        Json => row.try_get::<Option<String>, _>(at).map(|v| {
-                            b.push_bind(v).push_unseparated("::json");
-                        }),
-                        Bool => row.try_get::<Option<i64>, _>(at).map(|v| {
-                            b.push_bind(v.map(|x| x != 0));
-                        }),
-                    };
-                    if let Err(e) = bound {
-                        failed.get_or_insert(e);
-                    }
-                }
-            });
-            if let Some(e) = failed {
-                return Err(e.into());
+            if rows.is_empty() {
+                break;
             }
-            q.push(format!(" ON CONFLICT ({pk}) DO NOTHING"));
-            q.build().execute(to.pool()).await?;
+            source += rows.len() as u64;
+            let mut insert = Query::new(format!("INSERT INTO {table} ({names}) VALUES "));
+            for (n, row) in rows.into_iter().enumerate() {
+                let mut values = row.0.into_iter();
+                if let Some(Value::Int(rowid)) = values.next() {
+                    after = rowid;
+                }
+                let params = values
+                    .zip(&kinds)
+                    .map(|(v, k)| param(v, *k))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                insert
+                    .push(if n == 0 { "" } else { ", " })
+                    .push_tuple(params);
+            }
+            insert.push(" ON CONFLICT DO NOTHING");
+            dst.execute(insert).await?;
         }
-        let target: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(to.pool())
-            .await?;
-        let target = target.max(0) as u64;
+        let count = Query::new(format!("SELECT COUNT(*) FROM {table}"));
+        let target = dst.scalar_i64(count).await?.max(0) as u64;
         if target < source {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::backend(format!(
                 "{table}: {source} rows in the source but only {target} in the target"
             )));
         }
@@ -331,47 +188,61 @@ pub async fn copy_metadata(from: &SqliteStore, to: &PgStore) -> StoreResult<Vec<
         });
     }
     // Rows came with their ids: move the identity sequences past them.
-    for table in ["tenants", "interactions"] {
-        sqlx::query(&format!(
-            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
-             GREATEST((SELECT MAX(id) FROM {table}), 1))"
+    let identities = dst
+        .fetch(Query::new(
+            "SELECT table_name, column_name FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND is_identity = 'YES' \
+             AND identity_generation = 'BY DEFAULT'",
         ))
-        .execute(to.pool())
+        .await?;
+    for r in identities {
+        let mut c = r.cols();
+        let (table, column) = (c.text()?, c.text()?);
+        dst.fetch(Query::new(format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), \
+             GREATEST((SELECT MAX({column}) FROM {table}), 1))"
+        )))
         .await?;
     }
-    verify_content_rows(from, to).await?;
+    verify_content_rows(src.as_mut(), dst.as_mut()).await?;
     Ok(reports)
 }
 
 /// Every content item of the source is in the target with the same digest.
-async fn verify_content_rows(from: &SqliteStore, to: &PgStore) -> StoreResult<()> {
+async fn verify_content_rows(src: &mut dyn Conn, dst: &mut dyn Conn) -> StoreResult<()> {
     let mut after = 0i64;
     loop {
-        let rows = sqlx::query(
-            "SELECT rowid, interaction_id, content_key, sha256 FROM content_items \
-             WHERE rowid > ? ORDER BY rowid LIMIT ?",
-        )
-        .bind(after)
-        .bind(BATCH)
-        .fetch_all(from.reader())
-        .await?;
-        let Some(last) = rows.last() else {
-            return Ok(());
-        };
-        after = last.try_get(0)?;
-        for r in &rows {
-            let id: i64 = r.try_get(1)?;
-            let key: String = r.try_get(2)?;
-            let sha: String = r.try_get(3)?;
-            let there: Option<String> = sqlx::query_scalar(
-                "SELECT sha256 FROM content_items WHERE interaction_id = $1 AND content_key = $2",
+        let rows = src
+            .fetch(
+                Query::new(
+                    "SELECT rowid, interaction_id, content_key, sha256 FROM content_items \
+                     WHERE rowid > $1 ORDER BY rowid LIMIT $2",
+                )
+                .bind(after)
+                .bind(BATCH),
             )
-            .bind(id)
-            .bind(&key)
-            .fetch_optional(to.pool())
             .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        for r in rows {
+            let mut c = r.cols();
+            after = c.i64()?;
+            let (id, key, sha) = (c.i64()?, c.text()?, c.text()?);
+            let there = dst
+                .fetch_optional(
+                    Query::new(
+                        "SELECT sha256 FROM content_items WHERE interaction_id = $1 \
+                         AND content_key = $2",
+                    )
+                    .bind(id)
+                    .bind(&key),
+                )
+                .await?
+                .map(|r| r.cols().text())
+                .transpose()?;
             if there.as_deref() != Some(sha.as_str()) {
-                return Err(StoreError::Backend(format!(
+                return Err(StoreError::backend(format!(
                     "content item {key} of interaction {id} differs in the target"
                 )));
             }
@@ -382,15 +253,21 @@ async fn verify_content_rows(from: &SqliteStore, to: &PgStore) -> StoreResult<()
 /// Copies every blob the source's content references, then reads each back from the
 /// target and checks its SHA-256.
 pub async fn copy_blobs(
-    from: &SqliteStore,
+    from: &SqlStore,
     source: Arc<dyn BlobStore>,
     target: Arc<dyn BlobStore>,
 ) -> StoreResult<BlobReport> {
-    let blobs: Vec<(String, String)> = sqlx::query_as(
-        "SELECT blob_key, MIN(sha256) FROM content_items GROUP BY blob_key ORDER BY blob_key",
-    )
-    .fetch_all(from.reader())
-    .await?;
+    let blobs = from
+        .fetch(Query::new(
+            "SELECT blob_key, MIN(sha256) FROM content_items GROUP BY blob_key ORDER BY blob_key",
+        ))
+        .await?
+        .into_iter()
+        .map(|r| {
+            let mut c = r.cols();
+            Ok((c.text()?, c.text()?))
+        })
+        .collect::<StoreResult<Vec<(String, String)>>>()?;
     let results: Vec<(bool, u64)> = futures::stream::iter(blobs)
         .map(|(key, sha)| {
             let (source, target) = (source.clone(), target.clone());
@@ -442,7 +319,7 @@ async fn copy_one(
         hash.update(&chunk);
     }
     if hex::encode(hash.finalize()) != sha {
-        return Err(StoreError::Backend(format!(
+        return Err(StoreError::backend(format!(
             "blob {key} in the target does not match its SHA-256"
         )));
     }

@@ -121,14 +121,14 @@ impl ObjectBlobStore {
                         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
             });
         if !ok {
-            return Err(StoreError::Backend(format!("invalid blob key {key:?}")));
+            return Err(StoreError::backend(format!("invalid blob key {key:?}")));
         }
         Path::parse(self.under(BLOBS, key)).map_err(backend)
     }
 }
 
 pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+    StoreError::backend(e.to_string())
 }
 
 fn is_not_found(e: &object_store::Error) -> bool {

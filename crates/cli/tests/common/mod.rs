@@ -153,9 +153,9 @@ impl TestServer {
 
     /// Creates a tenant and a client with the given scopes; answers (client_id, secret).
     pub async fn tenant_client(&self, tenant: &str, scopes: &str) -> (String, String) {
-        let t = match self.vault.meta.tenant_by_name(tenant).await.unwrap() {
+        let t = match self.vault.store.tenant_by_name(tenant).await.unwrap() {
             Some(t) => t,
-            None => self.vault.meta.create_tenant(tenant, "UTC").await.unwrap(),
+            None => self.vault.store.create_tenant(tenant, "UTC").await.unwrap(),
         };
         let scopes = callvault_core::ScopeSet::parse("scopes", scopes).unwrap();
         let c = self

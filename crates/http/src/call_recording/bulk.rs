@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use callvault_core::{ContentItem, ContentType, Job, JobStatus, Scope};
+use callvault_core::{ContentItem, ContentType, Job, JobKind, JobStatus, Scope};
 use callvault_services::Vault;
 use chrono::Utc;
 use futures::{AsyncWriteExt, StreamExt};
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use tokio_util::io::ReaderStream;
 
 use super::context::{Access, Ctx};
-use super::jobs::{creator, RECORDINGS, WITH_TRANSCRIPTIONS};
+use super::jobs::creator;
 use super::wire;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -50,7 +50,7 @@ const ITEMS_PER_READ: u32 = 100;
     security(("bearer" = ["interaction-content:read"]))
 )]
 pub async fn retrieve(state: State<AppState>, ctx: Ctx, raw: RawQuery) -> ApiResult<Response> {
-    retrieve_kind(state, ctx, raw, RECORDINGS).await
+    retrieve_kind(state, ctx, raw, JobKind::Recordings).await
 }
 
 #[utoipa::path(
@@ -74,14 +74,14 @@ pub async fn retrieve_with_transcriptions(
     ctx: Ctx,
     raw: RawQuery,
 ) -> ApiResult<Response> {
-    retrieve_kind(state, ctx, raw, WITH_TRANSCRIPTIONS).await
+    retrieve_kind(state, ctx, raw, JobKind::RecordingsWithTranscriptions).await
 }
 
 async fn retrieve_kind(
     State(state): State<AppState>,
     ctx: Ctx,
     RawQuery(raw): RawQuery,
-    kind: &str,
+    kind: JobKind,
 ) -> ApiResult<Response> {
     ctx.require(Scope::ContentRead)?;
     let pairs = crate::params::pairs(raw.as_deref().unwrap_or_default());
@@ -96,7 +96,7 @@ async fn retrieve_kind(
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("Job {id} was not found"));
     let job = state
         .vault
-        .meta
+        .store
         .job(ctx.principal.tenant, &id)
         .await?
         .ok_or_else(not_found)?;
@@ -127,7 +127,7 @@ async fn retrieve_kind(
     let links = ctx.url("");
     let (writer, reader) = tokio::io::duplex(PIPE);
     let vault = state.vault.clone();
-    let with_transcripts = kind == WITH_TRANSCRIPTIONS;
+    let with_transcripts = kind == JobKind::RecordingsWithTranscriptions;
     tokio::spawn(async move {
         if let Err(e) = write_zip(vault, job, links, with_transcripts, writer).await {
             // The client sees the download end early; the ZIP has no central directory.
@@ -161,7 +161,7 @@ async fn write_zip(
     let mut after = -1i64;
     loop {
         let items = vault
-            .meta
+            .store
             .job_items(&job.id, after, ITEMS_PER_READ)
             .await
             .map_err(|e| err(&e))?;
@@ -171,7 +171,7 @@ async fn write_zip(
         after = last;
         let ids: Vec<i64> = items.iter().map(|(_, i)| *i).collect();
         let found = vault
-            .meta
+            .store
             .interactions_by_ids(job.tenant_id, &ids)
             .await
             .map_err(|e| err(&e))?;

@@ -130,7 +130,7 @@ impl Ctx {
         }
         match state
             .vault
-            .meta
+            .store
             .user_by_id(self.principal.tenant, id)
             .await?
         {

@@ -60,7 +60,7 @@ impl Listing {
         state: &crate::AppState,
         tenant: callvault_core::TenantId,
     ) -> Result<(u64, Vec<callvault_core::Interaction>), crate::error::ApiError> {
-        let meta = &state.vault.meta;
+        let meta = &state.vault.store;
         let total = meta.count(tenant, &self.query).await?;
         let offset = (self.page - 1).saturating_mul(self.page_size);
         if offset >= total {

@@ -7,16 +7,13 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 use callvault_core::interaction::RecordingKind;
-use callvault_core::{Job, JobStatus, Scope};
+use callvault_core::{Job, JobKind, JobStatus, Scope};
 use serde_json::{json, Value};
 
 use super::context::Ctx;
 use super::{filters, hal, wire};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-
-pub const RECORDINGS: &str = "recordings";
-pub const WITH_TRANSCRIPTIONS: &str = "recordings_transcriptions";
 
 /// Who a job belongs to: the signed-in user, or the API client for client tokens.
 pub fn creator(ctx: &Ctx) -> String {
@@ -36,25 +33,25 @@ async fn job_owner(state: &AppState, ctx: &Ctx, user: &str) -> ApiResult<String>
     }
 }
 
-fn jobs_path(user: &str, kind: &str) -> String {
+fn jobs_path(user: &str, kind: JobKind) -> String {
     match kind {
-        WITH_TRANSCRIPTIONS => {
+        JobKind::RecordingsWithTranscriptions => {
             format!("/users/{user}/call_recordings/recordings_transcriptions/jobs")
         }
-        _ => format!("/users/{user}/call_recordings/jobs"),
+        JobKind::Recordings => format!("/users/{user}/call_recordings/jobs"),
     }
 }
 
 pub fn render(ctx: &Ctx, account: &str, user: &str, job: &Job) -> Value {
-    let download = match job.kind.as_str() {
-        WITH_TRANSCRIPTIONS => ctx.url(&format!(
+    let download = match job.kind {
+        JobKind::RecordingsWithTranscriptions => ctx.url(&format!(
             "/bulkDownload/recordings_transcriptions/retrieve?jobId={}",
             job.id
         )),
-        _ => ctx.url(&format!("/bulkDownload/retrieve?jobId={}", job.id)),
+        JobKind::Recordings => ctx.url(&format!("/bulkDownload/retrieve?jobId={}", job.id)),
     };
     json!({
-        "_links": { "self": { "href": ctx.url(&format!("/accounts/{account}{}/{}", jobs_path(user, &job.kind), job.id)) } },
+        "_links": { "self": { "href": ctx.url(&format!("/accounts/{account}{}/{}", jobs_path(user, job.kind), job.id)) } },
         "download_url": download,
         "files_completed": job.files_completed,
         "files_total": job.files_total,
@@ -91,7 +88,7 @@ async fn create(
     state: &AppState,
     ctx: &Ctx,
     account: &str,
-    kind: &str,
+    kind: JobKind,
     owner: Option<String>,
     body: &[u8],
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -144,7 +141,7 @@ pub async fn create_company(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     ctx.account(&account)?;
     ctx.company()?;
-    create(&state, &ctx, &account, RECORDINGS, None, &body).await
+    create(&state, &ctx, &account, JobKind::Recordings, None, &body).await
 }
 
 #[utoipa::path(
@@ -171,7 +168,15 @@ pub async fn create_company_transcriptions(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     ctx.account(&account)?;
     ctx.company()?;
-    create(&state, &ctx, &account, WITH_TRANSCRIPTIONS, None, &body).await
+    create(
+        &state,
+        &ctx,
+        &account,
+        JobKind::RecordingsWithTranscriptions,
+        None,
+        &body,
+    )
+    .await
 }
 
 #[utoipa::path(
@@ -199,7 +204,15 @@ pub async fn create_user(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     ctx.account(&account)?;
     let user = ctx.user(&state, &user).await?;
-    create(&state, &ctx, &account, RECORDINGS, Some(user), &body).await
+    create(
+        &state,
+        &ctx,
+        &account,
+        JobKind::Recordings,
+        Some(user),
+        &body,
+    )
+    .await
 }
 
 async fn list(
@@ -207,7 +220,7 @@ async fn list(
     ctx: &Ctx,
     account: &str,
     user: &str,
-    kind: &str,
+    kind: JobKind,
     raw: Option<String>,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Scope::ContentRead)?;
@@ -229,7 +242,7 @@ async fn list(
     let limit = u32::try_from(listing.page_size).unwrap_or(u32::MAX);
     let (total, jobs) = state
         .vault
-        .meta
+        .store
         .list_jobs(ctx.principal.tenant, &[kind], &owner, status, offset, limit)
         .await?;
     let items = jobs.iter().map(|j| render(ctx, account, user, j)).collect();
@@ -274,7 +287,7 @@ pub async fn list_recordings(
     Path((account, user)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    list(&state, &ctx, &account, &user, RECORDINGS, raw).await
+    list(&state, &ctx, &account, &user, JobKind::Recordings, raw).await
 }
 
 #[utoipa::path(
@@ -301,7 +314,15 @@ pub async fn list_with_transcriptions(
     Path((account, user)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    list(&state, &ctx, &account, &user, WITH_TRANSCRIPTIONS, raw).await
+    list(
+        &state,
+        &ctx,
+        &account,
+        &user,
+        JobKind::RecordingsWithTranscriptions,
+        raw,
+    )
+    .await
 }
 
 async fn get(
@@ -310,7 +331,7 @@ async fn get(
     account: &str,
     user: &str,
     id: &str,
-    kind: &str,
+    kind: JobKind,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Scope::ContentRead)?;
     ctx.account(account)?;
@@ -318,7 +339,7 @@ async fn get(
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("Job {id} was not found"));
     let job = state
         .vault
-        .meta
+        .store
         .job(ctx.principal.tenant, id)
         .await?
         .ok_or_else(not_found)?;
@@ -349,7 +370,7 @@ pub async fn get_recordings(
     ctx: Ctx,
     Path((account, user, id)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
-    get(&state, &ctx, &account, &user, &id, RECORDINGS).await
+    get(&state, &ctx, &account, &user, &id, JobKind::Recordings).await
 }
 
 #[utoipa::path(
@@ -373,5 +394,13 @@ pub async fn get_with_transcriptions(
     ctx: Ctx,
     Path((account, user, id)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
-    get(&state, &ctx, &account, &user, &id, WITH_TRANSCRIPTIONS).await
+    get(
+        &state,
+        &ctx,
+        &account,
+        &user,
+        &id,
+        JobKind::RecordingsWithTranscriptions,
+    )
+    .await
 }

@@ -67,7 +67,7 @@ async fn find(
     })?;
     let i = state
         .vault
-        .meta
+        .store
         .interaction_by_number(ctx.principal.tenant, number)
         .await?
         .ok_or_else(|| not_found(id))?;
@@ -341,7 +341,7 @@ pub async fn audio(
     })?;
     let i = state
         .vault
-        .meta
+        .store
         .interaction_by_number(ctx.principal.tenant, number)
         .await?
         .ok_or_else(|| not_found(&id))?;

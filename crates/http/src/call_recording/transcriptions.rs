@@ -181,7 +181,7 @@ pub async fn get(
     })?;
     let i = state
         .vault
-        .meta
+        .store
         .interaction_by_number(ctx.principal.tenant, number)
         .await?
         .ok_or_else(not_found)?;

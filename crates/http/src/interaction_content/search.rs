@@ -91,7 +91,7 @@ pub async fn search(
                 None => None,
             };
             let mut items = vault
-                .meta
+                .store
                 .search(tenant, &filter, PageStart::After(after), limit + 1)
                 .await?;
             let more = items.len() > limit as usize;
@@ -116,11 +116,11 @@ pub async fn search(
                 Some(p) => parse_limit("page", p, u32::MAX)?,
                 None => 1,
             };
-            let total = vault.meta.count(tenant, &filter).await?;
+            let total = vault.store.count(tenant, &filter).await?;
             let offset = u64::from(page - 1) * u64::from(limit);
             let items = if offset < total {
                 vault
-                    .meta
+                    .store
                     .search(tenant, &filter, PageStart::Offset(offset), limit)
                     .await?
             } else {

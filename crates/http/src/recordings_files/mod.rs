@@ -242,7 +242,7 @@ async fn scan(state: &AppState, tenant: &Tenant, q: &FilesQuery) -> Result<Vec<R
         // Nothing to check on the records: the store pages directly.
         let page = state
             .vault
-            .meta
+            .store
             .search(tenant.id, &query, PageStart::Offset(q.skip), PAGE as u32)
             .await?;
         return Ok(page.iter().filter_map(|i| record(i, q.tz)).collect());
@@ -254,7 +254,7 @@ async fn scan(state: &AppState, tenant: &Tenant, q: &FilesQuery) -> Result<Vec<R
     loop {
         let batch = state
             .vault
-            .meta
+            .store
             .search(tenant.id, &query, PageStart::After(after), SCAN_BATCH)
             .await?;
         scanned += batch.len() as u64;
@@ -323,7 +323,7 @@ pub async fn download(
         let (number, _) = record::parse_filename(&name).ok_or_else(not_found)?;
         let interaction = state
             .vault
-            .meta
+            .store
             .interaction_by_number(tenant.id, number)
             .await?
             .ok_or_else(not_found)?;

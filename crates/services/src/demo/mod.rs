@@ -55,7 +55,7 @@ pub async fn seed_demo(
 ) -> ServiceResult<DemoReport> {
     let began = Instant::now();
     let tenant_name = vault
-        .meta
+        .store
         .tenant_by_id(tenant)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("tenant {} not found", tenant.0)))?
@@ -148,7 +148,7 @@ mod tests {
             let start = PageStart::After(None);
             out.extend(
                 vault
-                    .meta
+                    .store
                     .search(tenant, &filter, start, 1000)
                     .await
                     .unwrap(),
@@ -164,7 +164,7 @@ mod tests {
             .await
             .unwrap();
         let tenant = vault
-            .meta
+            .store
             .create_tenant("demo", "Europe/London")
             .await
             .unwrap()

@@ -89,12 +89,12 @@ impl Vault {
             sealed_credentials: self.sealer.seal(&creds, id.as_bytes()),
             created_at: self.clock.now(),
         };
-        self.exports.create_storage(&storage).await?;
+        self.store.create_storage(&storage).await?;
         Ok(storage)
     }
 
     pub async fn external_storages(&self, tenant: TenantId) -> ServiceResult<Vec<ExternalStorage>> {
-        Ok(self.exports.list_storages(tenant).await?)
+        Ok(self.store.list_storages(tenant).await?)
     }
 
     pub async fn external_storage(
@@ -102,14 +102,14 @@ impl Vault {
         tenant: TenantId,
         id: Uuid,
     ) -> ServiceResult<ExternalStorage> {
-        self.exports
+        self.store
             .storage(tenant, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound("external storage not found".into()))
     }
 
     pub async fn delete_external_storage(&self, tenant: TenantId, id: Uuid) -> ServiceResult<()> {
-        match self.exports.delete_storage(tenant, id).await {
+        match self.store.delete_storage(tenant, id).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(ServiceError::NotFound("external storage not found".into())),
             Err(StoreError::Conflict(m)) => Err(ServiceError::Conflict(m)),
@@ -148,12 +148,7 @@ impl Vault {
                 .into());
             }
         }
-        if self
-            .exports
-            .storage(tenant, new.storage_id)
-            .await?
-            .is_none()
-        {
+        if self.store.storage(tenant, new.storage_id).await?.is_none() {
             return Err(Invalid::new(
                 "externalStorageId",
                 "no external storage with this id exists for the tenant",
@@ -180,7 +175,7 @@ impl Vault {
             failures: 0,
             error: None,
         };
-        self.exports.create_export(&job).await?;
+        self.store.create_export(&job).await?;
         Ok(job)
     }
 
@@ -190,11 +185,11 @@ impl Vault {
         offset: u64,
         limit: u32,
     ) -> ServiceResult<(u64, Vec<ExportJob>)> {
-        Ok(self.exports.list_exports(tenant, offset, limit).await?)
+        Ok(self.store.list_exports(tenant, offset, limit).await?)
     }
 
     pub async fn export_job(&self, tenant: TenantId, id: Uuid) -> ServiceResult<ExportJob> {
-        self.exports
+        self.store
             .export_job(tenant, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound("export job not found".into()))
@@ -212,7 +207,7 @@ impl Vault {
             let job = self.export_job(tenant, id).await?;
             let to = job.status.apply(action).map_err(ServiceError::Conflict)?;
             let moved = self
-                .exports
+                .store
                 .transition_export(tenant, id, job.status, to, self.clock.now())
                 .await?;
             if moved {

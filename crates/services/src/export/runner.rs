@@ -61,7 +61,7 @@ impl Vault {
     pub async fn run_next_export(&self) -> ServiceResult<bool> {
         let now = self.clock.now();
         let Some(job) = self
-            .exports
+            .store
             .claim_export(now, now + self.config.export_lease)
             .await?
         else {
@@ -108,7 +108,7 @@ impl Vault {
                 }
             }
         };
-        self.exports
+        self.store
             .finish_export_run(job.id, &outcome, self.clock.now())
             .await?;
         Ok(true)
@@ -118,7 +118,7 @@ impl Vault {
     async fn run_export_job(&self, job: &ExportJob, now: DateTime<Utc>) -> Result<RunEnd, String> {
         let store = self.export_target(job).await?;
         let tenant = self
-            .meta
+            .store
             .tenant_by_id(job.tenant_id)
             .await
             .map_err(|e| format!("vault storage error: {e}"))?
@@ -140,7 +140,7 @@ impl Vault {
                 limit: PAGE,
             };
             let page = self
-                .exports
+                .store
                 .export_candidates(&q)
                 .await
                 .map_err(|e| format!("vault storage error: {e}"))?;
@@ -155,14 +155,14 @@ impl Vault {
             let mut ids: Vec<i64> = page.iter().map(|c| c.interaction_id).collect();
             ids.dedup();
             let interactions = self
-                .meta
+                .store
                 .interactions_by_ids(job.tenant_id, &ids)
                 .await
                 .map_err(|e| format!("vault storage error: {e}"))?;
             let mut due = Vec::with_capacity(page.len());
             for c in page {
                 let done = self
-                    .exports
+                    .store
                     .exported(job.id, &c)
                     .await
                     .map_err(|e| format!("vault storage error: {e}"))?;
@@ -200,7 +200,7 @@ impl Vault {
                 n += 1;
                 let t = self.clock.now();
                 let running = self
-                    .exports
+                    .store
                     .record_export(job.id, c, bytes, t + self.config.export_lease, t)
                     .await
                     .map_err(|e| format!("vault storage error: {e}"))?;
@@ -215,7 +215,7 @@ impl Vault {
 
     async fn export_target(&self, job: &ExportJob) -> Result<Arc<dyn ObjectStore>, String> {
         let storage = self
-            .exports
+            .store
             .storage(job.tenant_id, job.storage_id)
             .await
             .map_err(|e| format!("vault storage error: {e}"))?

@@ -15,7 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgConnection, PgPool, Postgres};
 use tokio::sync::OwnedMutexGuard;
 
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::locks::{KeyGuard, StripedLocks};
 
 /// Blob locks a node holds at once; also the size of the lock pool.
@@ -24,7 +24,7 @@ const STRIPES: u32 = 16;
 /// session releases the lock too).
 const UNLOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub(super) struct BlobLocks {
+pub(crate) struct BlobLocks {
     stripes: StripedLocks,
     pool: PgPool,
 }
@@ -33,13 +33,13 @@ impl BlobLocks {
     /// Connects lazily: a node that never locks a blob holds no lock connection, and idle
     /// ones are closed after a minute. Waiting for a lock is expected to be slow, so these
     /// sessions log no slow statements.
-    pub(super) fn new(opts: PgConnectOptions) -> Self {
+    pub(crate) fn new(opts: PgConnectOptions) -> Self {
         Self {
             stripes: StripedLocks::new(STRIPES as usize, None),
             pool: PgPoolOptions::new()
                 .max_connections(STRIPES)
                 .min_connections(0)
-                .acquire_timeout(super::ACQUIRE_TIMEOUT)
+                .acquire_timeout(super::postgres::ACQUIRE_TIMEOUT)
                 .idle_timeout(Duration::from_secs(60))
                 .after_connect(|conn, _| Box::pin(async move { no_timeouts(conn).await }))
                 .connect_lazy_with(opts.disable_statement_logging()),
@@ -49,7 +49,7 @@ impl BlobLocks {
     /// Waits for the key's stripe, then for the advisory lock. If the database cannot be
     /// reached, the guard holds only the stripe (as `StripedLocks` does when it cannot
     /// take its lock file): the work it guards needs the database too and fails there.
-    pub(super) async fn lock(&self, key: &str) -> KeyGuard {
+    pub(crate) async fn lock(&self, key: &str) -> KeyGuard {
         let stripe = self.stripes.lock_stripe(key).await;
         let id = lock_id(key);
         match self.advisory(id).await {
@@ -69,7 +69,7 @@ impl BlobLocks {
     }
 
     async fn advisory(&self, id: i64) -> StoreResult<PoolConnection<Postgres>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.pool.acquire().await.map_err(StoreError::from_sqlx)?;
         let waiting = CloseUnlessLocked {
             conn: &mut conn,
             locked: false,
@@ -77,12 +77,13 @@ impl BlobLocks {
         sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(id)
             .execute(&mut **waiting.conn)
-            .await?;
+            .await
+            .map_err(StoreError::from_sqlx)?;
         waiting.locked();
         Ok(conn)
     }
 
-    pub(super) async fn close(&self) {
+    pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
 }

@@ -13,7 +13,9 @@ pub(crate) fn shown<T: std::fmt::Debug>(r: Result<T, StoreError>) -> String {
             .fold(format!("{v:?}"), |text, label| blank(&text, label)),
         Err(StoreError::Conflict(_)) => "Conflict".into(),
         Err(StoreError::NotFound(_)) => "NotFound".into(),
-        Err(StoreError::Backend(_)) => "Backend".into(),
+        Err(StoreError::Busy(_)) => "Busy".into(),
+        Err(StoreError::Full) => "Full".into(),
+        Err(StoreError::Backend { .. }) => "Backend".into(),
         Err(StoreError::Io(_)) => "Io".into(),
     }
 }
@@ -34,7 +36,7 @@ pub(crate) fn blank(text: &str, label: &str) -> String {
 
 /// The same calls, on any store; answers everything it answered.
 pub(crate) async fn transcript(
-    s: &dyn MetadataStore,
+    s: &dyn Store,
     fixture: &[(InteractionMeta, Vec<ContentItem>)],
 ) -> Vec<String> {
     let mut out = Vec::new();
@@ -154,9 +156,14 @@ pub(crate) async fn transcript(
     log!("api", s.tenant_api_token(t).await);
     log!("api", s.tenant_api_token(noise).await);
 
-    for (i, (kind, created)) in [("rec", 3), ("tr", 1), ("rec", 1), ("rec", 2)]
-        .into_iter()
-        .enumerate()
+    for (i, (kind, created)) in [
+        (JobKind::Recordings, 3),
+        (JobKind::RecordingsWithTranscriptions, 1),
+        (JobKind::Recordings, 1),
+        (JobKind::Recordings, 2),
+    ]
+    .into_iter()
+    .enumerate()
     {
         log!(
             "job",
@@ -164,15 +171,34 @@ pub(crate) async fn transcript(
                 .await
         );
     }
-    log!("job", s.create_job(&job("j0", t, "rec", "u", 0)).await);
     log!(
-        "list",
-        s.list_jobs(t, &["rec", "tr"], "u", None, 0, 10).await
+        "job",
+        s.create_job(&job("j0", t, JobKind::Recordings, "u", 0))
+            .await
     );
     log!(
         "list",
-        s.list_jobs(t, &["rec"], "u", Some(JobStatus::Pending), 1, 1)
-            .await
+        s.list_jobs(
+            t,
+            &[JobKind::Recordings, JobKind::RecordingsWithTranscriptions],
+            "u",
+            None,
+            0,
+            10
+        )
+        .await
+    );
+    log!(
+        "list",
+        s.list_jobs(
+            t,
+            &[JobKind::Recordings],
+            "u",
+            Some(JobStatus::Pending),
+            1,
+            1
+        )
+        .await
     );
     log!("claim", s.claim_job(ts(100), ts(160)).await);
     log!("claim", s.claim_job(ts(100), ts(160)).await);
@@ -201,16 +227,14 @@ pub(crate) async fn transcript(
     out
 }
 
-/// The same calls on `SqliteStore` and `PgStore` answer the same, id for id and in the
+/// The same calls on SQLite and PostgreSQL answer the same, id for id and in the
 /// same order (only the times a store takes from its own clock differ).
 #[tokio::test]
 async fn answers_exactly_like_the_sqlite_store() {
-    let db = TestDb::new().await;
+    let db = TestDb::postgres().await;
     let pg = db.store().await;
-    let dir = tempfile::tempdir().unwrap();
-    let lite = SqliteStore::open(&dir.path().join("meta.db"))
-        .await
-        .unwrap();
+    let lite_db = TestDb::sqlite();
+    let lite = lite_db.store().await;
     let fixture = search_fixture();
     let want = transcript(&lite, &fixture).await;
     let got = transcript(&pg, &fixture).await;

@@ -1,9 +1,11 @@
-//! `PgStore` against a real PostgreSQL server (env `CALLVAULT_TEST_POSTGRES_URL`, default
-//! the local trust-auth server). Each test works in a fresh database of its own, dropped
-//! afterwards. An unreachable server fails the tests: they never skip silently.
+//! The store conformance suite: every story here runs against SQLite (a file in a
+//! temporary directory) and against PostgreSQL (a fresh database of its own, dropped
+//! afterwards; env `CALLVAULT_TEST_POSTGRES_URL`, default the local trust-auth server),
+//! so that the two backends cannot drift in ordering, locking or filter semantics. An
+//! unreachable PostgreSQL fails the tests: they never skip silently.
 //!
-//! The multi-node properties are tested with two `PgStore`s on one database, which is
-//! what two `callvault serve` nodes are.
+//! The multi-node properties are tested with two stores on one database, which is what
+//! two `callvault serve` nodes are (on SQLite: two processes sharing the file).
 
 mod content_auth;
 mod jobs_nodes;
@@ -17,25 +19,55 @@ use callvault_core::interaction::{RecordingKind, TranscriptionStatus};
 use callvault_core::query::TranscriptionFilter;
 use callvault_core::{
     Attributes, ContentItem, ContentType, Direction, Guid, Interaction, InteractionMeta,
-    InteractionQuery, Job, JobStatus, TenantId,
+    InteractionQuery, Job, JobKind, JobStatus, TenantId,
 };
 use callvault_storage::meta::{AccessToken, ApiClient, PageStart, SearchCursor};
-use callvault_storage::{MetadataStore, PgStore, SqliteStore, StoreError};
+use callvault_storage::prelude::*;
+use callvault_storage::{SqlStore, StoreError};
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::{Connection, Executor, PgConnection};
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-/// A uniquely named database, dropped (best effort, even when the test panics) at the
-/// end of the test.
-struct TestDb {
+/// Runs each named story, `async fn story(db: TestDb)`, once per backend: as the tests
+/// `story::sqlite` and `story::postgres`.
+macro_rules! on_both {
+    ($($story:ident),* $(,)?) => {$(
+        mod $story {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$story($crate::TestDb::sqlite()).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$story($crate::TestDb::postgres().await).await
+            }
+        }
+    )*};
+}
+pub(crate) use on_both;
+
+/// Where a test's stores live; every store opened from it shares one database.
+pub(crate) enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres(PgDb),
+}
+
+/// A uniquely named PostgreSQL database, dropped (best effort, even when the test
+/// panics) at the end of the test.
+pub(crate) struct PgDb {
     admin_url: String,
     name: String,
     url: String,
 }
 
 impl TestDb {
-    async fn new() -> Self {
+    fn sqlite() -> Self {
+        TestDb::Sqlite(tempfile::tempdir().expect("a temporary directory"))
+    }
+
+    async fn postgres() -> Self {
         let admin_url =
             std::env::var("CALLVAULT_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.into());
         let name = format!("callvault_test_{}", uuid::Uuid::new_v4().simple());
@@ -50,26 +82,46 @@ impl TestDb {
             .await
             .expect("create the test database");
         admin.close().await.ok();
-        Self {
+        TestDb::Postgres(PgDb {
             url: with_database(&admin_url, &name),
             admin_url,
             name,
+        })
+    }
+
+    fn pg(&self) -> &PgDb {
+        match self {
+            TestDb::Postgres(pg) => pg,
+            TestDb::Sqlite(_) => panic!("a PostgreSQL-only test ran on SQLite"),
         }
     }
 
-    /// Runs a statement on the server's administrative database.
+    fn url(&self) -> &str {
+        &self.pg().url
+    }
+
+    fn name(&self) -> &str {
+        &self.pg().name
+    }
+
+    /// Runs a statement on the PostgreSQL server's administrative database.
     async fn admin(&self, sql: &str) {
-        let mut admin = PgConnection::connect(&self.admin_url).await.unwrap();
+        let mut admin = PgConnection::connect(&self.pg().admin_url).await.unwrap();
         admin.execute(sql).await.unwrap();
         admin.close().await.ok();
     }
 
-    async fn store(&self) -> PgStore {
-        PgStore::open(&self.url).await.expect("open PgStore")
+    /// A store over this database, as a node would open it.
+    async fn store(&self) -> SqlStore {
+        match self {
+            TestDb::Sqlite(dir) => SqlStore::open_sqlite(&dir.path().join("meta.db")).await,
+            TestDb::Postgres(pg) => SqlStore::open_postgres(&pg.url).await,
+        }
+        .expect("open the store")
     }
 }
 
-impl Drop for TestDb {
+impl Drop for PgDb {
     fn drop(&mut self) {
         let admin_url = self.admin_url.clone();
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
@@ -148,11 +200,11 @@ fn item(key: &str, t: ContentType, blob: &str) -> ContentItem {
     }
 }
 
-fn job(id: &str, tenant: TenantId, kind: &str, owner: &str, created: i64) -> Job {
+fn job(id: &str, tenant: TenantId, kind: JobKind, owner: &str, created: i64) -> Job {
     Job {
         id: id.into(),
         tenant_id: tenant,
-        kind: kind.into(),
+        kind,
         owner: owner.into(),
         params: r#"{"b": 1,  "a": [2]}"#.into(),
         status: JobStatus::Pending,
@@ -169,9 +221,7 @@ fn guids(items: &[Interaction]) -> Vec<String> {
     items.iter().map(|i| i.meta.guid.to_string()).collect()
 }
 
-#[tokio::test]
-async fn tenants() {
-    let db = TestDb::new().await;
+async fn tenants(db: TestDb) {
     let store = db.store().await;
     let a = store.create_tenant("acme", "Europe/Berlin").await.unwrap();
     assert!(matches!(
@@ -203,9 +253,7 @@ async fn tenants() {
     store.close().await;
 }
 
-#[tokio::test]
-async fn interactions_upsert_get_and_number() {
-    let db = TestDb::new().await;
+async fn interactions_upsert_get_and_number(db: TestDb) {
     let store = db.store().await;
     let t = store.create_tenant("acme", "UTC").await.unwrap().id;
     let mut m = meta(0);
@@ -246,9 +294,7 @@ async fn interactions_upsert_get_and_number() {
     store.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_upserts_on_two_nodes_insert_once_and_number_without_gaps() {
-    let db = TestDb::new().await;
+async fn concurrent_upserts_on_two_nodes_insert_once_and_number_without_gaps(db: TestDb) {
     let (n1, n2) = (db.store().await, db.store().await);
     let t = n1.create_tenant("acme", "UTC").await.unwrap().id;
     let metas: Vec<InteractionMeta> = (0..20).map(meta).collect();
@@ -261,7 +307,7 @@ async fn concurrent_upserts_on_two_nodes_insert_once_and_number_without_gaps() {
 }
 
 /// Upserts every interaction in turn; answers the numbers of those this node created.
-async fn upsert_all(store: &PgStore, t: TenantId, metas: &[InteractionMeta]) -> Vec<i64> {
+async fn upsert_all(store: &SqlStore, t: TenantId, metas: &[InteractionMeta]) -> Vec<i64> {
     let mut created = Vec::new();
     for m in metas {
         let (i, c) = store.upsert_interaction(t, m).await.unwrap();
@@ -271,3 +317,9 @@ async fn upsert_all(store: &PgStore, t: TenantId, metas: &[InteractionMeta]) -> 
     }
     created
 }
+
+on_both!(
+    tenants,
+    interactions_upsert_get_and_number,
+    concurrent_upserts_on_two_nodes_insert_once_and_number_without_gaps,
+);

@@ -1,15 +1,15 @@
-//! Named leases on PostgreSQL: one upsert, so two nodes asking at once get one answer.
+//! Named leases: one upsert, so two nodes asking at once get one answer.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::rows::to_us;
-use super::PgStore;
+use super::SqlStore;
 use crate::error::StoreResult;
 use crate::lease::LeaseStore;
+use crate::sql::Query;
 
 #[async_trait]
-impl LeaseStore for PgStore {
+impl LeaseStore for SqlStore {
     async fn try_lease(
         &self,
         name: &str,
@@ -17,7 +17,7 @@ impl LeaseStore for PgStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let n = sqlx::query(
+        let q = Query::new(
             "INSERT INTO leases (name, holder, until_us) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
              until_us = excluded.until_us \
@@ -25,11 +25,8 @@ impl LeaseStore for PgStore {
         )
         .bind(name)
         .bind(holder)
-        .bind(to_us(until))
-        .bind(to_us(now))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(n > 0)
+        .bind(until)
+        .bind(now);
+        Ok(self.execute(q).await? > 0)
     }
 }

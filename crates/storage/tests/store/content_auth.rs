@@ -2,9 +2,7 @@
 
 use super::*;
 
-#[tokio::test]
-async fn content_put_replace_delete_and_released_blobs() {
-    let db = TestDb::new().await;
+async fn content_put_replace_delete_and_released_blobs(db: TestDb) {
     let store = db.store().await;
     let t = store.create_tenant("acme", "UTC").await.unwrap().id;
     let (m1, m2) = (meta(0), meta(10));
@@ -121,9 +119,7 @@ pub(crate) fn token(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clients_tokens_and_refresh_tokens_used_once() {
-    let db = TestDb::new().await;
+async fn clients_tokens_and_refresh_tokens_used_once(db: TestDb) {
     let (n1, n2) = (db.store().await, db.store().await);
     let t = n1.create_tenant("acme", "UTC").await.unwrap().id;
     n1.create_client(&client("c1", t)).await.unwrap();
@@ -187,9 +183,7 @@ async fn clients_tokens_and_refresh_tokens_used_once() {
     n2.close().await;
 }
 
-#[tokio::test]
-async fn users() {
-    let db = TestDb::new().await;
+async fn users(db: TestDb) {
     let store = db.store().await;
     let t = store.create_tenant("acme", "UTC").await.unwrap().id;
     let mut m = meta(0);
@@ -236,3 +230,9 @@ async fn users() {
     assert_eq!(u.id, "100001");
     store.close().await;
 }
+
+on_both!(
+    content_put_replace_delete_and_released_blobs,
+    clients_tokens_and_refresh_tokens_used_once,
+    users,
+);

@@ -1,67 +1,70 @@
-//! Search and count: one filter, built with bound values only, for both.
+//! Search and count: one filter, built with bound values only, for both databases.
+//! Matches are exact and case-sensitive; prefixes compare `substr`, not `LIKE`, so `%`
+//! and `_` are plain characters.
 
 use callvault_core::interaction::RecordingKind;
 use callvault_core::query::TranscriptionFilter;
 use callvault_core::{Interaction, InteractionQuery, TenantId};
-use sqlx::{Postgres, QueryBuilder};
 
+use super::decode::{interaction, INTERACTION_COLUMNS};
 use super::interactions::attach_content;
-use super::rows::{self, storable, to_us, INTERACTION_COLUMNS};
-use super::PgStore;
+use super::SqlStore;
 use crate::error::StoreResult;
 use crate::meta::PageStart;
+use crate::sql::{Dialect, Query};
 
-impl PgStore {
-    pub(super) async fn search_impl(
+impl SqlStore {
+    pub(super) async fn search_in(
         &self,
         tenant: TenantId,
         query: &InteractionQuery,
         page: PageStart,
         limit: u32,
     ) -> StoreResult<Vec<Interaction>> {
-        let mut q = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {INTERACTION_COLUMNS} FROM interactions i"
-        ));
-        push_filter(&mut q, tenant, query);
-        match page {
-            PageStart::After(Some(c)) => {
-                let cmp = if query.newest_first { "<" } else { ">" };
-                q.push(format!(" AND (i.start_us, i.id) {cmp} ("))
-                    .push_bind(c.start_us);
-                q.push(", ").push_bind(c.id).push(")");
-            }
-            PageStart::After(None) | PageStart::Offset(_) => {}
+        let mut q = Query::new(format!("SELECT {INTERACTION_COLUMNS} FROM interactions i"));
+        push_filter(self.dialect, &mut q, tenant, query);
+        if let PageStart::After(Some(c)) = page {
+            let cmp = if query.newest_first { "<" } else { ">" };
+            q.push(" AND (i.start_us, i.id) ")
+                .push(cmp)
+                .push(" (")
+                .push_bind(c.start_us)
+                .push(", ")
+                .push_bind(c.id)
+                .push(")");
         }
         let order = if query.newest_first { "DESC" } else { "ASC" };
-        q.push(format!(" ORDER BY i.start_us {order}, i.id {order} LIMIT "))
-            .push_bind(i64::from(limit));
+        q.push(&format!(
+            " ORDER BY i.start_us {order}, i.id {order} LIMIT "
+        ))
+        .push_bind(limit);
         if let PageStart::Offset(off) = page {
-            q.push(" OFFSET ")
-                .push_bind(off.min(i64::MAX as u64) as i64);
+            q.push(" OFFSET ").push_bind(off);
         }
-        let mut conn = self.pool.acquire().await?;
-        let rows = q.build().fetch_all(&mut *conn).await?;
-        let mut items = rows
-            .iter()
-            .map(rows::interaction)
+        let mut conn = self.read().await?;
+        let mut items = conn
+            .fetch(q)
+            .await?
+            .into_iter()
+            .map(|r| interaction(&mut r.cols()))
             .collect::<StoreResult<Vec<_>>>()?;
-        attach_content(&mut conn, &mut items).await?;
+        attach_content(self.dialect, conn.as_mut(), &mut items).await?;
         Ok(items)
     }
 
-    pub(super) async fn count_impl(
+    pub(super) async fn count_in(
         &self,
         tenant: TenantId,
         query: &InteractionQuery,
     ) -> StoreResult<u64> {
-        let mut q = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM interactions i");
-        push_filter(&mut q, tenant, query);
-        let n: i64 = q.build_query_scalar().fetch_one(&self.pool).await?;
-        Ok(n.max(0) as u64)
+        let mut q = Query::new("SELECT COUNT(*) FROM interactions i");
+        push_filter(self.dialect, &mut q, tenant, query);
+        Ok(self.read().await?.scalar_i64(q).await?.max(0) as u64)
     }
 }
 
-/// Whether every text value of the filter can occur in the database (see `storable`).
+/// Whether every text value of the filter can occur in the database: no stored value
+/// holds U+0000 (PostgreSQL text cannot), so a filter that does matches nothing, on both.
 fn filter_storable(f: &InteractionQuery) -> bool {
     [
         &f.handling_agent,
@@ -75,38 +78,40 @@ fn filter_storable(f: &InteractionQuery) -> bool {
     ]
     .into_iter()
     .flatten()
-    .all(|s| storable(s))
+    .all(|s| !s.contains('\0'))
 }
 
-/// The WHERE clause of search and count; the same conditions, with the same comparison
-/// semantics, as the SQLite store's: exact, case-sensitive matches and prefixes (SQLite
-/// compares `substr` there, not `LIKE`, so `%` and `_` are plain characters).
-fn push_filter(q: &mut QueryBuilder<'_, Postgres>, tenant: TenantId, f: &InteractionQuery) {
+/// The WHERE clause of search and count.
+fn push_filter(d: Dialect, q: &mut Query, tenant: TenantId, f: &InteractionQuery) {
     q.push(" WHERE i.tenant_id = ").push_bind(tenant.0);
     q.push(" AND i.content_count > 0");
     if !filter_storable(f) {
-        q.push(" AND FALSE");
+        q.push(" AND 1 = 0");
         return;
     }
     if let Some((from, to)) = f.start {
-        q.push(" AND i.start_us >= ").push_bind(to_us(from));
-        q.push(" AND i.start_us <= ").push_bind(to_us(to));
+        q.push(" AND i.start_us >= ").push_bind(from);
+        q.push(" AND i.start_us <= ").push_bind(to);
     }
     if let Some((from, to)) = f.end {
-        q.push(" AND i.end_us >= ").push_bind(to_us(from));
-        q.push(" AND i.end_us <= ").push_bind(to_us(to));
+        q.push(" AND i.end_us >= ").push_bind(from);
+        q.push(" AND i.end_us <= ").push_bind(to);
     }
-    if let Some(d) = f.direction {
-        q.push(" AND i.direction = ").push_bind(d.as_str());
+    if let Some(dir) = f.direction {
+        q.push(" AND i.direction = ").push_bind(dir.as_str());
     }
     for (col, prefix) in [
         ("connect_from", &f.connect_from_prefix),
         ("connect_to", &f.connect_to_prefix),
     ] {
         if let Some(p) = prefix {
-            q.push(format!(" AND starts_with(i.{col}, "))
-                .push_bind(p.clone())
-                .push(")");
+            // The length is a literal: PostgreSQL's substr takes an int4, a bound
+            // integer is an int8.
+            q.push(&format!(
+                " AND substr(i.{col}, 1, {}) = ",
+                p.chars().count()
+            ))
+            .push_bind(p.as_str());
         }
     }
     if let Some(agent) = &f.handling_agent {
@@ -114,7 +119,7 @@ fn push_filter(q: &mut QueryBuilder<'_, Postgres>, tenant: TenantId, f: &Interac
             " AND EXISTS (SELECT 1 FROM interaction_agents a WHERE a.interaction_id = i.id \
              AND a.agent_id = ",
         )
-        .push_bind(agent.clone())
+        .push_bind(agent.as_str())
         .push(")");
     }
     let exact = [
@@ -125,13 +130,12 @@ fn push_filter(q: &mut QueryBuilder<'_, Postgres>, tenant: TenantId, f: &Interac
     ];
     for (col, value) in exact {
         if let Some(v) = value {
-            q.push(format!(" AND i.{col} = ")).push_bind(v);
+            q.push(&format!(" AND i.{col} = ")).push_bind(v);
         }
     }
     if let Some(ext) = &f.extension {
-        q.push(" AND i.extensions @> jsonb_build_array(")
-            .push_bind(ext.clone())
-            .push("::text)");
+        q.push(" AND");
+        d.push_json_array_contains(q, "i.extensions", ext);
     }
     if f.recording_ms != (None, None) {
         q.push(
@@ -139,33 +143,35 @@ fn push_filter(q: &mut QueryBuilder<'_, Postgres>, tenant: TenantId, f: &Interac
              AND r.content_type = 'callRecording'",
         );
         if let Some(min) = f.recording_ms.0 {
-            q.push(" AND r.duration_ms >= ")
-                .push_bind(min.min(i64::MAX as u64) as i64);
+            q.push(" AND r.duration_ms >= ").push_bind(min);
         }
         if let Some(max) = f.recording_ms.1 {
-            q.push(" AND r.duration_ms <= ")
-                .push_bind(max.min(i64::MAX as u64) as i64);
+            q.push(" AND r.duration_ms <= ").push_bind(max);
         }
         q.push(")");
     }
+    let attr = |key: &str| d.json_field("i.attributes", key);
     match f.recording_kind {
         Some(RecordingKind::OnDemand) => {
-            q.push(" AND i.attributes->>'recordingKind' = 'onDemand'");
+            q.push(&format!(" AND {} = 'onDemand'", attr("recordingKind")));
         }
         Some(RecordingKind::Company) => {
-            q.push(" AND COALESCE(i.attributes->>'recordingKind', 'company') = 'company'");
+            q.push(&format!(
+                " AND COALESCE({}, 'company') = 'company'",
+                attr("recordingKind")
+            ));
         }
         None => {}
     }
     if let Some(user) = &f.owning_user {
-        q.push(" AND i.attributes->>'owningUserId' = ")
-            .push_bind(user.clone());
+        q.push(&format!(" AND {} = ", attr("owningUserId")))
+            .push_bind(user.as_str());
     }
     if let Some(t) = f.transcription {
         let has = "EXISTS (SELECT 1 FROM content_items x WHERE x.interaction_id = i.id \
                    AND x.content_type = 'transcript')";
-        let status = "i.attributes->>'transcriptionStatus'";
-        q.push(match t {
+        let status = attr("transcriptionStatus");
+        q.push(&match t {
             TranscriptionFilter::Any => format!(" AND ({has} OR {status} IS NOT NULL)"),
             TranscriptionFilter::Ready => format!(" AND {has}"),
             TranscriptionFilter::Pending => format!(" AND NOT {has} AND {status} = 'pending'"),

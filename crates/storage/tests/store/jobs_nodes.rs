@@ -2,41 +2,63 @@
 
 use super::*;
 
-#[tokio::test]
-async fn jobs_create_list_items_and_expiry() {
-    let db = TestDb::new().await;
+async fn jobs_create_list_items_and_expiry(db: TestDb) {
     let store = db.store().await;
     let t = store.create_tenant("acme", "UTC").await.unwrap().id;
-    for (i, kind) in ["rec", "rec", "tr", "rec"].iter().enumerate() {
+    for (i, kind) in [
+        JobKind::Recordings,
+        JobKind::Recordings,
+        JobKind::RecordingsWithTranscriptions,
+        JobKind::Recordings,
+    ]
+    .into_iter()
+    .enumerate()
+    {
         store
             .create_job(&job(&format!("j{i}"), t, kind, "u1", i as i64))
             .await
             .unwrap();
     }
     store
-        .create_job(&job("other", t, "rec", "u2", 9))
+        .create_job(&job("other", t, JobKind::Recordings, "u2", 9))
         .await
         .unwrap();
     assert!(matches!(
-        store.create_job(&job("j0", t, "rec", "u1", 0)).await,
+        store
+            .create_job(&job("j0", t, JobKind::Recordings, "u1", 0))
+            .await,
         Err(StoreError::Conflict(_))
     ));
     let stored = store.job(t, "j0").await.unwrap().unwrap();
     assert_eq!(
         stored,
-        job("j0", t, "rec", "u1", 0),
+        job("j0", t, JobKind::Recordings, "u1", 0),
         "params kept byte for byte"
     );
 
     let (total, page) = store
-        .list_jobs(t, &["rec", "tr"], "u1", None, 1, 2)
+        .list_jobs(
+            t,
+            &[JobKind::Recordings, JobKind::RecordingsWithTranscriptions],
+            "u1",
+            None,
+            1,
+            2,
+        )
         .await
         .unwrap();
     assert_eq!(total, 4);
     let ids: Vec<_> = page.iter().map(|j| j.id.as_str()).collect();
     assert_eq!(ids, ["j2", "j1"], "newest first");
     let (total, _) = store
-        .list_jobs(t, &["rec"], "u1", Some(JobStatus::Pending), 0, 10)
+        .list_jobs(
+            t,
+            &[JobKind::Recordings],
+            "u1",
+            Some(JobStatus::Pending),
+            0,
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(total, 3);
@@ -109,7 +131,7 @@ async fn jobs_create_list_items_and_expiry() {
 
 /// Claims jobs until none is left; answers their ids.
 pub(crate) async fn claim_all(
-    store: &PgStore,
+    store: &SqlStore,
     now: DateTime<Utc>,
     lease: DateTime<Utc>,
 ) -> Vec<String> {
@@ -121,13 +143,11 @@ pub(crate) async fn claim_all(
     got
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_never_claim_the_same_job_and_lapsed_leases_are_reclaimed() {
-    let db = TestDb::new().await;
+async fn two_nodes_never_claim_the_same_job_and_lapsed_leases_are_reclaimed(db: TestDb) {
     let (n1, n2) = (db.store().await, db.store().await);
     let t = n1.create_tenant("acme", "UTC").await.unwrap().id;
     for i in 0..40 {
-        n1.create_job(&job(&format!("j{i:02}"), t, "rec", "u", i))
+        n1.create_job(&job(&format!("j{i:02}"), t, JobKind::Recordings, "u", i))
             .await
             .unwrap();
     }
@@ -166,9 +186,7 @@ async fn two_nodes_never_claim_the_same_job_and_lapsed_leases_are_reclaimed() {
     n2.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn secret_is_shared_between_nodes() {
-    let db = TestDb::new().await;
+async fn secret_is_shared_between_nodes(db: TestDb) {
     let (n1, n2) = (db.store().await, db.store().await);
     let (a, b) = tokio::join!(n1.secret("cursor", b"one"), n2.secret("cursor", b"two"));
     let (a, b) = (a.unwrap(), b.unwrap());
@@ -182,11 +200,11 @@ async fn secret_is_shared_between_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lock_blob_excludes_another_node_until_the_guard_drops() {
-    let db = TestDb::new().await;
+    let db = TestDb::postgres().await;
     // A database-wide lock timeout must not cut a blob lock wait short.
     db.admin(&format!(
         "ALTER DATABASE {} SET lock_timeout = '50ms'",
-        db.name
+        db.name()
     ))
     .await;
     let (n1, n2) = (db.store().await, db.store().await);
@@ -219,9 +237,9 @@ async fn lock_blob_excludes_another_node_until_the_guard_drops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_starting_at_once_migrate_once() {
-    let db = TestDb::new().await;
-    let opens = futures::future::join_all((0..4).map(|_| PgStore::open(&db.url))).await;
-    let stores: Vec<PgStore> = opens
+    let db = TestDb::postgres().await;
+    let opens = futures::future::join_all((0..4).map(|_| SqlStore::open_postgres(db.url()))).await;
+    let stores: Vec<SqlStore> = opens
         .into_iter()
         .map(|s| s.expect("every node opens"))
         .collect();
@@ -232,3 +250,9 @@ async fn nodes_starting_at_once_migrate_once() {
         s.close().await;
     }
 }
+
+on_both!(
+    jobs_create_list_items_and_expiry,
+    two_nodes_never_claim_the_same_job_and_lapsed_leases_are_reclaimed,
+    secret_is_shared_between_nodes,
+);

@@ -23,7 +23,7 @@ impl Fixture {
     }
 }
 
-pub(crate) async fn keyset_all(store: &PgStore, t: TenantId, q: &InteractionQuery) -> Vec<String> {
+pub(crate) async fn keyset_all(store: &SqlStore, t: TenantId, q: &InteractionQuery) -> Vec<String> {
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
@@ -44,7 +44,7 @@ pub(crate) async fn keyset_all(store: &PgStore, t: TenantId, q: &InteractionQuer
     }
 }
 
-pub(crate) async fn offset_all(store: &PgStore, t: TenantId, q: &InteractionQuery) -> Vec<String> {
+pub(crate) async fn offset_all(store: &SqlStore, t: TenantId, q: &InteractionQuery) -> Vec<String> {
     let mut seen = Vec::new();
     for page_no in 0.. {
         let page = store
@@ -119,7 +119,7 @@ pub(crate) fn search_fixture() -> Vec<(InteractionMeta, Vec<ContentItem>)> {
 /// Stores the fixture in `t` (and contentless noise in `noise`); answers what each
 /// upsert and put answered, and the stored interactions.
 pub(crate) async fn load_fixture(
-    store: &dyn MetadataStore,
+    store: &dyn Store,
     t: TenantId,
     noise: TenantId,
     fixture: &[(InteractionMeta, Vec<ContentItem>)],
@@ -335,9 +335,7 @@ pub(crate) fn search_cases(stored: &[Interaction]) -> Vec<(&'static str, Interac
     ]
 }
 
-#[tokio::test]
-async fn search_filters_and_both_paging_modes() {
-    let db = TestDb::new().await;
+async fn search_filters_and_both_paging_modes(db: TestDb) {
     let store = db.store().await;
     let t = store.create_tenant("acme", "UTC").await.unwrap().id;
     let noise = store.create_tenant("globex", "UTC").await.unwrap().id;
@@ -393,3 +391,5 @@ async fn search_filters_and_both_paging_modes() {
     assert_eq!(seen, fx.expect(|_| true, false));
     store.close().await;
 }
+
+on_both!(search_filters_and_both_paging_modes,);

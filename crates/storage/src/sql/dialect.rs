@@ -1,0 +1,120 @@
+//! The fragments in which SQLite and PostgreSQL really differ. Everything else in the
+//! store's SQL is written once and runs on both.
+
+use super::{Param, Query};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Row locks a write takes on what it read. SQLite has one writer at a time and needs
+/// none; PostgreSQL nodes write concurrently and take these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// The row will be changed but not its key: other writers of it wait, foreign-key
+    /// checks of rows referring to it do not.
+    NoKeyUpdate,
+    /// The row will be deleted or its key changed.
+    Update,
+    /// The row must not change until commit.
+    Share,
+    /// Claim one row nobody else is claiming; pass over locked rows.
+    UpdateSkipLocked,
+}
+
+impl Dialect {
+    /// The locking clause that ends a `SELECT`.
+    pub fn lock(self, lock: Lock) -> &'static str {
+        match (self, lock) {
+            (Dialect::Sqlite, _) => "",
+            (Dialect::Postgres, Lock::NoKeyUpdate) => " FOR NO KEY UPDATE",
+            (Dialect::Postgres, Lock::Update) => " FOR UPDATE",
+            (Dialect::Postgres, Lock::Share) => " FOR SHARE",
+            (Dialect::Postgres, Lock::UpdateSkipLocked) => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// Makes a text comparison bytewise. SQLite's default collation already is (and its
+    /// indexes are built with it); PostgreSQL's default follows the locale.
+    pub fn bytewise(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " COLLATE \"C\"",
+        }
+    }
+
+    /// The column that keeps the order in which content items were first stored.
+    pub fn content_order(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "rowid",
+            Dialect::Postgres => "seq",
+        }
+    }
+
+    /// `column IN (list)` with the whole list as one bound value, so the statement's text
+    /// (and its cached plan) is the same for every length.
+    pub fn push_in(self, q: &mut Query, column: &str, list: Param) {
+        let json = |l: &Param| match l {
+            Param::Ints(v) => serde_json::to_string(v),
+            Param::Texts(v) => serde_json::to_string(v),
+            other => serde_json::to_string(&format!("{other:?}")),
+        };
+        match self {
+            Dialect::Sqlite => {
+                let text = json(&list).unwrap_or_else(|_| "[]".into());
+                q.push(column)
+                    .push(" IN (SELECT value FROM json_each(")
+                    .push_bind(text)
+                    .push("))");
+            }
+            Dialect::Postgres => {
+                q.push(column).push(" = ANY(").push_bind(list).push(")");
+            }
+        }
+    }
+
+    /// Whether the JSON array of texts in `column` holds `value`.
+    pub fn push_json_array_contains(self, q: &mut Query, column: &str, value: &str) {
+        match self {
+            Dialect::Sqlite => {
+                q.push(" EXISTS (SELECT 1 FROM json_each(")
+                    .push(column)
+                    .push(") e WHERE e.value = ")
+                    .push_bind(value)
+                    .push(")");
+            }
+            Dialect::Postgres => {
+                q.push(" ")
+                    .push(column)
+                    .push("::jsonb @> jsonb_build_array(")
+                    .push_bind(value)
+                    .push("::text)");
+            }
+        }
+    }
+
+    /// The text at `key` of the JSON object in `column`.
+    pub fn json_field(self, column: &str, key: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("({column} ->> '{key}')"),
+            Dialect::Postgres => format!("({column}::json ->> '{key}')"),
+        }
+    }
+
+    /// The next free all-digit agent id of a tenant (`$1`): one more than the largest,
+    /// or 100001 for the first. An empty id counts as 0 on both.
+    pub fn next_agent_id_sql(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => {
+                "SELECT COALESCE(MAX(CAST(agent_id AS INTEGER)), 100000) + 1 FROM agents \
+                 WHERE tenant_id = $1 AND agent_id NOT GLOB '*[^0-9]*'"
+            }
+            Dialect::Postgres => {
+                "SELECT (COALESCE(MAX(CASE WHEN agent_id = '' THEN 0 ELSE agent_id::numeric END), \
+                 100000) + 1)::bigint FROM agents WHERE tenant_id = $1 AND agent_id ~ '^[0-9]*$'"
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The one execution layer under the metadata store: statements are written once, with
+//! `$N` placeholders, and run on SQLite (rusqlite, on blocking threads) or PostgreSQL
+//! (sqlx). What each backend hands back is a row of backend-neutral [`Value`]s, decoded
+//! once by the store; the few places where the two SQL dialects really differ ask
+//! [`Dialect`] for their fragment.
+
+mod dialect;
+pub(crate) mod pg_lock;
+pub(crate) mod postgres;
+mod query;
+mod row;
+pub(crate) mod sqlite;
+
+use async_trait::async_trait;
+
+pub use dialect::{Dialect, Lock};
+pub use query::{Param, Query};
+pub use row::{Cols, Row, Value};
+
+use crate::error::{StoreError, StoreResult};
+use crate::locks::KeyGuard;
+
+/// A connection or an open transaction: runs one statement at a time.
+#[async_trait]
+pub trait Conn: Send {
+    async fn fetch(&mut self, q: Query) -> StoreResult<Vec<Row>>;
+    /// Answers the number of rows changed.
+    async fn execute(&mut self, q: Query) -> StoreResult<u64>;
+
+    async fn fetch_optional(&mut self, q: Query) -> StoreResult<Option<Row>> {
+        Ok(self.fetch(q).await?.into_iter().next())
+    }
+
+    async fn fetch_one(&mut self, q: Query) -> StoreResult<Row> {
+        self.fetch_optional(q).await?.ok_or_else(|| {
+            StoreError::backend("a statement that always answers a row answered none")
+        })
+    }
+
+    /// The first column of the only row, as an integer (`COUNT(*)`, `EXISTS`).
+    async fn scalar_i64(&mut self, q: Query) -> StoreResult<i64> {
+        self.fetch_one(q).await?.cols().i64()
+    }
+}
+
+/// A write transaction. Dropping it without [`Tx::commit`] rolls it back.
+#[async_trait]
+pub trait Tx: Conn {
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// What differs between the databases below the statements: connections, transactions,
+/// locks that span processes, and closing.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    fn dialect(&self) -> Dialect;
+    /// A connection for reads (on SQLite, one of the read-only connections).
+    async fn read(&self) -> StoreResult<Box<dyn Conn>>;
+    /// A write transaction (on SQLite, `BEGIN IMMEDIATE` on the one writer connection).
+    async fn write(&self) -> StoreResult<Box<dyn Tx>>;
+    /// Held while a blob is committed and referenced, or checked and removed, by every
+    /// process sharing the database.
+    async fn lock_key(&self, key: &str) -> KeyGuard;
+    async fn close(&self);
+}

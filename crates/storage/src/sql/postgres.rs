@@ -1,0 +1,203 @@
+//! The scale-out backend: PostgreSQL shared by several stateless `callvault serve` nodes,
+//! through sqlx. What SQLite gets from having a single writer, the statements get here
+//! from row locks ([`super::Lock`]), `ON CONFLICT` and `FOR UPDATE SKIP LOCKED`, and blob
+//! keys from advisory locks, so that nodes never hand out the same number, job or
+//! refresh token.
+//!
+//! Transactions run at PostgreSQL's default READ COMMITTED: every write that reads before
+//! it writes first locks the row it depends on (the tenant for new interactions and users,
+//! the interaction for its content), so each statement after the lock sees the winner of
+//! any race.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{ConnectOptions, Connection, Executor, PgPool, Postgres, Row as _, TypeInfo, ValueRef};
+
+use super::pg_lock::BlobLocks;
+use super::{Backend, Conn, Dialect, Param, Query, Row, Tx, Value};
+use crate::error::{StoreError, StoreResult};
+use crate::locks::KeyGuard;
+
+/// Connections for queries, per node.
+const POOL_CONNECTIONS: u32 = 16;
+/// How long a query waits for a free connection before failing.
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub(crate) struct PgBackend {
+    pool: PgPool,
+    locks: BlobLocks,
+}
+
+impl PgBackend {
+    /// Connects and brings the schema up to date. Several nodes may start at once: sqlx's
+    /// migrator holds a session advisory lock on the database while it checks and applies
+    /// migrations, so the others wait and then find nothing left to do.
+    pub(crate) async fn open(url: &str) -> StoreResult<Self> {
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(StoreError::from_sqlx)?
+            .application_name("callvault");
+        // The migrator runs on a connection of its own that is always closed afterwards:
+        // a failed migration leaves the migrator's session lock held, and only closing the
+        // session releases it for the other nodes.
+        let mut conn = opts.connect().await.map_err(StoreError::from_sqlx)?;
+        let migrated = MIGRATOR.run(&mut conn).await;
+        let closed = conn.close().await;
+        migrated?;
+        closed.map_err(StoreError::from_sqlx)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(opts.clone())
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Ok(Self {
+            pool,
+            locks: BlobLocks::new(opts),
+        })
+    }
+}
+
+#[async_trait]
+impl Backend for PgBackend {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn read(&self) -> StoreResult<Box<dyn Conn>> {
+        let conn = self.pool.acquire().await.map_err(StoreError::from_sqlx)?;
+        Ok(Box::new(PgConn(conn)))
+    }
+
+    async fn write(&self) -> StoreResult<Box<dyn Tx>> {
+        let tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        Ok(Box::new(PgTx(tx)))
+    }
+
+    async fn lock_key(&self, key: &str) -> KeyGuard {
+        self.locks.lock(key).await
+    }
+
+    /// Closes every connection, releasing any advisory lock still held.
+    async fn close(&self) {
+        self.locks.close().await;
+        self.pool.close().await;
+    }
+}
+
+struct PgConn(PoolConnection<Postgres>);
+struct PgTx(sqlx::Transaction<'static, Postgres>);
+
+#[async_trait]
+impl Conn for PgConn {
+    async fn fetch(&mut self, q: Query) -> StoreResult<Vec<Row>> {
+        fetch(&mut self.0, q).await
+    }
+
+    async fn execute(&mut self, q: Query) -> StoreResult<u64> {
+        execute(&mut self.0, q).await
+    }
+}
+
+#[async_trait]
+impl Conn for PgTx {
+    async fn fetch(&mut self, q: Query) -> StoreResult<Vec<Row>> {
+        fetch(&mut self.0, q).await
+    }
+
+    async fn execute(&mut self, q: Query) -> StoreResult<u64> {
+        execute(&mut self.0, q).await
+    }
+}
+
+#[async_trait]
+impl Tx for PgTx {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.0.commit().await.map_err(StoreError::from_sqlx)
+    }
+}
+
+/// PostgreSQL text cannot hold U+0000, so no stored value contains it (the store's field
+/// rules refuse it too): a statement binding one could only fail, so it is refused here
+/// with the same answer a lookup of a missing value gets from SQLite.
+fn storable(q: &Query) -> bool {
+    q.params.iter().all(|p| match p {
+        Param::Text(Some(s)) => !s.contains('\0'),
+        Param::Texts(v) => v.iter().all(|s| !s.contains('\0')),
+        _ => true,
+    })
+}
+
+fn arguments(q: &Query) -> StoreResult<PgArguments> {
+    use sqlx::Arguments;
+    let mut args = PgArguments::default();
+    for p in &q.params {
+        let added = match p {
+            Param::Int(v) => args.add(*v),
+            Param::Text(v) => args.add(v.clone()),
+            Param::Bytes(v) => args.add(v.clone()),
+            Param::Bool(v) => args.add(*v),
+            Param::Ints(v) => args.add(v.clone()),
+            Param::Texts(v) => args.add(v.clone()),
+        };
+        added.map_err(|e| StoreError::backend(format!("cannot bind a value: {e}")))?;
+    }
+    Ok(args)
+}
+
+async fn fetch(conn: &mut sqlx::PgConnection, q: Query) -> StoreResult<Vec<Row>> {
+    if !storable(&q) {
+        return Ok(Vec::new());
+    }
+    let args = arguments(&q)?;
+    let rows = conn
+        .fetch_all(sqlx::query_with(&q.sql, args))
+        .await
+        .map_err(StoreError::from_sqlx)?;
+    rows.iter().map(row).collect()
+}
+
+async fn execute(conn: &mut sqlx::PgConnection, q: Query) -> StoreResult<u64> {
+    if !storable(&q) {
+        return Ok(0);
+    }
+    let args = arguments(&q)?;
+    Ok(conn
+        .execute(sqlx::query_with(&q.sql, args))
+        .await
+        .map_err(StoreError::from_sqlx)?
+        .rows_affected())
+}
+
+fn row(r: &PgRow) -> StoreResult<Row> {
+    let mut values = Vec::with_capacity(r.len());
+    for i in 0..r.len() {
+        let raw = r.try_get_raw(i).map_err(StoreError::from_sqlx)?;
+        if raw.is_null() {
+            values.push(Value::Null);
+            continue;
+        }
+        let name = raw.type_info().name().to_string();
+        let v = match name.as_str() {
+            "INT8" | "INT4" | "INT2" => Value::Int(
+                match name.as_str() {
+                    "INT8" => r.try_get::<i64, _>(i),
+                    "INT4" => r.try_get::<i32, _>(i).map(i64::from),
+                    _ => r.try_get::<i16, _>(i).map(i64::from),
+                }
+                .map_err(StoreError::from_sqlx)?,
+            ),
+            "BOOL" => Value::Bool(r.try_get(i).map_err(StoreError::from_sqlx)?),
+            "BYTEA" => Value::Bytes(r.try_get(i).map_err(StoreError::from_sqlx)?),
+            "FLOAT8" => Value::Real(r.try_get(i).map_err(StoreError::from_sqlx)?),
+            _ => Value::Text(r.try_get(i).map_err(StoreError::from_sqlx)?),
+        };
+        values.push(v);
+    }
+    Ok(Row(values))
+}

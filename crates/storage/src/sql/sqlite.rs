@@ -1,0 +1,332 @@
+//! The embedded backend: SQLite in WAL mode with `synchronous=FULL`, so that a committed
+//! write survives a crash or power loss, through SQLite's C library (rusqlite).
+//!
+//! Writes go through the one writer connection and start with `BEGIN IMMEDIATE`, so that
+//! writers queue in the process instead of failing with `SQLITE_BUSY`; reads use a pool
+//! of read-only connections and run beside the writer. Each statement runs on a blocking
+//! thread with its connection moved there and back, so rows are decoded where they are
+//! read, with no hand-off per row.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
+
+use super::query::numbered_for_sqlite;
+use super::{Backend, Conn, Dialect, Param, Query, Row, Tx, Value};
+use crate::error::{StoreError, StoreResult};
+use crate::locks::{KeyGuard, StripedLocks};
+
+/// Read connections; each holds up to 8 MiB of page cache, so nine stay under 80 MiB and
+/// the kernel's page cache holds the rest of a hot database.
+const READERS: usize = 8;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a write waits for the writer connection before answering busy.
+const WRITE_WAIT: Duration = Duration::from_secs(60);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub(crate) struct SqliteBackend {
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    free: Arc<Semaphore>,
+    locks: StripedLocks,
+}
+
+impl SqliteBackend {
+    /// Opens (creating if needed) the database file and brings its schema up to date with
+    /// sqlx's migrator, which earlier versions used, so existing files migrate as before.
+    pub(crate) async fn open(path: &Path) -> StoreResult<Self> {
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        migrate(path).await?;
+        let p = path.to_path_buf();
+        let (writer, readers) = blocking(move || -> StoreResult<_> {
+            let writer = connect(&p, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+            writer.pragma_update(None, "foreign_keys", "ON")?;
+            let readers = (0..READERS)
+                .map(|_| connect(&p, OpenFlags::SQLITE_OPEN_READ_ONLY))
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok((writer, readers))
+        })
+        .await??;
+        let lock_dir = path.parent().map(|d| d.join("locks"));
+        if let Some(d) = &lock_dir {
+            tokio::fs::create_dir_all(d).await?;
+        }
+        Ok(Self {
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            readers: Arc::new(Mutex::new(readers)),
+            free: Arc::new(Semaphore::new(READERS)),
+            locks: StripedLocks::new(64, lock_dir),
+        })
+    }
+}
+
+async fn migrate(path: &Path) -> StoreResult<()> {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+    use sqlx::{ConnectOptions, Connection as _};
+    let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+        .map_err(StoreError::from_sqlx)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT);
+    let mut conn = opts.connect().await.map_err(StoreError::from_sqlx)?;
+    let migrated = MIGRATOR.run(&mut conn).await;
+    conn.close().await.map_err(StoreError::from_sqlx)?;
+    Ok(migrated?)
+}
+
+fn connect(path: &Path, flags: OpenFlags) -> StoreResult<Connection> {
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "cache_size", -8192)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> StoreResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::backend(format!("database task failed: {e}")))
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn read(&self) -> StoreResult<Box<dyn Conn>> {
+        let permit = self
+            .free
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::backend("the database is closed"))?;
+        let conn = self
+            .readers
+            .lock()
+            .map_err(|_| StoreError::backend("reader pool poisoned"))?
+            .pop()
+            .ok_or_else(|| StoreError::backend("no read connection left"))?;
+        Ok(Box::new(Reader {
+            conn: Some(conn),
+            pool: self.readers.clone(),
+            _permit: permit,
+        }))
+    }
+
+    async fn write(&self) -> StoreResult<Box<dyn Tx>> {
+        let guard = tokio::time::timeout(WRITE_WAIT, self.writer.clone().lock_owned())
+            .await
+            .map_err(|_| StoreError::Busy("the database is busy; try again".into()))?;
+        let mut w = Writer {
+            conn: Some(guard),
+            open: true,
+        };
+        w.run(|c| {
+            // A transaction left open by a task that was cancelled mid-way, or by a
+            // failed commit (a full disk), is rolled back here, so the writer is usable
+            // by the next one whatever happened to the last.
+            if !c.is_autocommit() {
+                c.execute_batch("ROLLBACK")?;
+            }
+            c.execute_batch("BEGIN IMMEDIATE")?;
+            Ok(())
+        })
+        .await?;
+        Ok(Box::new(w))
+    }
+
+    async fn lock_key(&self, key: &str) -> KeyGuard {
+        self.locks.lock(key).await
+    }
+
+    /// Waits for the readers to come back and closes them, then checkpoints the WAL into
+    /// the database file; the writer closes with the store.
+    async fn close(&self) {
+        if let Ok(all) = self.free.acquire_many(READERS as u32).await {
+            all.forget();
+            if let Ok(mut readers) = self.readers.lock() {
+                readers.clear();
+            }
+        }
+        let w = self.writer.lock().await;
+        if w.is_autocommit() {
+            if let Err(e) = w.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+                tracing::warn!(error = %e, "WAL checkpoint at close failed");
+            }
+        }
+    }
+}
+
+struct Reader {
+    conn: Option<Connection>,
+    pool: Arc<Mutex<Vec<Connection>>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if let (Some(c), Ok(mut pool)) = (self.conn.take(), self.pool.lock()) {
+            pool.push(c);
+        }
+    }
+}
+
+impl Reader {
+    async fn run<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let mut conn = self
+            .conn
+            .take()
+            .ok_or_else(|| StoreError::backend("read connection lost"))?;
+        let (conn, out) = blocking(move || {
+            let out = f(&mut conn);
+            (conn, out)
+        })
+        .await?;
+        self.conn = Some(conn);
+        out
+    }
+}
+
+#[async_trait]
+impl Conn for Reader {
+    async fn fetch(&mut self, q: Query) -> StoreResult<Vec<Row>> {
+        self.run(move |c| fetch(c, &q)).await
+    }
+
+    async fn execute(&mut self, q: Query) -> StoreResult<u64> {
+        self.run(move |c| execute(c, &q)).await
+    }
+}
+
+struct Writer {
+    conn: Option<OwnedMutexGuard<Connection>>,
+    /// A transaction is open on the connection.
+    open: bool,
+}
+
+impl Writer {
+    async fn run<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let mut guard = self
+            .conn
+            .take()
+            .ok_or_else(|| StoreError::backend("write connection lost"))?;
+        let (guard, out) = blocking(move || {
+            let out = f(&mut guard);
+            (guard, out)
+        })
+        .await?;
+        self.conn = Some(guard);
+        out
+    }
+}
+
+#[async_trait]
+impl Conn for Writer {
+    async fn fetch(&mut self, q: Query) -> StoreResult<Vec<Row>> {
+        self.run(move |c| fetch(c, &q)).await
+    }
+
+    async fn execute(&mut self, q: Query) -> StoreResult<u64> {
+        self.run(move |c| execute(c, &q)).await
+    }
+}
+
+#[async_trait]
+impl Tx for Writer {
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        self.run(|c| Ok(c.execute_batch("COMMIT")?)).await?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+/// An uncommitted transaction is rolled back on a blocking thread that holds the writer
+/// until it is done. If the connection is still out on a statement's thread (the task
+/// was cancelled mid-statement), the next [`Backend::write`] rolls back instead.
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let Some(guard) = self.conn.take().filter(|_| self.open) else {
+            return;
+        };
+        let rollback = move || {
+            if !guard.is_autocommit() {
+                if let Err(e) = guard.execute_batch("ROLLBACK") {
+                    tracing::warn!(error = %e, "rollback failed; the next write retries it");
+                }
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(rollback)),
+            Err(_) => rollback(),
+        }
+    }
+}
+
+fn prepare<'c>(c: &'c Connection, q: &Query) -> StoreResult<rusqlite::CachedStatement<'c>> {
+    let mut stmt = c.prepare_cached(&numbered_for_sqlite(&q.sql))?;
+    for (i, p) in q.params.iter().enumerate() {
+        let at = i + 1;
+        match p {
+            Param::Int(v) => stmt.raw_bind_parameter(at, v)?,
+            Param::Text(v) => stmt.raw_bind_parameter(at, v)?,
+            Param::Bytes(v) => stmt.raw_bind_parameter(at, v)?,
+            Param::Bool(v) => stmt.raw_bind_parameter(at, v.map(i64::from))?,
+            Param::Ints(_) | Param::Texts(_) => {
+                return Err(StoreError::backend(
+                    "lists are bound through Dialect::push_in on SQLite",
+                ))
+            }
+        }
+    }
+    Ok(stmt)
+}
+
+fn fetch(c: &mut Connection, q: &Query) -> StoreResult<Vec<Row>> {
+    let mut stmt = prepare(c, q)?;
+    let n = stmt.column_count();
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n {
+            values.push(match r.get_ref(i)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(v) => Value::Int(v),
+                ValueRef::Real(v) => Value::Real(v),
+                ValueRef::Text(t) => Value::Text(
+                    std::str::from_utf8(t)
+                        .map_err(|e| StoreError::backend(format!("stored text is not UTF-8: {e}")))?
+                        .to_owned(),
+                ),
+                ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+            });
+        }
+        out.push(Row(values));
+    }
+    Ok(out)
+}
+
+fn execute(c: &mut Connection, q: &Query) -> StoreResult<u64> {
+    let mut stmt = prepare(c, q)?;
+    Ok(stmt.raw_execute()? as u64)
+}

@@ -1,0 +1,211 @@
+//! Content item writes and deletions, each in one transaction with the interaction's
+//! content count so that search never sees a half-applied change. Each first holds the
+//! interaction's row, so concurrent writers on other nodes take turns and the count
+//! stays exact.
+
+use callvault_core::{ContentItem, Guid, TenantId};
+use chrono::Utc;
+
+use super::decode::{content_row, CONTENT_COLUMNS};
+use super::SqlStore;
+use crate::error::StoreResult;
+use crate::meta::{PutContentOutcome, Removed};
+use crate::sql::{Conn, Lock, Query};
+
+impl SqlStore {
+    /// The interaction's row id for a GUID, held for the rest of the transaction: for a
+    /// content change (`NoKeyUpdate`, which does not block foreign-key checks) or for its
+    /// deletion (`Update`).
+    async fn held_interaction(
+        &self,
+        conn: &mut dyn Conn,
+        tenant: TenantId,
+        guid: &Guid,
+        lock: Lock,
+    ) -> StoreResult<Option<i64>> {
+        let q = Query::new(format!(
+            "SELECT id FROM interactions WHERE tenant_id = $1 AND guid = $2{}",
+            self.dialect.lock(lock)
+        ))
+        .bind(tenant.0)
+        .bind(guid.as_str());
+        conn.fetch_optional(q)
+            .await?
+            .map(|r| r.cols().i64())
+            .transpose()
+    }
+
+    pub(super) async fn put_content_in(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+        item: &ContentItem,
+    ) -> StoreResult<Option<PutContentOutcome>> {
+        let mut tx = self.write().await?;
+        let Some(iid) = self
+            .held_interaction(tx.as_mut(), tenant, guid, Lock::NoKeyUpdate)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let old = tx
+            .fetch_optional(
+                Query::new(
+                    "SELECT blob_key FROM content_items WHERE interaction_id = $1 \
+                     AND content_key = $2",
+                )
+                .bind(iid)
+                .bind(&item.key),
+            )
+            .await?
+            .map(|r| r.cols().text())
+            .transpose()?;
+        tx.execute(
+            Query::new(
+                "INSERT INTO content_items (interaction_id, tenant_id, content_key, \
+                 content_type, media_type, length, sha256, blob_key, last_modified_us, \
+                 duration_ms, version, owning_agent, owning_plan) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 ON CONFLICT (interaction_id, content_key) DO UPDATE SET \
+                 content_type = excluded.content_type, media_type = excluded.media_type, \
+                 length = excluded.length, sha256 = excluded.sha256, \
+                 blob_key = excluded.blob_key, last_modified_us = excluded.last_modified_us, \
+                 duration_ms = excluded.duration_ms, version = excluded.version, \
+                 owning_agent = excluded.owning_agent, owning_plan = excluded.owning_plan",
+            )
+            .bind(iid)
+            .bind(tenant.0)
+            .bind(&item.key)
+            .bind(item.content_type.as_str())
+            .bind(&item.media_type)
+            .bind(item.length)
+            .bind(&item.sha256)
+            .bind(&item.blob_key)
+            .bind(item.last_modified)
+            .bind(item.duration_ms)
+            .bind(item.version)
+            .bind(&item.owning_agent)
+            .bind(&item.owning_interaction_plan),
+        )
+        .await?;
+        let created = old.is_none();
+        tx.execute(
+            Query::new(
+                "UPDATE interactions SET content_count = content_count + $1, updated_us = $2 \
+                 WHERE id = $3",
+            )
+            .bind(i64::from(created))
+            .bind(Utc::now())
+            .bind(iid),
+        )
+        .await?;
+        let released_blob = match old {
+            Some(old_key) if old_key != item.blob_key => {
+                if referenced(tx.as_mut(), &old_key).await? {
+                    None
+                } else {
+                    Some(old_key)
+                }
+            }
+            _ => None,
+        };
+        tx.commit().await?;
+        Ok(Some(PutContentOutcome {
+            created,
+            released_blob,
+        }))
+    }
+
+    pub(super) async fn delete_content_in(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+        key: &str,
+    ) -> StoreResult<Option<Removed>> {
+        let mut tx = self.write().await?;
+        let Some(iid) = self
+            .held_interaction(tx.as_mut(), tenant, guid, Lock::NoKeyUpdate)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let q = Query::new(format!(
+            "DELETE FROM content_items WHERE interaction_id = $1 AND content_key = $2 \
+             RETURNING {CONTENT_COLUMNS}"
+        ))
+        .bind(iid)
+        .bind(key);
+        let Some(row) = tx.fetch_optional(q).await? else {
+            return Ok(None);
+        };
+        let (_, item) = content_row(row)?;
+        tx.execute(
+            Query::new(
+                "UPDATE interactions SET content_count = content_count - 1, updated_us = $1 \
+                 WHERE id = $2",
+            )
+            .bind(Utc::now())
+            .bind(iid),
+        )
+        .await?;
+        let removed = released(tx.as_mut(), vec![item]).await?;
+        tx.commit().await?;
+        Ok(Some(removed))
+    }
+
+    /// Reads the items in stored order before deleting them, because `RETURNING` has no
+    /// order of its own; the interaction's row is held, so nothing changes between.
+    pub(super) async fn delete_interaction_in(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+    ) -> StoreResult<Option<Removed>> {
+        let mut tx = self.write().await?;
+        let Some(iid) = self
+            .held_interaction(tx.as_mut(), tenant, guid, Lock::Update)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let q = Query::new(format!(
+            "SELECT {CONTENT_COLUMNS} FROM content_items WHERE interaction_id = $1 ORDER BY {}",
+            self.dialect.content_order()
+        ));
+        let items = tx
+            .fetch(q.bind(iid))
+            .await?
+            .into_iter()
+            .map(|r| content_row(r).map(|(_, c)| c))
+            .collect::<StoreResult<Vec<_>>>()?;
+        for table in [
+            "content_items WHERE interaction_id",
+            "interactions WHERE id",
+        ] {
+            let q = Query::new(format!("DELETE FROM {table} = $1"));
+            tx.execute(q.bind(iid)).await?;
+        }
+        let removed = released(tx.as_mut(), items).await?;
+        tx.commit().await?;
+        Ok(Some(removed))
+    }
+}
+
+pub(super) async fn referenced(conn: &mut dyn Conn, blob_key: &str) -> StoreResult<bool> {
+    let q = Query::new("SELECT EXISTS (SELECT 1 FROM content_items WHERE blob_key = $1)")
+        .bind(blob_key);
+    Ok(conn.scalar_i64(q).await? != 0)
+}
+
+/// The removed items and those of their blobs that nothing references any more.
+async fn released(conn: &mut dyn Conn, items: Vec<ContentItem>) -> StoreResult<Removed> {
+    let mut released_blobs = Vec::new();
+    for item in &items {
+        if !released_blobs.contains(&item.blob_key) && !referenced(conn, &item.blob_key).await? {
+            released_blobs.push(item.blob_key.clone());
+        }
+    }
+    Ok(Removed {
+        items,
+        released_blobs,
+    })
+}

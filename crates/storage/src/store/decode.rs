@@ -1,0 +1,239 @@
+//! Rows to domain values. Both backends hand back the same [`Value`](crate::sql::Value)s
+//! for these columns (JSON kept as text, times as microseconds), so one decoder serves
+//! both; each reads its columns in the order of the matching `*_COLUMNS` list.
+
+use callvault_core::{
+    Attributes, ContentItem, ContentType, Direction, ExportFilters, ExportJob, ExportKind,
+    ExportStatus, ExportWatermark, ExternalStorage, Guid, Interaction, InteractionMeta, Job,
+    JobKind, JobStatus, StorageTarget, Tenant, TenantId,
+};
+use uuid::Uuid;
+
+use crate::error::{StoreError, StoreResult};
+use crate::meta::{AccessToken, ApiClient};
+use crate::sql::{Cols, Row};
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::backend(format!("stored {what} is unreadable: {e}"))
+}
+
+fn json<T: serde::de::DeserializeOwned>(c: &mut Cols, what: &str) -> StoreResult<T> {
+    serde_json::from_str(&c.text()?).map_err(|e| corrupt(what, e))
+}
+
+fn uuid(c: &mut Cols, what: &str) -> StoreResult<Uuid> {
+    Uuid::parse_str(&c.text()?).map_err(|e| corrupt(what, e))
+}
+
+fn u32_of(v: i64) -> u32 {
+    v.clamp(0, i64::from(u32::MAX)) as u32
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+pub(crate) const TENANT_COLUMNS: &str = "id, name, time_zone, created_us";
+
+pub(crate) fn tenant(row: Row) -> StoreResult<Tenant> {
+    let mut c = row.cols();
+    Ok(Tenant {
+        id: TenantId(c.i64()?),
+        name: c.text()?,
+        time_zone: c.text()?,
+        created_at: c.time()?,
+    })
+}
+
+pub(crate) const CLIENT_COLUMNS: &str =
+    "client_id, tenant_id, name, secret_hash, scopes, created_us, revoked_us";
+
+pub(crate) fn client(row: Row) -> StoreResult<ApiClient> {
+    let mut c = row.cols();
+    Ok(ApiClient {
+        client_id: c.text()?,
+        tenant_id: TenantId(c.i64()?),
+        name: c.text()?,
+        secret_hash: c.bytes()?,
+        scopes: c.text()?,
+        created_at: c.time()?,
+        revoked_at: c.opt_time()?,
+    })
+}
+
+pub(crate) const TOKEN_COLUMNS: &str =
+    "token_hash, tenant_id, client_id, user_id, scopes, expires_us";
+
+/// An access or refresh token (refresh tokens always name a user).
+pub(crate) fn token(row: Row) -> StoreResult<AccessToken> {
+    let mut c = row.cols();
+    Ok(AccessToken {
+        token_hash: c.bytes()?,
+        tenant_id: TenantId(c.i64()?),
+        client_id: c.text()?,
+        user_id: c.opt_text()?,
+        scopes: c.text()?,
+        expires_at: c.time()?,
+    })
+}
+
+pub(crate) const INTERACTION_COLUMNS: &str = "i.id, i.tenant_id, i.guid, i.number, i.start_us, \
+     i.end_us, i.direction, i.connect_from, i.connect_to, i.caller_name, i.agents, \
+     i.extensions, i.queue_id, i.queue_name, i.channel, i.attributes, i.created_us, i.updated_us";
+
+/// How many columns `INTERACTION_COLUMNS` names.
+pub(crate) const INTERACTION_WIDTH: usize = 18;
+
+/// An interaction without its content, from the next `INTERACTION_WIDTH` columns of `c`.
+pub(crate) fn interaction(c: &mut Cols) -> StoreResult<Interaction> {
+    let id = c.i64()?;
+    let tenant_id = TenantId(c.i64()?);
+    let guid = c.text()?;
+    let number = c.i64()?;
+    let start = c.time()?;
+    let end = c.opt_time()?;
+    let direction = c.text()?;
+    Ok(Interaction {
+        id,
+        tenant_id,
+        number,
+        meta: InteractionMeta {
+            guid: Guid::parse("guid", &guid).map_err(|e| corrupt("guid", e))?,
+            start,
+            end,
+            direction: Direction::parse("direction", &direction)
+                .map_err(|e| corrupt("direction", e))?,
+            connect_from: c.text()?,
+            connect_to: c.text()?,
+            caller_name: c.opt_text()?,
+            handling_agents: json(c, "agents")?,
+            extensions: json(c, "extensions")?,
+            queue_id: c.opt_text()?,
+            queue_name: c.opt_text()?,
+            channel: c.opt_text()?,
+            attributes: json::<Attributes>(c, "attributes")?,
+        },
+        content: Vec::new(),
+        created_at: c.time()?,
+        updated_at: c.time()?,
+    })
+}
+
+pub(crate) const CONTENT_COLUMNS: &str = "interaction_id, content_key, content_type, media_type, \
+     length, sha256, blob_key, last_modified_us, duration_ms, version, owning_agent, owning_plan";
+
+/// `CONTENT_COLUMNS` of the table aliased `c`, for joins.
+pub(crate) const C_CONTENT_COLUMNS: &str = "c.interaction_id, c.content_key, c.content_type, \
+     c.media_type, c.length, c.sha256, c.blob_key, c.last_modified_us, c.duration_ms, \
+     c.version, c.owning_agent, c.owning_plan";
+
+/// A content item and its interaction's id, from the next 12 columns of `c`; `None` when
+/// they are the nulls of an outer join.
+pub(crate) fn content(c: &mut Cols) -> StoreResult<Option<(i64, ContentItem)>> {
+    let Some(interaction_id) = c.opt_i64()? else {
+        return Ok(None);
+    };
+    let key = c.text()?;
+    let t = c.text()?;
+    Ok(Some((
+        interaction_id,
+        ContentItem {
+            key,
+            content_type: ContentType::parse(&t).ok_or_else(|| corrupt("content type", &t))?,
+            media_type: c.text()?,
+            length: c.u64()?,
+            sha256: c.text()?,
+            blob_key: c.text()?,
+            last_modified: c.time()?,
+            duration_ms: c.opt_i64()?.map(|d| d.max(0) as u64),
+            version: c.opt_i64()?.map(u32_of),
+            owning_agent: c.opt_text()?,
+            owning_interaction_plan: c.opt_text()?,
+        },
+    )))
+}
+
+pub(crate) fn content_row(row: Row) -> StoreResult<(i64, ContentItem)> {
+    content(&mut row.cols())?.ok_or_else(|| StoreError::backend("content row without its key"))
+}
+
+pub(crate) const BULK_JOB_COLUMNS: &str =
+    "id, tenant_id, kind, owner, params, status, files_total, files_completed, \
+     error, attempts, valid_until_us, created_us";
+
+/// A bulk-export job of the Call Recording API (`jobs`).
+pub(crate) fn bulk_job(row: Row) -> StoreResult<Job> {
+    let mut c = row.cols();
+    let id = c.text()?;
+    let tenant_id = TenantId(c.i64()?);
+    let kind = c.text()?;
+    let owner = c.text()?;
+    let params = c.text()?;
+    let status = c.text()?;
+    Ok(Job {
+        id,
+        tenant_id,
+        kind: JobKind::parse(&kind).ok_or_else(|| corrupt("job kind", &kind))?,
+        owner,
+        params,
+        status: JobStatus::parse(&status).ok_or_else(|| corrupt("job status", &status))?,
+        files_total: c.u64()?,
+        files_completed: c.u64()?,
+        error: c.opt_text()?,
+        attempts: u32_of(c.i64()?),
+        valid_until: c.opt_time()?,
+        created_at: c.time()?,
+    })
+}
+
+pub(crate) const STORAGE_COLUMNS: &str = "id, tenant_id, name, target, credentials, created_us";
+
+pub(crate) fn storage(row: Row) -> StoreResult<ExternalStorage> {
+    let mut c = row.cols();
+    Ok(ExternalStorage {
+        id: uuid(&mut c, "storage id")?,
+        tenant_id: TenantId(c.i64()?),
+        name: c.text()?,
+        target: json::<StorageTarget>(&mut c, "target")?,
+        sealed_credentials: c.bytes()?,
+        created_at: c.time()?,
+    })
+}
+
+pub(crate) const EXPORT_COLUMNS: &str =
+    "id, tenant_id, kind, status, start_us, end_us, filters, storage_id, \
+     created_by, created_us, updated_us, next_run_us, last_run_us, watermark, items_exported, \
+     bytes_exported, failures, error";
+
+/// A job of the Export API (`export_jobs`).
+pub(crate) fn export_job(row: Row) -> StoreResult<ExportJob> {
+    let mut c = row.cols();
+    let id = uuid(&mut c, "export id")?;
+    let tenant_id = TenantId(c.i64()?);
+    let kind = c.text()?;
+    let status = c.text()?;
+    Ok(ExportJob {
+        id,
+        tenant_id,
+        kind: ExportKind::parse(&kind).ok_or_else(|| corrupt("export kind", &kind))?,
+        status: ExportStatus::parse(&status).ok_or_else(|| corrupt("export status", &status))?,
+        start: c.time()?,
+        end: c.opt_time()?,
+        filters: json::<ExportFilters>(&mut c, "filters")?,
+        storage_id: uuid(&mut c, "storage id")?,
+        created_by: c.text()?,
+        created_at: c.time()?,
+        updated_at: c.time()?,
+        next_run: c.opt_time()?,
+        last_run: c.opt_time()?,
+        watermark: c
+            .opt_text()?
+            .map(|w| serde_json::from_str::<ExportWatermark>(&w))
+            .transpose()
+            .map_err(|e| corrupt("watermark", e))?,
+        items_exported: c.u64()?,
+        bytes_exported: c.u64()?,
+        failures: u32_of(c.i64()?),
+        error: c.opt_text()?,
+    })
+}

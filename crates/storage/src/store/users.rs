@@ -1,0 +1,131 @@
+//! Users: agents of a tenant who sign in with a login and password.
+
+use callvault_core::{TenantId, User};
+
+use super::SqlStore;
+use crate::error::{StoreError, StoreResult};
+use crate::meta::UserRecord;
+use crate::sql::{Lock, Query, Row};
+
+fn user(row: Row, tenant: TenantId) -> StoreResult<(User, Option<String>)> {
+    let mut c = row.cols();
+    let user = User {
+        tenant_id: tenant,
+        id: c.text()?,
+        login: c.opt_text()?.unwrap_or_default(),
+        is_admin: c.bool()?,
+    };
+    Ok((user, c.opt_text()?))
+}
+
+impl SqlStore {
+    /// Holds the tenant's row first, so that user creations in a tenant take turns across
+    /// nodes: the login check and the choice of the next free numeric id then hold until
+    /// commit (on SQLite the one writer gives the same).
+    pub(super) async fn create_user_in(
+        &self,
+        tenant: TenantId,
+        id: Option<&str>,
+        login: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> StoreResult<User> {
+        let login_taken = || StoreError::Conflict(format!("login '{login}' is taken"));
+        let mut tx = self.write().await?;
+        // A missing tenant is left to the insert's foreign key.
+        let lock = format!(
+            "SELECT 1 FROM tenants WHERE id = $1{}",
+            self.dialect.lock(Lock::NoKeyUpdate)
+        );
+        tx.fetch(Query::new(lock).bind(tenant.0)).await?;
+        let taken = tx
+            .fetch_optional(
+                Query::new("SELECT agent_id FROM agents WHERE tenant_id = $1 AND login = $2")
+                    .bind(tenant.0)
+                    .bind(login),
+            )
+            .await?;
+        if taken.is_some() {
+            return Err(login_taken());
+        }
+        let id = match id {
+            Some(id) => id.to_string(),
+            None => tx
+                .scalar_i64(Query::new(self.dialect.next_agent_id_sql()).bind(tenant.0))
+                .await?
+                .to_string(),
+        };
+        let n = tx
+            .execute(
+                Query::new(
+                    "INSERT INTO agents (tenant_id, agent_id, login, password_hash, is_admin) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (tenant_id, agent_id) DO UPDATE SET login = excluded.login, \
+                     password_hash = excluded.password_hash, is_admin = excluded.is_admin \
+                     WHERE agents.password_hash IS NULL",
+                )
+                .bind(tenant.0)
+                .bind(&id)
+                .bind(login)
+                .bind(password_hash)
+                .bind(is_admin),
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => login_taken(),
+                other => other,
+            })?;
+        if n == 0 {
+            return Err(StoreError::Conflict(format!(
+                "user {id} already has a login"
+            )));
+        }
+        tx.commit().await?;
+        Ok(User {
+            tenant_id: tenant,
+            id,
+            login: login.into(),
+            is_admin,
+        })
+    }
+
+    pub(super) async fn user_by_login_in(
+        &self,
+        tenant: TenantId,
+        login: &str,
+    ) -> StoreResult<Option<UserRecord>> {
+        let q = Query::new(
+            "SELECT agent_id, login, is_admin, password_hash FROM agents \
+             WHERE tenant_id = $1 AND login = $2 AND password_hash IS NOT NULL",
+        )
+        .bind(tenant.0)
+        .bind(login);
+        let Some(row) = self.fetch_optional(q).await? else {
+            return Ok(None);
+        };
+        let (user, hash) = user(row, tenant)?;
+        Ok(Some(UserRecord {
+            user,
+            password_hash: hash.unwrap_or_default(),
+        }))
+    }
+
+    pub(super) async fn user_by_id_in(
+        &self,
+        tenant: TenantId,
+        id: &str,
+    ) -> StoreResult<Option<User>> {
+        let q = Query::new(
+            "SELECT agent_id, login, is_admin, NULL FROM agents WHERE tenant_id = $1 \
+             AND agent_id = $2 AND password_hash IS NOT NULL",
+        )
+        .bind(tenant.0)
+        .bind(id);
+        Ok(self
+            .fetch_optional(q)
+            .await?
+            .map(|r| user(r, tenant))
+            .transpose()?
+            .map(|(u, _)| u))
+    }
+}
