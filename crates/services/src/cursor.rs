@@ -2,20 +2,28 @@
 //! came from, so a token cannot be replayed against a different filter or tenant.
 //!
 //! Layout before base64url: version (1 byte) | start_us (8) | id (8) | MAC (16), where the
-//! MAC is HMAC-SHA256 over the version, position, tenant and filter, truncated to 128 bits.
+//! MAC is HMAC-SHA256 over the version, position, tenant and the filter's canonical
+//! encoding ([`canonical`]), truncated to 128 bits. The encoding is fixed and written out
+//! field by field, never derived from a type's `Debug` or serde form, so nodes of
+//! different versions verify each other's tokens during a rolling upgrade; a test checks
+//! a token made by this version.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use callvault_core::interaction::RecordingKind;
+use callvault_core::query::TranscriptionFilter;
 use callvault_core::{InteractionQuery, Invalid, TenantId};
 use callvault_storage::meta::SearchCursor;
 use callvault_storage::prelude::*;
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 
 use crate::error::ServiceResult;
 
-const VERSION: u8 = 1;
+/// 2: the canonical filter encoding (1 hashed the filter's `Debug` text).
+const VERSION: u8 = 2;
 const MAC_LEN: usize = 16;
 const LEN: usize = 1 + 8 + 8 + MAC_LEN;
 
@@ -41,7 +49,7 @@ impl CursorCodec {
         let mut m = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
         m.update(head);
         m.update(&tenant.0.to_be_bytes());
-        m.update(filter_fingerprint(filter).as_bytes());
+        m.update(&canonical(filter));
         let full = m.finalize().into_bytes();
         let mut out = [0u8; MAC_LEN];
         out.copy_from_slice(&full[..MAC_LEN]);
@@ -90,10 +98,89 @@ impl CursorCodec {
     }
 }
 
-/// The query's canonical text. Every node runs the same binary, so the `Debug` form is
-/// the same everywhere a token may be presented.
-fn filter_fingerprint(f: &InteractionQuery) -> String {
-    format!("{f:?}")
+/// The filter as `name=value` entries in a fixed order, each value length-prefixed, set
+/// fields only: a field added later is absent from older filters, so their encoding (and
+/// tokens) stay what they were. Times are microseconds since the epoch.
+fn canonical(f: &InteractionQuery) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut put = |name: &str, value: &str| {
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'=');
+        out.extend_from_slice(&(value.len() as u64).to_be_bytes());
+        out.extend_from_slice(value.as_bytes());
+    };
+    let range = |r: (DateTime<Utc>, DateTime<Utc>)| {
+        format!("{},{}", r.0.timestamp_micros(), r.1.timestamp_micros())
+    };
+    if let Some(r) = f.start {
+        put("start", &range(r));
+    }
+    if let Some(r) = f.end {
+        put("end", &range(r));
+    }
+    if let Some(d) = f.direction {
+        put("direction", d.as_str());
+    }
+    let texts = [
+        ("agent", &f.handling_agent),
+        ("from_prefix", &f.connect_from_prefix),
+        ("to_prefix", &f.connect_to_prefix),
+    ];
+    for (name, v) in texts {
+        if let Some(v) = v {
+            put(name, v);
+        }
+    }
+    if let Some(t) = f.with_content {
+        put("content", t.as_str());
+    }
+    if let Some(g) = &f.guid {
+        put("guid", g.as_str());
+    }
+    let texts = [
+        ("from", &f.connect_from),
+        ("to", &f.connect_to),
+        ("caller", &f.caller_name),
+        ("extension", &f.extension),
+    ];
+    for (name, v) in texts {
+        if let Some(v) = v {
+            put(name, v);
+        }
+    }
+    if let Some(min) = f.recording_ms.0 {
+        put("min_ms", &min.to_string());
+    }
+    if let Some(max) = f.recording_ms.1 {
+        put("max_ms", &max.to_string());
+    }
+    if let Some(k) = f.recording_kind {
+        put(
+            "kind",
+            match k {
+                RecordingKind::Company => "company",
+                RecordingKind::OnDemand => "onDemand",
+            },
+        );
+    }
+    if let Some(u) = &f.owning_user {
+        put("owner", u);
+    }
+    if let Some(t) = f.transcription {
+        put(
+            "transcription",
+            match t {
+                TranscriptionFilter::Any => "any",
+                TranscriptionFilter::Ready => "ready",
+                TranscriptionFilter::Pending => "pending",
+                TranscriptionFilter::Failed => "failed",
+            },
+        );
+    }
+    if f.newest_first {
+        put("newest_first", "1");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -112,6 +199,26 @@ mod tests {
             direction: None,
         }
         .to_query()
+    }
+
+    /// A token this version made, kept byte for byte: every later version must accept it
+    /// (for the same key, tenant and filter), or nodes would refuse each other's tokens
+    /// during a rolling upgrade.
+    const FIXED_TOKEN: &str = "AgAFt8tr5YAAAAAAAAAAACpz62fGMtXSxeYAO_5nJ1cA";
+
+    #[test]
+    fn a_token_from_the_checked_in_encoding_still_decodes() {
+        let codec = CursorCodec::from_key(b"fixed key".to_vec());
+        let mut f = filter();
+        f.handling_agent = Some("a1".into());
+        f.recording_kind = Some(RecordingKind::OnDemand);
+        f.newest_first = true;
+        let c = SearchCursor {
+            start_us: 1_609_459_200_000_000,
+            id: 42,
+        };
+        assert_eq!(codec.encode(TenantId(7), &f, c), FIXED_TOKEN);
+        assert_eq!(codec.decode("ct", FIXED_TOKEN, TenantId(7), &f).unwrap(), c);
     }
 
     proptest! {
