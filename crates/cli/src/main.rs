@@ -47,7 +47,6 @@ enum Command {
         /// Folder with manifest.csv or manifest.jsonl and the files it names.
         path: PathBuf,
     },
-    /// Run housekeeping now: staging leftovers, orphaned blobs, expired tokens.
     /// Move this embedded vault to PostgreSQL and S3, verifying counts and checksums.
     /// Stop the embedded server first; re-running is safe.
     Migrate {
@@ -62,6 +61,7 @@ enum Command {
         #[arg(long)]
         to_blobs: String,
     },
+    /// Run housekeeping now: staging leftovers, orphaned blobs, expired tokens.
     Sweep {
         /// Leave files younger than this alone: an upload may still be writing them. Use 0
         /// only when no server is running on this data directory.
@@ -182,7 +182,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Tenant(TenantCmd::List) => {
-            let tenants = vault.meta.list_tenants().await?;
+            let tenants = vault.store.list_tenants().await?;
             let human = tenants
                 .iter()
                 .map(|t| format!("{}\t{}\t{}", t.id.0, t.name, t.time_zone))
@@ -197,7 +197,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenant(TenantCmd::SetTimeZone { name, time_zone }) => {
             callvault_core::tenant::validate_time_zone(&time_zone)?;
             let t = admin::tenant_by_name(&vault, &name).await?;
-            vault.meta.set_tenant_time_zone(t.id, &time_zone).await?;
+            vault.store.set_tenant_time_zone(t.id, &time_zone).await?;
             let t = admin::tenant_by_name(&vault, &name).await?;
             admin::print(
                 out,
@@ -234,7 +234,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(ClientCmd::Rotate { client_id }) => {
             let c = vault.auth.rotate_secret(&client_id).await?;
             let tenant = vault
-                .meta
+                .store
                 .tenant_by_id(c.tenant)
                 .await?
                 .map(|t| t.name)
