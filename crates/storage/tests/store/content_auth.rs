@@ -231,7 +231,51 @@ async fn users(db: TestDb) {
     store.close().await;
 }
 
+/// Items come back in the order they were first stored, not in key order, on every read
+/// path; replacing an item keeps its place, and a deletion reports them in that order.
+async fn content_keeps_the_order_it_was_first_stored_in(db: TestDb) {
+    let store = db.store().await;
+    let t = store.create_tenant("acme", "UTC").await.unwrap().id;
+    let m = meta(0);
+    store.upsert_interaction(t, &m).await.unwrap();
+    let keys = [
+        "transcript",
+        "callRecording",
+        "attachment-b",
+        "attachment-a",
+    ];
+    for k in keys {
+        let it = item(k, ContentType::Attachment, &format!("{k}-1"));
+        store.put_content(t, &m.guid, &it).await.unwrap().unwrap();
+    }
+    let replaced = item("callRecording", ContentType::Attachment, "again");
+    store
+        .put_content(t, &m.guid, &replaced)
+        .await
+        .unwrap()
+        .unwrap();
+    let order = |i: &Interaction| i.content.iter().map(|c| c.key.clone()).collect::<Vec<_>>();
+    let got = store.get_interaction(t, &m.guid).await.unwrap().unwrap();
+    assert_eq!(order(&got), keys);
+    let listed = store
+        .search(t, &InteractionQuery::default(), PageStart::Offset(0), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        order(&listed[0]),
+        keys,
+        "search attaches content in the same order"
+    );
+    let by_id = store.interactions_by_ids(t, &[got.id]).await.unwrap();
+    assert_eq!(order(&by_id[0]), keys);
+    let removed = store.delete_interaction(t, &m.guid).await.unwrap().unwrap();
+    let removed: Vec<&str> = removed.items.iter().map(|c| c.key.as_str()).collect();
+    assert_eq!(removed, keys);
+    store.close().await;
+}
+
 on_both!(
+    content_keeps_the_order_it_was_first_stored_in,
     content_put_replace_delete_and_released_blobs,
     clients_tokens_and_refresh_tokens_used_once,
     users,

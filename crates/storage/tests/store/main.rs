@@ -323,3 +323,39 @@ on_both!(
     interactions_upsert_get_and_number,
     concurrent_upserts_on_two_nodes_insert_once_and_number_without_gaps,
 );
+
+/// Both migrations describe the same tables with the same columns (PostgreSQL adds only
+/// `content_items.seq`, the order SQLite keeps as its rowid): `migrate` copies what the
+/// SQLite schema has, so a column added on one side only would be lost or refused.
+#[tokio::test]
+async fn both_schemas_have_the_same_tables_and_columns() {
+    use sqlx::Row as _;
+    let (lite, pg) = (TestDb::sqlite(), TestDb::postgres().await);
+    lite.store().await.close().await;
+    pg.store().await.close().await;
+    let TestDb::Sqlite(dir) = &lite else {
+        unreachable!()
+    };
+    let url = format!("sqlite://{}", dir.path().join("meta.db").display());
+    let mut sqlite = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let rows = sqlx::query(
+        "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'",
+    )
+    .fetch_all(&mut sqlite)
+    .await
+    .unwrap();
+    let lite_cols: HashSet<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut postgres = PgConnection::connect(pg.url()).await.unwrap();
+    let rows = sqlx::query(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%'",
+    )
+    .fetch_all(&mut postgres)
+    .await
+    .unwrap();
+    let mut pg_cols: HashSet<(String, String)> =
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert!(pg_cols.remove(&("content_items".into(), "seq".into())));
+    assert_eq!(lite_cols, pg_cols);
+}
