@@ -9,13 +9,16 @@
 //! the interaction for its content), so each statement after the lock sees the winner of
 //! any race.
 
+use std::ops::DerefMut;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{ConnectOptions, Connection, Executor, PgPool, Postgres, Row as _, TypeInfo, ValueRef};
+use sqlx::{
+    ConnectOptions, Connection, Executor, PgConnection, PgPool, Postgres, Row as _, TypeInfo,
+    ValueRef,
+};
 
 use super::pg_lock::BlobLocks;
 use super::{Backend, Conn, Dialect, Param, Query, Row, Tx, Value};
@@ -71,12 +74,12 @@ impl Backend for PgBackend {
 
     async fn read(&self) -> StoreResult<Box<dyn Conn>> {
         let conn = self.pool.acquire().await.map_err(StoreError::from_sqlx)?;
-        Ok(Box::new(PgConn(conn)))
+        Ok(Box::new(Pg(conn)))
     }
 
     async fn write(&self) -> StoreResult<Box<dyn Tx>> {
         let tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
-        Ok(Box::new(PgTx(tx)))
+        Ok(Box::new(Pg(tx)))
     }
 
     async fn lock_key(&self, key: &str) -> KeyGuard {
@@ -90,11 +93,11 @@ impl Backend for PgBackend {
     }
 }
 
-struct PgConn(PoolConnection<Postgres>);
-struct PgTx(sqlx::Transaction<'static, Postgres>);
+/// A pooled connection or an open transaction; both are a `PgConnection` underneath.
+struct Pg<C>(C);
 
 #[async_trait]
-impl Conn for PgConn {
+impl<C: DerefMut<Target = PgConnection> + Send> Conn for Pg<C> {
     async fn fetch(&mut self, q: Query) -> StoreResult<Vec<Row>> {
         fetch(&mut self.0, q).await
     }
@@ -105,18 +108,7 @@ impl Conn for PgConn {
 }
 
 #[async_trait]
-impl Conn for PgTx {
-    async fn fetch(&mut self, q: Query) -> StoreResult<Vec<Row>> {
-        fetch(&mut self.0, q).await
-    }
-
-    async fn execute(&mut self, q: Query) -> StoreResult<u64> {
-        execute(&mut self.0, q).await
-    }
-}
-
-#[async_trait]
-impl Tx for PgTx {
+impl Tx for Pg<sqlx::Transaction<'static, Postgres>> {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.0.commit().await.map_err(StoreError::from_sqlx)
     }
@@ -150,7 +142,7 @@ fn arguments(q: &Query) -> StoreResult<PgArguments> {
     Ok(args)
 }
 
-async fn fetch(conn: &mut sqlx::PgConnection, q: Query) -> StoreResult<Vec<Row>> {
+async fn fetch(conn: &mut PgConnection, q: Query) -> StoreResult<Vec<Row>> {
     if !storable(&q) {
         return Ok(Vec::new());
     }
@@ -162,7 +154,7 @@ async fn fetch(conn: &mut sqlx::PgConnection, q: Query) -> StoreResult<Vec<Row>>
     rows.iter().map(row).collect()
 }
 
-async fn execute(conn: &mut sqlx::PgConnection, q: Query) -> StoreResult<u64> {
+async fn execute(conn: &mut PgConnection, q: Query) -> StoreResult<u64> {
     if !storable(&q) {
         return Ok(0);
     }

@@ -7,6 +7,7 @@
 //! thread with its connection moved there and back, so rows are decoded where they are
 //! read, with no hand-off per row.
 
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -120,25 +121,21 @@ impl Backend for SqliteBackend {
             .map_err(|_| StoreError::backend("reader pool poisoned"))?
             .pop()
             .ok_or_else(|| StoreError::backend("no read connection left"))?;
-        Ok(Box::new(Reader {
+        Ok(Box::new(Held(Some(Pooled {
             conn: Some(conn),
             pool: self.readers.clone(),
             _permit: permit,
-        }))
+        }))))
     }
 
     async fn write(&self) -> StoreResult<Box<dyn Tx>> {
         let guard = tokio::time::timeout(WRITE_WAIT, self.writer.clone().lock_owned())
             .await
             .map_err(|_| StoreError::Busy("the database is busy; try again".into()))?;
-        let mut w = Writer {
-            conn: Some(guard),
-            open: true,
-        };
+        let mut w = Held(Some(Writing(Some(guard))));
         w.run(|c| {
-            // A transaction left open by a task that was cancelled mid-way, or by a
-            // failed commit (a full disk), is rolled back here, so the writer is usable
-            // by the next one whatever happened to the last.
+            // A transaction left open by a failed commit (a full disk) is rolled back
+            // here, so the writer is usable by the next one whatever happened to the last.
             if !c.is_autocommit() {
                 c.execute_batch("ROLLBACK")?;
             }
@@ -171,13 +168,73 @@ impl Backend for SqliteBackend {
     }
 }
 
-struct Reader {
+/// A connection lent out, moved onto a blocking thread for each statement and back. If
+/// the task is cancelled meanwhile, the connection is dropped where it is, on that thread,
+/// and its drop puts things right (see [`Pooled`] and [`Writing`]).
+struct Held<C>(Option<C>);
+
+impl<C: DerefMut<Target = Connection> + Send + 'static> Held<C> {
+    async fn run<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let mut conn = self
+            .0
+            .take()
+            .ok_or_else(|| StoreError::backend("the connection was lost"))?;
+        let (conn, out) = blocking(move || {
+            let out = f(&mut conn);
+            (conn, out)
+        })
+        .await?;
+        self.0 = Some(conn);
+        out
+    }
+}
+
+#[async_trait]
+impl<C: DerefMut<Target = Connection> + Send + 'static> Conn for Held<C> {
+    async fn fetch(&mut self, q: Query) -> StoreResult<Vec<Row>> {
+        self.run(move |c| fetch(c, &q)).await
+    }
+
+    async fn execute(&mut self, q: Query) -> StoreResult<u64> {
+        self.run(move |c| execute(c, &q)).await
+    }
+}
+
+#[async_trait]
+impl Tx for Held<Writing> {
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        self.run(|c| Ok(c.execute_batch("COMMIT")?)).await
+    }
+}
+
+/// A read connection; going back to the pool when dropped, wherever that happens.
+struct Pooled {
     conn: Option<Connection>,
     pool: Arc<Mutex<Vec<Connection>>>,
     _permit: OwnedSemaphorePermit,
 }
 
-impl Drop for Reader {
+impl Deref for Pooled {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+            .as_ref()
+            .expect("a pooled connection is present until dropped")
+    }
+}
+
+impl DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn
+            .as_mut()
+            .expect("a pooled connection is present until dropped")
+    }
+}
+
+impl Drop for Pooled {
     fn drop(&mut self) {
         if let (Some(c), Ok(mut pool)) = (self.conn.take(), self.pool.lock()) {
             pool.push(c);
@@ -185,94 +242,37 @@ impl Drop for Reader {
     }
 }
 
-impl Reader {
-    async fn run<T: Send + 'static>(
-        &mut self,
-        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
-    ) -> StoreResult<T> {
-        let mut conn = self
-            .conn
-            .take()
-            .ok_or_else(|| StoreError::backend("read connection lost"))?;
-        let (conn, out) = blocking(move || {
-            let out = f(&mut conn);
-            (conn, out)
-        })
-        .await?;
-        self.conn = Some(conn);
-        out
+/// The writer connection during a transaction. Dropped with the transaction still open
+/// (not committed, or its task cancelled), it rolls back before the next writer gets the
+/// connection, on a blocking thread spawned for it (or, if that never runs because the
+/// runtime is shutting down, at the start of the next [`Backend::write`]).
+struct Writing(Option<OwnedMutexGuard<Connection>>);
+
+impl Deref for Writing {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.0
+            .as_ref()
+            .expect("the writer is present until dropped")
     }
 }
 
-#[async_trait]
-impl Conn for Reader {
-    async fn fetch(&mut self, q: Query) -> StoreResult<Vec<Row>> {
-        self.run(move |c| fetch(c, &q)).await
-    }
-
-    async fn execute(&mut self, q: Query) -> StoreResult<u64> {
-        self.run(move |c| execute(c, &q)).await
+impl DerefMut for Writing {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.0
+            .as_mut()
+            .expect("the writer is present until dropped")
     }
 }
 
-struct Writer {
-    conn: Option<OwnedMutexGuard<Connection>>,
-    /// A transaction is open on the connection.
-    open: bool,
-}
-
-impl Writer {
-    async fn run<T: Send + 'static>(
-        &mut self,
-        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
-    ) -> StoreResult<T> {
-        let mut guard = self
-            .conn
-            .take()
-            .ok_or_else(|| StoreError::backend("write connection lost"))?;
-        let (guard, out) = blocking(move || {
-            let out = f(&mut guard);
-            (guard, out)
-        })
-        .await?;
-        self.conn = Some(guard);
-        out
-    }
-}
-
-#[async_trait]
-impl Conn for Writer {
-    async fn fetch(&mut self, q: Query) -> StoreResult<Vec<Row>> {
-        self.run(move |c| fetch(c, &q)).await
-    }
-
-    async fn execute(&mut self, q: Query) -> StoreResult<u64> {
-        self.run(move |c| execute(c, &q)).await
-    }
-}
-
-#[async_trait]
-impl Tx for Writer {
-    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
-        self.run(|c| Ok(c.execute_batch("COMMIT")?)).await?;
-        self.open = false;
-        Ok(())
-    }
-}
-
-/// An uncommitted transaction is rolled back on a blocking thread that holds the writer
-/// until it is done. If the connection is still out on a statement's thread (the task
-/// was cancelled mid-statement), the next [`Backend::write`] rolls back instead.
-impl Drop for Writer {
+impl Drop for Writing {
     fn drop(&mut self) {
-        let Some(guard) = self.conn.take().filter(|_| self.open) else {
+        let Some(guard) = self.0.take().filter(|g| !g.is_autocommit()) else {
             return;
         };
         let rollback = move || {
-            if !guard.is_autocommit() {
-                if let Err(e) = guard.execute_batch("ROLLBACK") {
-                    tracing::warn!(error = %e, "rollback failed; the next write retries it");
-                }
+            if let Err(e) = guard.execute_batch("ROLLBACK") {
+                tracing::warn!(error = %e, "rollback failed; the next write retries it");
             }
         };
         match tokio::runtime::Handle::try_current() {
