@@ -22,7 +22,10 @@ pub use error::StoreError;
 pub use export::ExportStore;
 pub use lease::LeaseStore;
 pub use local_blob::LocalBlobStore;
-pub use meta::{AuthStore, InteractionStore, JobStore, Store, TenantStore};
+pub use meta::{
+    ClientStore, ContentStore, InteractionStore, JobStore, SearchStore, Store, TenantStore,
+    UserStore,
+};
 pub use object_blob::{ObjectBlobStore, S3Settings};
 pub use store::SqlStore;
 
@@ -31,5 +34,8 @@ pub use store::SqlStore;
 pub mod prelude {
     pub use crate::export::ExportStore;
     pub use crate::lease::LeaseStore;
-    pub use crate::meta::{AuthStore, InteractionStore, JobStore, Store, TenantStore};
+    pub use crate::meta::{
+        ClientStore, ContentStore, InteractionStore, JobStore, SearchStore, Store, TenantStore,
+        UserStore,
+    };
 }

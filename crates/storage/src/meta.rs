@@ -92,9 +92,9 @@ pub trait TenantStore: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 }
 
-/// API clients, their tokens, and users who sign in with a password.
+/// API clients and the access and refresh tokens issued to them.
 #[async_trait]
-pub trait AuthStore: Send + Sync + 'static {
+pub trait ClientStore: Send + Sync + 'static {
     async fn create_client(&self, client: &ApiClient) -> StoreResult<()>;
     async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<ApiClient>>;
     async fn list_clients(&self, tenant: TenantId) -> StoreResult<Vec<ApiClient>>;
@@ -109,7 +109,11 @@ pub trait AuthStore: Send + Sync + 'static {
     async fn insert_refresh_token(&self, token: &AccessToken) -> StoreResult<()>;
     /// Removes and answers a refresh token, so that each is used once.
     async fn take_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<AccessToken>>;
+}
 
+/// Users: agents who sign in with a login and password.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
     /// Gives an agent (`id`, created if new; the next free numeric id when `None`) a login
     /// and password. `Conflict` if the login is taken or the agent already has one.
     async fn create_user(
@@ -125,7 +129,7 @@ pub trait AuthStore: Send + Sync + 'static {
     async fn user_by_id(&self, tenant: TenantId, id: &str) -> StoreResult<Option<User>>;
 }
 
-/// Interactions, their content items, and search.
+/// Interactions and their lookups.
 #[async_trait]
 pub trait InteractionStore: Send + Sync + 'static {
     /// Creates or updates an interaction by GUID; answers it and whether it was created.
@@ -151,7 +155,11 @@ pub trait InteractionStore: Send + Sync + 'static {
         tenant: TenantId,
         ids: &[i64],
     ) -> StoreResult<Vec<Interaction>>;
+}
 
+/// Search and count over a tenant's interactions with content.
+#[async_trait]
+pub trait SearchStore: Send + Sync + 'static {
     /// Interactions matching the query, ordered by `(start, id)`.
     async fn search(
         &self,
@@ -161,7 +169,11 @@ pub trait InteractionStore: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<Interaction>>;
     async fn count(&self, tenant: TenantId, query: &InteractionQuery) -> StoreResult<u64>;
+}
 
+/// Content items, each write in one transaction with its interaction's content count.
+#[async_trait]
+pub trait ContentStore: Send + Sync + 'static {
     /// Stores a content item of an existing interaction, replacing one with the same key.
     /// Answers `None` when the interaction does not exist.
     async fn put_content(
@@ -236,11 +248,27 @@ pub trait JobStore: Send + Sync + 'static {
 
 /// Everything the services need of the metadata store.
 pub trait Store:
-    TenantStore + AuthStore + InteractionStore + JobStore + ExportStore + LeaseStore
+    TenantStore
+    + ClientStore
+    + UserStore
+    + InteractionStore
+    + SearchStore
+    + ContentStore
+    + JobStore
+    + ExportStore
+    + LeaseStore
 {
 }
 
 impl<T> Store for T where
-    T: TenantStore + AuthStore + InteractionStore + JobStore + ExportStore + LeaseStore
+    T: TenantStore
+        + ClientStore
+        + UserStore
+        + InteractionStore
+        + SearchStore
+        + ContentStore
+        + JobStore
+        + ExportStore
+        + LeaseStore
 {
 }

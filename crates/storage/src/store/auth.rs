@@ -1,20 +1,20 @@
 //! API clients, their access tokens, and refresh tokens.
 
 use async_trait::async_trait;
-use callvault_core::{TenantId, User};
+use callvault_core::TenantId;
 use chrono::{DateTime, Utc};
 
 use super::decode::{client, token, CLIENT_COLUMNS, TOKEN_COLUMNS};
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
-use crate::meta::{AccessToken, ApiClient, AuthStore, UserRecord};
+use crate::meta::{AccessToken, ApiClient, ClientStore};
 use crate::sql::{Lock, Query};
 
 /// The tables that hold tokens issued to a client.
 const TOKEN_TABLES: [&str; 2] = ["access_tokens", "refresh_tokens"];
 
 #[async_trait]
-impl AuthStore for SqlStore {
+impl ClientStore for SqlStore {
     async fn create_client(&self, c: &ApiClient) -> StoreResult<()> {
         let q = Query::new(
             "INSERT INTO api_clients (client_id, tenant_id, name, secret_hash, scopes, created_us) \
@@ -149,30 +149,6 @@ impl AuthStore for SqlStore {
             .next()
             .map(token)
             .transpose()
-    }
-
-    async fn create_user(
-        &self,
-        tenant: TenantId,
-        id: Option<&str>,
-        login: &str,
-        password_hash: &str,
-        is_admin: bool,
-    ) -> StoreResult<User> {
-        self.create_user_in(tenant, id, login, password_hash, is_admin)
-            .await
-    }
-
-    async fn user_by_login(
-        &self,
-        tenant: TenantId,
-        login: &str,
-    ) -> StoreResult<Option<UserRecord>> {
-        self.user_by_login_in(tenant, login).await
-    }
-
-    async fn user_by_id(&self, tenant: TenantId, id: &str) -> StoreResult<Option<User>> {
-        self.user_by_id_in(tenant, id).await
     }
 }
 

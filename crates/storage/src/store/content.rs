@@ -3,13 +3,15 @@
 //! interaction's row, so concurrent writers on other nodes take turns and the count
 //! stays exact.
 
+use async_trait::async_trait;
 use callvault_core::{ContentItem, Guid, TenantId};
 use chrono::Utc;
 
 use super::decode::{content_row, CONTENT_COLUMNS};
 use super::SqlStore;
 use crate::error::StoreResult;
-use crate::meta::{PutContentOutcome, Removed};
+use crate::locks::KeyGuard;
+use crate::meta::{ContentStore, PutContentOutcome, Removed};
 use crate::sql::{Conn, Lock, Query};
 
 impl SqlStore {
@@ -34,8 +36,11 @@ impl SqlStore {
             .map(|r| r.cols().i64())
             .transpose()
     }
+}
 
-    pub(super) async fn put_content_in(
+#[async_trait]
+impl ContentStore for SqlStore {
+    async fn put_content(
         &self,
         tenant: TenantId,
         guid: &Guid,
@@ -116,7 +121,7 @@ impl SqlStore {
         }))
     }
 
-    pub(super) async fn delete_content_in(
+    async fn delete_content(
         &self,
         tenant: TenantId,
         guid: &Guid,
@@ -155,7 +160,7 @@ impl SqlStore {
 
     /// Reads the items in stored order before deleting them, because `RETURNING` has no
     /// order of its own; the interaction's row is held, so nothing changes between.
-    pub(super) async fn delete_interaction_in(
+    async fn delete_interaction(
         &self,
         tenant: TenantId,
         guid: &Guid,
@@ -188,9 +193,17 @@ impl SqlStore {
         tx.commit().await?;
         Ok(Some(removed))
     }
+    async fn blob_referenced(&self, blob_key: &str) -> StoreResult<bool> {
+        let mut conn = self.read().await?;
+        referenced(conn.as_mut(), blob_key).await
+    }
+
+    async fn lock_blob(&self, blob_key: &str) -> KeyGuard {
+        self.db.lock_key(blob_key).await
+    }
 }
 
-pub(super) async fn referenced(conn: &mut dyn Conn, blob_key: &str) -> StoreResult<bool> {
+async fn referenced(conn: &mut dyn Conn, blob_key: &str) -> StoreResult<bool> {
     let q = Query::new("SELECT EXISTS (SELECT 1 FROM content_items WHERE blob_key = $1)")
         .bind(blob_key);
     Ok(conn.scalar_i64(q).await? != 0)

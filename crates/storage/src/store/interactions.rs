@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use callvault_core::{ContentItem, Guid, Interaction, InteractionMeta, InteractionQuery, TenantId};
+use callvault_core::{Guid, Interaction, InteractionMeta, TenantId};
 use chrono::Utc;
 
 use super::decode::{
@@ -12,8 +12,7 @@ use super::decode::{
 };
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
-use crate::locks::KeyGuard;
-use crate::meta::{InteractionStore, PageStart, PutContentOutcome, Removed};
+use crate::meta::InteractionStore;
 use crate::sql::{Conn, Dialect, Lock, Param, Query};
 
 #[async_trait]
@@ -123,55 +122,6 @@ impl InteractionStore for SqlStore {
             .collect::<StoreResult<Vec<_>>>()?;
         attach_content(self.dialect, conn.as_mut(), &mut items).await?;
         Ok(items)
-    }
-
-    async fn search(
-        &self,
-        tenant: TenantId,
-        query: &InteractionQuery,
-        page: PageStart,
-        limit: u32,
-    ) -> StoreResult<Vec<Interaction>> {
-        self.search_in(tenant, query, page, limit).await
-    }
-
-    async fn count(&self, tenant: TenantId, query: &InteractionQuery) -> StoreResult<u64> {
-        self.count_in(tenant, query).await
-    }
-
-    async fn put_content(
-        &self,
-        tenant: TenantId,
-        guid: &Guid,
-        item: &ContentItem,
-    ) -> StoreResult<Option<PutContentOutcome>> {
-        self.put_content_in(tenant, guid, item).await
-    }
-
-    async fn delete_content(
-        &self,
-        tenant: TenantId,
-        guid: &Guid,
-        key: &str,
-    ) -> StoreResult<Option<Removed>> {
-        self.delete_content_in(tenant, guid, key).await
-    }
-
-    async fn delete_interaction(
-        &self,
-        tenant: TenantId,
-        guid: &Guid,
-    ) -> StoreResult<Option<Removed>> {
-        self.delete_interaction_in(tenant, guid).await
-    }
-
-    async fn blob_referenced(&self, blob_key: &str) -> StoreResult<bool> {
-        let mut conn = self.read().await?;
-        super::content::referenced(conn.as_mut(), blob_key).await
-    }
-
-    async fn lock_blob(&self, blob_key: &str) -> KeyGuard {
-        self.db.lock_key(blob_key).await
     }
 }
 

@@ -2,6 +2,7 @@
 //! Matches are exact and case-sensitive; prefixes compare `substr`, not `LIKE`, so `%`
 //! and `_` are plain characters.
 
+use async_trait::async_trait;
 use callvault_core::interaction::RecordingKind;
 use callvault_core::query::TranscriptionFilter;
 use callvault_core::{Interaction, InteractionQuery, TenantId};
@@ -10,11 +11,12 @@ use super::decode::{interaction, INTERACTION_COLUMNS};
 use super::interactions::attach_content;
 use super::SqlStore;
 use crate::error::StoreResult;
-use crate::meta::PageStart;
+use crate::meta::{PageStart, SearchStore};
 use crate::sql::{Dialect, Query};
 
-impl SqlStore {
-    pub(super) async fn search_in(
+#[async_trait]
+impl SearchStore for SqlStore {
+    async fn search(
         &self,
         tenant: TenantId,
         query: &InteractionQuery,
@@ -52,11 +54,7 @@ impl SqlStore {
         Ok(items)
     }
 
-    pub(super) async fn count_in(
-        &self,
-        tenant: TenantId,
-        query: &InteractionQuery,
-    ) -> StoreResult<u64> {
+    async fn count(&self, tenant: TenantId, query: &InteractionQuery) -> StoreResult<u64> {
         let mut q = Query::new("SELECT COUNT(*) FROM interactions i");
         push_filter(self.dialect, &mut q, tenant, query);
         Ok(self.read().await?.scalar_i64(q).await?.max(0) as u64)

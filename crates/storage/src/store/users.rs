@@ -1,10 +1,11 @@
 //! Users: agents of a tenant who sign in with a login and password.
 
+use async_trait::async_trait;
 use callvault_core::{TenantId, User};
 
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
-use crate::meta::UserRecord;
+use crate::meta::{UserRecord, UserStore};
 use crate::sql::{Lock, Query, Row};
 
 fn user(row: Row, tenant: TenantId) -> StoreResult<(User, Option<String>)> {
@@ -18,11 +19,12 @@ fn user(row: Row, tenant: TenantId) -> StoreResult<(User, Option<String>)> {
     Ok((user, c.opt_text()?))
 }
 
-impl SqlStore {
+#[async_trait]
+impl UserStore for SqlStore {
     /// Holds the tenant's row first, so that user creations in a tenant take turns across
     /// nodes: the login check and the choice of the next free numeric id then hold until
     /// commit (on SQLite the one writer gives the same).
-    pub(super) async fn create_user_in(
+    async fn create_user(
         &self,
         tenant: TenantId,
         id: Option<&str>,
@@ -89,7 +91,7 @@ impl SqlStore {
         })
     }
 
-    pub(super) async fn user_by_login_in(
+    async fn user_by_login(
         &self,
         tenant: TenantId,
         login: &str,
@@ -110,11 +112,7 @@ impl SqlStore {
         }))
     }
 
-    pub(super) async fn user_by_id_in(
-        &self,
-        tenant: TenantId,
-        id: &str,
-    ) -> StoreResult<Option<User>> {
+    async fn user_by_id(&self, tenant: TenantId, id: &str) -> StoreResult<Option<User>> {
         let q = Query::new(
             "SELECT agent_id, login, is_admin, NULL FROM agents WHERE tenant_id = $1 \
              AND agent_id = $2 AND password_hash IS NOT NULL",

@@ -318,7 +318,35 @@ async fn upsert_all(store: &SqlStore, t: TenantId, metas: &[InteractionMeta]) ->
     created
 }
 
+/// A request whose client goes away drops the store call mid-statement: the connection it
+/// held must come back (reads) or roll back (writes), so the store stays usable after
+/// many such cancellations, with nothing half-written.
+async fn cancelled_calls_leave_the_store_usable(db: TestDb) {
+    let store = db.store().await;
+    let t = store.create_tenant("acme", "UTC").await.unwrap().id;
+    let q = InteractionQuery::default();
+    for i in 0..40i64 {
+        // Polled once, then dropped: cancelled while the statement runs.
+        use futures::FutureExt;
+        let _ = store.search(t, &q, PageStart::Offset(0), 10).now_or_never();
+        let _ = store.upsert_interaction(t, &meta(i)).now_or_never();
+        let wait = Duration::from_micros(100 * (i as u64 % 8));
+        let _ = tokio::time::timeout(wait, store.count(t, &q)).await;
+    }
+    let (_, created) = store.upsert_interaction(t, &meta(1000)).await.unwrap();
+    assert!(created);
+    let reads = futures::future::join_all((0..16).map(|_| store.count(t, &q))).await;
+    assert!(
+        reads.iter().all(Result::is_ok),
+        "every read connection came back"
+    );
+    let all = store.list_tenants().await.unwrap();
+    assert_eq!(all.len(), 1);
+    store.close().await;
+}
+
 on_both!(
+    cancelled_calls_leave_the_store_usable,
     tenants,
     interactions_upsert_get_and_number,
     concurrent_upserts_on_two_nodes_insert_once_and_number_without_gaps,
