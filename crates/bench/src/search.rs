@@ -1,7 +1,7 @@
 //! Search: `GET /interaction-content/interactions` over random 7-day windows against the
 //! same query run directly on the SQLite file (the floor no HTTP server can beat).
 //!
-//! The floor runs the SQL of `crates/storage/src/sqlite/interactions.rs` verbatim: the
+//! The floor runs the SQL of `crates/storage/src/store/search.rs` verbatim: the
 //! interaction page by a range of the partial search index (with `LIMIT limit + 1`, as the
 //! v3 handler asks for one extra row to know whether a next page exists), then the content
 //! rows of the page's ids through `json_each`. It uses a read-only pool of eight
@@ -37,7 +37,7 @@ const INTERACTION_COLUMNS: &str = "i.id, i.tenant_id, i.guid, i.number, i.start_
 const CONTENT_COLUMNS: &str = "interaction_id, content_key, content_type, media_type, \
      length, sha256, blob_key, last_modified_us, duration_ms, version, owning_agent, owning_plan";
 
-/// The server's page statement (`search_impl` with no filter beyond the window).
+/// The server's page statement (`SearchStore::search` with no filter beyond the window).
 static PAGE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {INTERACTION_COLUMNS} FROM interactions i WHERE i.tenant_id = ? \

@@ -1,7 +1,6 @@
 //! Administration commands: tenants and API clients. Each prints a human summary, or
 //! with `--json` one JSON object for scripts.
 
-use callvault_core::tenant::validate_tenant_name;
 use callvault_core::{ScopeSet, Tenant};
 use callvault_services::auth::ClientCredentials;
 use callvault_services::Vault;
@@ -16,7 +15,7 @@ pub fn print(json_out: bool, value: Value, human: String) {
 }
 
 pub async fn tenant_by_name(vault: &Vault, name: &str) -> anyhow::Result<Tenant> {
-    vault.store.tenant_by_name(name).await?.ok_or_else(|| {
+    vault.tenant_by_name(name).await?.ok_or_else(|| {
         anyhow::anyhow!(
             "tenant '{name}' does not exist (create it with: callvault tenant create {name})"
         )
@@ -24,9 +23,7 @@ pub async fn tenant_by_name(vault: &Vault, name: &str) -> anyhow::Result<Tenant>
 }
 
 pub async fn create_tenant(vault: &Vault, name: &str, time_zone: &str) -> anyhow::Result<Tenant> {
-    validate_tenant_name(name)?;
-    callvault_core::tenant::validate_time_zone(time_zone)?;
-    Ok(vault.store.create_tenant(name, time_zone).await?)
+    Ok(vault.create_tenant(name, time_zone).await?)
 }
 
 pub fn tenant_json(t: &Tenant) -> Value {
@@ -62,7 +59,7 @@ pub async fn create_client(
 
 pub async fn list_clients(vault: &Vault, tenant_name: &str) -> anyhow::Result<Value> {
     let tenant = tenant_by_name(vault, tenant_name).await?;
-    let clients = vault.store.list_clients(tenant.id).await?;
+    let clients = vault.list_clients(tenant.id).await?;
     Ok(Value::Array(
         clients
             .iter()

@@ -4,7 +4,6 @@
 use callvault_core::{ContentType, InteractionQuery, Scope, ScopeSet};
 use callvault_services::demo::seed_demo;
 use callvault_services::Vault;
-use callvault_storage::meta::PageStart;
 use chrono::{Duration, Utc};
 
 use crate::admin;
@@ -36,8 +35,7 @@ async fn create_users(vault: &Vault, tenant: &callvault_core::Tenant) -> anyhow:
         ..Default::default()
     };
     let owner = vault
-        .store
-        .search(tenant.id, &on_demand, PageStart::Offset(0), 1)
+        .search_from(tenant.id, &on_demand, 0, 1)
         .await?
         .first()
         .and_then(|i| i.meta.attributes.owning_user_id.clone());
@@ -53,7 +51,7 @@ async fn create_users(vault: &Vault, tenant: &callvault_core::Tenant) -> anyhow:
 }
 
 pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoAccess> {
-    let tenant = match vault.store.tenant_by_name(DEMO_TENANT).await? {
+    let tenant = match vault.tenant_by_name(DEMO_TENANT).await? {
         Some(t) => t,
         None => {
             let t = admin::create_tenant(vault, DEMO_TENANT, "Europe/London").await?;
@@ -69,7 +67,7 @@ pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoA
             t
         }
     };
-    let existing = vault.store.list_clients(tenant.id).await?;
+    let existing = vault.list_clients(tenant.id).await?;
     let creds = match existing
         .iter()
         .find(|c| c.name == DEMO_CLIENT && c.revoked_at.is_none())
@@ -92,10 +90,7 @@ pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoA
         with_content: Some(ContentType::CallRecording),
         ..Default::default()
     };
-    let recent = vault
-        .store
-        .search(tenant.id, &filter, PageStart::Offset(0), 50)
-        .await?;
+    let recent = vault.search_from(tenant.id, &filter, 0, 50).await?;
     let sample = recent
         .iter()
         .rev()

@@ -182,7 +182,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Tenant(TenantCmd::List) => {
-            let tenants = vault.store.list_tenants().await?;
+            let tenants = vault.list_tenants().await?;
             let human = tenants
                 .iter()
                 .map(|t| format!("{}\t{}\t{}", t.id.0, t.name, t.time_zone))
@@ -195,9 +195,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Tenant(TenantCmd::SetTimeZone { name, time_zone }) => {
-            callvault_core::tenant::validate_time_zone(&time_zone)?;
             let t = admin::tenant_by_name(&vault, &name).await?;
-            vault.store.set_tenant_time_zone(t.id, &time_zone).await?;
+            vault.set_tenant_time_zone(t.id, &time_zone).await?;
             let t = admin::tenant_by_name(&vault, &name).await?;
             admin::print(
                 out,
@@ -234,8 +233,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(ClientCmd::Rotate { client_id }) => {
             let c = vault.auth.rotate_secret(&client_id).await?;
             let tenant = vault
-                .store
-                .tenant_by_id(c.tenant)
+                .tenant(c.tenant)
                 .await?
                 .map(|t| t.name)
                 .unwrap_or_default();

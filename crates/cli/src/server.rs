@@ -11,7 +11,7 @@ use callvault_http::{router, AppState, HttpLimits};
 use callvault_services::clock::{Clock, SystemClock};
 use callvault_services::{Stores, Vault, VaultConfig};
 use callvault_storage::object_blob::MAX_COPY_BYTES;
-use callvault_storage::{BlobStore, LocalBlobStore, SqlStore};
+use callvault_storage::{BlobStore, LocalBlobStore, SqlStore, Store};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -37,6 +37,15 @@ pub async fn open_vault_with_clock(
     settings: &Settings,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<Vault>> {
+    Ok(open_vault_and_store(settings, clock).await?.0)
+}
+
+/// [`open_vault_with_clock`], also answering the metadata store under the vault, for
+/// tests that set up or inspect state no request can reach.
+pub async fn open_vault_and_store(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Arc<Vault>, Arc<dyn Store>)> {
     let mut config = VaultConfig {
         data_dir: settings.data_dir.clone(),
         token_ttl: settings.token_ttl,
@@ -81,11 +90,12 @@ pub async fn open_vault_with_clock(
             )
         }
     };
+    let store: Arc<dyn Store> = Arc::new(store);
     let stores = Stores {
-        store: Arc::new(store),
+        store: store.clone(),
         blobs,
     };
-    Ok(Vault::with_stores(stores, config).await?)
+    Ok((Vault::with_stores(stores, config).await?, store))
 }
 
 /// The process-wide Prometheus recorder (a recorder can be installed only once).
@@ -212,7 +222,7 @@ fn spawn_sweeper(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
         loop {
             let now = vault.clock.now();
             let until = now + chrono::Duration::from_std(SWEEP_EVERY * 2).unwrap_or_default();
-            match vault.store.try_lease("sweeper", &node, now, until).await {
+            match vault.hold_lease("sweeper", &node, now, until).await {
                 Ok(true) => match vault.sweep(ORPHAN_GRACE).await {
                     Ok(r) if r != Default::default() => tracing::info!(?r, "housekeeping"),
                     Ok(_) => {}

@@ -23,7 +23,7 @@ impl Vbc {
         let s = TestServer::start().await;
         let client = s.tenant_client("acme", ALL_SCOPES).await;
         let writer = s.token("acme", ALL_SCOPES).await;
-        let tenant = s.vault.store.tenant_by_name("acme").await.unwrap().unwrap();
+        let tenant = s.store.tenant_by_name("acme").await.unwrap().unwrap();
         s.vault
             .auth
             .create_user(tenant.id, None, "boss", "boss-password", true)
@@ -378,8 +378,7 @@ async fn permissions_self_and_on_demand() {
         StatusCode::NOT_FOUND
     );
     let tenant_id =
-        v.s.vault
-            .store
+        v.s.store
             .tenant_by_name("acme")
             .await
             .unwrap()
@@ -827,8 +826,7 @@ async fn bulk_download_streams_a_zip() {
         "not the user's job"
     );
     let past = chrono::Utc::now() - chrono::Duration::hours(1);
-    v.s.vault
-        .store
+    v.s.store
         .finish_job(id, callvault_core::JobStatus::Complete, None, Some(past))
         .await
         .unwrap();

@@ -32,10 +32,9 @@ async fn interaction_upsert_is_idempotent_and_validated() {
     assert_eq!(v["handlingAgents"], json!([{"id": "1342"}, {"id": "77"}]));
     let (status, _) = json_of(s.put_interaction(&t, &guid(1), body.clone()).await).await;
     assert_eq!(status, StatusCode::OK);
-    let stored = s.vault.store.tenant_by_name("acme").await.unwrap().unwrap();
+    let stored = s.store.tenant_by_name("acme").await.unwrap().unwrap();
     let g = callvault_core::Guid::parse("g", &guid(1)).unwrap();
     let i = s
-        .vault
         .store
         .get_interaction(stored.id, &g)
         .await

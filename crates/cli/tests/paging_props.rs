@@ -116,7 +116,7 @@ proptest! {
         rt.block_on(async move {
             let s = TestServer::start().await;
             let t = s.token("acme", "interaction-content:read").await;
-            let tenant = s.vault.store.tenant_by_name("acme").await.unwrap().unwrap().id;
+            let tenant = s.store.tenant_by_name("acme").await.unwrap().unwrap().id;
             let mut expected = Vec::new();
             for (n, row) in data.iter().enumerate() {
                 let g = insert(&s, tenant, n as u32, row).await;

@@ -58,7 +58,6 @@ impl Vcc {
     async fn new() -> Self {
         let s = TestServer::start().await;
         let tenant = s
-            .vault
             .store
             .create_tenant("acme", "America/Los_Angeles")
             .await
@@ -417,12 +416,7 @@ async fn downloads_by_listed_filename_only() {
     assert_eq!(r.bytes().await.unwrap().as_ref(), b"RIFF");
 
     // Another tenant with the same numbering cannot reach it; nor can any crafted name.
-    let other =
-        v.s.vault
-            .store
-            .create_tenant("globex", "UTC")
-            .await
-            .unwrap();
+    let other = v.s.store.create_tenant("globex", "UTC").await.unwrap();
     let other_token = v.s.vault.auth.new_tenant_api_token(other.id).await.unwrap();
     let r =
         v.s.http

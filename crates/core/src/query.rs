@@ -44,3 +44,27 @@ pub struct InteractionQuery {
     /// Newest first instead of oldest first.
     pub newest_first: bool,
 }
+
+/// Keyset position in the search order `(start, id)`: the last item of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchCursor {
+    pub start_us: i64,
+    pub id: i64,
+}
+
+impl SearchCursor {
+    /// The position of an interaction in the search order.
+    pub fn of(i: &crate::Interaction) -> Self {
+        Self {
+            start_us: i.meta.start.timestamp_micros(),
+            id: i.id,
+        }
+    }
+}
+
+/// Where a page of search results begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageStart {
+    After(Option<SearchCursor>),
+    Offset(u64),
+}

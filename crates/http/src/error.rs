@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use callvault_core::Invalid;
 use callvault_services::ServiceError;
-use callvault_storage::StoreError;
 use serde_json::json;
 
 #[derive(Debug, Clone)]
@@ -68,18 +67,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, m),
             ServiceError::PayloadTooLarge(m) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, m),
             ServiceError::BodyAborted(m) => Self::bad_request("body", m),
-            ServiceError::Store(s) => s.into(),
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, format!("{m} not found")),
-            StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
-            other => {
-                tracing::error!(error = %other, "storage failure");
+            ServiceError::Unavailable(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, m),
+            ServiceError::Internal(e) => {
+                tracing::error!(error = %e, source = ?std::error::Error::source(&e), "storage failure");
                 Self::internal()
             }
         }

@@ -25,7 +25,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.vault.store.ping().await {
+    match state.vault.ping().await {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

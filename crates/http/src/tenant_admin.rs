@@ -29,8 +29,7 @@ pub async fn new_api_token(State(state): State<AppState>, auth: Authed) -> ApiRe
     let tenant_id = auth.require(Scope::TenantAdmin)?.tenant;
     let tenant = state
         .vault
-        .store
-        .tenant_by_id(tenant_id)
+        .tenant(tenant_id)
         .await?
         .ok_or_else(|| ApiError::new(axum::http::StatusCode::NOT_FOUND, "tenant not found"))?;
     let token = state.vault.auth.new_tenant_api_token(tenant.id).await?;

@@ -11,9 +11,9 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use callvault_core::interaction::RecordingKind;
+use callvault_core::query::SearchCursor;
 use callvault_core::query::TranscriptionFilter;
 use callvault_core::{InteractionQuery, Invalid, TenantId};
-use callvault_storage::meta::SearchCursor;
 use callvault_storage::prelude::*;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};

@@ -27,8 +27,30 @@ pub enum ServiceError {
     /// The client went away or its body broke off mid-stream.
     #[error("request body failed: {0}")]
     BodyAborted(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    /// The store cannot take the request now (busy writer, no free connection, full
+    /// disk); the client may retry later (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The store failed; logged with its cause, shown to clients only as an internal
+    /// error (500).
+    #[error("storage failure: {0}")]
+    Internal(#[source] StoreError),
+}
+
+/// A store's answer in the use cases' terms: only messages the store wrote for clients
+/// (what was not found, what conflicts) pass through; a driver's text never does.
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => ServiceError::NotFound(format!("{m} not found")),
+            StoreError::Conflict(m) => ServiceError::Conflict(m),
+            StoreError::Busy(m) => ServiceError::Unavailable(m),
+            StoreError::Full => {
+                ServiceError::Unavailable("the vault's storage is full; try again later".into())
+            }
+            other => ServiceError::Internal(other),
+        }
+    }
 }
 
 impl From<Invalid> for ServiceError {

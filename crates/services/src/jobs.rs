@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use callvault_core::{InteractionQuery, Job, JobKind, JobStatus, TenantId};
-use callvault_storage::meta::{PageStart, SearchCursor};
 use chrono::Utc;
 
 use crate::error::{ServiceError, ServiceResult};
@@ -93,34 +92,23 @@ impl Vault {
         query.newest_first = false;
         self.store.reset_job_items(&job.id).await?;
         let total = self.store.count(job.tenant_id, &query).await?;
-        let mut after = None;
+        let mut walk = self.search_walk(job.tenant_id, &query, BATCH);
         let mut seq = 0u64;
-        loop {
-            let batch = self
-                .store
-                .search(job.tenant_id, &query, PageStart::After(after), BATCH)
-                .await?;
+        while let Some(batch) = walk.next_batch().await? {
             let ids: Vec<i64> = batch.iter().map(|i| i.id).collect();
+            let total = total.max(seq + ids.len() as u64);
             self.store
-                .add_job_items(
-                    &job.id,
-                    seq,
-                    &ids,
-                    total.max(seq + ids.len() as u64),
-                    later(LEASE),
-                )
+                .add_job_items(&job.id, seq, &ids, total, later(LEASE))
                 .await?;
             seq += ids.len() as u64;
-            match batch.last() {
-                Some(last) if batch.len() == BATCH as usize => {
-                    after = Some(SearchCursor {
-                        start_us: last.meta.start.timestamp_micros(),
-                        id: last.id,
-                    });
-                }
-                _ => return Ok(()),
-            }
         }
+        // An empty result still records its (zero) progress and renews the lease.
+        if seq == 0 {
+            self.store
+                .add_job_items(&job.id, 0, &[], total, later(LEASE))
+                .await?;
+        }
+        Ok(())
     }
 }
 

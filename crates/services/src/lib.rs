@@ -1,6 +1,7 @@
 //! Use cases over the stores. The HTTP dialects and the CLI call these; nothing here knows
 //! about a wire format.
 
+pub mod access;
 pub mod audio;
 pub mod auth;
 pub mod cleanup;
@@ -13,7 +14,10 @@ pub mod export;
 pub mod folder_ingest;
 pub mod ingest;
 pub mod jobs;
+pub mod paging;
+pub mod reads;
 pub mod seal;
+pub mod tenants;
 pub mod vault;
 
 pub use error::ServiceError;

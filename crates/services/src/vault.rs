@@ -54,7 +54,9 @@ pub struct Stores {
 /// The handle every dialect and command works through: the two stores and the services
 /// built over them.
 pub struct Vault {
-    pub store: Arc<dyn Store>,
+    /// The metadata store, for the use cases only: the dialects read and write through
+    /// the services' methods, so every access passes one place.
+    pub(crate) store: Arc<dyn Store>,
     pub blobs: Arc<dyn BlobStore>,
     pub auth: AuthService,
     pub sealer: Sealer,

@@ -13,19 +13,7 @@ use crate::export::ExportStore;
 use crate::lease::LeaseStore;
 use crate::locks::KeyGuard;
 
-/// Keyset position in the search order `(start, id)`; the last item of a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SearchCursor {
-    pub start_us: i64,
-    pub id: i64,
-}
-
-/// Where a page of search results begins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PageStart {
-    After(Option<SearchCursor>),
-    Offset(u64),
-}
+pub use callvault_core::query::{PageStart, SearchCursor};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiClient {

@@ -10,7 +10,7 @@ use callvault::config::Settings;
 use callvault::server::{self, Running};
 use callvault_services::clock::{Clock, SystemClock};
 use callvault_services::Vault;
-use callvault_storage::S3Settings;
+use callvault_storage::{S3Settings, Store};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -26,6 +26,8 @@ pub struct TestServer {
     pub base: String,
     pub http: Client,
     pub vault: Arc<Vault>,
+    /// The metadata store under the vault, for setup and checks no request can make.
+    pub store: Arc<dyn Store>,
     pub dir: TempDir,
     pub settings: Settings,
     running: Option<Running>,
@@ -120,7 +122,7 @@ impl TestServer {
         if settings.master_key.is_none() && settings.database_url.is_some() {
             settings.master_key = Some(TEST_MASTER_KEY.into());
         }
-        let vault = server::open_vault_with_clock(&settings, clock)
+        let (vault, store) = server::open_vault_and_store(&settings, clock)
             .await
             .expect("open vault");
         let running = server::start(&settings, vault.clone())
@@ -135,6 +137,7 @@ impl TestServer {
             base,
             http,
             vault,
+            store,
             dir,
             settings,
             running: Some(running),
@@ -153,9 +156,9 @@ impl TestServer {
 
     /// Creates a tenant and a client with the given scopes; answers (client_id, secret).
     pub async fn tenant_client(&self, tenant: &str, scopes: &str) -> (String, String) {
-        let t = match self.vault.store.tenant_by_name(tenant).await.unwrap() {
+        let t = match self.vault.tenant_by_name(tenant).await.unwrap() {
             Some(t) => t,
-            None => self.vault.store.create_tenant(tenant, "UTC").await.unwrap(),
+            None => self.store.create_tenant(tenant, "UTC").await.unwrap(),
         };
         let scopes = callvault_core::ScopeSet::parse("scopes", scopes).unwrap();
         let c = self

@@ -7,8 +7,6 @@
 //! `{id}.{call_id}.json` (its metadata, the listing's recording object), and for
 //! recordings-with-transcriptions jobs `{id}.{call_id}.transcript.json` when it has one.
 
-use std::collections::HashMap;
-
 use async_zip::base::write::ZipFileWriter;
 use async_zip::{Compression, ZipEntryBuilder};
 use axum::body::Body;
@@ -96,7 +94,6 @@ async fn retrieve_kind(
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("Job {id} was not found"));
     let job = state
         .vault
-        .store
         .job(ctx.principal.tenant, &id)
         .await?
         .ok_or_else(not_found)?;
@@ -158,26 +155,9 @@ async fn write_zip(
 ) -> Result<(), String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
     let mut zip = ZipFileWriter::with_tokio(out);
-    let mut after = -1i64;
-    loop {
-        let items = vault
-            .store
-            .job_items(&job.id, after, ITEMS_PER_READ)
-            .await
-            .map_err(|e| err(&e))?;
-        let Some(&(last, _)) = items.last() else {
-            break;
-        };
-        after = last;
-        let ids: Vec<i64> = items.iter().map(|(_, i)| *i).collect();
-        let found = vault
-            .store
-            .interactions_by_ids(job.tenant_id, &ids)
-            .await
-            .map_err(|e| err(&e))?;
-        let by_id: HashMap<i64, _> = found.iter().map(|i| (i.id, i)).collect();
-        // Items deleted since the export ran are left out.
-        for i in ids.iter().filter_map(|id| by_id.get(id)) {
+    let mut walk = vault.job_walk(&job, ITEMS_PER_READ);
+    while let Some(found) = walk.next_batch().await.map_err(|e| err(&e))? {
+        for i in &found {
             let Some(rec) = wire::recording_item(i) else {
                 continue;
             };

@@ -5,7 +5,7 @@
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use callvault_core::{Scope, User};
+use callvault_core::Scope;
 use callvault_services::auth::Principal;
 
 use crate::auth::Authed;
@@ -64,14 +64,7 @@ impl FromRequestParts<AppState> for Ctx {
     }
 }
 
-/// Who the request may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Access {
-    /// An account admin, or a client-credentials token (the operator's service access).
-    Account,
-    /// A plain user: only their own on-demand recordings.
-    User(User),
-}
+pub use callvault_services::access::Access;
 
 impl Ctx {
     pub fn url(&self, path: &str) -> String {
@@ -90,10 +83,7 @@ impl Ctx {
     }
 
     pub fn access(&self) -> Access {
-        match &self.principal.user {
-            Some(u) if !u.is_admin => Access::User(u.clone()),
-            _ => Access::Account,
-        }
+        Access::of(self.principal.user.as_ref())
     }
 
     /// Checks the `{account_id}` path segment: `self` or this tenant's id.
@@ -128,12 +118,7 @@ impl Ctx {
                 ));
             }
         }
-        match state
-            .vault
-            .store
-            .user_by_id(self.principal.tenant, id)
-            .await?
-        {
+        match state.vault.user(self.principal.tenant, id).await? {
             Some(u) => Ok(u.id),
             None => Err(ApiError::new(
                 StatusCode::NOT_FOUND,

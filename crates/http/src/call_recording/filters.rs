@@ -60,15 +60,13 @@ impl Listing {
         state: &crate::AppState,
         tenant: callvault_core::TenantId,
     ) -> Result<(u64, Vec<callvault_core::Interaction>), crate::error::ApiError> {
-        let meta = &state.vault.store;
-        let total = meta.count(tenant, &self.query).await?;
         let offset = (self.page - 1).saturating_mul(self.page_size);
-        if offset >= total {
-            return Ok((total, Vec::new()));
-        }
         let limit = u32::try_from(self.page_size).unwrap_or(u32::MAX);
-        let start = callvault_storage::meta::PageStart::Offset(offset);
-        Ok((total, meta.search(tenant, &self.query, start, limit).await?))
+        let page = state
+            .vault
+            .search_offset(tenant, &self.query, offset, limit)
+            .await?;
+        Ok((page.total, page.items))
     }
 }
 

@@ -242,8 +242,7 @@ async fn list(
     let limit = u32::try_from(listing.page_size).unwrap_or(u32::MAX);
     let (total, jobs) = state
         .vault
-        .store
-        .list_jobs(ctx.principal.tenant, &[kind], &owner, status, offset, limit)
+        .list_jobs(ctx.principal.tenant, kind, &owner, status, (offset, limit))
         .await?;
     let items = jobs.iter().map(|j| render(ctx, account, user, j)).collect();
     let kept: Vec<(String, String)> = pairs
@@ -339,7 +338,6 @@ async fn get(
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("Job {id} was not found"));
     let job = state
         .vault
-        .store
         .job(ctx.principal.tenant, id)
         .await?
         .ok_or_else(not_found)?;

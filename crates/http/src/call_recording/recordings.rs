@@ -8,30 +8,14 @@ use callvault_core::interaction::RecordingKind;
 use callvault_core::{ContentItem, Interaction, Scope};
 use serde_json::Value;
 
-use super::context::{Access, Ctx};
+use super::context::Ctx;
 use super::{filters, hal, wire};
 use crate::error::{ApiError, ApiResult};
 use crate::range::serve_content;
 use crate::AppState;
 use callvault_core::content::extension_for;
 
-/// Which recordings a path addresses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Owner {
-    Company,
-    User(String),
-}
-
-fn kind_of(i: &Interaction) -> Owner {
-    match (
-        i.meta.attributes.recording_kind,
-        &i.meta.attributes.owning_user_id,
-    ) {
-        (Some(RecordingKind::OnDemand), Some(u)) => Owner::User(u.clone()),
-        (Some(RecordingKind::OnDemand), None) => Owner::User(String::new()),
-        _ => Owner::Company,
-    }
-}
+use callvault_services::access::Owner;
 
 fn self_href(ctx: &Ctx, account: &str, owner: &Owner, id: i64) -> String {
     match owner {
@@ -43,7 +27,7 @@ fn self_href(ctx: &Ctx, account: &str, owner: &Owner, id: i64) -> String {
 }
 
 fn render(ctx: &Ctx, account: &str, i: &Interaction, rec: &ContentItem) -> Value {
-    let owner = kind_of(i);
+    let owner = Owner::of(i);
     let download = ctx.url(&format!("/audio/recording/{}", i.number));
     wire::recording(i, rec, self_href(ctx, account, &owner, i.number), download)
 }
@@ -67,11 +51,10 @@ async fn find(
     })?;
     let i = state
         .vault
-        .store
         .interaction_by_number(ctx.principal.tenant, number)
         .await?
         .ok_or_else(|| not_found(id))?;
-    if &kind_of(&i) != owner {
+    if &Owner::of(&i) != owner {
         return Err(not_found(id));
     }
     let rec = wire::recording_item(&i)
@@ -341,14 +324,11 @@ pub async fn audio(
     })?;
     let i = state
         .vault
-        .store
         .interaction_by_number(ctx.principal.tenant, number)
         .await?
         .ok_or_else(|| not_found(&id))?;
-    if let Access::User(u) = ctx.access() {
-        if kind_of(&i) != Owner::User(u.id) {
-            return Err(not_found(&id));
-        }
+    if !ctx.access().sees(&Owner::of(&i)) {
+        return Err(not_found(&id));
     }
     let rec = wire::recording_item(&i).ok_or_else(|| not_found(&id))?;
     let name = format!(

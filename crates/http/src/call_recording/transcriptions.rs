@@ -11,11 +11,12 @@ use callvault_core::query::TranscriptionFilter;
 use callvault_core::{ContentType, Interaction, Invalid, Scope};
 use serde_json::{json, Value};
 
-use super::context::{Access, Ctx};
+use super::context::Ctx;
 use super::{filters, hal, wire};
 use crate::error::{ApiError, ApiResult};
 use crate::range::serve_content;
 use crate::AppState;
+use callvault_services::access::Owner;
 
 fn status_filter(pairs: &[(String, String)]) -> Result<TranscriptionFilter, Invalid> {
     let given = pairs
@@ -181,14 +182,11 @@ pub async fn get(
     })?;
     let i = state
         .vault
-        .store
         .interaction_by_number(ctx.principal.tenant, number)
         .await?
         .ok_or_else(not_found)?;
-    if let Access::User(u) = ctx.access() {
-        if i.meta.attributes.owning_user_id.as_deref() != Some(u.id.as_str()) {
-            return Err(not_found());
-        }
+    if !ctx.access().sees(&Owner::of(&i)) {
+        return Err(not_found());
     }
     let t = transcript(&i).ok_or_else(not_found)?;
     serve_content(

@@ -6,7 +6,6 @@ use axum::Json;
 use callvault_core::search::{parse_limit, MAX_SEARCH_LIMIT};
 use callvault_core::time::parse_instant;
 use callvault_core::{Direction, Scope, SearchFilter};
-use callvault_storage::meta::{PageStart, SearchCursor};
 use serde_json::{json, Value};
 
 use super::version::{negotiate, ApiVersion};
@@ -82,31 +81,12 @@ pub async fn search(
     let vault = &state.vault;
     match version {
         ApiVersion::V3 => {
-            let after = match params.get("continuationToken").filter(|t| !t.is_empty()) {
-                Some(t) => Some(
-                    vault
-                        .cursors
-                        .decode("continuationToken", t, tenant, &filter)?,
-                ),
-                None => None,
-            };
-            let mut items = vault
-                .store
-                .search(tenant, &filter, PageStart::After(after), limit + 1)
+            let token = params.get("continuationToken").filter(|t| !t.is_empty());
+            let page = vault
+                .search_keyset(tenant, &filter, "continuationToken", token, limit)
                 .await?;
-            let more = items.len() > limit as usize;
-            items.truncate(limit as usize);
-            let next = match (more, items.last()) {
-                (true, Some(last)) => {
-                    let c = SearchCursor {
-                        start_us: last.meta.start.timestamp_micros(),
-                        id: last.id,
-                    };
-                    Value::from(vault.cursors.encode(tenant, &filter, c))
-                }
-                _ => Value::Null,
-            };
-            let items: Vec<Value> = items.iter().map(wire::interaction).collect();
+            let items: Vec<Value> = page.items.iter().map(wire::interaction).collect();
+            let next = page.next_token.map_or(Value::Null, Value::from);
             Ok(Json(
                 json!({ "items": items, "meta": { "nextContinuationToken": next } }),
             ))
@@ -116,16 +96,9 @@ pub async fn search(
                 Some(p) => parse_limit("page", p, u32::MAX)?,
                 None => 1,
             };
-            let total = vault.store.count(tenant, &filter).await?;
             let offset = u64::from(page - 1) * u64::from(limit);
-            let items = if offset < total {
-                vault
-                    .store
-                    .search(tenant, &filter, PageStart::Offset(offset), limit)
-                    .await?
-            } else {
-                Vec::new()
-            };
+            let found = vault.search_offset(tenant, &filter, offset, limit).await?;
+            let (total, items) = (found.total, found.items);
             let page_count = total.div_ceil(u64::from(limit));
             let count = items.len();
             let items: Vec<Value> = items.iter().map(wire::interaction).collect();

@@ -16,8 +16,8 @@ use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use callvault_core::{ContentType, Interaction, InteractionQuery, Tenant};
+use callvault_services::paging::Scanned;
 use callvault_services::ServiceError;
-use callvault_storage::meta::PageStart;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
@@ -27,8 +27,6 @@ use crate::AppState;
 use params::{FilesQuery, PAGE};
 use record::{record, Record};
 
-/// Interactions read per store round trip while filtering.
-const SCAN_BATCH: u32 = 500;
 /// Most interactions one request may read to apply field filters, so no query can hold
 /// a reader connection for long.
 const MAX_SCANNED: u64 = 100_000;
@@ -242,54 +240,25 @@ async fn scan(state: &AppState, tenant: &Tenant, q: &FilesQuery) -> Result<Vec<R
         // Nothing to check on the records: the store pages directly.
         let page = state
             .vault
-            .store
-            .search(tenant.id, &query, PageStart::Offset(q.skip), PAGE as u32)
+            .search_from(tenant.id, &query, q.skip, PAGE as u32)
             .await?;
         return Ok(page.iter().filter_map(|i| record(i, q.tz)).collect());
     }
-    let mut out = Vec::with_capacity(PAGE);
-    let mut matched = 0u64;
-    let mut scanned = 0u64;
-    let mut after = None;
-    loop {
-        let batch = state
-            .vault
-            .store
-            .search(tenant.id, &query, PageStart::After(after), SCAN_BATCH)
-            .await?;
-        scanned += batch.len() as u64;
-        for i in &batch {
-            let Some(r) = record(i, q.tz) else { continue };
-            if !q.filters.iter().all(|(f, v)| r.values[*f] == *v) {
-                continue;
-            }
-            matched += 1;
-            if matched > q.skip {
-                out.push(r);
-                if out.len() == PAGE {
-                    return Ok(out);
-                }
-            }
-        }
-        match batch.last() {
-            Some(last) if batch.len() == SCAN_BATCH as usize => after = Some(cursor_of(last)),
-            _ => return Ok(out),
-        }
-        if scanned >= MAX_SCANNED {
-            return Err(ApiError::bad_request(
-                "d",
-                format!(
-                    "the filters would scan more than {MAX_SCANNED} recordings; narrow the query with d, start-date, finish-date or agentID"
-                ),
-            ));
-        }
-    }
-}
-
-fn cursor_of(i: &Interaction) -> callvault_storage::meta::SearchCursor {
-    callvault_storage::meta::SearchCursor {
-        start_us: i.meta.start.timestamp_micros(),
-        id: i.id,
+    let keep = |i: &Interaction| {
+        record(i, q.tz).filter(|r| q.filters.iter().all(|(f, v)| r.values[*f] == *v))
+    };
+    match state
+        .vault
+        .search_scan(tenant.id, &query, (q.skip, PAGE), MAX_SCANNED, keep)
+        .await?
+    {
+        Scanned::Page(records) => Ok(records),
+        Scanned::TooWide => Err(ApiError::bad_request(
+            "d",
+            format!(
+                "the filters would scan more than {MAX_SCANNED} recordings; narrow the query with d, start-date, finish-date or agentID"
+            ),
+        )),
     }
 }
 
@@ -323,7 +292,6 @@ pub async fn download(
         let (number, _) = record::parse_filename(&name).ok_or_else(not_found)?;
         let interaction = state
             .vault
-            .store
             .interaction_by_number(tenant.id, number)
             .await?
             .ok_or_else(not_found)?;
