@@ -1,8 +1,8 @@
 //! The store conformance suite: every story here runs against SQLite (a file in a
 //! temporary directory) and against PostgreSQL (a fresh database of its own, dropped
-//! afterwards; env `CALLVAULT_TEST_POSTGRES_URL`, default the local trust-auth server),
-//! so that the two backends cannot drift in ordering, locking or filter semantics. An
-//! unreachable PostgreSQL fails the tests: they never skip silently.
+//! afterwards: `callvault_testkit::PgTestDb`), so that the two backends cannot drift in
+//! ordering, locking or filter semantics. An unreachable PostgreSQL fails the tests: they
+//! never skip silently.
 //!
 //! The multi-node properties are tested with two stores on one database, which is what
 //! two `callvault serve` nodes are (on SQLite: two processes sharing the file).
@@ -24,10 +24,9 @@ use callvault_core::{
 use callvault_storage::meta::{AccessToken, ApiClient, PageStart, SearchCursor};
 use callvault_storage::prelude::*;
 use callvault_storage::{SqlStore, StoreError};
+use callvault_testkit::PgTestDb;
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::{Connection, Executor, PgConnection};
-
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+use sqlx::{Connection, PgConnection};
 
 /// Runs each named story, `async fn story(db: TestDb)`, once per backend: as the tests
 /// `story::sqlite` and `story::postgres`.
@@ -51,15 +50,7 @@ pub(crate) use on_both;
 /// Where a test's stores live; every store opened from it shares one database.
 pub(crate) enum TestDb {
     Sqlite(tempfile::TempDir),
-    Postgres(PgDb),
-}
-
-/// A uniquely named PostgreSQL database, dropped (best effort, even when the test
-/// panics) at the end of the test.
-pub(crate) struct PgDb {
-    admin_url: String,
-    name: String,
-    url: String,
+    Postgres(PgTestDb),
 }
 
 impl TestDb {
@@ -68,28 +59,10 @@ impl TestDb {
     }
 
     async fn postgres() -> Self {
-        let admin_url =
-            std::env::var("CALLVAULT_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.into());
-        let name = format!("callvault_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL at {admin_url} is unreachable ({e}); start it or set \
-                 CALLVAULT_TEST_POSTGRES_URL"
-            )
-        });
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create the test database");
-        admin.close().await.ok();
-        TestDb::Postgres(PgDb {
-            url: with_database(&admin_url, &name),
-            admin_url,
-            name,
-        })
+        TestDb::Postgres(PgTestDb::create().await)
     }
 
-    fn pg(&self) -> &PgDb {
+    fn pg(&self) -> &PgTestDb {
         match self {
             TestDb::Postgres(pg) => pg,
             TestDb::Sqlite(_) => panic!("a PostgreSQL-only test ran on SQLite"),
@@ -97,69 +70,25 @@ impl TestDb {
     }
 
     fn url(&self) -> &str {
-        &self.pg().url
+        self.pg().url()
     }
 
     fn name(&self) -> &str {
-        &self.pg().name
+        self.pg().name()
     }
 
-    /// Runs a statement on the PostgreSQL server's administrative database.
     async fn admin(&self, sql: &str) {
-        let mut admin = PgConnection::connect(&self.pg().admin_url).await.unwrap();
-        admin.execute(sql).await.unwrap();
-        admin.close().await.ok();
+        self.pg().admin(sql).await
     }
 
     /// A store over this database, as a node would open it.
     async fn store(&self) -> SqlStore {
         match self {
             TestDb::Sqlite(dir) => SqlStore::open_sqlite(&dir.path().join("meta.db")).await,
-            TestDb::Postgres(pg) => SqlStore::open_postgres(&pg.url).await,
+            TestDb::Postgres(pg) => SqlStore::open_postgres(pg.url()).await,
         }
         .expect("open the store")
     }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // A runtime of its own: the test's runtime may be the one blocked in this drop.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url).await.ok()?;
-                admin.execute(sql.as_str()).await.ok()?;
-                admin.close().await.ok()
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(()))) {
-            eprintln!("could not drop test database {}", self.name);
-        }
-    }
-}
-
-/// The URL with its database replaced.
-fn with_database(url: &str, db: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
-        None => (url, None),
-    };
-    let authority = head.find("://").map_or(0, |i| i + 3);
-    let path = head[authority..]
-        .find('/')
-        .map_or(head.len(), |i| authority + i);
-    let mut out = format!("{}/{db}", &head[..path]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
 }
 
 fn ts(secs: i64) -> DateTime<Utc> {

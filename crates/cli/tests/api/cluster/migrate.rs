@@ -1,11 +1,9 @@
 //! `callvault migrate`: an embedded vault moves to PostgreSQL + S3 and keeps working
 //! there with the same tokens, ids and bytes; a second run changes nothing.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -63,7 +61,8 @@ async fn an_embedded_vault_moves_to_postgres_and_s3_and_reruns_safely() {
     let dir = src.dir.path().to_path_buf();
     let key = std::fs::read_to_string(dir.join("master.key")).unwrap();
 
-    let db = fresh_database().await;
+    let pg = fresh_database().await;
+    let db = pg.url().to_string();
     let s3 = fresh_bucket_prefix();
     let cfg = dir.join("target.toml");
     std::fs::write(

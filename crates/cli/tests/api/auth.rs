@@ -1,10 +1,8 @@
 //! The token endpoint, token checks, scopes per endpoint and tenant isolation.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 

@@ -3,15 +3,13 @@
 //! machine, batch and recurring exports with a clock moved by the test, and an outage of
 //! the target storage.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::*;
 use callvault_services::clock::ManualClock;
 use chrono::Utc;
-use common::*;
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 use reqwest::StatusCode;

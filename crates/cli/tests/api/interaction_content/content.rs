@@ -1,8 +1,6 @@
 //! Getting, downloading and deleting content (`001`, `004`).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::json;
 

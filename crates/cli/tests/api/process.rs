@@ -1,13 +1,11 @@
 //! The binary as operators use it: admin commands with `--json`, folder ingest, and a
 //! server killed with SIGKILL in the middle of an upload.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{call_body, json_of, V3};
+use crate::common::{call_body, json_of, V3};
 use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -232,7 +230,7 @@ async fn sigkill_mid_upload_loses_nothing_acknowledged() {
             "--tenant",
             "acme",
             "--scopes",
-            common::ALL_SCOPES,
+            crate::common::ALL_SCOPES,
         ],
     );
     let (id, secret) = (

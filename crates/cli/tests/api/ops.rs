@@ -1,8 +1,6 @@
 //! Health, readiness, metrics, the OpenAPI document, TLS and graceful shutdown.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 
 #[tokio::test]

@@ -1,8 +1,6 @@
 //! The ingest API: metadata upserts and streamed, verified content uploads.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::json;
 use sha2::{Digest, Sha256};

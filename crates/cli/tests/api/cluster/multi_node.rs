@@ -2,9 +2,7 @@
 //! directory on the embedded backends): a client sees the same vault whichever node it
 //! reaches, with the same tokens and continuation tokens.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 
 #[tokio::test]

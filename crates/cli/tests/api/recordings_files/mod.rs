@@ -1,9 +1,9 @@
 //! The Recordings files API (`003`): Basic auth, the record fields and call types, XML and
 //! CSV parsed back with real parsers, the date grammar, filters, paging and downloads.
 
-mod common;
+mod shapes;
 
-use common::*;
+use crate::common::*;
 use quick_xml::events::Event;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

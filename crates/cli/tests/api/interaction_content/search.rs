@@ -1,8 +1,6 @@
 //! `GET /interactions`: every parameter and rule of `001`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 

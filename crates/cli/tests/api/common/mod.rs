@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+mod actors;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ use callvault::server::{self, Running};
 use callvault_services::clock::{Clock, SystemClock};
 use callvault_services::Vault;
 use callvault_storage::{S3Settings, Store};
+use callvault_testkit::PgTestDb;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -31,6 +34,8 @@ pub struct TestServer {
     pub dir: TempDir,
     pub settings: Settings,
     running: Option<Running>,
+    /// The scale-out database, shared by the nodes over it; dropped after the server.
+    db: Option<Arc<PgTestDb>>,
 }
 
 /// Which backends the suite runs on: `CALLVAULT_TEST_BACKEND=scaleout` runs every test
@@ -48,23 +53,9 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
-/// A new, empty database on the test PostgreSQL server; answers its URL.
-pub async fn fresh_database() -> String {
-    use sqlx::Connection;
-    let admin = env_or(
-        "CALLVAULT_TEST_POSTGRES_URL",
-        "postgres://postgres@127.0.0.1:5432/postgres",
-    );
-    let name = format!("cvt_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("the test PostgreSQL server (CALLVAULT_TEST_POSTGRES_URL) is reachable");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    format!("{base}/{name}")
+/// A new, empty database on the test PostgreSQL server, dropped with the last holder.
+pub async fn fresh_database() -> Arc<PgTestDb> {
+    Arc::new(PgTestDb::create().await)
 }
 
 /// A fresh prefix in the test bucket of the S3-compatible server.
@@ -101,12 +92,16 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::embedded(dir.path());
         settings.listen = "127.0.0.1:0".parse().unwrap();
-        if scale_out() {
-            settings.database_url = Some(fresh_database().await);
+        let db = if scale_out() {
+            let db = fresh_database().await;
+            settings.database_url = Some(db.url().to_string());
             settings.s3 = Some(fresh_bucket_prefix());
-        }
+            Some(db)
+        } else {
+            None
+        };
         tweak(&mut settings);
-        Self::start_on(dir, settings, clock).await
+        Self::start_on(dir, settings, clock, db).await
     }
 
     /// Another node over the same stores (the same database and bucket on the
@@ -115,10 +110,15 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = self.settings.clone();
         settings.listen = "127.0.0.1:0".parse().unwrap();
-        Self::start_on(dir, settings, self.vault.clock.clone()).await
+        Self::start_on(dir, settings, self.vault.clock.clone(), self.db.clone()).await
     }
 
-    async fn start_on(dir: TempDir, mut settings: Settings, clock: Arc<dyn Clock>) -> Self {
+    async fn start_on(
+        dir: TempDir,
+        mut settings: Settings,
+        clock: Arc<dyn Clock>,
+        db: Option<Arc<PgTestDb>>,
+    ) -> Self {
         if settings.master_key.is_none() && settings.database_url.is_some() {
             settings.master_key = Some(TEST_MASTER_KEY.into());
         }
@@ -141,6 +141,7 @@ impl TestServer {
             dir,
             settings,
             running: Some(running),
+            db,
         }
     }
 

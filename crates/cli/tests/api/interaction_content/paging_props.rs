@@ -1,16 +1,14 @@
 //! Property tests: paging returns every matching interaction exactly once, in order, for
 //! any data, page size and filter, and keeps doing so while other clients insert.
 
-mod common;
-
 use std::collections::HashSet;
 
+use crate::common::*;
 use callvault_core::{
     Attributes, ContentKey, ContentType, Direction, Guid, InteractionMeta, TenantId,
 };
 use callvault_services::ingest::ContentUpload;
 use chrono::{DateTime, TimeZone, Utc};
-use common::*;
 use proptest::prelude::*;
 use serde_json::Value;
 

@@ -1,9 +1,9 @@
 //! The Call Recording API (`002`): password and refresh grants, company and on-demand
 //! recordings with HAL paging and filters, permissions, audio and transcriptions.
 
-mod common;
+mod shapes;
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -21,37 +21,19 @@ struct Vbc {
 impl Vbc {
     async fn new() -> Self {
         let s = TestServer::start().await;
-        let client = s.tenant_client("acme", ALL_SCOPES).await;
-        let writer = s.token("acme", ALL_SCOPES).await;
-        let tenant = s.store.tenant_by_name("acme").await.unwrap().unwrap();
-        s.vault
-            .auth
-            .create_user(tenant.id, None, "boss", "boss-password", true)
-            .await
-            .unwrap();
-        let u = s
-            .vault
-            .auth
-            .create_user(tenant.id, None, "ann", "ann-password", false)
-            .await
-            .unwrap();
-        let mut v = Self {
-            s,
+        let acme = s.tenant("acme").await;
+        let client = acme.client(ALL_SCOPES).await;
+        let writer = acme.token(ALL_SCOPES).await;
+        let admin = acme.user("boss", true).await.access_token;
+        let user = acme.user("ann", false).await;
+        Self {
             client,
             writer,
-            admin: String::new(),
-            user: String::new(),
-            user_id: u.id,
-        };
-        v.admin = v.password("boss", "boss-password").await.1["access_token"]
-            .as_str()
-            .unwrap()
-            .into();
-        v.user = v.password("ann", "ann-password").await.1["access_token"]
-            .as_str()
-            .unwrap()
-            .into();
-        v
+            admin,
+            user: user.access_token,
+            user_id: user.id,
+            s,
+        }
     }
 
     async fn password(&self, user: &str, pw: &str) -> (StatusCode, Value) {

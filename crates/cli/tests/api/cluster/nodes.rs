@@ -3,14 +3,18 @@
 //! an export is killed with SIGKILL mid-transfer; the other takes the job over and the
 //! external storage ends with every item exactly once.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{call_body, fresh_bucket_prefix, fresh_database, json_of, scale_out, TEST_MASTER_KEY};
+use std::sync::Arc;
+
+use callvault_testkit::PgTestDb;
+
+use crate::common::{
+    call_body, fresh_bucket_prefix, fresh_database, json_of, scale_out, TEST_MASTER_KEY,
+};
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 use reqwest::StatusCode;
@@ -19,11 +23,15 @@ use sha2::{Digest, Sha256};
 
 const ITEMS: u32 = 60;
 
-/// A configuration file for nodes of one deployment.
-async fn config(dir: &Path) -> PathBuf {
+/// A configuration file for nodes of one deployment, and the database it names (kept
+/// until the test ends).
+async fn config(dir: &Path) -> (PathBuf, Option<Arc<PgTestDb>>) {
     let mut text = String::from("export_lease_secs = 1\n");
+    let mut held = None;
     if scale_out() {
-        let db = fresh_database().await;
+        let pg = fresh_database().await;
+        let db = pg.url().to_string();
+        held = Some(pg);
         let s3 = fresh_bucket_prefix();
         text.push_str(&format!(
             "database_url = \"{db}\"\nblob_url = \"s3://{}/{}\"\nmaster_key = \"{TEST_MASTER_KEY}\"\n\
@@ -36,7 +44,7 @@ async fn config(dir: &Path) -> PathBuf {
     }
     let path = dir.join("callvault.toml");
     std::fs::write(&path, text).unwrap();
-    path
+    (path, held)
 }
 
 fn cli(dir: &Path, cfg: &Path, args: &[&str]) -> Value {
@@ -153,7 +161,7 @@ async fn exported_by(http: &reqwest::Client, base: &str) -> u64 {
 async fn an_export_whose_node_is_killed_is_taken_over_and_sends_each_item_once() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let cfg = config(d).await;
+    let (cfg, _db) = config(d).await;
     cli(d, &cfg, &["tenant", "create", "acme"]);
     let c = cli(
         d,
@@ -188,7 +196,7 @@ async fn an_export_whose_node_is_killed_is_taken_over_and_sends_each_item_once()
     // 60 one-minute recordings (~1 MB each), so the transfer takes a while.
     let mut expected = BTreeMap::new();
     for k in 0..ITEMS {
-        let g = common::guid(k + 1);
+        let g = crate::common::guid(k + 1);
         let start = (chrono::Utc::now() - chrono::Duration::days(2)
             + chrono::Duration::seconds(k.into()))
         .to_rfc3339();
