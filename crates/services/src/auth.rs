@@ -256,7 +256,14 @@ impl AuthService {
     ) -> ServiceResult<IssuedToken> {
         let client = self.check_client(client_id, client_secret).await?;
         let scopes = Self::narrow(&client, requested)?;
-        let record = self.store.user_by_login(client.tenant_id, login).await?;
+        let mut record = self.store.user_by_login(client.tenant_id, login).await?;
+        // The vendor's tutorials sign in as `firstname.lastname@vbc.prod`: a login that is
+        // not found as given is looked up again without a known realm suffix.
+        if record.is_none() {
+            if let Some(bare) = without_realm(login) {
+                record = self.store.user_by_login(client.tenant_id, bare).await?;
+            }
+        }
         // Unknown logins are checked against a fixed hash so both failures take as long.
         let hash = record
             .as_ref()
@@ -408,6 +415,15 @@ impl AuthService {
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Principal, Instant)>> {
         self.checked.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The realms the business-phone vendor appends to user names at sign-in.
+pub const SIGN_IN_REALMS: [&str; 1] = ["vbc.prod"];
+
+/// `login` without a trailing `@realm` of [`SIGN_IN_REALMS`], if it has one.
+fn without_realm(login: &str) -> Option<&str> {
+    let (bare, realm) = login.rsplit_once('@')?;
+    (!bare.is_empty() && SIGN_IN_REALMS.contains(&realm)).then_some(bare)
 }
 
 /// A valid argon2id hash of a random password nobody knows, checked for unknown logins.

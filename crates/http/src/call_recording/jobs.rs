@@ -50,16 +50,22 @@ pub fn render(ctx: &Ctx, account: &str, user: &str, job: &Job) -> Value {
         )),
         JobKind::Recordings => ctx.url(&format!("/bulkDownload/retrieve?jobId={}", job.id)),
     };
-    json!({
+    let mut v = json!({
         "_links": { "self": { "href": ctx.url(&format!("/accounts/{account}{}/{}", jobs_path(user, job.kind), job.id)) } },
         "download_url": download,
         "files_completed": job.files_completed,
         "files_total": job.files_total,
         "id": job.id,
         "status": job.status.as_str(),
-        "valid_until": job.valid_until.map(wire::time),
-        "error": job.error,
-    })
+    });
+    // The vendor's schema types these as strings: absent until they have a value.
+    if let Some(t) = job.valid_until {
+        v["valid_until"] = wire::time(t).into();
+    }
+    if let Some(e) = &job.error {
+        v["error"] = e.as_str().into();
+    }
+    v
 }
 
 /// The seed's filter body: the listing's filter names with string or number values.
@@ -111,10 +117,11 @@ async fn create(
     } else {
         "self".to_string()
     };
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(render(ctx, account, &path_user, &job)),
-    ))
+    // The vendor's `CreateExportJobHalResponse` is `{"job_ids": [...]}`; the job itself
+    // comes along, so clients that read the job object find it too.
+    let mut body = render(ctx, account, &path_user, &job);
+    body["job_ids"] = json!([job.id]);
+    Ok((StatusCode::ACCEPTED, Json(body)))
 }
 
 #[utoipa::path(
@@ -127,7 +134,7 @@ async fn create(
     ),
     request_body(content = Object, description = "Filters as in the listings: call_direction, call_id, caller_id, cnam, dnis, duration:gte, duration:lte, extension, start:gte, start:lte"),
     responses(
-        (status = 202, description = "The job: id, status, files_completed, files_total, valid_until, download_url"),
+        (status = 202, description = "The job: job_ids (the vendor's CreateExportJobHalResponse), id, status, files_completed, files_total, download_url; valid_until once complete"),
         (status = 400, description = "A malformed filter, named in `field`"),
         (status = 403, description = "Not allowed for this user"),
     ),
@@ -154,7 +161,7 @@ pub async fn create_company(
     ),
     request_body(content = Object, description = "Filters as in the listings: call_direction, call_id, caller_id, cnam, dnis, duration:gte, duration:lte, extension, start:gte, start:lte"),
     responses(
-        (status = 202, description = "The job: id, status, files_completed, files_total, valid_until, download_url"),
+        (status = 202, description = "The job: job_ids (the vendor's CreateExportJobHalResponse), id, status, files_completed, files_total, download_url; valid_until once complete"),
         (status = 400, description = "A malformed filter, named in `field`"),
         (status = 403, description = "Not allowed for this user"),
     ),
@@ -190,7 +197,7 @@ pub async fn create_company_transcriptions(
     ),
     request_body(content = Object, description = "Filters as in the listings: call_direction, call_id, caller_id, cnam, dnis, duration:gte, duration:lte, extension, start:gte, start:lte"),
     responses(
-        (status = 202, description = "The job: id, status, files_completed, files_total, valid_until, download_url"),
+        (status = 202, description = "The job: job_ids (the vendor's CreateExportJobHalResponse), id, status, files_completed, files_total, download_url; valid_until once complete"),
         (status = 400, description = "A malformed filter, named in `field`"),
         (status = 403, description = "Not allowed for this user"),
     ),

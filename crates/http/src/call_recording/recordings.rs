@@ -46,9 +46,8 @@ async fn find(
     id: &str,
     owner: &Owner,
 ) -> ApiResult<(Interaction, ContentItem)> {
-    let number: i64 = id.parse().map_err(|_| {
-        ApiError::bad_request("id", format!("recording id '{id}' is not an integer"))
-    })?;
+    // A path id that is not a number names no recording: 404, as for any unknown id.
+    let number: i64 = id.parse().map_err(|_| not_found(id))?;
     let i = state
         .vault
         .interaction_by_number(ctx.principal.tenant, number)
@@ -319,9 +318,7 @@ pub async fn audio(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     ctx.require(Scope::ContentRead)?;
-    let number: i64 = id.parse().map_err(|_| {
-        ApiError::bad_request("id", format!("recording id '{id}' is not an integer"))
-    })?;
+    let number: i64 = id.parse().map_err(|_| not_found(&id))?;
     let i = state
         .vault
         .interaction_by_number(ctx.principal.tenant, number)

@@ -174,12 +174,7 @@ pub async fn get(
             format!("No transcription for recording {id}"),
         )
     };
-    let number: i64 = id.parse().map_err(|_| {
-        ApiError::bad_request(
-            "recording_id",
-            format!("recording id '{id}' is not an integer"),
-        )
-    })?;
+    let number: i64 = id.parse().map_err(|_| not_found())?;
     let i = state
         .vault
         .interaction_by_number(ctx.principal.tenant, number)

@@ -170,6 +170,51 @@ async fn password_and_refresh_grants() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// A path id that is not a number names no recording: 404 like any unknown id.
+#[tokio::test]
+async fn a_path_id_that_is_not_a_number_is_not_found() {
+    let v = Vbc::new().await;
+    for path in [
+        format!("{P}/accounts/self/company_call_recordings/abc"),
+        format!("{P}/accounts/self/users/self/call_recordings/1x"),
+        format!("{P}/audio/recording/abc"),
+        format!("{P}/transcription/abc"),
+    ] {
+        let r =
+            v.s.http
+                .get(v.s.url(&path))
+                .bearer_auth(&v.admin)
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+/// The vendor's tutorials sign in as `name@vbc.prod`; other realms are not stripped.
+#[tokio::test]
+async fn sign_in_accepts_the_vendor_realm_suffix() {
+    let v = Vbc::new().await;
+    let (status, body) = v.password("ann@vbc.prod", "ann-password").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["access_token"].as_str().unwrap();
+    let (status, me) = v
+        .get(
+            token,
+            &format!("{P}/accounts/self/users/self/call_recordings"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    for login in ["ann@vbc.qa", "ann@", "@vbc.prod"] {
+        let (status, body) = v.password(login, "ann-password").await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+            "{login}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn company_recordings_hal_filters_and_paging() {
     let v = Vbc::new().await;
@@ -566,6 +611,15 @@ async fn export_jobs_run_in_the_background() {
     let (status, job) = json_of(r).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{job}");
     let id = job["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        job["job_ids"],
+        json!([id]),
+        "the vendor's CreateExportJobHalResponse"
+    );
+    assert!(
+        job.get("valid_until").is_none() && job.get("error").is_none(),
+        "absent until they have a value: {job}"
+    );
     assert!(job["download_url"]
         .as_str()
         .unwrap()
