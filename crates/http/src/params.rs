@@ -16,6 +16,15 @@ pub fn pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// [`pairs`] without the parameters whose value is empty or blank: the Call Recording API
+/// reads `start:lte=` or `status=` as not given, as a tolerant service does (the vendor's
+/// generated clients send every optional parameter, empty when unset).
+pub fn given_pairs(query: &str) -> Vec<(String, String)> {
+    let mut p = pairs(query);
+    p.retain(|(_, v)| !v.trim().is_empty());
+    p
+}
+
 impl Params {
     pub fn parse(query: &str) -> Self {
         Self(

@@ -13,7 +13,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use callvault_core::{Invalid, ScopeSet, Tenant, TenantId, User};
+use callvault_core::{Invalid, Scope, ScopeSet, Tenant, TenantId, User};
 use callvault_storage::meta::{AccessToken, ApiClient};
 use callvault_storage::prelude::*;
 use callvault_storage::StoreError;
@@ -189,6 +189,22 @@ impl AuthService {
         }
     }
 
+    /// What a signed-in user may do follows the user, not the application client they
+    /// signed in through (as with the vendor's API): reading and deleting recordings,
+    /// within what `Access` lets their role see (an account admin everything, a plain
+    /// user their own on-demand recordings). A requested `scope` can only narrow that.
+    /// The client's own scopes bound its client-credentials tokens alone.
+    fn user_scopes(requested: &ScopeSet) -> ServiceResult<ScopeSet> {
+        let role = ScopeSet::from_scopes([Scope::ContentRead, Scope::ContentDelete]);
+        if requested.is_empty() {
+            Ok(role)
+        } else if requested.is_subset_of(&role) {
+            Ok(requested.clone())
+        } else {
+            Err(ServiceError::Forbidden("invalid_scope".into()))
+        }
+    }
+
     async fn issue(
         &self,
         client: &ApiClient,
@@ -255,7 +271,7 @@ impl AuthService {
         requested: &ScopeSet,
     ) -> ServiceResult<IssuedToken> {
         let client = self.check_client(client_id, client_secret).await?;
-        let scopes = Self::narrow(&client, requested)?;
+        let scopes = Self::user_scopes(requested)?;
         let mut record = self.store.user_by_login(client.tenant_id, login).await?;
         // The vendor's tutorials sign in as `firstname.lastname@vbc.prod`: a login that is
         // not found as given is looked up again without a known realm suffix.

@@ -82,7 +82,7 @@ async fn retrieve_kind(
     kind: JobKind,
 ) -> ApiResult<Response> {
     ctx.require(Scope::ContentRead)?;
-    let pairs = crate::params::pairs(raw.as_deref().unwrap_or_default());
+    let pairs = crate::params::given_pairs(raw.as_deref().unwrap_or_default());
     // Real clients send `jobId` or `job_id`, and `login_name` or `userName`, which the
     // token already settles.
     let id = pairs

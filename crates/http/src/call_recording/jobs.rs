@@ -233,7 +233,7 @@ async fn list(
     ctx.require(Scope::ContentRead)?;
     ctx.account(account)?;
     let owner = job_owner(state, ctx, user).await?;
-    let pairs = crate::params::pairs(raw.as_deref().unwrap_or_default());
+    let pairs = crate::params::given_pairs(raw.as_deref().unwrap_or_default());
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let status = get("status")
         .map(|s| JobStatus::parse(s).ok_or_else(|| ApiError::bad_request("status", format!("status '{s}' is not one of pending, in_progress, complete, failed, expired"))))

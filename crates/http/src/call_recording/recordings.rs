@@ -70,7 +70,7 @@ async fn list(
     raw: Option<String>,
 ) -> ApiResult<Json<Value>> {
     ctx.require(Scope::ContentRead)?;
-    let pairs = crate::params::pairs(raw.as_deref().unwrap_or_default());
+    let pairs = crate::params::given_pairs(raw.as_deref().unwrap_or_default());
     let mut listing = filters::parse(&pairs)?;
     let base_href = match &owner {
         Owner::Company => {

@@ -120,7 +120,7 @@ pub async fn list(
     ctx.require(Scope::ContentRead)?;
     ctx.account(&account)?;
     ctx.company()?;
-    let pairs = crate::params::pairs(raw.as_deref().unwrap_or_default());
+    let pairs = crate::params::given_pairs(raw.as_deref().unwrap_or_default());
     let mut listing = filters::parse(&pairs)?;
     listing.query.recording_kind = Some(RecordingKind::Company);
     listing.query.transcription = Some(status_filter(&pairs)?);

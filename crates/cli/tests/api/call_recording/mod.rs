@@ -170,6 +170,81 @@ async fn password_and_refresh_grants() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// A user's token follows the user's role, not the scopes of the client they signed in
+/// through: an admin of a read-only client deletes company recordings.
+#[tokio::test]
+async fn a_users_rights_follow_the_user_not_the_client() {
+    let v = Vbc::new().await;
+    v.call(1, "2019-01-01T10:00:00Z", 1000, json!({})).await;
+    let (id, secret) = v.s.tenant_client("acme", "interaction-content:read").await;
+    let form = [
+        ("grant_type", "password"),
+        ("username", "boss@vbc.prod"),
+        ("password", "boss-password"),
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+    ];
+    let r =
+        v.s.http
+            .post(v.s.url("/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let admin = body["access_token"].as_str().unwrap();
+    let url =
+        v.s.url(&format!("{P}/accounts/self/company_call_recordings/1"));
+    let r =
+        v.s.http
+            .delete(&url)
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    // A plain user of the same client still sees no company recording.
+    let r =
+        v.s.http
+            .get(&url)
+            .bearer_auth(&v.user)
+            .send()
+            .await
+            .unwrap();
+    assert!(r.status().is_client_error());
+}
+
+/// Empty query values are parameters not given, as the vendor's generated clients send
+/// every optional parameter.
+#[tokio::test]
+async fn empty_query_values_are_not_given() {
+    let v = Vbc::new().await;
+    v.call(1, "2019-01-01T10:00:00Z", 1000, json!({})).await;
+    for q in [
+        "start:lte=",
+        "call_direction=",
+        "start:gte=&order=&page=",
+        "page_size= ",
+    ] {
+        let (status, page) = v
+            .get(
+                &v.admin,
+                &format!("{P}/accounts/self/company_call_recordings?{q}"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{q}: {page}");
+        assert_eq!(ids(&page, "recordings"), vec![1], "{q}");
+    }
+    let (status, _) = v
+        .get(
+            &v.admin,
+            &format!("{P}/accounts/self/users/self/call_recordings/jobs?status="),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 /// A path id that is not a number names no recording: 404 like any unknown id.
 #[tokio::test]
 async fn a_path_id_that_is_not_a_number_is_not_found() {
