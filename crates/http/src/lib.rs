@@ -29,6 +29,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -73,7 +75,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             limits.request_timeout,
         )
     };
-    let api = Router::new()
+    let (api, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/interaction-content", interaction_content::routes(timed()))
         .nest(
             "/interaction-content-export",
@@ -84,6 +86,9 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .merge(tenant_admin::routes().layer(timed()))
         .merge(oauth::routes().layer(timed()))
         .merge(ops::routes().layer(timed()))
+        .split_for_parts();
+    let api = api
+        .layer(axum::Extension(Arc::new(openapi::finish(doc))))
         .layer(DefaultBodyLimit::max(limits.max_json_body));
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
         let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");

@@ -5,22 +5,28 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use callvault_core::ScopeSet;
 use callvault_services::ServiceError;
 use serde_json::json;
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::params::Params;
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/Auth/connect/token", post(token))
-        .route("/auth/connect/token", post(token))
-        .route("/token", post(token))
+/// The same endpoint under the platform's path, its lower-case spelling, and the Call
+/// Recording API's `/token`; each is documented (the handler's path is the empty one it
+/// is nested at).
+pub fn routes() -> OpenApiRouter<AppState> {
+    ["/Auth/connect/token", "/auth/connect/token", "/token"]
+        .into_iter()
+        .fold(OpenApiRouter::new(), |r, at| {
+            r.nest(at, OpenApiRouter::new().routes(routes!(token)))
+        })
 }
 
 /// An RFC 6749 section 5.2 error.
@@ -59,7 +65,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 #[utoipa::path(
     post,
-    path = "/Auth/connect/token",
+    path = "",
     tag = "Auth",
     request_body(
         content_type = "application/x-www-form-urlencoded",

@@ -1,29 +1,45 @@
 //! Operational endpoints: liveness, readiness, metrics and the OpenAPI document.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json};
 use serde_json::json;
-use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(json!({ "status": "ok" })) }),
-        )
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route(
-            "/openapi.json",
-            get(|| async { Json(crate::openapi::ApiDoc::openapi()) }),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json))
 }
 
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "Operations",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`")))]
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// This document, built from the routers that serve the API.
+#[utoipa::path(get, path = "/openapi.json", tag = "Operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document")))]
+async fn openapi_json(Extension(doc): Extension<Arc<utoipa::openapi::OpenApi>>) -> Response {
+    Json(doc.as_ref().clone()).into_response()
+}
+
+/// Readiness: the metadata store answers.
+#[utoipa::path(get, path = "/readyz", tag = "Operations",
+    responses(
+        (status = 200, description = "`{\"status\": \"ready\"}`"),
+        (status = 503, description = "The metadata store is unreachable"),
+    ))]
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.vault.ping().await {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
@@ -38,6 +54,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Prometheus metrics, when enabled.
+#[utoipa::path(get, path = "/metrics", tag = "Operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition format"),
+        (status = 404, description = "Metrics are disabled"),
+    ))]
 async fn metrics(State(state): State<AppState>) -> Response {
     match &state.metrics {
         Some(handle) => (

@@ -2,17 +2,19 @@
 //! `callvault tenant ...` commands do, for a tenant's own automation.
 
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use callvault_core::Scope;
 use serde_json::{json, Value};
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/admin/tenant/api-token", post(new_api_token))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(new_api_token))
 }
 
 #[utoipa::path(

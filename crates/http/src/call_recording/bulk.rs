@@ -33,9 +33,9 @@ const ITEMS_PER_READ: u32 = 100;
 
 #[utoipa::path(
     get,
-    path = "/call_recording/v1/api/bulkDownload/retrieve",
+    path = "/bulkDownload/retrieve",
     tag = "Call Recording",
-    description = "Download a completed recording export as a ZIP. Also served under the other three prefixes.",
+    description = "Download a completed recording export as a ZIP.",
     params(
         ("jobId" = String, Query, description = "The job id (job_id is accepted too)"),
     ),
@@ -53,9 +53,9 @@ pub async fn retrieve(state: State<AppState>, ctx: Ctx, raw: RawQuery) -> ApiRes
 
 #[utoipa::path(
     get,
-    path = "/call_recording/v1/api/bulkDownload/recordings_transcriptions/retrieve",
+    path = "/bulkDownload/recordings_transcriptions/retrieve",
     tag = "Call Recording",
-    description = "Download a completed recording-and-transcription export as a ZIP. Also served under the other three prefixes.",
+    description = "Download a completed recording-and-transcription export as a ZIP.",
     params(
         ("jobId" = String, Query, description = "The job id (job_id is accepted too)"),
     ),

@@ -126,9 +126,9 @@ async fn create(
 
 #[utoipa::path(
     post,
-    path = "/call_recording/v1/api/accounts/{account}/company_call_recordings/export",
+    path = "/accounts/{account}/company_call_recordings/export",
     tag = "Call Recording",
-    description = "Export company recordings. Also served under the other three prefixes.",
+    description = "Export company recordings.",
     params(
         ("account" = String, Path, description = "self or the account id"),
     ),
@@ -153,9 +153,9 @@ pub async fn create_company(
 
 #[utoipa::path(
     post,
-    path = "/call_recording/v1/api/accounts/{account}/company_call_recordings/recordings_transcriptions/export",
+    path = "/accounts/{account}/company_call_recordings/recordings_transcriptions/export",
     tag = "Call Recording",
-    description = "Export company recordings with their transcriptions. Also served under the other three prefixes.",
+    description = "Export company recordings with their transcriptions.",
     params(
         ("account" = String, Path, description = "self or the account id"),
     ),
@@ -188,9 +188,9 @@ pub async fn create_company_transcriptions(
 
 #[utoipa::path(
     post,
-    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/export",
+    path = "/accounts/{account}/users/{user}/call_recordings/export",
     tag = "Call Recording",
-    description = "Export a user's on-demand recordings. Also served under the other three prefixes.",
+    description = "Export a user's on-demand recordings.",
     params(
         ("account" = String, Path, description = "self or the account id"),
         ("user" = String, Path, description = "self or a user id"),
@@ -271,9 +271,9 @@ async fn list(
 
 #[utoipa::path(
     get,
-    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/jobs",
+    path = "/accounts/{account}/users/{user}/call_recordings/jobs",
     tag = "Call Recording",
-    description = "A user's recording export jobs. Also served under the other three prefixes.",
+    description = "A user's recording export jobs.",
     params(
         ("account" = String, Path, description = "self or the account id"),
         ("user" = String, Path, description = "self or a user id"),
@@ -298,9 +298,9 @@ pub async fn list_recordings(
 
 #[utoipa::path(
     get,
-    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/recordings_transcriptions/jobs",
+    path = "/accounts/{account}/users/{user}/call_recordings/recordings_transcriptions/jobs",
     tag = "Call Recording",
-    description = "A user's recording-and-transcription export jobs. Also served under the other three prefixes.",
+    description = "A user's recording-and-transcription export jobs.",
     params(
         ("account" = String, Path, description = "self or the account id"),
         ("user" = String, Path, description = "self or a user id"),
@@ -356,9 +356,9 @@ async fn get(
 
 #[utoipa::path(
     get,
-    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/jobs/{id}",
+    path = "/accounts/{account}/users/{user}/call_recordings/jobs/{id}",
     tag = "Call Recording",
-    description = "One recording export job. Also served under the other three prefixes.",
+    description = "One recording export job.",
     params(
         ("account" = String, Path, description = "self or the account id"),
         ("user" = String, Path, description = "self or a user id"),
@@ -380,9 +380,9 @@ pub async fn get_recordings(
 
 #[utoipa::path(
     get,
-    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/recordings_transcriptions/jobs/{id}",
+    path = "/accounts/{account}/users/{user}/call_recordings/recordings_transcriptions/jobs/{id}",
     tag = "Call Recording",
-    description = "One recording-and-transcription export job. Also served under the other three prefixes.",
+    description = "One recording-and-transcription export job.",
     params(
         ("account" = String, Path, description = "self or the account id"),
         ("user" = String, Path, description = "self or a user id"),

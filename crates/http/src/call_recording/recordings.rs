@@ -101,9 +101,9 @@ async fn list(
 
 #[utoipa::path(
     get,
-    path = "/call_recording/v1/api/accounts/{account}/company_call_recordings",
+    path = "/accounts/{account}/company_call_recordings",
     tag = "Call Recording",
-    description = "Company call recordings (account admins). Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    description = "Company call recordings (account admins).",
     params(
         ("account" = String, Path, description = "self or the account id"),
         ("call_direction" = Option<String>, Query, description = "INBOUND, OUTBOUND or INTRA_PBX"),
@@ -140,9 +140,9 @@ pub async fn list_company(
 
 #[utoipa::path(
     get,
-    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings",
+    path = "/accounts/{account}/users/{user}/call_recordings",
     tag = "Call Recording",
-    description = "A user's on-demand call recordings. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    description = "A user's on-demand call recordings.",
     params(
         ("account" = String, Path, description = "self or the account id"),
         ("user" = String, Path, description = "self or a user id"),
@@ -180,9 +180,9 @@ pub async fn list_user(
 
 #[utoipa::path(
     get,
-    path = "/call_recording/v1/api/accounts/{account}/company_call_recordings/{id}",
+    path = "/accounts/{account}/company_call_recordings/{id}",
     tag = "Call Recording",
-    description = "One company call recording. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    description = "One company call recording.",
     params(
         ("account" = String, Path, description = "self or the account id"),
         ("id" = i64, Path, description = "Recording id"),
@@ -207,9 +207,9 @@ pub async fn get_company(
 
 #[utoipa::path(
     get,
-    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/{id}",
+    path = "/accounts/{account}/users/{user}/call_recordings/{id}",
     tag = "Call Recording",
-    description = "One on-demand call recording. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    description = "One on-demand call recording.",
     params(
         ("account" = String, Path, description = "self or the account id"),
         ("user" = String, Path, description = "self or a user id"),
@@ -245,9 +245,9 @@ async fn delete(state: &AppState, ctx: &Ctx, id: &str, owner: &Owner) -> ApiResu
 
 #[utoipa::path(
     delete,
-    path = "/call_recording/v1/api/accounts/{account}/company_call_recordings/{id}",
+    path = "/accounts/{account}/company_call_recordings/{id}",
     tag = "Call Recording",
-    description = "Delete a company call recording. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    description = "Delete a company call recording.",
     params(
         ("account" = String, Path, description = "self or the account id"),
         ("id" = i64, Path, description = "Recording id"),
@@ -270,9 +270,9 @@ pub async fn delete_company(
 
 #[utoipa::path(
     delete,
-    path = "/call_recording/v1/api/accounts/{account}/users/{user}/call_recordings/{id}",
+    path = "/accounts/{account}/users/{user}/call_recordings/{id}",
     tag = "Call Recording",
-    description = "Delete an on-demand call recording. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    description = "Delete an on-demand call recording.",
     params(
         ("account" = String, Path, description = "self or the account id"),
         ("user" = String, Path, description = "self or a user id"),
@@ -298,9 +298,9 @@ pub async fn delete_user(
 /// on-demand recordings for a plain user.
 #[utoipa::path(
     get,
-    path = "/call_recording/v1/api/audio/recording/{id}",
+    path = "/audio/recording/{id}",
     tag = "Call Recording",
-    description = "The recording's audio; Range requests answer 206. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    description = "The recording's audio; Range requests answer 206.",
     params(
         ("id" = i64, Path, description = "Recording id"),
     ),

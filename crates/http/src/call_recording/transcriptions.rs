@@ -85,9 +85,9 @@ fn v1_prefix(prefix: &str) -> String {
 
 #[utoipa::path(
     get,
-    path = "/call_recording/v1/api/accounts/{account}/company_call_recordings/transcriptions",
+    path = "/accounts/{account}/company_call_recordings/transcriptions",
     tag = "Call Recording",
-    description = "Company recording transcriptions and their states. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    description = "Company recording transcriptions and their states.",
     params(
         ("account" = String, Path, description = "self or the account id"),
         ("call_direction" = Option<String>, Query, description = "INBOUND, OUTBOUND or INTRA_PBX"),
@@ -149,9 +149,9 @@ pub async fn list(
 /// `GET /v1/api/transcription/{recording_id}`: the transcript document.
 #[utoipa::path(
     get,
-    path = "/call_recording/v1/api/transcription/{recording_id}",
+    path = "/transcription/{recording_id}",
     tag = "Call Recording",
-    description = "The transcript of a recording. Also served under /call_recording/api, /t/vbc.prod/call_recording/api and /t/vbc.prod/call_recording/v1/api.",
+    description = "The transcript of a recording.",
     params(
         ("recording_id" = i64, Path, description = "Recording id"),
     ),

@@ -83,11 +83,11 @@ fn creator(auth: &Authed) -> String {
 
 #[utoipa::path(
     post,
-    path = "/interaction-content-export/interactions/jobs/schedule-recurring-export",
+    path = "",
     tag = "Interaction Content Export",
     request_body = RecurringBody,
     responses(
-        (status = 200, description = "`{\"jobId\": ...}`; the job runs every hour, exporting content stored more than 12 hours before each run. Also served at `.../schedule-recurring-job`."),
+        (status = 200, description = "`{\"jobId\": ...}`; the job runs every hour, exporting content stored more than 12 hours before each run."),
         (status = 400, description = "A bad body field, named in `field`"),
     ),
     security(("bearer" = ["interaction-content:read"]))
@@ -115,7 +115,7 @@ pub async fn schedule_recurring(
 
 #[utoipa::path(
     post,
-    path = "/interaction-content-export/interactions/jobs/schedule-batch-export",
+    path = "/interactions/jobs/schedule-batch-export",
     tag = "Interaction Content Export",
     request_body = BatchBody,
     responses(
@@ -147,7 +147,7 @@ pub async fn schedule_batch(
 
 #[utoipa::path(
     get,
-    path = "/interaction-content-export/interactions/jobs",
+    path = "/interactions/jobs",
     tag = "Interaction Content Export",
     params(
         ("page" = Option<u32>, Query, description = "1-based page (default 1)"),
@@ -201,7 +201,7 @@ fn job_id(raw: &str) -> ApiResult<Uuid> {
 
 #[utoipa::path(
     get,
-    path = "/interaction-content-export/interactions/jobs/{id}",
+    path = "/interactions/jobs/{id}",
     tag = "Interaction Content Export",
     params(("id" = String, Path, description = "Job UUID")),
     responses(
@@ -222,7 +222,7 @@ pub async fn get_job(
 
 #[utoipa::path(
     post,
-    path = "/interaction-content-export/interactions/jobs/{id}/{action}",
+    path = "/interactions/jobs/{id}/{action}",
     tag = "Interaction Content Export",
     params(
         ("id" = String, Path, description = "Job UUID"),

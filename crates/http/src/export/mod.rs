@@ -7,43 +7,31 @@ mod jobs;
 mod storage;
 mod wire;
 
-use axum::routing::{get, post};
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 
-pub(crate) use jobs::{
-    __path_get_job, __path_job_action, __path_list_jobs, __path_schedule_batch,
-    __path_schedule_recurring,
-};
-pub(crate) use storage::{
-    __path_create_storage, __path_delete_storage, __path_get_storage, __path_list_storages,
-};
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/external-storage",
-            post(storage::create_storage).get(storage::list_storages),
+pub fn routes() -> OpenApiRouter<AppState> {
+    // The seed's own example request spells the recurring export `schedule-recurring-job`:
+    // both paths are served, and documented.
+    let recurring = [
+        "/interactions/jobs/schedule-recurring-export",
+        "/interactions/jobs/schedule-recurring-job",
+    ]
+    .into_iter()
+    .fold(OpenApiRouter::new(), |r, at| {
+        r.nest(
+            at,
+            OpenApiRouter::new().routes(routes!(jobs::schedule_recurring)),
         )
-        .route(
-            "/external-storage/{id}",
-            get(storage::get_storage).delete(storage::delete_storage),
-        )
-        .route(
-            "/interactions/jobs/schedule-recurring-export",
-            post(jobs::schedule_recurring),
-        )
-        // The spelling the seed's own example request uses.
-        .route(
-            "/interactions/jobs/schedule-recurring-job",
-            post(jobs::schedule_recurring),
-        )
-        .route(
-            "/interactions/jobs/schedule-batch-export",
-            post(jobs::schedule_batch),
-        )
-        .route("/interactions/jobs", get(jobs::list_jobs))
-        .route("/interactions/jobs/{id}", get(jobs::get_job))
-        .route("/interactions/jobs/{id}/{action}", post(jobs::job_action))
+    });
+    OpenApiRouter::new()
+        .routes(routes!(storage::create_storage, storage::list_storages))
+        .routes(routes!(storage::get_storage, storage::delete_storage))
+        .routes(routes!(jobs::schedule_batch))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::get_job))
+        .routes(routes!(jobs::job_action))
+        .merge(recurring)
 }

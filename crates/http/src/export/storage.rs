@@ -40,7 +40,7 @@ pub fn storage_id(raw: &str) -> Result<Uuid, ApiError> {
 
 #[utoipa::path(
     post,
-    path = "/interaction-content-export/external-storage",
+    path = "/external-storage",
     tag = "Interaction Content Export",
     request_body = StorageBody,
     responses(
@@ -80,7 +80,7 @@ pub async fn create_storage(
 
 #[utoipa::path(
     get,
-    path = "/interaction-content-export/external-storage",
+    path = "/external-storage",
     tag = "Interaction Content Export",
     responses((status = 200, description = "`{\"items\": [...]}`, oldest first")),
     security(("bearer" = ["interaction-content:read"]))
@@ -99,7 +99,7 @@ pub async fn list_storages(State(state): State<AppState>, auth: Authed) -> ApiRe
 
 #[utoipa::path(
     get,
-    path = "/interaction-content-export/external-storage/{id}",
+    path = "/external-storage/{id}",
     tag = "Interaction Content Export",
     params(("id" = String, Path, description = "External storage UUID")),
     responses(
@@ -123,7 +123,7 @@ pub async fn get_storage(
 
 #[utoipa::path(
     delete,
-    path = "/interaction-content-export/external-storage/{id}",
+    path = "/external-storage/{id}",
     tag = "Interaction Content Export",
     params(("id" = String, Path, description = "External storage UUID")),
     responses(

@@ -13,7 +13,7 @@ use callvault_core::content::extension_for;
 
 #[utoipa::path(
     get,
-    path = "/interaction-content/interactions/{guid}/content/{contentKey}",
+    path = "/interactions/{guid}/content/{contentKey}",
     tag = "Interaction Content",
     params(
         ("guid" = String, Path, description = "36-character interaction GUID"),
@@ -44,7 +44,7 @@ pub async fn download(
 
 #[utoipa::path(
     delete,
-    path = "/interaction-content/interactions/{guid}/content/{contentKey}",
+    path = "/interactions/{guid}/content/{contentKey}",
     tag = "Interaction Content",
     params(
         ("guid" = String, Path, description = "36-character interaction GUID"),

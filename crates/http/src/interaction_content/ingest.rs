@@ -113,7 +113,7 @@ impl InteractionBody {
 
 #[utoipa::path(
     put,
-    path = "/interaction-content/interactions/{guid}",
+    path = "/interactions/{guid}",
     tag = "Ingest",
     params(("guid" = String, Path, description = "36-character interaction GUID chosen by the client")),
     request_body(content = InteractionBody),
@@ -208,7 +208,7 @@ fn upload_from(headers: &HeaderMap, params: &Params) -> ApiResult<ContentUpload>
 
 #[utoipa::path(
     put,
-    path = "/interaction-content/interactions/{guid}/content/{contentKey}",
+    path = "/interactions/{guid}/content/{contentKey}",
     tag = "Ingest",
     params(
         ("guid" = String, Path, description = "GUID of an existing interaction"),

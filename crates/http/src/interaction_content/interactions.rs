@@ -17,7 +17,7 @@ pub const MAX_BATCH: usize = 1000;
 
 #[utoipa::path(
     get,
-    path = "/interaction-content/interactions/{guid}",
+    path = "/interactions/{guid}",
     tag = "Interaction Content",
     params(("guid" = String, Path, description = "36-character interaction GUID")),
     responses(
@@ -42,7 +42,7 @@ pub async fn get_interaction(
 
 #[utoipa::path(
     delete,
-    path = "/interaction-content/interactions/{guid}",
+    path = "/interactions/{guid}",
     tag = "Interaction Content",
     params(("guid" = String, Path, description = "36-character interaction GUID")),
     responses(
@@ -70,7 +70,7 @@ pub struct DeleteBatch {
 
 #[utoipa::path(
     post,
-    path = "/interaction-content/interactions/delete-batch",
+    path = "/interactions/delete-batch",
     tag = "Interaction Content",
     request_body(content = DeleteBatch, description = "At most 1000 GUIDs"),
     responses(

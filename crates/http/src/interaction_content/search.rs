@@ -44,7 +44,7 @@ fn filter_from(params: &Params) -> ApiResult<SearchFilter> {
 
 #[utoipa::path(
     get,
-    path = "/interaction-content/interactions",
+    path = "/interactions",
     tag = "Interaction Content",
     params(
         ("start" = String, Query, description = "Inclusive ISO 8601 start; at most 7 days before end"),

@@ -11,8 +11,6 @@ mod render;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use callvault_core::{ContentType, Interaction, InteractionQuery, Tenant};
@@ -20,6 +18,8 @@ use callvault_services::paging::Scanned;
 use callvault_services::ServiceError;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::range::serve_content;
@@ -31,13 +31,13 @@ use record::{record, Record};
 /// a reader connection for long.
 const MAX_SCANNED: u64 = 100_000;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/recordings/files", get(list_xml))
-        .route("/api/recordings/files/", get(list_xml))
-        .route("/api/recordings/files.xml", get(list_xml))
-        .route("/api/recordings/files.csv", get(list_csv))
-        .route("/api/recordings/files/{*filename}", get(download))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_xml))
+        .routes(routes!(list_xml_slash))
+        .routes(routes!(list_xml_named))
+        .routes(routes!(list_csv))
+        .routes(routes!(download))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +129,7 @@ fn tenant_tz(t: &Tenant) -> Tz {
     get,
     path = "/api/recordings/files",
     tag = "Recordings files",
-    description = "Recording files as XML (also at /api/recordings/files.xml).",
+    description = "Recording files as XML.",
     params(
         ("d" = Option<String>, Query, description = "A date or a comma-separated range: 2007-08-05, 2007-08-05 13:15Z, 20070805T1315Z, today, today-7d"),
         ("tz" = Option<String>, Query, description = "IANA time zone for dates without one; default the tenant's"),
@@ -147,6 +147,32 @@ fn tenant_tz(t: &Tenant) -> Tz {
     security(("basic" = []))
 )]
 pub async fn list_xml(state: State<AppState>, headers: HeaderMap, query: RawQuery) -> Response {
+    list(state, headers, query, Format::Xml).await
+}
+
+/// `/api/recordings/files` with a trailing slash, as some clients send it.
+#[utoipa::path(get, path = "/api/recordings/files/", tag = "Recordings files",
+    description = "The XML listing of /api/recordings/files, under the path with a trailing slash.",
+    responses((status = 200, description = "As /api/recordings/files", content_type = "application/xml")),
+    security(("basic" = [])))]
+pub async fn list_xml_slash(
+    state: State<AppState>,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> Response {
+    list(state, headers, query, Format::Xml).await
+}
+
+/// The XML listing under its explicit name.
+#[utoipa::path(get, path = "/api/recordings/files.xml", tag = "Recordings files",
+    description = "The XML listing of /api/recordings/files, under its explicit name.",
+    responses((status = 200, description = "As /api/recordings/files", content_type = "application/xml")),
+    security(("basic" = [])))]
+pub async fn list_xml_named(
+    state: State<AppState>,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> Response {
     list(state, headers, query, Format::Xml).await
 }
 
@@ -267,7 +293,7 @@ async fn scan(state: &AppState, tenant: &Tenant, q: &FilesQuery) -> Result<Vec<R
 /// anything but a recording the tenant owns.
 #[utoipa::path(
     get,
-    path = "/api/recordings/files/{filename}",
+    path = "/api/recordings/files/{*filename}",
     tag = "Recordings files",
     params(("filename" = String, Path, description = "A listed file name, e.g. S20071220/R2007122003163601000.wav")),
     responses(
