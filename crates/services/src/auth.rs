@@ -301,7 +301,7 @@ impl AuthService {
         let client = self.check_client(client_id, client_secret).await?;
         let stored = self
             .store
-            .take_refresh_token(&hash_secret(refresh_token))
+            .take_refresh_token(&hash_secret(refresh_token), &client.client_id)
             .await?;
         let stored = match stored {
             Some(t) if t.client_id == client.client_id && t.expires_at > Utc::now() => t,

@@ -95,8 +95,13 @@ pub trait ClientStore: Send + Sync + 'static {
     async fn delete_expired_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 
     async fn insert_refresh_token(&self, token: &AccessToken) -> StoreResult<()>;
-    /// Removes and answers a refresh token, so that each is used once.
-    async fn take_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<AccessToken>>;
+    /// Removes and answers a refresh token of `client_id`, so that each is used once; a
+    /// token of another client is left alone (presenting it must not burn it).
+    async fn take_refresh_token(
+        &self,
+        token_hash: &[u8],
+        client_id: &str,
+    ) -> StoreResult<Option<AccessToken>>;
 }
 
 /// Users: agents who sign in with a login and password.

@@ -139,11 +139,16 @@ impl ClientStore for SqlStore {
 
     /// One statement: of nodes racing for the same token, only the one whose delete
     /// removes the row gets it back.
-    async fn take_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<AccessToken>> {
+    async fn take_refresh_token(
+        &self,
+        token_hash: &[u8],
+        client_id: &str,
+    ) -> StoreResult<Option<AccessToken>> {
         let q = Query::new(format!(
-            "DELETE FROM refresh_tokens WHERE token_hash = $1 RETURNING {TOKEN_COLUMNS}"
+            "DELETE FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2 \
+             RETURNING {TOKEN_COLUMNS}"
         ));
-        self.write_fetch(q.bind(token_hash))
+        self.write_fetch(q.bind(token_hash).bind(client_id))
             .await?
             .into_iter()
             .next()

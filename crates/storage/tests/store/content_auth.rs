@@ -154,7 +154,15 @@ async fn clients_tokens_and_refresh_tokens_used_once(db: TestDb) {
 
     let refresh = token(b"r1", t, "c1", Some("u1"), 100);
     n1.insert_refresh_token(&refresh).await.unwrap();
-    let (a, b) = tokio::join!(n1.take_refresh_token(b"r1"), n2.take_refresh_token(b"r1"));
+    assert_eq!(
+        n1.take_refresh_token(b"r1", "c2").await.unwrap(),
+        None,
+        "another client's presentation does not burn it"
+    );
+    let (a, b) = tokio::join!(
+        n1.take_refresh_token(b"r1", "c1"),
+        n2.take_refresh_token(b"r1", "c1")
+    );
     let taken: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
     assert_eq!(taken, vec![refresh], "exactly one node gets the token");
 
@@ -173,7 +181,7 @@ async fn clients_tokens_and_refresh_tokens_used_once(db: TestDb) {
     assert!(n2.revoke_client("c1").await.unwrap());
     assert!(!n2.revoke_client("c1").await.unwrap());
     assert_eq!(n1.token_by_hash(b"h1").await.unwrap(), None);
-    assert_eq!(n1.take_refresh_token(b"r2").await.unwrap(), None);
+    assert_eq!(n1.take_refresh_token(b"r2", "c1").await.unwrap(), None);
     assert!(matches!(
         n1.insert_token(&token(b"h2", t, "c1", None, 100)).await,
         Err(StoreError::NotFound(_))

@@ -146,8 +146,9 @@ pub(crate) async fn transcript(
         "refresh",
         s.insert_refresh_token(&token(b"q", t, "c1", None, 5)).await
     );
-    log!("take", s.take_refresh_token(b"r").await);
-    log!("take", s.take_refresh_token(b"r").await);
+    log!("take", s.take_refresh_token(b"r", "c2").await);
+    log!("take", s.take_refresh_token(b"r", "c1").await);
+    log!("take", s.take_refresh_token(b"r", "c1").await);
     log!("expired", s.delete_expired_tokens(ts(50)).await);
     log!("revoke", s.revoke_client("c1").await);
     log!("revoke", s.revoke_client("c1").await);

@@ -245,6 +245,47 @@ async fn empty_query_values_are_not_given() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// A refresh token presented by another client is refused and stays usable by its own.
+#[tokio::test]
+async fn a_refresh_token_presented_by_another_client_is_not_burned() {
+    let v = Vbc::new().await;
+    let (_, body) = v.password("ann", "ann-password").await;
+    let refresh = body["refresh_token"].as_str().unwrap().to_string();
+    let other = v.s.tenant_client("acme", ALL_SCOPES).await;
+    let grant = |c: &(String, String)| {
+        vec![
+            ("grant_type", "refresh_token".to_string()),
+            ("refresh_token", refresh.clone()),
+            ("client_id", c.0.clone()),
+            ("client_secret", c.1.clone()),
+        ]
+    };
+    let r =
+        v.s.http
+            .post(v.s.url("/token"))
+            .form(&grant(&other))
+            .send()
+            .await
+            .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let r =
+        v.s.http
+            .post(v.s.url("/token"))
+            .form(&grant(&v.client))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the owner's refresh still works"
+    );
+}
+
 /// A path id that is not a number names no recording: 404 like any unknown id.
 #[tokio::test]
 async fn a_path_id_that_is_not_a_number_is_not_found() {
