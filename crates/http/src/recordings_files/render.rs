@@ -62,23 +62,30 @@ pub fn xml_error(status: u16, field: Option<&str>, message: &str) -> Vec<u8> {
     w.into_inner()
 }
 
-/// A cell a spreadsheet would evaluate (`=`, `+`, `-`, `@`, tab, CR first) gets a leading
-/// `'`, as OWASP advises. Signed plain numbers (`+14155551234`, `-5`) are not formulas and
-/// are left alone so phone numbers survive.
+/// A cell a spreadsheet would evaluate gets a leading `'`, as OWASP advises: one whose
+/// first character is `=`, `+`, `-`, `@`, tab or CR, also after leading whitespace
+/// (spreadsheets trim it before they evaluate). Signed plain numbers (`+14155551234`,
+/// `-5`) are not formulas and are left alone so phone numbers survive. Control
+/// characters other than tab and line breaks (NUL above all) are dropped, as in XML.
 pub fn csv_cell(value: &str) -> String {
-    let Some(first) = value.chars().next() else {
-        return String::new();
+    let value: String = value
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let head = value.trim_start_matches(|c: char| c.is_whitespace() && c != '\t' && c != '\r');
+    let Some(first) = head.chars().next() else {
+        return value;
     };
     let risky = matches!(first, '=' | '+' | '-' | '@' | '\t' | '\r');
     let plain_number = matches!(first, '+' | '-')
-        && value.len() > 1
-        && value[1..]
+        && head.len() > 1
+        && head[1..]
             .bytes()
             .all(|b| b.is_ascii_digit() || b == b'.' || b == b' ');
     if risky && !plain_number {
         format!("'{value}")
     } else {
-        value.to_string()
+        value
     }
 }
 
@@ -111,6 +118,21 @@ mod tests {
         assert_eq!(csv_cell("-5"), "-5");
         assert_eq!(csv_cell("bill"), "bill");
         assert_eq!(csv_cell(""), "");
+    }
+
+    #[test]
+    fn formulas_behind_leading_whitespace_are_neutralised() {
+        assert_eq!(csv_cell(" =1+1"), "' =1+1");
+        assert_eq!(csv_cell("\u{a0}\n@SUM(A1)"), "'\u{a0}\n@SUM(A1)");
+        assert_eq!(csv_cell("  -2+3"), "'  -2+3");
+        assert_eq!(csv_cell(" +14155551234"), " +14155551234");
+        assert_eq!(csv_cell("   "), "   ");
+    }
+
+    #[test]
+    fn control_characters_are_dropped() {
+        assert_eq!(csv_cell("a\u{0}b\u{1b}c"), "abc");
+        assert_eq!(csv_cell("\u{0}=1"), "'=1");
     }
 
     #[test]
