@@ -60,6 +60,35 @@ pub fn check_relative_path(field: &str, value: &str, allow_empty: bool) -> Resul
     }
 }
 
+/// Checks a storage endpoint from a request: an absolute `http` or `https` URL with a
+/// host, without credentials, query or fragment. The storage clients sign requests to
+/// it, and some panic on what is not a URL, so nothing else may reach them.
+pub fn check_endpoint(field: &str, value: &str) -> Result<(), Invalid> {
+    let bad = |why: &str| {
+        Invalid::new(
+            field,
+            format!("{field} must be an http or https URL such as https://s3.example.com: {why}"),
+        )
+    };
+    let url = url::Url::parse(value).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad(&format!("the scheme is {}", url.scheme())));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("credentials belong in the credentials object"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("it has a query or fragment"));
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("it contains spaces or control characters"));
+    }
+    Ok(())
+}
+
 /// Where a local target lives: always under the server's export root.
 pub fn local_dir(root: &Path, path: &str) -> PathBuf {
     root.join(path.trim_matches('/'))
@@ -101,6 +130,7 @@ pub fn connect(
                 .with_client_options(client_options())
                 .with_retry(retry());
             if let Some(e) = endpoint {
+                check_endpoint("configuration.endpoint", e)?;
                 b = b
                     .with_endpoint(e)
                     .with_virtual_hosted_style_request(false)
@@ -138,6 +168,7 @@ pub fn connect(
                 .with_client_options(client_options())
                 .with_retry(retry());
             if let Some(e) = endpoint {
+                check_endpoint("configuration.endpoint", e)?;
                 b = b
                     .with_endpoint(e.clone())
                     .with_allow_http(e.starts_with("http://"));
