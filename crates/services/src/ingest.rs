@@ -229,12 +229,7 @@ impl Vault {
             let sha256 = hex::encode(hasher.finalize());
             verify_declared(upload, length, &sha256)?;
             if let Some(buf) = &json {
-                serde_json::from_slice::<serde::de::IgnoredAny>(buf).map_err(|e| {
-                    ServiceError::UnsupportedMedia {
-                        field: "body".into(),
-                        message: format!("the content is not valid JSON: {e}"),
-                    }
-                })?;
+                check_json(buf)?;
             }
             Ok(sha256)
         });
@@ -297,4 +292,77 @@ fn verify_declared(upload: &ContentUpload, length: u64, sha256: &str) -> Service
         }
     }
     Ok(())
+}
+
+/// Deepest nesting of arrays and objects accepted in JSON content: far beyond any real
+/// transcript, far below what would make a reader of the stored document recurse deeply.
+pub const MAX_JSON_DEPTH: usize = 128;
+
+/// JSON content must be UTF-8 (RFC 8259), nested at most [`MAX_JSON_DEPTH`] deep, and
+/// well-formed. serde_json skips what it ignores without checking either of the first
+/// two, so they are checked here first.
+fn check_json(buf: &[u8]) -> Result<(), ServiceError> {
+    let refuse = |message: String| ServiceError::UnsupportedMedia {
+        field: "body".into(),
+        message,
+    };
+    std::str::from_utf8(buf)
+        .map_err(|e| refuse(format!("the JSON content is not valid UTF-8: {e}")))?;
+    if json_depth(buf) > MAX_JSON_DEPTH {
+        return Err(refuse(format!(
+            "the JSON content is nested more than {MAX_JSON_DEPTH} levels deep"
+        )));
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(buf)
+        .map_err(|e| refuse(format!("the content is not valid JSON: {e}")))?;
+    Ok(())
+}
+
+/// The deepest nesting of `[` and `{` outside strings.
+fn json_depth(buf: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in buf {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_must_be_utf8() {
+        let e = check_json(b"{\"text\":\"\xff\xfe bad\"}").unwrap_err();
+        assert!(e.to_string().contains("UTF-8"), "{e}");
+        assert!(check_json("{\"text\":\"grüße\"}".as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn json_nesting_is_bounded() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(check_json(deep(MAX_JSON_DEPTH).as_bytes()).is_ok());
+        let e = check_json(deep(100_000).as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("nested"), "{e}");
+        // Brackets inside strings, escaped quotes included, do not count.
+        let s = format!("{{\"t\":\"{}\\\"{}\"}}", "[".repeat(500), "{".repeat(500));
+        assert!(check_json(s.as_bytes()).is_ok());
+    }
 }
