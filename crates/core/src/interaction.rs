@@ -143,24 +143,43 @@ impl InteractionMeta {
         for ext in &self.extensions {
             check_identifier("extensions", ext)?;
         }
+        let a = &self.attributes;
         let shorts = [
             ("callerName", &self.caller_name),
             ("queueId", &self.queue_id),
             ("queueName", &self.queue_name),
             ("channel", &self.channel),
+            ("attributes.caseId", &a.case_id),
+            ("attributes.accountNumber", &a.account_number),
+            ("attributes.transactionId", &a.transaction_id),
+            ("attributes.extVar1", &a.ext_var1),
+            ("attributes.extVar2", &a.ext_var2),
+            ("attributes.wrapUpCode", &a.wrap_up_code),
+            ("attributes.outDialCode", &a.out_dial_code),
+            ("attributes.owningUserId", &a.owning_user_id),
         ];
         for (field, value) in shorts {
             if let Some(v) = value {
-                if v.chars().count() > MAX_SHORT_FIELD || v.chars().any(char::is_control) {
-                    return Err(Invalid::new(
-                        field,
-                        format!("{field} must be at most {MAX_SHORT_FIELD} printable characters"),
-                    ));
-                }
+                check_short(field, v)?;
             }
+        }
+        for id in &a.recording_rule_ids {
+            check_short("attributes.recordingRuleIds", id)?;
         }
         Ok(())
     }
+}
+
+/// The rule for every stored free-text field: at most [`MAX_SHORT_FIELD`] characters, none
+/// of them a control character (which XML cannot carry and CSV would pass on raw).
+pub fn check_short(field: &str, value: &str) -> Result<(), Invalid> {
+    if value.chars().count() > MAX_SHORT_FIELD || value.chars().any(char::is_control) {
+        return Err(Invalid::new(
+            field,
+            format!("{field} must be at most {MAX_SHORT_FIELD} printable characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// Agent ids and extensions are short printable tokens.

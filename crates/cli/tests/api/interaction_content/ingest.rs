@@ -85,6 +85,33 @@ async fn interaction_upsert_is_idempotent_and_validated() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
+/// Every stored string obeys one rule: the attributes too refuse control characters and
+/// values longer than 256 characters, naming the attribute.
+#[tokio::test]
+async fn attributes_obey_the_field_rule() {
+    let s = TestServer::start().await;
+    let t = s.token("acme", ALL_SCOPES).await;
+    let long = "x".repeat(900_000);
+    let cases = [
+        ("caseId", json!("a\u{0}b")),
+        ("accountNumber", json!("line\nbreak")),
+        ("transactionId", json!(long)),
+        ("extVar1", json!("\u{1b}[31m")),
+        ("extVar2", json!("ok\u{7}")),
+        ("wrapUpCode", json!(long)),
+        ("outDialCode", json!("\r")),
+    ];
+    for (name, value) in cases {
+        let body = json!({
+            "start": "2021-03-01T10:00:00Z", "direction": "inbound",
+            "attributes": { name: value },
+        });
+        let (status, v) = json_of(s.put_interaction(&t, &guid(3), body).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {v}");
+        assert_eq!(v["field"], format!("attributes.{name}"), "{v}");
+    }
+}
+
 #[tokio::test]
 async fn uploads_are_verified() {
     let s = TestServer::start().await;
