@@ -68,6 +68,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::PayloadTooLarge(m) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, m),
             ServiceError::BodyAborted(m) => Self::bad_request("body", m),
             ServiceError::Unavailable(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, m),
+            ServiceError::StorageFull(m) => {
+                metrics::counter!("callvault_storage_full_total").increment(1);
+                Self::new(StatusCode::INSUFFICIENT_STORAGE, m)
+            }
             ServiceError::Internal(e) => {
                 tracing::error!(error = %e, source = ?std::error::Error::source(&e), "storage failure");
                 Self::internal()

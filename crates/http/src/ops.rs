@@ -37,11 +37,19 @@ async fn openapi_json(Extension(doc): Extension<Arc<utoipa::openapi::OpenApi>>) 
 /// Readiness: the metadata store answers.
 #[utoipa::path(get, path = "/readyz", tag = "Operations",
     responses(
-        (status = 200, description = "`{\"status\": \"ready\"}`"),
+        (status = 200, description = "`{\"status\": \"ready\"}`; with `\"storage\": \"full\"` while uploads are refused for lack of space"),
         (status = 503, description = "The metadata store is unreachable"),
     ))]
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.vault.ping().await {
+        // Still ready (reads and deletions work) when the disk is down to its reserve, but
+        // saying so, for monitoring.
+        Ok(()) if state.vault.blobs.low_on_space() => Json(json!({
+            "status": "ready",
+            "storage": "full",
+            "message": "uploads are refused until space is freed",
+        }))
+        .into_response(),
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

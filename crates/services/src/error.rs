@@ -31,6 +31,10 @@ pub enum ServiceError {
     /// disk); the client may retry later (503).
     #[error("{0}")]
     Unavailable(String),
+    /// The vault's disk is down to its reserve: uploads are refused until space is freed
+    /// (507); reads and deletions go on.
+    #[error("{0}")]
+    StorageFull(String),
     /// The store failed; logged with its cause, shown to clients only as an internal
     /// error (500).
     #[error("storage failure: {0}")]
@@ -45,9 +49,11 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound(m) => ServiceError::NotFound(format!("{m} not found")),
             StoreError::Conflict(m) => ServiceError::Conflict(m),
             StoreError::Busy(m) => ServiceError::Unavailable(m),
-            StoreError::Full => {
-                ServiceError::Unavailable("the vault's storage is full; try again later".into())
-            }
+            StoreError::Full => ServiceError::StorageFull(
+                "the vault's storage is full: nothing more can be stored until space is freed \
+                 (deleting content frees it)"
+                    .into(),
+            ),
             other => ServiceError::Internal(other),
         }
     }

@@ -43,6 +43,11 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Removes staging leftovers of uploads that died before committing.
     async fn clean_staging(&self, older_than: SystemTime) -> StoreResult<usize>;
+    /// Whether uploads are refused for lack of space now (readiness reports it). Object
+    /// stores have no such limit.
+    fn low_on_space(&self) -> bool {
+        false
+    }
 }
 
 #[async_trait]

@@ -60,11 +60,12 @@ impl LocalBlobStore {
 impl BlobStore for LocalBlobStore {
     async fn stage(&self) -> StoreResult<Box<dyn BlobUpload>> {
         let path = self.staging.join(uuid::Uuid::new_v4().simple().to_string());
-        let file = File::create(&path).await?;
+        let file = File::create(&path).await.map_err(io_error)?;
         Ok(Box::new(LocalUpload {
             file: Some(BufWriter::with_capacity(256 * 1024, file)),
             path,
             blobs: self.blobs.clone(),
+            since_check: CHECK_EVERY,
         }))
     }
 
@@ -130,6 +131,10 @@ impl BlobStore for LocalBlobStore {
             .map_err(|e| StoreError::backend(format!("blob listing task failed: {e}")))?
     }
 
+    fn low_on_space(&self) -> bool {
+        low_on_space(&self.blobs)
+    }
+
     async fn clean_staging(&self, older_than: SystemTime) -> StoreResult<usize> {
         let mut removed = 0;
         let mut dir = fs::read_dir(&self.staging).await?;
@@ -192,13 +197,53 @@ struct LocalUpload {
     file: Option<BufWriter<File>>,
     path: PathBuf,
     blobs: PathBuf,
+    /// Bytes written since free space was last checked.
+    since_check: u64,
+}
+
+/// Uploads stop while the file system has less free than this: 5 % of its size, at most
+/// 64 MiB. The metadata database shares the file system, and deletions (which free space)
+/// and token issue must still find room to write.
+fn reserve(total: u64) -> u64 {
+    (total / 20).min(64 * 1024 * 1024)
+}
+
+/// Free space is checked at most every this many bytes written.
+const CHECK_EVERY: u64 = 1024 * 1024;
+
+/// Whether the file system holding `path` is down to its reserve.
+fn low_on_space(path: &Path) -> bool {
+    match rustix::fs::statvfs(path) {
+        Ok(s) => {
+            let block = s.f_frsize.max(1);
+            s.f_bavail.saturating_mul(block) < reserve(s.f_blocks.saturating_mul(block))
+        }
+        Err(_) => false,
+    }
+}
+
+/// A full disk is its own error kind, so that the caller can answer 507 and go on serving
+/// reads.
+fn io_error(e: std::io::Error) -> StoreError {
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        StoreError::Full
+    } else {
+        StoreError::Io(e)
+    }
 }
 
 #[async_trait]
 impl BlobUpload for LocalUpload {
     async fn write(&mut self, chunk: &[u8]) -> StoreResult<()> {
+        if self.since_check >= CHECK_EVERY {
+            if low_on_space(&self.blobs) {
+                return Err(StoreError::Full);
+            }
+            self.since_check = 0;
+        }
+        self.since_check += chunk.len() as u64;
         match self.file.as_mut() {
-            Some(f) => Ok(f.write_all(chunk).await?),
+            Some(f) => f.write_all(chunk).await.map_err(io_error),
             None => Err(StoreError::backend("write after commit")),
         }
     }
@@ -213,9 +258,9 @@ impl BlobUpload for LocalUpload {
             .file
             .take()
             .ok_or_else(|| StoreError::backend("double commit"))?;
-        file.flush().await?;
+        file.flush().await.map_err(io_error)?;
         let file = file.into_inner();
-        file.sync_all().await?;
+        file.sync_all().await.map_err(io_error)?;
         drop(file);
         if fs::try_exists(&dest).await? {
             fs::remove_file(&self.path).await?;

@@ -8,6 +8,7 @@ mod call_recording;
 mod cluster;
 mod common;
 mod export;
+mod faults;
 mod interaction_content;
 mod ops;
 mod process;
