@@ -170,7 +170,6 @@ impl ExportStore for SqlStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Option<ExportJob>> {
-        let mut tx = self.write().await?;
         let next = Query::new(format!(
             "SELECT id FROM export_jobs WHERE (status = 'Scheduled' AND next_run_us <= $1) \
              OR (status = 'Running' AND lease_until_us < $1) \
@@ -179,20 +178,16 @@ impl ExportStore for SqlStore {
             self.dialect.lock(Lock::UpdateSkipLocked)
         ))
         .bind(now);
-        let Some(row) = tx.fetch_optional(next).await? else {
-            return Ok(None);
+        let take = |id: String| {
+            Query::new(format!(
+                "UPDATE export_jobs SET status = 'Running', lease_until_us = $1, \
+                 last_run_us = $2, updated_us = $2 WHERE id = $3 RETURNING {EXPORT_COLUMNS}"
+            ))
+            .bind(lease_until)
+            .bind(now)
+            .bind(id)
         };
-        let id = row.cols().text()?;
-        let claim = Query::new(format!(
-            "UPDATE export_jobs SET status = 'Running', lease_until_us = $1, last_run_us = $2, \
-             updated_us = $2 WHERE id = $3 RETURNING {EXPORT_COLUMNS}"
-        ))
-        .bind(lease_until)
-        .bind(now)
-        .bind(id);
-        let job = tx.fetch_one(claim).await.and_then(export_job)?;
-        tx.commit().await?;
-        Ok(Some(job))
+        self.claim(next, take, export_job).await
     }
 
     async fn export_candidates(&self, q: &CandidateQuery<'_>) -> StoreResult<Vec<Candidate>> {

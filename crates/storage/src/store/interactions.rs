@@ -113,15 +113,7 @@ impl InteractionStore for SqlStore {
         self.dialect
             .push_in(&mut q, "i.id", Param::Ints(ids.to_vec()));
         q.push(" ORDER BY i.id");
-        let mut conn = self.read().await?;
-        let mut items = conn
-            .fetch(q)
-            .await?
-            .into_iter()
-            .map(|r| interaction(&mut r.cols()))
-            .collect::<StoreResult<Vec<_>>>()?;
-        attach_content(self.dialect, conn.as_mut(), &mut items).await?;
-        Ok(items)
+        load_page(self.dialect, self.read().await?.as_mut(), q).await
     }
 }
 
@@ -241,8 +233,25 @@ pub(super) async fn load_where(
     Ok(found)
 }
 
+/// The interactions a statement selects (`INTERACTION_COLUMNS` of `i`), with their
+/// content.
+pub(super) async fn load_page(
+    dialect: Dialect,
+    conn: &mut dyn Conn,
+    q: Query,
+) -> StoreResult<Vec<Interaction>> {
+    let mut items = conn
+        .fetch(q)
+        .await?
+        .into_iter()
+        .map(|r| interaction(&mut r.cols()))
+        .collect::<StoreResult<Vec<_>>>()?;
+    attach_content(dialect, conn, &mut items).await?;
+    Ok(items)
+}
+
 /// Fills in the content of interactions loaded without it, each in stored order.
-pub(super) async fn attach_content(
+async fn attach_content(
     dialect: Dialect,
     conn: &mut dyn Conn,
     items: &mut [Interaction],

@@ -89,7 +89,6 @@ impl JobStore for SqlStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Option<Job>> {
-        let mut tx = self.write().await?;
         let next = Query::new(format!(
             "SELECT id FROM jobs WHERE status = 'pending' \
              OR (status = 'in_progress' AND lease_until_us < $1) \
@@ -98,20 +97,17 @@ impl JobStore for SqlStore {
             self.dialect.lock(Lock::UpdateSkipLocked)
         ))
         .bind(now);
-        let Some(row) = tx.fetch_optional(next).await? else {
-            return Ok(None);
+        let take = |id: String| {
+            Query::new(format!(
+                "UPDATE jobs SET status = 'in_progress', lease_until_us = $1, \
+                 attempts = attempts + 1, updated_us = $2 WHERE id = $3 \
+                 RETURNING {BULK_JOB_COLUMNS}"
+            ))
+            .bind(lease_until)
+            .bind(now)
+            .bind(id)
         };
-        let id = row.cols().text()?;
-        let claim = Query::new(format!(
-            "UPDATE jobs SET status = 'in_progress', lease_until_us = $1, \
-             attempts = attempts + 1, updated_us = $2 WHERE id = $3 RETURNING {BULK_JOB_COLUMNS}"
-        ))
-        .bind(lease_until)
-        .bind(now)
-        .bind(id);
-        let job = tx.fetch_one(claim).await.and_then(bulk_job)?;
-        tx.commit().await?;
-        Ok(Some(job))
+        self.claim(next, take, bulk_job).await
     }
 
     async fn reset_job_items(&self, id: &str) -> StoreResult<()> {

@@ -79,6 +79,25 @@ impl SqlStore {
         Ok(n)
     }
 
+    /// Takes one row for a runner: `next` selects the id of the row to take (holding it,
+    /// on PostgreSQL, with `SKIP LOCKED`), `take(id)` updates it and answers it, decoded by
+    /// `decode`; both in one transaction.
+    pub(crate) async fn claim<T>(
+        &self,
+        next: Query,
+        take: impl FnOnce(String) -> Query + Send,
+        decode: fn(Row) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let mut tx = self.write().await?;
+        let Some(row) = tx.fetch_optional(next).await? else {
+            return Ok(None);
+        };
+        let id = row.cols().text()?;
+        let taken = tx.fetch_one(take(id)).await.and_then(decode)?;
+        tx.commit().await?;
+        Ok(Some(taken))
+    }
+
     /// One write statement that answers rows, in a transaction of its own.
     pub(crate) async fn write_fetch(&self, q: Query) -> StoreResult<Vec<Row>> {
         let mut tx = self.write().await?;

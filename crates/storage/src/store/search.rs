@@ -7,8 +7,8 @@ use callvault_core::interaction::RecordingKind;
 use callvault_core::query::TranscriptionFilter;
 use callvault_core::{Interaction, InteractionQuery, TenantId};
 
-use super::decode::{interaction, INTERACTION_COLUMNS};
-use super::interactions::attach_content;
+use super::decode::INTERACTION_COLUMNS;
+use super::interactions::load_page;
 use super::SqlStore;
 use crate::error::StoreResult;
 use crate::meta::{PageStart, SearchStore};
@@ -43,15 +43,7 @@ impl SearchStore for SqlStore {
         if let PageStart::Offset(off) = page {
             q.push(" OFFSET ").push_bind(off);
         }
-        let mut conn = self.read().await?;
-        let mut items = conn
-            .fetch(q)
-            .await?
-            .into_iter()
-            .map(|r| interaction(&mut r.cols()))
-            .collect::<StoreResult<Vec<_>>>()?;
-        attach_content(self.dialect, conn.as_mut(), &mut items).await?;
-        Ok(items)
+        load_page(self.dialect, self.read().await?.as_mut(), q).await
     }
 
     async fn count(&self, tenant: TenantId, query: &InteractionQuery) -> StoreResult<u64> {
