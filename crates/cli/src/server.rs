@@ -149,7 +149,8 @@ pub async fn start(settings: &Settings, vault: Arc<Vault>) -> anyhow::Result<Run
         request_timeout: settings.request_timeout,
         max_concurrent_requests: settings.max_concurrent_requests,
     };
-    let app = router(state, limits).into_make_service();
+    // The peer's address reaches handlers (the sign-in limits are per source address).
+    let app = router(state, limits).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, mut stopped) = watch::channel(false);
     spawn_background(&vault, &stop);
     let std_listener = std::net::TcpListener::bind(settings.listen)

@@ -2,7 +2,9 @@
 //! grant (RFC 6749 section 4.4). Client credentials come by HTTP Basic or form fields.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -75,9 +77,15 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
         (status = 200, description = "`{access_token, token_type: Bearer, expires_in, scope}`"),
         (status = 400, description = "invalid_request, unsupported_grant_type or invalid_scope"),
         (status = 401, description = "invalid_client"),
+        (status = 429, description = "Too many failed sign-ins for this client, login or source address; `Retry-After` says when to try again"),
     )
 )]
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -121,6 +129,25 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         Err(e) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &e.message),
     };
     let auth = &state.vault.auth;
+    // Failed sign-ins are budgeted per client (or per login through a client) and per
+    // source address; over budget, every attempt is refused until it refills.
+    let principal = match (grant, form.get("username")) {
+        ("password", Some(user)) => format!("{client_id}\u{0}{user}"),
+        _ => client_id.clone(),
+    };
+    let source = peer.ip().to_string();
+    if let Some(wait) = auth.sign_in.refused(&principal, &source) {
+        metrics::counter!("callvault_sign_in_refused_total").increment(1);
+        let secs = wait.as_secs().max(1);
+        let mut resp = oauth_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "invalid_request",
+            &format!("too many failed sign-ins; retry in {secs} s"),
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return resp;
+    }
     let issued = match grant {
         "password" => {
             let (Some(user), Some(password)) = (form.get("username"), form.get("password")) else {
@@ -149,6 +176,9 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
                 .await
         }
     };
+    if matches!(issued, Err(ServiceError::Unauthenticated(_))) {
+        auth.sign_in.failed(&principal, &source);
+    }
     match issued {
         Ok(t) => {
             let mut body = json!({

@@ -71,6 +71,8 @@ pub struct AuthService {
     ttl: Duration,
     /// Token hash to principal, so that a download costs no token query.
     checked: Mutex<HashMap<Vec<u8>, (Principal, Instant)>>,
+    /// Budgets of failed sign-ins; the token endpoint checks and charges them.
+    pub sign_in: crate::signin::SignInLimits,
 }
 
 fn random_token(prefix: &str) -> String {
@@ -89,6 +91,7 @@ impl AuthService {
             store,
             ttl,
             checked: Mutex::new(HashMap::new()),
+            sign_in: Default::default(),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod paging;
 pub mod reads;
 pub mod seal;
+pub mod signin;
 pub mod tenants;
 pub mod vault;
 

@@ -245,6 +245,47 @@ async fn empty_query_values_are_not_given() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// Failed sign-ins are limited per login (and per source): past the budget every attempt
+/// is refused with 429 and `Retry-After`, the right password too, while other logins and
+/// clients go on.
+#[tokio::test]
+async fn failed_sign_ins_are_limited_per_login() {
+    let v = Vbc::new().await;
+    for _ in 0..10 {
+        let (status, _) = v.password("ann", "wrong-password").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    let (status, _) = v.password("ann", "wrong-password").await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the failure that exhausts the budget"
+    );
+    let form = [
+        ("grant_type", "password"),
+        ("username", "ann"),
+        ("password", "ann-password"),
+        ("client_id", v.client.0.as_str()),
+        ("client_secret", v.client.1.as_str()),
+    ];
+    let r =
+        v.s.http
+            .post(v.s.url("/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=10).contains(&wait), "{wait}");
+    let (status, _) = v.password("boss", "boss-password").await;
+    assert_eq!(status, StatusCode::OK, "another login is not locked out");
+}
+
 /// A refresh token presented by another client is refused and stays usable by its own.
 #[tokio::test]
 async fn a_refresh_token_presented_by_another_client_is_not_burned() {
