@@ -83,3 +83,51 @@ async fn tokens_pages_and_writes_carry_across_nodes() {
     b.stop().await;
     a.stop().await;
 }
+
+/// A client revoked through one node (or the CLI, another process) loses its tokens on
+/// every node within the token cache's bound, a second.
+#[tokio::test]
+async fn a_revocation_reaches_every_node_within_a_second() {
+    let a = TestServer::start().await;
+    let b = a.another_node().await;
+    let (id, secret) = a.tenant_client("acme", ALL_SCOPES).await;
+    let r = a
+        .http
+        .post(a.url("/Auth/connect/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id.as_str()),
+            ("client_secret", secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let (_, body) = json_of(r).await;
+    let t = body["access_token"].as_str().unwrap().to_string();
+    let path =
+        "/interaction-content/interactions?start=2021-02-01T00:00:00Z&end=2021-02-02T00:00:00Z";
+    assert_eq!(
+        b.get(&t, path).await.status(),
+        StatusCode::OK,
+        "node b has it cached now"
+    );
+    a.vault.auth.revoke(&id).await.unwrap();
+    let revoked = std::time::Instant::now();
+    assert_eq!(
+        a.get(&t, path).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "at once on a"
+    );
+    loop {
+        let status = b.get(&t, path).await.status();
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            revoked.elapsed()
+                < callvault_services::auth::CACHE_TTL + std::time::Duration::from_millis(500),
+            "node b still accepts the revoked token ({status})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
