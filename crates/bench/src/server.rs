@@ -88,6 +88,8 @@ impl Server {
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .env_remove("RUST_LOG")
+            // The export phase's S3 server runs on loopback.
+            .env("CALLVAULT_EGRESS_ALLOW", "127.0.0.1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)

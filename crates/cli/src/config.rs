@@ -73,6 +73,7 @@ struct FileConfig {
     master_key: Option<String>,
     export_root: Option<PathBuf>,
     export_lease_secs: Option<u64>,
+    egress_allow: Option<Vec<String>>,
 }
 
 /// The `[s3]` table: how to reach the content bucket.
@@ -109,6 +110,8 @@ pub struct Settings {
     /// Where local export targets live (default `<data_dir>/exports`).
     pub export_root: Option<PathBuf>,
     pub export_lease: Duration,
+    /// Internal addresses, networks or host names export targets may use.
+    pub egress_allow: Vec<String>,
 }
 
 impl Settings {
@@ -131,6 +134,7 @@ impl Settings {
             master_key: None,
             export_root: None,
             export_lease: Duration::from_secs(120),
+            egress_allow: Vec::new(),
         }
     }
 
@@ -189,6 +193,18 @@ impl Settings {
             .filter(|k| !k.is_empty())
             .or(file.master_key);
         s.export_root = file.export_root;
+        // CALLVAULT_EGRESS_ALLOW (comma-separated) beats the file's egress_allow.
+        let env_allow = std::env::var("CALLVAULT_EGRESS_ALLOW").ok().map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(String::from)
+                .collect::<Vec<_>>()
+        });
+        if let Some(list) = env_allow.or(file.egress_allow) {
+            callvault_services::egress::EgressPolicy::parse(&list).map_err(anyhow::Error::msg)?;
+            s.egress_allow = list;
+        }
         if let Some(l) = file.export_lease_secs {
             anyhow::ensure!(l >= 1, "export_lease_secs must be at least 1");
             s.export_lease = Duration::from_secs(l);

@@ -58,6 +58,8 @@ pub async fn open_vault_and_store(
             .context("export_lease_secs is too large")?,
         master_key: keys::master_key(settings)?,
         clock,
+        egress: callvault_services::egress::EgressPolicy::parse(&settings.egress_allow)
+            .map_err(anyhow::Error::msg)?,
     };
     let store = match settings.database_url.as_deref() {
         Some(url) if !url.starts_with("sqlite://") => SqlStore::open_postgres(url)

@@ -257,6 +257,16 @@ impl StorageTarget {
         }
     }
 
+    /// The endpoint the tenant named, for the providers that take one.
+    pub fn endpoint(&self) -> Option<&str> {
+        match self {
+            StorageTarget::S3 { endpoint, .. } | StorageTarget::AzureBlob { endpoint, .. } => {
+                endpoint.as_deref()
+            }
+            _ => None,
+        }
+    }
+
     pub fn prefix(&self) -> &str {
         match self {
             StorageTarget::S3 { prefix, .. }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod content;
 pub mod cursor;
 pub mod demo;
+pub mod egress;
 pub mod error;
 pub mod export;
 pub mod folder_ingest;

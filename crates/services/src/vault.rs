@@ -27,6 +27,8 @@ pub struct VaultConfig {
     /// Seals external storage credentials; every node of a deployment needs the same.
     pub master_key: [u8; 32],
     pub clock: Arc<dyn Clock>,
+    /// Where the server may send requests for tenants (export targets).
+    pub egress: crate::egress::EgressPolicy,
 }
 
 impl VaultConfig {
@@ -40,6 +42,7 @@ impl VaultConfig {
             export_lease: chrono::Duration::seconds(120),
             master_key: [0; 32],
             clock: Arc::new(SystemClock),
+            egress: Default::default(),
         }
     }
 }

@@ -55,7 +55,18 @@ impl Vault {
         if name.chars().any(char::is_control) {
             return Err(Invalid::new("name", "name must not contain control characters").into());
         }
-        let store = target::connect(&new.target, &new.credentials, &self.config.export_root)?;
+        if let Some(endpoint) = new.target.endpoint() {
+            self.config
+                .egress
+                .check_url("configuration.endpoint", endpoint)
+                .await?;
+        }
+        let store = target::connect(
+            &new.target,
+            &new.credentials,
+            &self.config.export_root,
+            &self.config.egress,
+        )?;
         let probe = ObjectPath::from(format!(".callvault-check-{}", Uuid::new_v4().simple()));
         let check = async {
             store.put(&probe, Bytes::new().into()).await?;

@@ -225,8 +225,13 @@ impl Vault {
             .open(&storage.sealed_credentials, storage.id.as_bytes())
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or("the storage's credentials cannot be opened with this server's master key")?;
-        target::connect(&storage.target, &creds, &self.config.export_root)
-            .map_err(|e| format!("{}: {}", e.field, e.message))
+        target::connect(
+            &storage.target,
+            &creds,
+            &self.config.export_root,
+            &self.config.egress,
+        )
+        .map_err(|e| format!("{}: {}", e.field, e.message))
     }
 
     /// Writes one item and its metadata, retrying briefly; answers the bytes sent.

@@ -15,6 +15,8 @@ use object_store::prefix::PrefixStore;
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::egress::EgressPolicy;
+
 /// Secrets for a target, sealed at rest and never returned by the API.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -115,6 +117,7 @@ pub fn connect(
     target: &StorageTarget,
     creds: &Credentials,
     export_root: &Path,
+    egress: &EgressPolicy,
 ) -> Result<Arc<dyn ObjectStore>, Invalid> {
     let bad = |field: &str, e: object_store::Error| Invalid::new(field, e.to_string());
     let store: Arc<dyn ObjectStore> = match target {
@@ -128,6 +131,7 @@ pub fn connect(
                 .with_bucket_name(bucket)
                 .with_region(region.as_deref().unwrap_or("us-east-1"))
                 .with_client_options(client_options())
+                .with_http_connector(egress.connector())
                 .with_retry(retry());
             if let Some(e) = endpoint {
                 check_endpoint("configuration.endpoint", e)?;
@@ -166,6 +170,7 @@ pub fn connect(
                 .with_container_name(container)
                 .with_access_key(key)
                 .with_client_options(client_options())
+                .with_http_connector(egress.connector())
                 .with_retry(retry());
             if let Some(e) = endpoint {
                 check_endpoint("configuration.endpoint", e)?;
@@ -187,6 +192,7 @@ pub fn connect(
                     .with_bucket_name(bucket)
                     .with_service_account_key(key)
                     .with_client_options(client_options())
+                    .with_http_connector(egress.connector())
                     .with_retry(retry())
                     .build()
                     .map_err(|e| bad("configuration", e))?,

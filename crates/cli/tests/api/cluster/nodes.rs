@@ -26,7 +26,7 @@ const ITEMS: u32 = 60;
 /// A configuration file for nodes of one deployment, and the database it names (kept
 /// until the test ends).
 async fn config(dir: &Path) -> (PathBuf, Option<Arc<PgTestDb>>) {
-    let mut text = String::from("export_lease_secs = 1\n");
+    let mut text = String::from("export_lease_secs = 1\negress_allow = [\"127.0.0.1\"]\n");
     let mut held = None;
     if scale_out() {
         let pg = fresh_database().await;

@@ -92,6 +92,8 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::embedded(dir.path());
         settings.listen = "127.0.0.1:0".parse().unwrap();
+        // The test S3 server runs on loopback; the egress test clears this.
+        settings.egress_allow = vec!["127.0.0.1".into()];
         let db = if scale_out() {
             let db = fresh_database().await;
             settings.database_url = Some(db.url().to_string());

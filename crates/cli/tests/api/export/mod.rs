@@ -284,6 +284,37 @@ async fn a_storage_endpoint_must_be_an_http_url() {
     }
 }
 
+/// A token with the read scope cannot make the server call internal addresses: loopback,
+/// private, link-local (metadata services) endpoints are refused at once unless the
+/// operator allows them (`egress_allow`), by address or after resolving the name.
+#[tokio::test]
+async fn storage_endpoints_may_not_reach_internal_addresses() {
+    let s = TestServer::start_with(|c| c.egress_allow.clear()).await;
+    let t = s.token("acme", "interaction-content:read").await;
+    for endpoint in [
+        s3_endpoint(),
+        "http://169.254.169.254/latest/meta-data".to_string(),
+        "http://localhost:9123".to_string(),
+        "http://10.0.0.1:9000".to_string(),
+        "http://[::1]:9123".to_string(),
+    ] {
+        let mut body = s3_storage_body("b");
+        body["configuration"]["endpoint"] = endpoint.clone().into();
+        let started = std::time::Instant::now();
+        let (status, v) = post(&s, &t, "/external-storage", &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{endpoint}: {v}");
+        assert_eq!(v["field"], "configuration.endpoint", "{endpoint}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("egress_allow"),
+            "{v}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{endpoint}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn every_bad_schedule_field_is_named() {
     let s = TestServer::start().await;
