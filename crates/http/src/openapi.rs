@@ -42,7 +42,9 @@ impl Modify for Bearer {
 /// The routers' document, finished: a handler served under several paths (the Call
 /// Recording API's four prefixes, the token endpoint's aliases) appears once per path,
 /// and each copy after the first gets an operation id of its own, as OpenAPI requires;
-/// axum's catch-all `{*name}` is written as OpenAPI's `{name}`.
+/// axum's catch-all `{*name}` is written as OpenAPI's `{name}`; and every secured
+/// operation declares the 401 its authentication answers (missing, unknown, revoked or
+/// expired credentials), which the handlers' annotations need not repeat.
 pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     let mut seen = std::collections::HashMap::<String, usize>::new();
     let paths = std::mem::take(&mut doc.paths.paths);
@@ -55,6 +57,17 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             &mut item.patch,
         ];
         for op in ops.into_iter().flatten() {
+            if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                op.responses
+                    .responses
+                    .entry("401".into())
+                    .or_insert_with(|| {
+                        utoipa::openapi::Response::new(
+                            "Missing, unknown, revoked or expired credentials",
+                        )
+                        .into()
+                    });
+            }
             if let Some(id) = op.operation_id.take() {
                 let n = seen.entry(id.clone()).or_insert(0);
                 *n += 1;

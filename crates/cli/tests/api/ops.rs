@@ -46,6 +46,23 @@ async fn health_ready_metrics_openapi() {
     ] {
         assert!(paths.contains_key(p), "openapi lacks {p}");
     }
+    // Secured operations declare the 401 their authentication answers.
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            if op
+                .get("security")
+                .is_some_and(|s| s.as_array().is_some_and(|a| !a.is_empty()))
+            {
+                assert!(
+                    op["responses"].get("401").is_some(),
+                    "{method} {path} lacks 401"
+                );
+            }
+        }
+    }
+    // The export endpoints take a missing body (export everything).
+    let export = &paths["/call_recording/v1/api/accounts/{account}/company_call_recordings/export"];
+    assert_ne!(export["post"]["requestBody"]["required"], true, "{export}");
 
     let _ = s.http.get(s.url("/healthz")).send().await.unwrap();
     let text = s

@@ -132,7 +132,7 @@ async fn create(
     params(
         ("account" = String, Path, description = "self or the account id"),
     ),
-    request_body(content = Object, description = "Filters as in the listings: call_direction, call_id, caller_id, cnam, dnis, duration:gte, duration:lte, extension, start:gte, start:lte"),
+    request_body(content = Option<Object>, description = "Filters as in the listings: call_direction, call_id, caller_id, cnam, dnis, duration:gte, duration:lte, extension, start:gte, start:lte; optional (no body exports everything)"),
     responses(
         (status = 202, description = "The job: job_ids (the vendor's CreateExportJobHalResponse), id, status, files_completed, files_total, download_url; valid_until once complete"),
         (status = 400, description = "A malformed filter, named in `field`"),
@@ -159,7 +159,7 @@ pub async fn create_company(
     params(
         ("account" = String, Path, description = "self or the account id"),
     ),
-    request_body(content = Object, description = "Filters as in the listings: call_direction, call_id, caller_id, cnam, dnis, duration:gte, duration:lte, extension, start:gte, start:lte"),
+    request_body(content = Option<Object>, description = "Filters as in the listings: call_direction, call_id, caller_id, cnam, dnis, duration:gte, duration:lte, extension, start:gte, start:lte; optional (no body exports everything)"),
     responses(
         (status = 202, description = "The job: job_ids (the vendor's CreateExportJobHalResponse), id, status, files_completed, files_total, download_url; valid_until once complete"),
         (status = 400, description = "A malformed filter, named in `field`"),
@@ -195,7 +195,7 @@ pub async fn create_company_transcriptions(
         ("account" = String, Path, description = "self or the account id"),
         ("user" = String, Path, description = "self or a user id"),
     ),
-    request_body(content = Object, description = "Filters as in the listings: call_direction, call_id, caller_id, cnam, dnis, duration:gte, duration:lte, extension, start:gte, start:lte"),
+    request_body(content = Option<Object>, description = "Filters as in the listings: call_direction, call_id, caller_id, cnam, dnis, duration:gte, duration:lte, extension, start:gte, start:lte; optional (no body exports everything)"),
     responses(
         (status = 202, description = "The job: job_ids (the vendor's CreateExportJobHalResponse), id, status, files_completed, files_total, download_url; valid_until once complete"),
         (status = 400, description = "A malformed filter, named in `field`"),
