@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, and every unit, property and integration
-# test, on the embedded backends and again on PostgreSQL + S3. Installs and starts what
+# test, on the embedded backends and again on PostgreSQL + S3, then the schema-driven
+# test (schemathesis) against the served OpenAPI document. Installs and starts what
 # it needs from the package registries on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,3 +26,7 @@ cargo nextest run --workspace --locked --no-fail-fast
 # The same API suite again, every test server on PostgreSQL + S3.
 echo "== the API suite on PostgreSQL + S3 ==" >&2
 CALLVAULT_TEST_BACKEND=scaleout cargo nextest run -p callvault --locked --no-fail-fast
+# Generated requests against the served OpenAPI document, on a server with demo data.
+echo "== the schema-driven API test (schemathesis) ==" >&2
+cargo build -p callvault --locked
+./scripts/schema-check.sh

@@ -42,9 +42,10 @@ impl Modify for Bearer {
 /// The routers' document, finished: a handler served under several paths (the Call
 /// Recording API's four prefixes, the token endpoint's aliases) appears once per path,
 /// and each copy after the first gets an operation id of its own, as OpenAPI requires;
-/// axum's catch-all `{*name}` is written as OpenAPI's `{name}`; and every secured
-/// operation declares the 401 its authentication answers (missing, unknown, revoked or
-/// expired credentials), which the handlers' annotations need not repeat.
+/// axum's catch-all `{*name}` is written as OpenAPI's `{name}`; and every operation
+/// declares the errors the shared plumbing answers, which the handlers' annotations need
+/// not repeat: 401 and 403 where it is secured, 400 where it takes input, 404 where its
+/// path names a resource.
 pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     let mut seen = std::collections::HashMap::<String, usize>::new();
     let paths = std::mem::take(&mut doc.paths.paths);
@@ -57,16 +58,38 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             &mut item.patch,
         ];
         for op in ops.into_iter().flatten() {
-            if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
-                op.responses
-                    .responses
-                    .entry("401".into())
-                    .or_insert_with(|| {
-                        utoipa::openapi::Response::new(
-                            "Missing, unknown, revoked or expired credentials",
-                        )
-                        .into()
-                    });
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let has_input =
+                op.parameters.as_ref().is_some_and(|p| !p.is_empty()) || op.request_body.is_some();
+            let common = [
+                (
+                    secured,
+                    "401",
+                    "Missing, unknown, revoked or expired credentials",
+                ),
+                (
+                    secured,
+                    "403",
+                    "The credentials lack the scope or role this needs",
+                ),
+                (
+                    has_input,
+                    "400",
+                    "A malformed parameter or body, named in the error",
+                ),
+                (
+                    path.contains('{'),
+                    "404",
+                    "No such resource for this tenant",
+                ),
+            ];
+            for (applies, status, description) in common {
+                if applies {
+                    op.responses
+                        .responses
+                        .entry(status.into())
+                        .or_insert_with(|| utoipa::openapi::Response::new(description).into());
+                }
             }
             if let Some(id) = op.operation_id.take() {
                 let n = seen.entry(id.clone()).or_insert(0);

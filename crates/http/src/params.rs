@@ -56,7 +56,16 @@ impl Params {
 impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
+    /// A parameter without a name (`?=x`) is a malformed query, not an unknown parameter
+    /// to ignore.
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        Ok(Params::parse(parts.uri.query().unwrap_or("")))
+        let params = Params::parse(parts.uri.query().unwrap_or(""));
+        if params.0.iter().any(|(k, _)| k.is_empty()) {
+            return Err(ApiError::bad_request(
+                "query",
+                "a query parameter has no name",
+            ));
+        }
+        Ok(params)
     }
 }

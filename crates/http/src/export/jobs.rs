@@ -150,8 +150,8 @@ pub async fn schedule_batch(
     path = "/interactions/jobs",
     tag = "Interaction Content Export",
     params(
-        ("page" = Option<u32>, Query, description = "1-based page (default 1)"),
-        ("limit" = Option<u32>, Query, description = "Jobs per page, 1..1000 (default 100)"),
+        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page (default 1)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Jobs per page, 1..1000 (default 100)"),
     ),
     responses(
         (status = 200, description = "`{page, limit, total, items}`, newest first"),

@@ -153,7 +153,18 @@ pub async fn list_xml(state: State<AppState>, headers: HeaderMap, query: RawQuer
 /// `/api/recordings/files` with a trailing slash, as some clients send it.
 #[utoipa::path(get, path = "/api/recordings/files/", tag = "Recordings files",
     description = "The XML listing of /api/recordings/files, under the path with a trailing slash.",
-    responses((status = 200, description = "As /api/recordings/files", content_type = "application/xml")),
+    params(
+        ("d" = Option<String>, Query, description = "A date or a comma-separated range: 2007-08-05, 2007-08-05 13:15Z, 20070805T1315Z, today, today-7d"),
+        ("tz" = Option<String>, Query, description = "IANA time zone for dates without one; default the tenant's"),
+        ("n" = Option<u64>, Query, description = "1-based position of the first record; 50 records per response"),
+        ("start-date" = Option<String>, Query, description = "Recordings that started within 5 seconds of this"),
+        ("finish-date" = Option<String>, Query, description = "Recordings that ended within 5 seconds of this (ignored with start-date)"),
+        ("agentID" = Option<String>, Query, description = "Any output field filters by exact value, e.g. agentID, phoneNumber, channel, queueName, wrapUpCode"),
+    ),
+    responses(
+        (status = 200, description = "As /api/recordings/files", content_type = "application/xml"),
+        (status = 400, description = "A malformed or unknown query variable, named in `<field>`"),
+    ),
     security(("basic" = [])))]
 pub async fn list_xml_slash(
     state: State<AppState>,
@@ -166,7 +177,18 @@ pub async fn list_xml_slash(
 /// The XML listing under its explicit name.
 #[utoipa::path(get, path = "/api/recordings/files.xml", tag = "Recordings files",
     description = "The XML listing of /api/recordings/files, under its explicit name.",
-    responses((status = 200, description = "As /api/recordings/files", content_type = "application/xml")),
+    params(
+        ("d" = Option<String>, Query, description = "A date or a comma-separated range: 2007-08-05, 2007-08-05 13:15Z, 20070805T1315Z, today, today-7d"),
+        ("tz" = Option<String>, Query, description = "IANA time zone for dates without one; default the tenant's"),
+        ("n" = Option<u64>, Query, description = "1-based position of the first record; 50 records per response"),
+        ("start-date" = Option<String>, Query, description = "Recordings that started within 5 seconds of this"),
+        ("finish-date" = Option<String>, Query, description = "Recordings that ended within 5 seconds of this (ignored with start-date)"),
+        ("agentID" = Option<String>, Query, description = "Any output field filters by exact value, e.g. agentID, phoneNumber, channel, queueName, wrapUpCode"),
+    ),
+    responses(
+        (status = 200, description = "As /api/recordings/files", content_type = "application/xml"),
+        (status = 400, description = "A malformed or unknown query variable, named in `<field>`"),
+    ),
     security(("basic" = [])))]
 pub async fn list_xml_named(
     state: State<AppState>,
