@@ -121,6 +121,29 @@ async fn tenant_of(state: &AppState, headers: &HeaderMap) -> Result<Tenant, ApiE
         })
 }
 
+/// The query variables of every listing, for the document.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, non_snake_case)]
+struct FilesParams {
+    /// A date or a comma-separated range: 2007-08-05, 2007-08-05 13:15Z, 20070805T1315Z,
+    /// today, today-7d
+    d: Option<String>,
+    /// IANA time zone for dates without one; default the tenant's
+    tz: Option<String>,
+    /// 1-based position of the first record; 50 records per response
+    n: Option<u64>,
+    /// Recordings that started within 5 seconds of this
+    #[param(rename = "start-date")]
+    start_date: Option<String>,
+    /// Recordings that ended within 5 seconds of this (ignored with start-date)
+    #[param(rename = "finish-date")]
+    finish_date: Option<String>,
+    /// Any output field filters by exact value, e.g. agentID, phoneNumber, channel,
+    /// queueName, wrapUpCode
+    agentID: Option<String>,
+}
+
 fn tenant_tz(t: &Tenant) -> Tz {
     t.time_zone.parse().unwrap_or(chrono_tz::UTC)
 }
@@ -130,14 +153,7 @@ fn tenant_tz(t: &Tenant) -> Tz {
     path = "/api/recordings/files",
     tag = "Recordings files",
     description = "Recording files as XML.",
-    params(
-        ("d" = Option<String>, Query, description = "A date or a comma-separated range: 2007-08-05, 2007-08-05 13:15Z, 20070805T1315Z, today, today-7d"),
-        ("tz" = Option<String>, Query, description = "IANA time zone for dates without one; default the tenant's"),
-        ("n" = Option<u64>, Query, description = "1-based position of the first record; 50 records per response"),
-        ("start-date" = Option<String>, Query, description = "Recordings that started within 5 seconds of this"),
-        ("finish-date" = Option<String>, Query, description = "Recordings that ended within 5 seconds of this (ignored with start-date)"),
-        ("agentID" = Option<String>, Query, description = "Any output field filters by exact value, e.g. agentID, phoneNumber, channel, queueName, wrapUpCode"),
-    ),
+    params(FilesParams),
     responses(
         (status = 200, description = "`<recordings><file>...</file></recordings>`", content_type = "application/xml"),
         (status = 400, description = "A malformed or unknown query variable, named in `<field>`"),
@@ -153,14 +169,7 @@ pub async fn list_xml(state: State<AppState>, headers: HeaderMap, query: RawQuer
 /// `/api/recordings/files` with a trailing slash, as some clients send it.
 #[utoipa::path(get, path = "/api/recordings/files/", tag = "Recordings files",
     description = "The XML listing of /api/recordings/files, under the path with a trailing slash.",
-    params(
-        ("d" = Option<String>, Query, description = "A date or a comma-separated range: 2007-08-05, 2007-08-05 13:15Z, 20070805T1315Z, today, today-7d"),
-        ("tz" = Option<String>, Query, description = "IANA time zone for dates without one; default the tenant's"),
-        ("n" = Option<u64>, Query, description = "1-based position of the first record; 50 records per response"),
-        ("start-date" = Option<String>, Query, description = "Recordings that started within 5 seconds of this"),
-        ("finish-date" = Option<String>, Query, description = "Recordings that ended within 5 seconds of this (ignored with start-date)"),
-        ("agentID" = Option<String>, Query, description = "Any output field filters by exact value, e.g. agentID, phoneNumber, channel, queueName, wrapUpCode"),
-    ),
+    params(FilesParams),
     responses(
         (status = 200, description = "As /api/recordings/files", content_type = "application/xml"),
         (status = 400, description = "A malformed or unknown query variable, named in `<field>`"),
@@ -177,14 +186,7 @@ pub async fn list_xml_slash(
 /// The XML listing under its explicit name.
 #[utoipa::path(get, path = "/api/recordings/files.xml", tag = "Recordings files",
     description = "The XML listing of /api/recordings/files, under its explicit name.",
-    params(
-        ("d" = Option<String>, Query, description = "A date or a comma-separated range: 2007-08-05, 2007-08-05 13:15Z, 20070805T1315Z, today, today-7d"),
-        ("tz" = Option<String>, Query, description = "IANA time zone for dates without one; default the tenant's"),
-        ("n" = Option<u64>, Query, description = "1-based position of the first record; 50 records per response"),
-        ("start-date" = Option<String>, Query, description = "Recordings that started within 5 seconds of this"),
-        ("finish-date" = Option<String>, Query, description = "Recordings that ended within 5 seconds of this (ignored with start-date)"),
-        ("agentID" = Option<String>, Query, description = "Any output field filters by exact value, e.g. agentID, phoneNumber, channel, queueName, wrapUpCode"),
-    ),
+    params(FilesParams),
     responses(
         (status = 200, description = "As /api/recordings/files", content_type = "application/xml"),
         (status = 400, description = "A malformed or unknown query variable, named in `<field>`"),
@@ -203,14 +205,7 @@ pub async fn list_xml_named(
     path = "/api/recordings/files.csv",
     tag = "Recordings files",
     description = "Recording files as CSV with a header row.",
-    params(
-        ("d" = Option<String>, Query, description = "A date or a comma-separated range: 2007-08-05, 2007-08-05 13:15Z, 20070805T1315Z, today, today-7d"),
-        ("tz" = Option<String>, Query, description = "IANA time zone for dates without one; default the tenant's"),
-        ("n" = Option<u64>, Query, description = "1-based position of the first record; 50 records per response"),
-        ("start-date" = Option<String>, Query, description = "Recordings that started within 5 seconds of this"),
-        ("finish-date" = Option<String>, Query, description = "Recordings that ended within 5 seconds of this (ignored with start-date)"),
-        ("agentID" = Option<String>, Query, description = "Any output field filters by exact value, e.g. agentID, phoneNumber, channel, queueName, wrapUpCode"),
-    ),
+    params(FilesParams),
     responses(
         (status = 200, description = "CSV, fields in the order of the XML elements", content_type = "text/csv"),
         (status = 400, description = "A malformed or unknown query variable, named in `field`"),
