@@ -278,8 +278,8 @@ async fn list(
         ("account" = String, Path, description = "self or the account id"),
         ("user" = String, Path, description = "self or a user id"),
         ("status" = Option<String>, Query, description = "pending, in_progress, complete, failed or expired"),
-        ("page" = Option<u64>, Query, description = "1-based page"),
-        ("page_size" = Option<u64>, Query, description = "1..100"),
+        ("page" = Option<u64>, Query, minimum = 1, description = "1-based page"),
+        ("page_size" = Option<u64>, Query, minimum = 1, maximum = 100, description = "1..100"),
     ),
     responses(
         (status = 200, description = "HAL page: _embedded.jobs"),
@@ -305,8 +305,8 @@ pub async fn list_recordings(
         ("account" = String, Path, description = "self or the account id"),
         ("user" = String, Path, description = "self or a user id"),
         ("status" = Option<String>, Query, description = "pending, in_progress, complete, failed or expired"),
-        ("page" = Option<u64>, Query, description = "1-based page"),
-        ("page_size" = Option<u64>, Query, description = "1..100"),
+        ("page" = Option<u64>, Query, minimum = 1, description = "1-based page"),
+        ("page_size" = Option<u64>, Query, minimum = 1, maximum = 100, description = "1..100"),
     ),
     responses(
         (status = 200, description = "HAL page: _embedded.jobs"),
@@ -362,7 +362,7 @@ async fn get(
     params(
         ("account" = String, Path, description = "self or the account id"),
         ("user" = String, Path, description = "self or a user id"),
-        ("id" = String, Path, description = "Job id"),
+        ("id" = String, Path, format = Uuid, description = "Job id"),
     ),
     responses(
         (status = 200, description = "The job"),
@@ -386,7 +386,7 @@ pub async fn get_recordings(
     params(
         ("account" = String, Path, description = "self or the account id"),
         ("user" = String, Path, description = "self or a user id"),
-        ("id" = String, Path, description = "Job id"),
+        ("id" = String, Path, format = Uuid, description = "Job id"),
     ),
     responses(
         (status = 200, description = "The job"),

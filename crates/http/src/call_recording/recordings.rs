@@ -117,8 +117,8 @@ async fn list(
         ("start:gte" = Option<String>, Query, description = "Start at or after, e.g. 2019-01-01T00:00:00+0000"),
         ("start:lte" = Option<String>, Query, description = "Start at or before"),
         ("order" = Option<String>, Query, description = "start:DESC (default) or start:ASC"),
-        ("page" = Option<u64>, Query, description = "1-based page, default 1"),
-        ("page_size" = Option<u64>, Query, description = "1..100, default 10"),
+        ("page" = Option<u64>, Query, minimum = 1, description = "1-based page, default 1"),
+        ("page_size" = Option<u64>, Query, minimum = 1, maximum = 100, description = "1..100, default 10"),
     ),
     responses(
         (status = 200, description = "HAL page: _embedded.recordings, _links, page, page_size, total_items, total_pages"),
@@ -157,8 +157,8 @@ pub async fn list_company(
         ("start:gte" = Option<String>, Query, description = "Start at or after, e.g. 2019-01-01T00:00:00+0000"),
         ("start:lte" = Option<String>, Query, description = "Start at or before"),
         ("order" = Option<String>, Query, description = "start:DESC (default) or start:ASC"),
-        ("page" = Option<u64>, Query, description = "1-based page, default 1"),
-        ("page_size" = Option<u64>, Query, description = "1..100, default 10"),
+        ("page" = Option<u64>, Query, minimum = 1, description = "1-based page, default 1"),
+        ("page_size" = Option<u64>, Query, minimum = 1, maximum = 100, description = "1..100, default 10"),
     ),
     responses(
         (status = 200, description = "HAL page: _embedded.recordings, _links, page, page_size, total_items, total_pages"),

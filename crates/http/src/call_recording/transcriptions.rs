@@ -101,8 +101,8 @@ fn v1_prefix(prefix: &str) -> String {
         ("start:gte" = Option<String>, Query, description = "Start at or after, e.g. 2019-01-01T00:00:00+0000"),
         ("start:lte" = Option<String>, Query, description = "Start at or before"),
         ("order" = Option<String>, Query, description = "start:DESC (default) or start:ASC"),
-        ("page" = Option<u64>, Query, description = "1-based page, default 1"),
-        ("page_size" = Option<u64>, Query, description = "1..100, default 10"),
+        ("page" = Option<u64>, Query, minimum = 1, description = "1-based page, default 1"),
+        ("page_size" = Option<u64>, Query, minimum = 1, maximum = 100, description = "1..100, default 10"),
         ("transcription_status" = Option<String>, Query, description = "READY, PENDING or FAILED"),
     ),
     responses(

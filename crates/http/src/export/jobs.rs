@@ -203,7 +203,7 @@ fn job_id(raw: &str) -> ApiResult<Uuid> {
     get,
     path = "/interactions/jobs/{id}",
     tag = "Interaction Content Export",
-    params(("id" = String, Path, description = "Job UUID")),
+    params(("id" = String, Path, format = Uuid, description = "Job UUID")),
     responses(
         (status = 200, description = "The job with its progress and last error"),
         (status = 404, description = "No such job in this tenant"),
@@ -225,7 +225,7 @@ pub async fn get_job(
     path = "/interactions/jobs/{id}/{action}",
     tag = "Interaction Content Export",
     params(
-        ("id" = String, Path, description = "Job UUID"),
+        ("id" = String, Path, format = Uuid, description = "Job UUID"),
         ("action" = String, Path, description = "cancel (from Scheduled, Running, Paused), pause (from Scheduled, Running) or restart (from Failed, Paused)"),
     ),
     responses(

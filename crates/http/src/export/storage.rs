@@ -101,7 +101,7 @@ pub async fn list_storages(State(state): State<AppState>, auth: Authed) -> ApiRe
     get,
     path = "/external-storage/{id}",
     tag = "Interaction Content Export",
-    params(("id" = String, Path, description = "External storage UUID")),
+    params(("id" = String, Path, format = Uuid, description = "External storage UUID")),
     responses(
         (status = 200, description = "The target, without credentials"),
         (status = 404, description = "No such storage in this tenant"),
@@ -125,7 +125,7 @@ pub async fn get_storage(
     delete,
     path = "/external-storage/{id}",
     tag = "Interaction Content Export",
-    params(("id" = String, Path, description = "External storage UUID")),
+    params(("id" = String, Path, format = Uuid, description = "External storage UUID")),
     responses(
         (status = 204, description = "Removed, with its finished jobs"),
         (status = 404, description = "No such storage in this tenant"),

@@ -16,7 +16,7 @@ use callvault_core::content::extension_for;
     path = "/interactions/{guid}/content/{contentKey}",
     tag = "Interaction Content",
     params(
-        ("guid" = String, Path, description = "36-character interaction GUID"),
+        ("guid" = String, Path, format = Uuid, min_length = 36, max_length = 36, description = "36-character interaction GUID"),
         ("contentKey" = String, Path, description = "A type name (callRecording, transcript, ...) or a unique identifier"),
         ("Range" = Option<String>, Header, description = "A single byte range, e.g. bytes=0-1023"),
     ),
@@ -47,7 +47,7 @@ pub async fn download(
     path = "/interactions/{guid}/content/{contentKey}",
     tag = "Interaction Content",
     params(
-        ("guid" = String, Path, description = "36-character interaction GUID"),
+        ("guid" = String, Path, format = Uuid, min_length = 36, max_length = 36, description = "36-character interaction GUID"),
         ("contentKey" = String, Path, description = "A type name or a unique identifier (legacy voicemail-123 accepted)"),
     ),
     responses(

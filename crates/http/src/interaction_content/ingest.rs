@@ -115,7 +115,7 @@ impl InteractionBody {
     put,
     path = "/interactions/{guid}",
     tag = "Ingest",
-    params(("guid" = String, Path, description = "36-character interaction GUID chosen by the client")),
+    params(("guid" = String, Path, format = Uuid, min_length = 36, max_length = 36, description = "36-character interaction GUID chosen by the client")),
     request_body(content = InteractionBody),
     responses(
         (status = 201, description = "Created; body is the interaction"),
@@ -211,7 +211,7 @@ fn upload_from(headers: &HeaderMap, params: &Params) -> ApiResult<ContentUpload>
     path = "/interactions/{guid}/content/{contentKey}",
     tag = "Ingest",
     params(
-        ("guid" = String, Path, description = "GUID of an existing interaction"),
+        ("guid" = String, Path, format = Uuid, min_length = 36, max_length = 36, description = "GUID of an existing interaction"),
         ("contentKey" = String, Path, description = "Type name for single-instance types; a UUID for voicemail, screen, IVR and video recordings"),
         ("type" = Option<String>, Query, description = "Content type; required when contentKey is a UUID"),
         ("owningAgent" = Option<String>, Query, description = "Voicemail only"),

@@ -19,7 +19,7 @@ pub const MAX_BATCH: usize = 1000;
     get,
     path = "/interactions/{guid}",
     tag = "Interaction Content",
-    params(("guid" = String, Path, description = "36-character interaction GUID")),
+    params(("guid" = String, Path, format = Uuid, min_length = 36, max_length = 36, description = "36-character interaction GUID")),
     responses(
         (status = 200, description = "The interaction and its content"),
         (status = 400, description = "Malformed GUID or Accept version"),
@@ -44,7 +44,7 @@ pub async fn get_interaction(
     delete,
     path = "/interactions/{guid}",
     tag = "Interaction Content",
-    params(("guid" = String, Path, description = "36-character interaction GUID")),
+    params(("guid" = String, Path, format = Uuid, min_length = 36, max_length = 36, description = "36-character interaction GUID")),
     responses(
         (status = 204, description = "The interaction and all its content are gone"),
         (status = 404, description = "No such interaction in this tenant"),
