@@ -150,7 +150,7 @@ pub async fn schedule_batch(
     path = "/interactions/jobs",
     tag = "Interaction Content Export",
     params(
-        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page (default 1)"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 2147483647, description = "1-based page (default 1)"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Jobs per page, 1..1000 (default 100)"),
     ),
     responses(
@@ -169,10 +169,14 @@ pub async fn list_jobs(
         None => 1,
         Some(p) => p
             .trim()
-            .parse::<u32>()
+            // The document declares an int32, as the seed's clients expect.
+            .parse::<i32>()
             .ok()
             .filter(|p| *p >= 1)
-            .ok_or_else(|| ApiError::bad_request("page", "page must be a whole number from 1"))?,
+            .map(i32::unsigned_abs)
+            .ok_or_else(|| {
+                ApiError::bad_request("page", "page must be a whole number from 1 to 2147483647")
+            })?,
     };
     let limit = match params.get("limit") {
         None => DEFAULT_LIMIT,

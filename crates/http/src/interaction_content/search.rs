@@ -54,8 +54,8 @@ fn filter_from(params: &Params) -> ApiResult<SearchFilter> {
         ("connectTo" = Option<String>, Query, description = "Starts-with match on the receiving address, 1..50 characters"),
         ("direction" = Option<String>, Query, description = "inbound, outbound or internal"),
         ("continuationToken" = Option<String>, Query, description = "v3: token from the previous page"),
-        ("page" = Option<u32>, Query, description = "v2: 1-based page number"),
-        ("limit" = Option<u32>, Query, description = "Page size, 1..1000, default 1000"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 2147483647, description = "v2: 1-based page number"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size, 1..1000, default 1000"),
     ),
     responses(
         (status = 200, description = "A page of interactions with content"),
@@ -93,7 +93,7 @@ pub async fn search(
         }
         ApiVersion::V2 => {
             let page = match params.get("page") {
-                Some(p) => parse_limit("page", p, u32::MAX)?,
+                Some(p) => parse_limit("page", p, i32::MAX as u32)?,
                 None => 1,
             };
             let offset = u64::from(page - 1) * u64::from(limit);

@@ -315,3 +315,37 @@ async fn accept_version_is_required() {
         );
     }
 }
+
+/// `page` is an int32 in the document; the server refuses what the document calls invalid.
+#[tokio::test]
+async fn a_page_beyond_int32_is_refused() {
+    let s = TestServer::start().await;
+    let t = s.token("acme", ALL_SCOPES).await;
+    let window = "start=2021-03-01T00:00:00Z&end=2021-03-07T00:00:00Z";
+    for (page, want) in [
+        ("2147483647", StatusCode::OK),
+        ("2147483648", StatusCode::BAD_REQUEST),
+    ] {
+        let r = s
+            .http
+            .get(s.url(&format!(
+                "/interaction-content/interactions?{window}&page={page}"
+            )))
+            .bearer_auth(&t)
+            .header("Accept", V2)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), want, "page={page}");
+        let r = s
+            .http
+            .get(s.url(&format!(
+                "/interaction-content-export/interactions/jobs?page={page}"
+            )))
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), want, "export jobs page={page}");
+    }
+}
