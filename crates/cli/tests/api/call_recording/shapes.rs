@@ -59,3 +59,63 @@ async fn a_missing_recording() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     insta::assert_json_snapshot!(body);
 }
+
+/// The vendor's `CreateExportJobHalResponse` (`job_ids`) beside the job, and a pending job
+/// without `valid_until`; ids and times redacted.
+#[tokio::test]
+async fn export_job_creation() {
+    let v = Vbc::new().await;
+    v.call(1, "2019-01-01T10:00:00Z", 1000, json!({})).await;
+    let r =
+        v.s.http
+            .post(v.s.url(&format!("{P}/accounts/self/company_call_recordings/export")))
+            .bearer_auth(&v.admin)
+            .json(&json!({"call_direction": "INBOUND"}))
+            .send()
+            .await
+            .unwrap();
+    let (status, job) = json_of(r).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    let mut f = filters();
+    f.push((
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "[job id]",
+    ));
+    insta::with_settings!({ filters => f }, {
+        insta::assert_json_snapshot!(job, {
+            ".status" => "[pending or running]",
+            ".files_completed" => "[n]",
+            ".files_total" => "[n]",
+        });
+    });
+}
+
+/// The transcriptions listing with its three states.
+#[tokio::test]
+async fn transcriptions_page() {
+    let v = Vbc::new().await;
+    v.call(
+        1,
+        "2019-01-01T10:00:00Z",
+        1000,
+        json!({"attributes": {"transcriptionStatus": "pending"}}),
+    )
+    .await;
+    v.call(
+        2,
+        "2019-01-02T10:00:00Z",
+        1000,
+        json!({"attributes": {"transcriptionStatus": "failed", "transcriptionError": "the engine failed"}}),
+    )
+    .await;
+    let (status, page) = v
+        .get(
+            &v.admin,
+            &format!("{P}/accounts/self/company_call_recordings/transcriptions"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    insta::with_settings!({ filters => filters() }, {
+        insta::assert_json_snapshot!(page);
+    });
+}
