@@ -7,6 +7,8 @@ mod auth;
 mod content;
 pub(crate) mod decode;
 mod exports;
+#[cfg(test)]
+mod faults;
 mod interactions;
 mod jobs;
 mod leases;
