@@ -42,20 +42,7 @@ struct Faulty {
 struct FaultyConn<C: ?Sized>(Box<C>, Countdown);
 
 #[async_trait]
-impl Conn for FaultyConn<dyn Conn> {
-    async fn fetch(&mut self, q: Query) -> StoreResult<Vec<Row>> {
-        tick(&self.1)?;
-        self.0.fetch(q).await
-    }
-
-    async fn execute(&mut self, q: Query) -> StoreResult<u64> {
-        tick(&self.1)?;
-        self.0.execute(q).await
-    }
-}
-
-#[async_trait]
-impl Conn for FaultyConn<dyn Tx> {
+impl<C: Conn + ?Sized> Conn for FaultyConn<C> {
     async fn fetch(&mut self, q: Query) -> StoreResult<Vec<Row>> {
         tick(&self.1)?;
         self.0.fetch(q).await
