@@ -29,8 +29,9 @@ pub use meta::{
 pub use object_blob::{ObjectBlobStore, S3Settings};
 pub use store::SqlStore;
 
-/// Every store trait, for callers that use a `dyn Store`: a supertrait's methods can only
-/// be called where the supertrait is in scope.
+/// Every store trait, for callers that hold a concrete [`SqlStore`] (the store's own tests,
+/// `migrate`): a trait's methods on a concrete type need the trait in scope, while a
+/// `dyn Store` reaches all of them without an import.
 pub mod prelude {
     pub use crate::export::ExportStore;
     pub use crate::lease::LeaseStore;

@@ -54,16 +54,21 @@ impl Dialect {
     }
 
     /// `column IN (list)` with the whole list as one bound value, so the statement's text
-    /// (and its cached plan) is the same for every length.
+    /// (and its cached plan) is the same for every length. A single value is
+    /// `column = value`.
     pub fn push_in(self, q: &mut Query, column: &str, list: Param) {
-        let json = |l: &Param| match l {
+        let json = match &list {
             Param::Ints(v) => serde_json::to_string(v),
             Param::Texts(v) => serde_json::to_string(v),
-            other => serde_json::to_string(&format!("{other:?}")),
+            _ => {
+                q.push(column).push(" = ").push_bind(list);
+                return;
+            }
         };
         match self {
             Dialect::Sqlite => {
-                let text = json(&list).unwrap_or_else(|_| "[]".into());
+                // Serialising integers or strings cannot fail.
+                let text = json.unwrap_or_else(|_| "[]".into());
                 q.push(column)
                     .push(" IN (SELECT value FROM json_each(")
                     .push_bind(text)

@@ -37,23 +37,25 @@ impl Vbc {
     }
 
     async fn password(&self, user: &str, pw: &str) -> (StatusCode, Value) {
+        json_of(self.sign_in(&self.client, user, pw).await).await
+    }
+
+    /// The password grant at `/token` through `client`.
+    async fn sign_in(&self, client: &(String, String), user: &str, pw: &str) -> reqwest::Response {
         let form = [
             ("grant_type", "password"),
             ("username", user),
             ("password", pw),
-            ("client_id", &self.client.0),
-            ("client_secret", &self.client.1),
+            ("client_id", &client.0),
+            ("client_secret", &client.1),
         ];
-        json_of(
-            self.s
-                .http
-                .post(self.s.url("/token"))
-                .form(&form)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        self.s
+            .http
+            .post(self.s.url("/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// A recorded call; `attrs` become the interaction's attributes.
@@ -176,22 +178,12 @@ async fn password_and_refresh_grants() {
 async fn a_users_rights_follow_the_user_not_the_client() {
     let v = Vbc::new().await;
     v.call(1, "2019-01-01T10:00:00Z", 1000, json!({})).await;
-    let (id, secret) = v.s.tenant_client("acme", "interaction-content:read").await;
-    let form = [
-        ("grant_type", "password"),
-        ("username", "boss@vbc.prod"),
-        ("password", "boss-password"),
-        ("client_id", id.as_str()),
-        ("client_secret", secret.as_str()),
-    ];
-    let r =
-        v.s.http
-            .post(v.s.url("/token"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-    let (status, body) = json_of(r).await;
+    let read_only = v.s.tenant_client("acme", "interaction-content:read").await;
+    let (status, body) = json_of(
+        v.sign_in(&read_only, "boss@vbc.prod", "boss-password")
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let admin = body["access_token"].as_str().unwrap();
     let url =
@@ -261,20 +253,7 @@ async fn failed_sign_ins_are_limited_per_login() {
         StatusCode::BAD_REQUEST,
         "the failure that exhausts the budget"
     );
-    let form = [
-        ("grant_type", "password"),
-        ("username", "ann"),
-        ("password", "ann-password"),
-        ("client_id", v.client.0.as_str()),
-        ("client_secret", v.client.1.as_str()),
-    ];
-    let r =
-        v.s.http
-            .post(v.s.url("/token"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+    let r = v.sign_in(&v.client, "ann", "ann-password").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     let wait: u64 = r.headers()["retry-after"]
         .to_str()
