@@ -4,7 +4,9 @@
 #   - PostgreSQL: the machine's server if one answers on CALLVAULT_TEST_POSTGRES_URL,
 #     else Debian's postgresql package, installed and started here;
 #   - an S3-compatible server: moto's standalone server from PyPI, in a virtualenv under
-#     .cache/, with the test bucket created.
+#     .cache/, with the test bucket created;
+#   - Azurite, Microsoft's Azure Storage emulator, from npm (blob service only).
+# All keep their data in memory and listen on loopback; installs are cached in .cache/.
 # Usage: eval "$(scripts/services.sh)"
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +14,7 @@ cd "$(dirname "$0")/.."
 PG_URL="${CALLVAULT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 S3_PORT="${CALLVAULT_TEST_S3_PORT:-9123}"
 S3_BUCKET="${CALLVAULT_TEST_S3_BUCKET:-callvault-test}"
+AZURE_PORT="${CALLVAULT_TEST_AZURE_PORT:-10000}"
 CACHE="$PWD/.cache"
 mkdir -p "$CACHE"
 
@@ -57,6 +60,28 @@ fi
 # Creating an existing bucket answers 409, which is fine.
 curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$S3_PORT/$S3_BUCKET" 2>/dev/null || true
 
+AZ_DIR="$CACHE/azurite"
+if [ ! -x "$AZ_DIR/node_modules/.bin/azurite-blob" ]; then
+  command -v npm >/dev/null 2>&1 || {
+    log "installing Node.js and npm from Debian's packages"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >&2
+  }
+  log "installing Azurite from npm"
+  mkdir -p "$AZ_DIR"
+  (cd "$AZ_DIR" && npm install --no-audit --no-fund --silent azurite@3.37.0 >&2)
+fi
+# Any answer (Azurite refuses unsigned requests with 403) means it is up.
+az_up() { curl -sS -o /dev/null "http://127.0.0.1:$AZURE_PORT/devstoreaccount1?comp=list" 2>/dev/null; }
+if ! az_up; then
+  log "starting Azurite on 127.0.0.1:$AZURE_PORT"
+  (cd "$CACHE" && nohup "$AZ_DIR/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$AZURE_PORT" \
+    --inMemoryPersistence --extentMemoryLimit 1024 --skipApiVersionCheck \
+    >"$CACHE/azurite.log" 2>&1 &)
+  for _ in $(seq 1 60); do az_up && break; sleep 0.5; done
+  az_up || { log "Azurite did not come up; see $CACHE/azurite.log"; exit 1; }
+fi
+
 echo "export CALLVAULT_TEST_POSTGRES_URL='$PG_URL'"
 echo "export CALLVAULT_TEST_S3_ENDPOINT='http://127.0.0.1:$S3_PORT'"
 echo "export CALLVAULT_TEST_S3_BUCKET='$S3_BUCKET'"
+echo "export CALLVAULT_TEST_AZURE_ENDPOINT='http://127.0.0.1:$AZURE_PORT/devstoreaccount1'"

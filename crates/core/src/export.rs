@@ -233,11 +233,6 @@ pub enum StorageTarget {
         endpoint: Option<String>,
         prefix: Option<String>,
     },
-    #[serde(rename = "googleCloudStorage", rename_all = "camelCase")]
-    GoogleCloudStorage {
-        bucket: String,
-        prefix: Option<String>,
-    },
     /// A directory under the server's configured export root (a mounted share, say);
     /// `path` is relative to that root.
     #[serde(rename = "local", rename_all = "camelCase")]
@@ -252,7 +247,6 @@ impl StorageTarget {
         match self {
             StorageTarget::S3 { .. } => "s3",
             StorageTarget::AzureBlob { .. } => "azureBlob",
-            StorageTarget::GoogleCloudStorage { .. } => "googleCloudStorage",
             StorageTarget::Local { .. } => "local",
         }
     }
@@ -271,7 +265,6 @@ impl StorageTarget {
         match self {
             StorageTarget::S3 { prefix, .. }
             | StorageTarget::AzureBlob { prefix, .. }
-            | StorageTarget::GoogleCloudStorage { prefix, .. }
             | StorageTarget::Local { prefix, .. } => prefix.as_deref().unwrap_or(""),
         }
     }

@@ -20,15 +20,15 @@ use crate::AppState;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StorageBody {
     name: String,
-    /// `s3`, `azureBlob`, `googleCloudStorage` or `local`.
+    /// `s3`, `azureBlob` or `local`.
     storage_provider: String,
     /// s3: `bucket`, `region`, `endpoint`, `prefix`; azureBlob: `account`, `container`,
-    /// `endpoint`, `prefix`; googleCloudStorage: `bucket`, `prefix`; local: `path`
+    /// `endpoint`, `prefix`; local: `path`
     /// (under the server's export root), `prefix`.
     #[schema(value_type = Object)]
     configuration: Value,
-    /// s3: `accessKeyId`, `secretAccessKey`, `sessionToken`; azureBlob: `accountKey`;
-    /// googleCloudStorage: `serviceAccountKey`. Stored encrypted, never returned.
+    /// s3: `accessKeyId`, `secretAccessKey`, `sessionToken`; azureBlob: `accountKey`.
+    /// Stored encrypted, never returned.
     #[serde(default)]
     #[schema(value_type = Object)]
     credentials: Option<Value>,

@@ -49,7 +49,7 @@ pub fn job(j: &ExportJob) -> Value {
 }
 
 /// The provider names accepted in requests, for error messages.
-pub const PROVIDERS: &str = "s3, azureBlob, googleCloudStorage, local";
+pub const PROVIDERS: &str = "s3, azureBlob, local";
 
 /// Builds a target from the request's provider name and configuration object.
 pub fn target(provider: &str, configuration: Value) -> Result<StorageTarget, (String, String)> {
@@ -59,7 +59,7 @@ pub fn target(provider: &str, configuration: Value) -> Result<StorageTarget, (St
             "configuration must be an object".into(),
         ));
     };
-    if !["s3", "azureBlob", "googleCloudStorage", "local"].contains(&provider) {
+    if !["s3", "azureBlob", "local"].contains(&provider) {
         return Err((
             "storageProvider".into(),
             format!("storageProvider must be one of {PROVIDERS}"),

@@ -223,7 +223,7 @@ impl Vault {
         let creds: Credentials = self
             .sealer
             .open(&storage.sealed_credentials, storage.id.as_bytes())
-            .and_then(|b| serde_json::from_slice(&b).ok())
+            .and_then(|b| Credentials::from_stored(&b))
             .ok_or("the storage's credentials cannot be opened with this server's master key")?;
         target::connect(
             &storage.target,

@@ -9,7 +9,6 @@ use std::time::Duration;
 use callvault_core::{Invalid, StorageTarget};
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
-use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::prefix::PrefixStore;
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
@@ -17,17 +16,32 @@ use serde::{Deserialize, Serialize};
 
 use crate::egress::EgressPolicy;
 
-/// Secrets for a target, sealed at rest and never returned by the API.
+/// Secrets for a target, sealed at rest and never returned by the API. Unknown fields
+/// are refused so a misspelt secret is a 400, not a silently missing credential.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Credentials {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub access_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_access_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub session_token: Option<String>,
     /// Azure Blob: the storage account key.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub account_key: Option<String>,
-    /// Google Cloud Storage: the service account key JSON.
-    pub service_account_key: Option<String>,
+}
+
+impl Credentials {
+    /// Reads sealed credentials as stored. Earlier builds wrote every field, unset ones
+    /// as `null`, including a since-removed `serviceAccountKey`; nulls are dropped so
+    /// those records still open.
+    pub fn from_stored(bytes: &[u8]) -> Option<Credentials> {
+        let mut fields: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(bytes).ok()?;
+        fields.retain(|_, v| !v.is_null());
+        serde_json::from_value(serde_json::Value::Object(fields)).ok()
+    }
 }
 
 /// Checks a path segment list from a request: no empty, dot or hidden segments, only
@@ -180,24 +194,6 @@ pub fn connect(
             }
             Arc::new(b.build().map_err(|e| bad("configuration", e))?)
         }
-        StorageTarget::GoogleCloudStorage { bucket, .. } => {
-            let key = creds.service_account_key.as_deref().ok_or_else(|| {
-                Invalid::new(
-                    "credentials",
-                    "Google Cloud Storage needs credentials.serviceAccountKey",
-                )
-            })?;
-            Arc::new(
-                GoogleCloudStorageBuilder::new()
-                    .with_bucket_name(bucket)
-                    .with_service_account_key(key)
-                    .with_client_options(client_options())
-                    .with_http_connector(egress.connector())
-                    .with_retry(retry())
-                    .build()
-                    .map_err(|e| bad("configuration", e))?,
-            )
-        }
         StorageTarget::Local { path, .. } => {
             check_relative_path("configuration.path", path, false)?;
             let dir = local_dir(export_root, path);
@@ -235,5 +231,17 @@ mod tests {
         }
         assert!(check_relative_path("p", "", true).is_ok());
         assert!(check_relative_path("p", "", false).is_err());
+    }
+
+    #[test]
+    fn credentials_stored_by_earlier_builds_still_open() {
+        let old = br#"{"accessKeyId":"a","secretAccessKey":"s","sessionToken":null,"accountKey":null,"serviceAccountKey":null}"#;
+        let c = Credentials::from_stored(old).unwrap();
+        assert_eq!(c.access_key_id.as_deref(), Some("a"));
+        assert_eq!(c.secret_access_key.as_deref(), Some("s"));
+        let now = serde_json::to_vec(&c).unwrap();
+        assert_eq!(now, br#"{"accessKeyId":"a","secretAccessKey":"s"}"#);
+        assert_eq!(Credentials::from_stored(&now), Some(c));
+        assert_eq!(Credentials::from_stored(br#"{"password":"p"}"#), None);
     }
 }

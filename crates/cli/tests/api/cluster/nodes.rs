@@ -1,7 +1,7 @@
 //! Nodes as processes: two `callvault serve` processes over the same stores (PostgreSQL +
 //! S3 in the scale-out run, one data directory on the embedded backends). The node running
 //! an export is killed with SIGKILL mid-transfer; the other takes the job over and the
-//! external storage ends with every item exactly once.
+//! external storage (S3, and Azure Blob) ends with every item exactly once.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use callvault_testkit::PgTestDb;
 
+use crate::common::targets::{Provider, Target};
 use crate::common::{
     call_body, fresh_bucket_prefix, fresh_database, json_of, scale_out, TEST_MASTER_KEY,
 };
@@ -111,21 +112,6 @@ impl Drop for Node {
     }
 }
 
-fn s3(bucket: &str) -> object_store::aws::AmazonS3 {
-    object_store::aws::AmazonS3Builder::new()
-        .with_bucket_name(bucket)
-        .with_region("us-east-1")
-        .with_endpoint(
-            std::env::var("CALLVAULT_TEST_S3_ENDPOINT")
-                .unwrap_or_else(|_| "http://127.0.0.1:9123".into()),
-        )
-        .with_allow_http(true)
-        .with_access_key_id("test")
-        .with_secret_access_key("test")
-        .build()
-        .unwrap()
-}
-
 async fn job(http: &reqwest::Client, base: &str, token: &str, id: &str) -> Value {
     let (status, v) = json_of(
         http.get(format!(
@@ -158,7 +144,16 @@ async fn exported_by(http: &reqwest::Client, base: &str) -> u64 {
 }
 
 #[tokio::test]
-async fn an_export_whose_node_is_killed_is_taken_over_and_sends_each_item_once() {
+async fn an_export_to_s3_whose_node_is_killed_is_taken_over_and_sends_each_item_once() {
+    killed_mid_export(Provider::S3).await
+}
+
+#[tokio::test]
+async fn an_export_to_azure_blob_whose_node_is_killed_is_taken_over_and_sends_each_item_once() {
+    killed_mid_export(Provider::Azure).await
+}
+
+async fn killed_mid_export(provider: Provider) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (cfg, _db) = config(d).await;
@@ -224,25 +219,14 @@ async fn an_export_whose_node_is_killed_is_taken_over_and_sends_each_item_once()
         assert_eq!(r.status(), StatusCode::CREATED);
     }
 
-    let bucket = format!("cv-kill-{}", uuid::Uuid::new_v4().simple());
-    let endpoint = std::env::var("CALLVAULT_TEST_S3_ENDPOINT")
-        .unwrap_or_else(|_| "http://127.0.0.1:9123".into());
-    http.put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap();
+    let target = Target::fresh(provider, "cv-kill").await;
     let (status, storage) = json_of(
         http.post(format!(
             "{}/interaction-content-export/external-storage",
             a.base
         ))
         .bearer_auth(&token)
-        .json(&json!({
-            "name": "archive",
-            "storageProvider": "s3",
-            "configuration": { "bucket": bucket, "endpoint": endpoint },
-            "credentials": { "accessKeyId": "test", "secretAccessKey": "test" },
-        }))
+        .json(&target.storage_body())
         .send()
         .await
         .unwrap(),
@@ -309,7 +293,7 @@ async fn an_export_whose_node_is_killed_is_taken_over_and_sends_each_item_once()
         "each item counted once: {done}"
     );
 
-    let store = s3(&bucket);
+    let store = target.client();
     let objects: Vec<_> = store.list(None).try_collect().await.unwrap();
     assert_eq!(
         objects.len(),

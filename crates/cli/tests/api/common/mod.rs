@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 mod actors;
+pub mod targets;
 
 use std::sync::Arc;
 use std::time::Duration;
