@@ -8,6 +8,7 @@ mod cpu;
 mod data;
 mod download;
 mod export;
+mod floor;
 mod ingest;
 mod load;
 mod nginx;

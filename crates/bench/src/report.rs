@@ -98,17 +98,24 @@ impl Results {
     }
 
     fn search_table(&self, s: &mut String) {
-        let _ = writeln!(s, "Search, 16 clients, random 7-day windows:\n");
         let _ = writeln!(
             s,
-            "| limit | API req/s | API p50 ms | API p99 ms | server CPU ms/req | SQLite req/s | SQLite p50 ms | SQLite p99 ms | p99 API/SQLite | target ≤ {SEARCH_MAX_P99_RATIO} |"
+            "Search, random 7-day windows; the floor is the same statements through SQLite's C library:\n"
         );
-        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        let _ = writeln!(
+            s,
+            "| limit | clients | API req/s | API p50 ms | API p99 ms | server CPU ms/req | floor req/s | floor p50 ms | floor p99 ms | p50 API/floor | p99 API/floor | target ≤ {SEARCH_MAX_P99_RATIO} |"
+        );
+        let _ = writeln!(
+            s,
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        );
         for r in &self.search {
             let _ = writeln!(
                 s,
-                "| {} | {:.0} | {:.1} | {:.1} | {} | {:.0} | {:.1} | {:.1} | {:.2} | {} |",
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
                 r.limit,
+                r.clients,
                 r.api.per_sec(),
                 ms(r.api.p50),
                 ms(r.api.p99),
@@ -116,8 +123,9 @@ impl Results {
                 r.raw.per_sec(),
                 ms(r.raw.p50),
                 ms(r.raw.p99),
+                r.p50_ratio(),
                 r.p99_ratio(),
-                verdict(r.p99_ratio() <= SEARCH_MAX_P99_RATIO)
+                verdict(r.p50_ratio().max(r.p99_ratio()) <= SEARCH_MAX_P99_RATIO)
             );
         }
         let _ = writeln!(s);

@@ -1,58 +1,33 @@
 //! Search: `GET /interaction-content/interactions` over random 7-day windows against the
-//! same query run directly on the SQLite file (the floor no HTTP server can beat).
+//! same statements run directly on the SQLite file through its C library (`floor.rs`, the
+//! floor no HTTP server can beat), by one client and by sixteen.
 //!
 //! The floor runs the SQL of `crates/storage/src/store/search.rs` verbatim: the
 //! interaction page by a range of the partial search index (with `LIMIT limit + 1`, as the
 //! v3 handler asks for one extra row to know whether a next page exists), then the content
-//! rows of the page's ids through `json_each`. It uses a read-only pool of eight
-//! connections with the server's pragmas, like the server's reader pool. What the API adds
-//! on top is the work a client actually pays for: HTTP, token check, row mapping, JSON.
+//! rows of the page's ids through `json_each`. What the API adds on top is the work a
+//! client actually pays for: HTTP, token check, row mapping, JSON.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cpu::{self, Probe};
+use crate::data::DataSet;
+use crate::floor::Floor;
+use crate::load::{self, Bounds, Summary};
+use crate::server::{Api, V3};
 use anyhow::{ensure, Context};
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::{json, Value};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{Row, SqlitePool};
 
-use crate::cpu::{self, Probe};
-use crate::data::DataSet;
-use crate::load::{self, Bounds, Summary};
-use crate::server::{Api, V3};
-
-pub const CLIENTS: usize = 16;
+/// One client (latency alone) and sixteen (under load, on a 2-core machine).
+pub const CLIENTS: [usize; 2] = [1, 16];
 pub const LIMITS: [u32; 2] = [100, 1000];
 const WINDOWS: usize = 4096;
 const WINDOW_DAYS: i64 = 7;
-
-/// Copied from `INTERACTION_COLUMNS` / `CONTENT_COLUMNS` in the storage crate.
-const INTERACTION_COLUMNS: &str = "i.id, i.tenant_id, i.guid, i.number, i.start_us, i.end_us, \
-     i.direction, i.connect_from, i.connect_to, i.caller_name, i.agents, i.extensions, \
-     i.queue_id, i.queue_name, i.channel, i.attributes, i.created_us, i.updated_us";
-const CONTENT_COLUMNS: &str = "interaction_id, content_key, content_type, media_type, \
-     length, sha256, blob_key, last_modified_us, duration_ms, version, owning_agent, owning_plan";
-
-/// The server's page statement (`SearchStore::search` with no filter beyond the window).
-static PAGE_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {INTERACTION_COLUMNS} FROM interactions i WHERE i.tenant_id = ? \
-         AND i.content_count > 0 AND i.start_us >= ? AND i.start_us <= ? \
-         ORDER BY i.start_us, i.id LIMIT ?"
-    )
-});
-
-/// The server's content statement (`attach_content`).
-static CONTENT_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {CONTENT_COLUMNS} FROM content_items \
-         WHERE interaction_id IN (SELECT value FROM json_each(?)) ORDER BY interaction_id, rowid"
-    )
-});
 
 /// One search window, in both the API's and the database's terms.
 #[derive(Clone)]
@@ -65,11 +40,17 @@ struct Window {
 /// The API and floor figures for one page size.
 pub struct SearchResult {
     pub limit: u32,
+    pub clients: usize,
     pub api: Summary,
     pub raw: Summary,
 }
 
 impl SearchResult {
+    /// API p50 over floor p50; the target is at most 2.
+    pub fn p50_ratio(&self) -> f64 {
+        self.api.p50.as_secs_f64() / self.raw.p50.as_secs_f64()
+    }
+
     /// API p99 over floor p99; the target is at most 2.
     pub fn p99_ratio(&self) -> f64 {
         self.api.p99.as_secs_f64() / self.raw.p99.as_secs_f64()
@@ -78,8 +59,10 @@ impl SearchResult {
     pub fn json(&self) -> Value {
         json!({
             "limit": self.limit,
+            "clients": self.clients,
             "api": self.api.json(),
             "raw": self.raw.json(),
+            "p50Ratio": self.p50_ratio(),
             "p99Ratio": self.p99_ratio(),
         })
     }
@@ -92,7 +75,7 @@ pub async fn run(
     rng: &mut StdRng,
 ) -> anyhow::Result<Vec<SearchResult>> {
     let windows = Arc::new(windows(data, rng));
-    let pool = floor_pool(data).await?;
+    let floor = Floor::open(&data.db)?;
     let warm = Bounds {
         duration: Duration::from_secs(2),
         per_client: 50,
@@ -100,21 +83,24 @@ pub async fn run(
     let mut out = Vec::new();
     for limit in LIMITS {
         check_page(api, &windows[0], limit).await?;
-        api_load(api, &windows, limit, warm).await?;
-        let api_summary = cpu::measure(
-            Probe::Process(api.pid),
-            api_load(api, &windows, limit, bounds),
-        )
-        .await?;
-        raw_load(&pool, data.tenant_id, &windows, limit, warm).await?;
-        let raw_summary = raw_load(&pool, data.tenant_id, &windows, limit, bounds).await?;
-        out.push(SearchResult {
-            limit,
-            api: api_summary,
-            raw: raw_summary,
-        });
+        for clients in CLIENTS {
+            api_load(api, &windows, limit, clients, warm).await?;
+            let api_summary = cpu::measure(
+                Probe::Process(api.pid),
+                api_load(api, &windows, limit, clients, bounds),
+            )
+            .await?;
+            raw_load(&floor, data.tenant_id, &windows, limit, clients, warm).await?;
+            let raw_summary =
+                raw_load(&floor, data.tenant_id, &windows, limit, clients, bounds).await?;
+            out.push(SearchResult {
+                limit,
+                clients,
+                api: api_summary,
+                raw: raw_summary,
+            });
+        }
     }
-    pool.close().await;
     Ok(out)
 }
 
@@ -183,11 +169,12 @@ async fn api_load(
     api: &Api,
     windows: &Arc<Vec<Window>>,
     limit: u32,
+    clients: usize,
     bounds: Bounds,
 ) -> anyhow::Result<Summary> {
     let api = api.clone();
     let windows = windows.clone();
-    load::run(CLIENTS, bounds, move |c, i| {
+    load::run(clients, bounds, move |c, i| {
         let api = api.clone();
         let windows = windows.clone();
         async move {
@@ -198,58 +185,23 @@ async fn api_load(
     .await
 }
 
-/// A read-only pool shaped like the server's reader pool.
-async fn floor_pool(data: &DataSet) -> anyhow::Result<SqlitePool> {
-    let opts = SqliteConnectOptions::new()
-        .filename(&data.db)
-        .journal_mode(SqliteJournalMode::Wal)
-        .read_only(true)
-        .pragma("cache_size", "-65536")
-        .pragma("temp_store", "memory");
-    Ok(SqlitePoolOptions::new()
-        .max_connections(8)
-        .connect_with(opts)
-        .await?)
-}
-
 async fn raw_load(
-    pool: &SqlitePool,
+    floor: &Floor,
     tenant: i64,
     windows: &Arc<Vec<Window>>,
     limit: u32,
+    clients: usize,
     bounds: Bounds,
 ) -> anyhow::Result<Summary> {
-    let pool = pool.clone();
+    let floor = floor.clone();
     let windows = windows.clone();
-    load::run(CLIENTS, bounds, move |c, i| {
-        let pool = pool.clone();
+    load::run(clients, bounds, move |c, i| {
+        let floor = floor.clone();
         let windows = windows.clone();
-        async move { raw_page(&pool, tenant, pick(&windows, c, i), limit).await }
+        async move {
+            let w = pick(&windows, c, i);
+            floor.page(tenant, w.start_us, w.end_us, limit).await
+        }
     })
     .await
-}
-
-/// The server's two statements for one v3 page; answers the rows read.
-async fn raw_page(pool: &SqlitePool, tenant: i64, w: &Window, limit: u32) -> anyhow::Result<u64> {
-    let mut conn = pool.acquire().await?;
-    let page = sqlx::query(PAGE_SQL.as_str())
-        .bind(tenant)
-        .bind(w.start_us)
-        .bind(w.end_us)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&mut *conn)
-        .await?;
-    let ids = page
-        .iter()
-        .map(|r| r.try_get::<i64, _>("id"))
-        .collect::<Result<Vec<_>, _>>()?;
-    let content = sqlx::query(CONTENT_SQL.as_str())
-        .bind(serde_json::to_string(&ids)?)
-        .fetch_all(&mut *conn)
-        .await?;
-    ensure!(
-        content.len() == ids.len(),
-        "content rows missing for a page"
-    );
-    Ok((page.len() + content.len()) as u64)
 }
