@@ -4,6 +4,7 @@
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use callvault_core::time::parse_instant;
 use callvault_core::{
@@ -12,7 +13,6 @@ use callvault_core::{
 use callvault_services::ingest::ContentUpload;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::wire;
 use crate::auth::Authed;
@@ -129,7 +129,7 @@ pub async fn put_interaction(
     auth: Authed,
     Path(guid): Path<String>,
     body: Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
     let tenant = auth.require(Scope::ContentWrite)?.tenant;
     let guid = Guid::parse("guid", &guid)?;
     let body: InteractionBody = parse_json(&body)?;
@@ -140,7 +140,7 @@ pub async fn put_interaction(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(wire::interaction(&interaction))))
+    Ok((status, Json(wire::interaction(&interaction))).into_response())
 }
 
 fn upload_from(headers: &HeaderMap, params: &Params) -> ApiResult<ContentUpload> {
@@ -238,7 +238,7 @@ pub async fn put_content(
     params: Params,
     headers: HeaderMap,
     body: Body,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
     let tenant = auth.require(Scope::ContentWrite)?.tenant;
     let guid = Guid::parse("guid", &guid)?;
     let key = ContentKey::parse("contentKey", &key)?;
@@ -253,5 +253,5 @@ pub async fn put_content(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(wire::content_item(&item))))
+    Ok((status, Json(wire::content_item(&item))).into_response())
 }

@@ -2,6 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use callvault_core::{Guid, Scope};
 use serde::Deserialize;
@@ -32,12 +33,12 @@ pub async fn get_interaction(
     auth: Authed,
     headers: HeaderMap,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let tenant = auth.require(Scope::ContentRead)?.tenant;
     negotiate(&headers, &[ApiVersion::V2, ApiVersion::V3])?;
     let guid = Guid::parse("guid", &guid)?;
     let interaction = state.vault.interaction(tenant, &guid).await?;
-    Ok(Json(wire::interaction(&interaction)))
+    Ok(Json(wire::interaction(&interaction)).into_response())
 }
 
 #[utoipa::path(

@@ -2,14 +2,15 @@
 
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use callvault_core::search::{parse_limit, MAX_SEARCH_LIMIT};
 use callvault_core::time::parse_instant;
 use callvault_core::{Direction, Scope, SearchFilter};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::version::{negotiate, ApiVersion};
-use super::wire;
+use super::wire::{self, WireInteraction};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
@@ -42,6 +43,28 @@ fn filter_from(params: &Params) -> ApiResult<SearchFilter> {
     Ok(filter)
 }
 
+/// A search page, serialized straight from the borrowed wire shapes.
+#[derive(Serialize)]
+struct Page<'a, M> {
+    items: Vec<WireInteraction<'a>>,
+    meta: M,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct V3Meta {
+    next_continuation_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct V2Meta {
+    page: u32,
+    count: usize,
+    page_count: u64,
+    total_count: u64,
+}
+
 #[utoipa::path(
     get,
     path = "/interactions",
@@ -70,7 +93,7 @@ pub async fn search(
     auth: Authed,
     headers: HeaderMap,
     params: Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let tenant = auth.require(Scope::ContentRead)?.tenant;
     let version = negotiate(&headers, &[ApiVersion::V2, ApiVersion::V3])?;
     let filter = filter_from(&params)?.to_query();
@@ -85,11 +108,11 @@ pub async fn search(
             let page = vault
                 .search_keyset(tenant, &filter, "continuationToken", token, limit)
                 .await?;
-            let items: Vec<Value> = page.items.iter().map(wire::interaction).collect();
-            let next = page.next_token.map_or(Value::Null, Value::from);
-            Ok(Json(
-                json!({ "items": items, "meta": { "nextContinuationToken": next } }),
-            ))
+            let items = page.items.iter().map(wire::interaction).collect();
+            let meta = V3Meta {
+                next_continuation_token: page.next_token,
+            };
+            Ok(Json(Page { items, meta }).into_response())
         }
         ApiVersion::V2 => {
             let page = match params.get("page") {
@@ -101,11 +124,14 @@ pub async fn search(
             let (total, items) = (found.total, found.items);
             let page_count = total.div_ceil(u64::from(limit));
             let count = items.len();
-            let items: Vec<Value> = items.iter().map(wire::interaction).collect();
-            Ok(Json(json!({
-                "items": items,
-                "meta": { "page": page, "count": count, "pageCount": page_count, "totalCount": total }
-            })))
+            let items = items.iter().map(wire::interaction).collect();
+            let meta = V2Meta {
+                page,
+                count,
+                page_count,
+                total_count: total,
+            };
+            Ok(Json(Page { items, meta }).into_response())
         }
     }
 }
