@@ -65,17 +65,21 @@ pub struct WireContent<'a> {
 }
 
 pub fn content_item(c: &ContentItem) -> WireContent<'_> {
-    let owning_agent = (c.content_type == ContentType::Voicemail)
-        .then(|| c.owning_agent.as_deref().map(|id| Id { id }))
-        .flatten();
-    let owning_interaction_plan = (c.content_type == ContentType::IvrAudioRecording)
-        .then(|| c.owning_interaction_plan.as_deref().map(|id| Id { id }))
-        .flatten();
+    // Owners are shown only on the types they belong to, durations only where they mean one.
+    let owning_agent = c
+        .owning_agent
+        .as_deref()
+        .filter(|_| c.content_type == ContentType::Voicemail)
+        .map(|id| Id { id });
+    let owning_interaction_plan = c
+        .owning_interaction_plan
+        .as_deref()
+        .filter(|_| c.content_type == ContentType::IvrAudioRecording)
+        .map(|id| Id { id });
     let duration = c
-        .content_type
-        .has_duration()
-        .then(|| c.duration_ms.map(|value| Measure { value }))
-        .flatten();
+        .duration_ms
+        .filter(|_| c.content_type.has_duration())
+        .map(|value| Measure { value });
     WireContent {
         content_key: &c.key,
         kind: c.content_type.as_str(),

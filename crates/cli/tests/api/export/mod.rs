@@ -76,6 +76,43 @@ async fn wait_job(s: &TestServer, token: &str, id: &str, done: impl Fn(&Value) -
     panic!("job {id} did not reach the expected state");
 }
 
+/// What a job exports: interactions from `start_days` ago, up to `end_days` ago for a
+/// batch or ever on for a recurring job.
+struct Span {
+    start_days: i64,
+    end_days: Option<i64>,
+}
+
+/// Schedules a job exporting `filters` over `span` to storage `sid`; answers its id.
+async fn schedule(s: &TestServer, t: &str, sid: &str, span: Span, filters: Value) -> String {
+    let mut body = json!({
+        "startDate": days_ago(span.start_days),
+        "filters": filters,
+        "externalStorageId": sid,
+    });
+    let kind = match span.end_days {
+        Some(d) => {
+            body["endDate"] = days_ago(d).into();
+            "batch"
+        }
+        None => "recurring",
+    };
+    let (status, v) = post(
+        s,
+        t,
+        &format!("/interactions/jobs/schedule-{kind}-export"),
+        &body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v["jobId"].as_str().unwrap().to_string()
+}
+
+/// Every content type and direction.
+fn everything() -> Value {
+    json!({ "contentTypes": [], "initialDirection": [] })
+}
+
 /// A run after the one at `before` has finished and the job waits for its next hour.
 fn ran_and_waits(job: &Value, before: &Value) -> bool {
     !job["lastRunAt"].is_null() && job["lastRunAt"] != *before && job["status"] == "Scheduled"
@@ -515,16 +552,13 @@ async fn jobs_follow_the_state_machine_and_page() {
 /// waits for it to complete.
 async fn export_inbound_recordings(s: &TestServer, t: &str, sid: &str) -> Value {
     seed(s, t, 1, 6).await;
-    let body = json!({
-        "startDate": days_ago(4),
-        "endDate": days_ago(1),
-        "filters": { "contentTypes": ["callRecording"], "initialDirection": ["inbound"] },
-        "externalStorageId": sid,
-    });
-    let (status, v) = post(s, t, "/interactions/jobs/schedule-batch-export", &body).await;
-    assert_eq!(status, StatusCode::OK, "{v}");
-    let id = v["jobId"].as_str().unwrap();
-    let job = wait_job(s, t, id, |j| j["status"] == "Completed").await;
+    let span = Span {
+        start_days: 4,
+        end_days: Some(1),
+    };
+    let filters = json!({ "contentTypes": ["callRecording"], "initialDirection": ["inbound"] });
+    let id = schedule(s, t, sid, span, filters).await;
+    let job = wait_job(s, t, &id, |j| j["status"] == "Completed").await;
     assert_eq!(job["itemsExported"], 3, "{job}");
     assert!(job["error"].is_null());
     job

@@ -11,8 +11,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use super::{
-    assert_inbound_recordings, create_storage, days_ago, export_inbound_recordings, post,
-    ran_and_waits, seed, wait_job,
+    assert_inbound_recordings, create_storage, everything, export_inbound_recordings, post,
+    ran_and_waits, schedule, seed, wait_job, Span,
 };
 use crate::common::targets::{Provider, Target};
 use crate::common::*;
@@ -43,6 +43,31 @@ on_every_provider!(
     a_recurring_export_sends_each_item_once_when_it_is_twelve_hours_old,
     an_outage_is_reported_retried_and_recovered,
 );
+
+/// A server on a clock the test moves, a token, a fresh container on `p` and the
+/// external storage over it.
+struct Setup {
+    clock: Arc<ManualClock>,
+    s: TestServer,
+    t: String,
+    target: Target,
+    sid: String,
+}
+
+async fn setup(p: Provider, stem: &str) -> Setup {
+    let clock = Arc::new(ManualClock::starting_at(Utc::now()));
+    let s = TestServer::start_with_clock(clock.clone()).await;
+    let t = s.token("acme", ALL_SCOPES).await;
+    let target = Target::fresh(p, stem).await;
+    let sid = create_storage(&s, &t, &target.storage_body()).await;
+    Setup {
+        clock,
+        s,
+        t,
+        target,
+        sid,
+    }
+}
 
 /// The storage's own reason for refusing a container that does not exist, as each
 /// server words it.
@@ -94,10 +119,9 @@ async fn a_wrong_azure_key_is_refused_with_the_storages_reason() {
 }
 
 async fn a_batch_export_writes_exactly_the_filtered_items(p: Provider) {
-    let s = TestServer::start().await;
-    let t = s.token("acme", ALL_SCOPES).await;
-    let target = Target::fresh(p, "cv-batch").await;
-    let sid = create_storage(&s, &t, &target.storage_body()).await;
+    let Setup {
+        s, t, target, sid, ..
+    } = setup(p, "cv-batch").await;
     export_inbound_recordings(&s, &t, &sid).await;
     assert_inbound_recordings(&s, &t, &target.objects().await).await;
 }
@@ -105,10 +129,9 @@ async fn a_batch_export_writes_exactly_the_filtered_items(p: Provider) {
 /// A recording over the 16 MiB single-PUT limit goes up as a multipart upload (two parts
 /// here) and lands as one object, byte for byte.
 async fn a_recording_larger_than_a_part_arrives_whole(p: Provider) {
-    let s = TestServer::start().await;
-    let t = s.token("acme", ALL_SCOPES).await;
-    let target = Target::fresh(p, "cv-large").await;
-    let sid = create_storage(&s, &t, &target.storage_body()).await;
+    let Setup {
+        s, t, target, sid, ..
+    } = setup(p, "cv-large").await;
     let start = (Utc::now() - chrono::Duration::days(3)).to_rfc3339();
     // 20 minutes of 8 kHz 16-bit audio: 19.2 MB.
     s.seed_call(
@@ -118,18 +141,13 @@ async fn a_recording_larger_than_a_part_arrives_whole(p: Provider) {
         1_200_000,
     )
     .await;
-    let body = json!({
-        "startDate": days_ago(4),
-        "endDate": days_ago(1),
-        "filters": { "contentTypes": ["callRecording"], "initialDirection": [] },
-        "externalStorageId": sid,
-    });
-    let (status, v) = post(&s, &t, "/interactions/jobs/schedule-batch-export", &body).await;
-    assert_eq!(status, StatusCode::OK, "{v}");
-    let job = wait_job(&s, &t, v["jobId"].as_str().unwrap(), |j| {
-        j["status"] == "Completed"
-    })
-    .await;
+    let span = Span {
+        start_days: 4,
+        end_days: Some(1),
+    };
+    let filters = json!({ "contentTypes": ["callRecording"], "initialDirection": [] });
+    let id = schedule(&s, &t, &sid, span, filters).await;
+    let job = wait_job(&s, &t, &id, |j| j["status"] == "Completed").await;
     assert_eq!(job["itemsExported"], 1, "{job}");
     let objects = target.objects().await;
     let (_, bytes) = objects
@@ -150,25 +168,19 @@ async fn a_recording_larger_than_a_part_arrives_whole(p: Provider) {
 }
 
 async fn a_recurring_export_sends_each_item_once_when_it_is_twelve_hours_old(p: Provider) {
-    let clock = Arc::new(ManualClock::starting_at(Utc::now()));
-    let s = TestServer::start_with_clock(clock.clone()).await;
-    let t = s.token("acme", ALL_SCOPES).await;
-    let target = Target::fresh(p, "cv-recur").await;
-    let sid = create_storage(&s, &t, &target.storage_body()).await;
+    let Setup {
+        clock,
+        s,
+        t,
+        target,
+        sid,
+    } = setup(p, "cv-recur").await;
     seed(&s, &t, 1, 4).await;
-    let body = json!({
-        "startDate": days_ago(5),
-        "filters": { "contentTypes": [], "initialDirection": [] },
-        "externalStorageId": sid,
-    });
-    let (_, v) = post(
-        &s,
-        &t,
-        "/interactions/jobs/schedule-recurring-export",
-        &body,
-    )
-    .await;
-    let id = v["jobId"].as_str().unwrap().to_string();
+    let span = Span {
+        start_days: 5,
+        end_days: None,
+    };
+    let id = schedule(&s, &t, &sid, span, everything()).await;
     let first = wait_job(&s, &t, &id, |j| ran_and_waits(j, &Value::Null)).await;
     assert_eq!(first["itemsExported"], 0, "nothing is 12 hours old yet");
     assert!(target.objects().await.is_empty());
@@ -205,22 +217,21 @@ async fn a_recurring_export_sends_each_item_once_when_it_is_twelve_hours_old(p: 
 }
 
 async fn an_outage_is_reported_retried_and_recovered(p: Provider) {
-    let clock = Arc::new(ManualClock::starting_at(Utc::now()));
-    let s = TestServer::start_with_clock(clock.clone()).await;
-    let t = s.token("acme", ALL_SCOPES).await;
-    let target = Target::fresh(p, "cv-outage").await;
-    let sid = create_storage(&s, &t, &target.storage_body()).await;
+    let Setup {
+        clock,
+        s,
+        t,
+        target,
+        sid,
+    } = setup(p, "cv-outage").await;
     seed(&s, &t, 1, 3).await;
     // The container disappears: every write fails.
     target.delete().await;
-    let body = json!({
-        "startDate": days_ago(5),
-        "endDate": days_ago(1),
-        "filters": { "contentTypes": [], "initialDirection": [] },
-        "externalStorageId": sid,
-    });
-    let (_, v) = post(&s, &t, "/interactions/jobs/schedule-batch-export", &body).await;
-    let id = v["jobId"].as_str().unwrap().to_string();
+    let span = Span {
+        start_days: 5,
+        end_days: Some(1),
+    };
+    let id = schedule(&s, &t, &sid, span, everything()).await;
     let job = wait_job(&s, &t, &id, |j| j["consecutiveFailures"] == 1).await;
     assert_eq!(job["status"], "Scheduled", "{job}");
     assert!(job["error"].as_str().unwrap().contains("writing"), "{job}");
