@@ -50,10 +50,11 @@ if [ ! -x "$VENV/bin/moto_server" ]; then
   python3 -m venv "$VENV" >&2
   "$VENV/bin/pip" install -q 'moto[server]==5.1.22' >&2
 fi
-s3_up() { curl -fsS -o /dev/null "http://127.0.0.1:$S3_PORT/moto-api/" 2>/dev/null; }
+s3_up() { curl -fsS -m 5 -o /dev/null "http://127.0.0.1:$S3_PORT/moto-api/" 2>/dev/null; }
 if ! s3_up; then
   log "starting the S3 server on 127.0.0.1:$S3_PORT"
-  nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$CACHE/s3.log" 2>&1 &
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" </dev/null >"$CACHE/s3.log" 2>&1 &
+  disown
   for _ in $(seq 1 60); do s3_up && break; sleep 0.5; done
   s3_up || { log "the S3 server did not come up; see $CACHE/s3.log"; exit 1; }
 fi
@@ -71,12 +72,15 @@ if [ ! -x "$AZ_DIR/node_modules/.bin/azurite-blob" ]; then
   (cd "$AZ_DIR" && npm install --no-audit --no-fund --silent azurite@3.37.0 >&2)
 fi
 # Any answer (Azurite refuses unsigned requests with 403) means it is up.
-az_up() { curl -sS -o /dev/null "http://127.0.0.1:$AZURE_PORT/devstoreaccount1?comp=list" 2>/dev/null; }
+az_up() { curl -sS -m 5 -o /dev/null "http://127.0.0.1:$AZURE_PORT/devstoreaccount1?comp=list" 2>/dev/null; }
 if ! az_up; then
   log "starting Azurite on 127.0.0.1:$AZURE_PORT"
-  (cd "$CACHE" && nohup "$AZ_DIR/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$AZURE_PORT" \
-    --inMemoryPersistence --extentMemoryLimit 1024 --skipApiVersionCheck \
-    >"$CACHE/azurite.log" 2>&1 &)
+  # Every descriptor of the background process goes to the log: a shell left holding this
+  # script's stdout would keep `eval "$(scripts/services.sh)"` waiting for ever.
+  (cd "$CACHE" && exec "$AZ_DIR/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 \
+    --blobPort "$AZURE_PORT" --inMemoryPersistence --extentMemoryLimit 1024 \
+    --skipApiVersionCheck) </dev/null >"$CACHE/azurite.log" 2>&1 &
+  disown
   for _ in $(seq 1 60); do az_up && break; sleep 0.5; done
   az_up || { log "Azurite did not come up; see $CACHE/azurite.log"; exit 1; }
 fi
