@@ -84,8 +84,9 @@ pub trait ExportStore: Send + Sync + 'static {
     /// Whether the job already wrote this exact item.
     async fn exported(&self, job: Uuid, item: &Candidate) -> StoreResult<bool>;
     /// Records a written item in one transaction: its ledger row, the watermark, the
-    /// counters and a longer lease. Answers `false` (recording nothing) when the job is
-    /// no longer running, so a paused or cancelled job stops at the next item.
+    /// counters (only for an item not in the ledger yet) and a longer lease. Answers
+    /// `false` (recording nothing) when the job is no longer running, so a paused or
+    /// cancelled job stops at the next item.
     async fn record_export(
         &self,
         job: Uuid,

@@ -269,35 +269,42 @@ impl ExportStore for SqlStore {
             content_key: item.content_key.clone(),
         };
         let mut tx = self.write().await?;
+        // The ledger row first: only a new one is counted, so two runners that both sent
+        // an item (one whose lease lapsed while it was still writing) count it once.
+        let new = tx
+            .execute(
+                Query::new(
+                    "INSERT INTO export_ledger (job_id, interaction_id, content_key, sha256, \
+                     exported_us) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(job)
+                .bind(item.interaction_id)
+                .bind(&item.content_key)
+                .bind(&item.sha256)
+                .bind(now),
+            )
+            .await?;
+        let counted = i64::from(new > 0);
         let n = tx
             .execute(
                 Query::new(
                     "UPDATE export_jobs SET watermark = $1, lease_until_us = $2, updated_us = $3, \
-                     items_exported = items_exported + 1, bytes_exported = bytes_exported + $4 \
-                     WHERE id = $5 AND status = 'Running'",
+                     items_exported = items_exported + $4, \
+                     bytes_exported = bytes_exported + $5 \
+                     WHERE id = $6 AND status = 'Running'",
                 )
                 .bind(to_json(&watermark))
                 .bind(lease_until)
                 .bind(now)
-                .bind(bytes)
+                .bind(counted)
+                .bind(bytes.saturating_mul(counted as u64))
                 .bind(job),
             )
             .await?;
         if n == 0 {
+            // Dropped uncommitted: a stopped job records nothing.
             return Ok(false);
         }
-        tx.execute(
-            Query::new(
-                "INSERT INTO export_ledger (job_id, interaction_id, content_key, sha256, \
-                 exported_us) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            )
-            .bind(job)
-            .bind(item.interaction_id)
-            .bind(&item.content_key)
-            .bind(&item.sha256)
-            .bind(now),
-        )
-        .await?;
         tx.commit().await?;
         Ok(true)
     }
