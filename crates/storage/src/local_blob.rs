@@ -211,12 +211,15 @@ fn reserve(total: u64) -> u64 {
 /// Free space is checked at most every this many bytes written.
 const CHECK_EVERY: u64 = 1024 * 1024;
 
-/// Whether the file system holding `path` is down to its reserve.
+/// Whether the file system holding `path` is down to its reserve, counting what an
+/// upload may still write before its next check: the reserve itself is never written
+/// into, so the database always finds it.
 fn low_on_space(path: &Path) -> bool {
     match rustix::fs::statvfs(path) {
         Ok(s) => {
             let block = s.f_frsize.max(1);
-            s.f_bavail.saturating_mul(block) < reserve(s.f_blocks.saturating_mul(block))
+            let reserve = reserve(s.f_blocks.saturating_mul(block)) + CHECK_EVERY;
+            s.f_bavail.saturating_mul(block) < reserve
         }
         Err(_) => false,
     }
