@@ -7,6 +7,7 @@ use callvault_services::Vault;
 use chrono::{Duration, Utc};
 
 use crate::admin;
+use crate::governance_cmd::cli_actor;
 
 pub const DEMO_TENANT: &str = "demo";
 const DEMO_CLIENT: &str = "demo";
@@ -35,7 +36,7 @@ async fn create_users(vault: &Vault, tenant: &callvault_core::Tenant) -> anyhow:
         ..Default::default()
     };
     let owner = vault
-        .search_from(tenant.id, &on_demand, 0, 1)
+        .search_from(&cli_actor(tenant.id, "demo setup"), &on_demand, 0, 1)
         .await?
         .first()
         .and_then(|i| i.meta.attributes.owning_user_id.clone());
@@ -90,7 +91,9 @@ pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoA
         with_content: Some(ContentType::CallRecording),
         ..Default::default()
     };
-    let recent = vault.search_from(tenant.id, &filter, 0, 50).await?;
+    let recent = vault
+        .search_from(&cli_actor(tenant.id, "demo setup"), &filter, 0, 50)
+        .await?;
     let sample = recent
         .iter()
         .rev()

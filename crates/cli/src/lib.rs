@@ -2,8 +2,10 @@
 //! commands, importable by the integration tests so they run the real server.
 
 pub mod admin;
+pub mod audit_cmd;
 pub mod config;
 pub mod demo;
+pub mod governance_cmd;
 pub mod ingest_cmd;
 pub mod keys;
 pub mod migrate_cmd;

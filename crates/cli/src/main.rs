@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use callvault::audit_cmd::{self, AuditCmd};
 use callvault::config::{ServeArgs, Settings, StoreArgs};
+use callvault::governance_cmd::{self, GovernanceCmd};
 use callvault::{admin, demo, ingest_cmd, migrate_cmd, server};
 use clap::{Parser, Subcommand};
 use serde_json::json;
@@ -40,6 +42,12 @@ enum Command {
     /// Manage users who sign in with a password (the Call Recording API).
     #[command(subcommand)]
     User(UserCmd),
+    /// The audit trail: verify a tenant's chain, export its records.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Legal holds, retention policies and deletes that obey them.
+    #[command(subcommand)]
+    Governance(GovernanceCmd),
     /// Load a folder of recordings and a manifest into a tenant.
     Ingest {
         #[arg(long)]
@@ -61,7 +69,7 @@ enum Command {
         #[arg(long)]
         to_blobs: String,
     },
-    /// Run housekeeping now: staging leftovers, orphaned blobs, expired tokens.
+    /// Run housekeeping now: staging leftovers, orphaned blobs, expired tokens, retention.
     Sweep {
         /// Leave files younger than this alone: an upload may still be writing them. Use 0
         /// only when no server is running on this data directory.
@@ -168,10 +176,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let vault = server::open_vault(&settings).await?;
     let out = cli.json;
     match cli.command {
-        Command::Serve(_) => serve(&settings, vault).await?,
+        Command::Serve(_) => serve(&settings, vault.clone()).await?,
         Command::Worker => {
             tracing::info!("worker running: exports, jobs and housekeeping; no HTTP");
-            server::work(vault).await;
+            server::work(vault.clone()).await;
         }
         Command::Tenant(TenantCmd::Create { name, time_zone }) => {
             let t = admin::create_tenant(&vault, &name, &time_zone).await?;
@@ -274,6 +282,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
             );
         }
+        Command::Governance(cmd) => governance_cmd::run(&vault, cmd, out).await?,
+        Command::Audit(cmd) => audit_cmd::run(&vault, cmd, out).await?,
         Command::Ingest { tenant, path } => ingest_cmd::run(&vault, &tenant, &path, out).await?,
         // Returned above, before the configured vault opens.
         Command::Migrate { .. } => {}
@@ -283,11 +293,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?;
             admin::print(
                 out,
-                json!({ "stagingRemoved": r.staging_removed, "orphansRemoved": r.orphans_removed, "tokensRemoved": r.tokens_removed }),
+                json!({
+                    "stagingRemoved": r.staging_removed,
+                    "orphansRemoved": r.orphans_removed,
+                    "tokensRemoved": r.tokens_removed,
+                    "retentionInteractions": r.retention_interactions,
+                    "retentionItems": r.retention_items,
+                }),
                 format!("{r:?}"),
             );
         }
     }
+    // Reads a command made (searches, downloads) are in the trail before it exits.
+    vault.audit.flush().await;
     Ok(())
 }
 

@@ -124,14 +124,19 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting, lets in-flight requests finish, and waits.
+    /// Stops accepting, lets in-flight requests finish, writes the audit records still
+    /// queued, and waits.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
-        self.task.await.context("server task panicked")?
+        let served = self.task.await.context("server task panicked")?;
+        self.vault.audit.flush().await;
+        served
     }
 
     pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await.context("server task panicked")?
+        let served = self.task.await.context("server task panicked")?;
+        self.vault.audit.flush().await;
+        served
     }
 
     pub fn stopper(&self) -> watch::Sender<bool> {
@@ -217,6 +222,7 @@ pub async fn work(vault: Arc<Vault>) {
     spawn_background(&vault, &stop);
     shutdown_signal().await;
     let _ = stop.send(true);
+    vault.audit.flush().await;
 }
 
 fn spawn_sweeper(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {

@@ -5,9 +5,11 @@
 //! does no I/O so that its rules (key grammar, search limits, time parsing) can be tested
 //! exhaustively and reused by every layer above it.
 
+pub mod audit;
 pub mod content;
 pub mod error;
 pub mod export;
+pub mod governance;
 pub mod ids;
 pub mod interaction;
 pub mod job;
@@ -17,12 +19,14 @@ pub mod search;
 pub mod tenant;
 pub mod time;
 
+pub use audit::{AuditAction, AuditEvent, AuditRecord};
 pub use content::{ContentItem, ContentKey, ContentType};
 pub use error::Invalid;
 pub use export::{
     ExportAction, ExportFilters, ExportJob, ExportKind, ExportStatus, ExportWatermark,
     ExternalStorage, StorageTarget,
 };
+pub use governance::{DeleteCause, LegalHold, Refusal, RetentionPolicy, Rules, Selector};
 pub use ids::Guid;
 pub use interaction::{Attributes, Direction, Interaction, InteractionMeta};
 pub use job::{Job, JobKind, JobStatus};

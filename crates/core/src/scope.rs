@@ -3,22 +3,28 @@ use std::fmt;
 use crate::Invalid;
 
 /// OAuth scopes. The first two are the platform's own; `interaction-content:write` (the
-/// ingest API) and `callvault:tenant-admin` (tenant settings such as the Recordings API
-/// token) are callvault's.
+/// ingest API), `callvault:tenant-admin` (tenant settings such as the Recordings API
+/// token) and `callvault:governance` (holds and retention) are callvault's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
     ContentRead,
     ContentDelete,
     ContentWrite,
     TenantAdmin,
+    /// Legal holds and retention policies (docs/governance.md).
+    Governance,
+    /// Reading the audit trail.
+    Audit,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 6] = [
         Scope::ContentRead,
         Scope::ContentDelete,
         Scope::ContentWrite,
         Scope::TenantAdmin,
+        Scope::Governance,
+        Scope::Audit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -27,6 +33,8 @@ impl Scope {
             Scope::ContentDelete => "interaction-content:delete",
             Scope::ContentWrite => "interaction-content:write",
             Scope::TenantAdmin => "callvault:tenant-admin",
+            Scope::Governance => "callvault:governance",
+            Scope::Audit => "callvault:audit",
         }
     }
 

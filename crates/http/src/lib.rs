@@ -2,10 +2,13 @@
 //! services to its own paths, parameters, wire format and error shape; the plumbing here
 //! (auth, ranges, metrics, errors) is shared by all of them.
 
+pub mod audit_api;
 pub mod auth;
 pub mod call_recording;
+pub mod erasure_api;
 pub mod error;
 pub mod export;
+pub mod governance;
 pub mod interaction_content;
 pub mod metrics;
 pub mod oauth;
@@ -84,6 +87,9 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .merge(recordings_files::routes().layer(timed()))
         .merge(call_recording::routes().layer(timed()))
         .merge(tenant_admin::routes().layer(timed()))
+        .merge(governance::routes().layer(timed()))
+        .merge(audit_api::routes().layer(timed()))
+        .merge(erasure_api::routes().layer(timed()))
         .merge(oauth::routes().layer(timed()))
         .merge(ops::routes().layer(timed()))
         .split_for_parts();

@@ -83,6 +83,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 pub async fn token(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: crate::auth::Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -178,6 +179,21 @@ pub async fn token(
     };
     if matches!(issued, Err(ServiceError::Unauthenticated(_))) {
         auth.sign_in.failed(&principal, &source);
+        let claimed = match (grant, form.get("username")) {
+            ("password", Some(user)) => format!("user:{user} via client:{client_id}"),
+            _ => format!("client:{client_id}"),
+        };
+        state
+            .vault
+            .sign_in_failed(
+                &client_id,
+                claimed,
+                caller.source,
+                caller.user_agent,
+                caller.request_id,
+                grant,
+            )
+            .await;
     }
     match issued {
         Ok(t) => {

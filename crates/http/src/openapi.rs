@@ -16,6 +16,8 @@ use utoipa::{Modify, OpenApi};
         (name = "Auth", description = "OAuth2 client credentials"),
         (name = "Call Recording", description = "The business phone system's Call Recording API (bearer tokens from /token)"),
         (name = "Tenant administration", description = "callvault's tenant settings"),
+        (name = "Audit", description = "callvault's audit trail: every access and governance action, hash-chained per tenant (scope callvault:audit)"),
+        (name = "Governance", description = "callvault's legal holds and retention policies (scope callvault:governance); every dialect's deletes obey them"),
         (name = "Interaction Content Export", description = "The platform's Interaction Content Export API: external storage and export jobs"),
         (name = "Recordings files", description = "The virtual contact center's Recordings API (HTTP Basic: tenant name and API token)"),
         (name = "Operations", description = "Liveness, readiness, metrics and this document"),

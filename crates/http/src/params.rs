@@ -42,6 +42,26 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Refuses a parameter the operation does not document, naming it: a typo told is
+    /// better than a filter silently ignored.
+    pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
+        match self
+            .0
+            .iter()
+            .find(|(k, _)| !known.iter().any(|n| k.eq_ignore_ascii_case(n)))
+        {
+            Some((k, _)) if known.is_empty() => Err(ApiError::bad_request(
+                k,
+                format!("unknown query parameter '{k}': this operation takes none"),
+            )),
+            Some((k, _)) => Err(ApiError::bad_request(
+                k,
+                format!("unknown query parameter '{k}'; known: {}", known.join(", ")),
+            )),
+            None => Ok(()),
+        }
+    }
+
     pub fn required(&self, name: &str) -> Result<&str, ApiError> {
         match self.get(name) {
             Some(v) if !v.trim().is_empty() => Ok(v),
@@ -67,5 +87,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
             ));
         }
         Ok(params)
+    }
+}
+
+/// The query of an operation that takes no parameters: any is refused, named.
+pub struct NoParams;
+
+impl<S: Send + Sync> FromRequestParts<S> for NoParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Params::from_request_parts(parts, state).await?.only(&[])?;
+        Ok(NoParams)
     }
 }

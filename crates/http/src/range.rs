@@ -55,9 +55,12 @@ fn wanted(headers: &HeaderMap, etag: &str, len: u64) -> Wanted {
     }
 }
 
-/// Streams `item`, honouring conditional and range headers.
+/// Streams `item` of interaction `guid` to `actor`, honouring conditional and range
+/// headers; the read is recorded as a play or a download.
 pub async fn serve_content(
     vault: &Vault,
+    actor: &callvault_services::audit::Actor,
+    guid: &callvault_core::Guid,
     item: &ContentItem,
     headers: &HeaderMap,
     filename: &str,
@@ -105,7 +108,7 @@ pub async fn serve_content(
             return Ok((common, err).into_response());
         }
     };
-    let read = vault.open_content(item, range.clone()).await?;
+    let read = vault.open_content(actor, guid, item, range.clone()).await?;
     if let Some(r) = &range {
         put(
             &mut common,

@@ -1,4 +1,5 @@
-//! Background housekeeping: staging leftovers, orphaned blobs and expired tokens.
+//! Background housekeeping: staging leftovers, orphaned blobs, expired tokens and jobs,
+//! and the retention pass (crate::governance).
 //!
 //! Orphans appear when a process dies between committing a blob and committing the row
 //! that references it. They are removed once older than a grace period, long enough that
@@ -17,7 +18,14 @@ pub struct SweepReport {
     pub orphans_removed: usize,
     pub tokens_removed: u64,
     pub jobs_expired: u64,
+    /// Interactions and content items retention deleted.
+    pub retention_interactions: u64,
+    pub retention_items: u64,
 }
+
+/// How long one sweep may spend on retention: well inside the housekeeping lease, so a
+/// large backlog is worked off over several sweeps and never by two nodes at once.
+const RETENTION_BUDGET: Duration = Duration::from_secs(240);
 
 impl Vault {
     pub async fn sweep(&self, grace: Duration) -> ServiceResult<SweepReport> {
@@ -36,7 +44,10 @@ impl Vault {
         }
         let tokens_removed = self.store.delete_expired_tokens(Utc::now()).await?;
         let jobs_expired = self.store.expire_jobs(Utc::now()).await?;
+        let retention = self.run_retention(RETENTION_BUDGET).await?;
         Ok(SweepReport {
+            retention_interactions: retention.interactions,
+            retention_items: retention.items,
             staging_removed,
             orphans_removed,
             tokens_removed,

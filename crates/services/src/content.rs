@@ -1,7 +1,9 @@
 //! Reading and deleting content: key resolution, downloads, deletions that really remove
 //! the bytes.
 
-use callvault_core::{ContentItem, ContentKey, Guid, Interaction, Invalid, TenantId};
+use callvault_core::{AuditAction, ContentItem, ContentKey, Guid, Interaction, Invalid, TenantId};
+
+use crate::audit::Actor;
 use callvault_storage::meta::Removed;
 use callvault_storage::BlobRead;
 use std::ops::Range;
@@ -57,6 +59,13 @@ impl Vault {
     }
 
     /// The interaction and the item a key names.
+    /// Records that `actor` was shown the interaction's metadata (one interaction, not a
+    /// listing, which is a search).
+    pub async fn viewed(&self, actor: &Actor, i: &Interaction) {
+        self.audit(actor.event(AuditAction::View, Some(&i.meta.guid), None, "ok", None))
+            .await;
+    }
+
     pub async fn content_item(
         &self,
         tenant: TenantId,
@@ -68,14 +77,52 @@ impl Vault {
         Ok((interaction, item))
     }
 
+    /// Opens content for `actor` and records the read: a ranged read of part of it is a
+    /// play, anything else a download. Every dialect serves bytes through here.
     pub async fn open_content(
         &self,
+        actor: &Actor,
+        guid: &Guid,
         item: &ContentItem,
         range: Option<Range<u64>>,
     ) -> ServiceResult<BlobRead> {
+        let partial = range
+            .as_ref()
+            .is_some_and(|r| r.start > 0 || r.end < item.length);
+        let action = if partial {
+            AuditAction::Play
+        } else {
+            AuditAction::Download
+        };
+        self.open_recorded(actor, guid, item, range, action).await
+    }
+
+    /// Opens one item of a bulk download (a ZIP) for `actor`, recorded as such.
+    pub async fn open_bulk_item(
+        &self,
+        actor: &Actor,
+        guid: &Guid,
+        item: &ContentItem,
+    ) -> ServiceResult<BlobRead> {
+        self.open_recorded(actor, guid, item, None, AuditAction::BulkDownload)
+            .await
+    }
+
+    async fn open_recorded(
+        &self,
+        actor: &Actor,
+        guid: &Guid,
+        item: &ContentItem,
+        range: Option<Range<u64>>,
+        action: AuditAction,
+    ) -> ServiceResult<BlobRead> {
+        let detail = range
+            .as_ref()
+            .map(|r| format!("bytes={}-{}", r.start, r.end.saturating_sub(1)));
         // A blob removed by a concurrent delete is that content being gone; its key (tenant
         // and hash) is not for the client.
-        self.blobs
+        let opened = self
+            .blobs
             .open(&item.blob_key, range)
             .await
             .map_err(|e| match e {
@@ -83,37 +130,71 @@ impl Vault {
                     ServiceError::NotFound(format!("Content {} was not found", item.key))
                 }
                 other => other.into(),
-            })
+            });
+        let outcome = if opened.is_ok() { "ok" } else { "failed" };
+        self.audit(actor.event(action, Some(guid), Some(&item.key), outcome, detail))
+            .await;
+        opened
     }
 
+    /// Deletes one content item for `actor`, obeying holds and retention; the deletion
+    /// and its audit record commit together, a refusal is recorded too.
     pub async fn delete_content(
         &self,
-        tenant: TenantId,
+        actor: &Actor,
         guid: &Guid,
         raw_key: &str,
     ) -> ServiceResult<ContentItem> {
-        let (_, item) = self.content_item(tenant, guid, raw_key).await?;
+        let (_, item) = self.content_item(actor.tenant, guid, raw_key).await?;
+        let event = actor.event(AuditAction::Delete, Some(guid), Some(&item.key), "ok", None);
         let removed = self
             .store
-            .delete_content(tenant, guid, &item.key)
-            .await?
+            .delete_content(actor.tenant, guid, &item.key, actor.cause(), &event)
+            .await;
+        let removed = self.refusal_recorded(removed, event).await?;
+        let removed = removed
             .ok_or_else(|| ServiceError::NotFound(format!("Content {raw_key} was not found")))?;
         self.release_blobs(&removed.released_blobs).await?;
         Ok(item)
     }
 
-    pub async fn delete_interaction(
-        &self,
-        tenant: TenantId,
-        guid: &Guid,
-    ) -> ServiceResult<Removed> {
+    /// Deletes an interaction with all its content for `actor`, as
+    /// [`Vault::delete_content`] does one item.
+    pub async fn delete_interaction(&self, actor: &Actor, guid: &Guid) -> ServiceResult<Removed> {
+        let event = actor.event(AuditAction::Delete, Some(guid), None, "ok", None);
         let removed = self
             .store
-            .delete_interaction(tenant, guid)
+            .delete_interaction(actor.tenant, guid, actor.cause(), &event)
+            .await;
+        let removed = self
+            .refusal_recorded(removed, event)
             .await?
             .ok_or_else(|| not_found(guid))?;
         self.release_blobs(&removed.released_blobs).await?;
         Ok(removed)
+    }
+
+    /// A refused delete leaves its own record (the refused change committed nothing).
+    async fn refusal_recorded<T>(
+        &self,
+        r: Result<T, callvault_storage::StoreError>,
+        mut event: callvault_core::AuditEvent,
+    ) -> ServiceResult<T> {
+        if let Err(callvault_storage::StoreError::Refused(why)) = &r {
+            event.outcome = "refused".into();
+            event.detail = Some(why.message());
+            // Written now, so it stands in the trail where it happened; the sink (which
+            // retries) only if the store cannot take it this moment.
+            if self
+                .store
+                .append_audit(std::slice::from_ref(&event))
+                .await
+                .is_err()
+            {
+                self.audit(event).await;
+            }
+        }
+        Ok(r?)
     }
 
     /// Deletes blobs that no item references, checking again under the blob lock so that

@@ -49,6 +49,7 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound(m) => ServiceError::NotFound(format!("{m} not found")),
             StoreError::Conflict(m) => ServiceError::Conflict(m),
             StoreError::Busy(m) => ServiceError::Unavailable(m),
+            StoreError::Refused(r) => ServiceError::Conflict(r.message()),
             StoreError::Full => ServiceError::StorageFull(
                 "the vault's storage is full: nothing more can be stored until space is freed \
                  (deleting content frees it)"

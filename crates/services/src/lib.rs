@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod audio;
+pub mod audit;
 pub mod auth;
 pub mod cleanup;
 pub mod clock;
@@ -10,9 +11,11 @@ pub mod content;
 pub mod cursor;
 pub mod demo;
 pub mod egress;
+pub mod erasure;
 pub mod error;
 pub mod export;
 pub mod folder_ingest;
+pub mod governance;
 pub mod ingest;
 pub mod jobs;
 pub mod paging;

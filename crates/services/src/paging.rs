@@ -5,8 +5,10 @@
 //! its reverse with `newest_first`.
 
 use callvault_core::query::{PageStart, SearchCursor};
+use callvault_core::AuditAction;
 use callvault_core::{Interaction, InteractionQuery, TenantId};
 
+use crate::audit::Actor;
 use crate::error::ServiceResult;
 use crate::Vault;
 
@@ -67,12 +69,13 @@ impl Vault {
     /// the parameter it came in, for the error.
     pub async fn search_keyset(
         &self,
-        tenant: TenantId,
+        actor: &Actor,
         query: &InteractionQuery,
         field: &str,
         token: Option<&str>,
         limit: u32,
     ) -> ServiceResult<KeysetPage> {
+        let tenant = actor.tenant;
         let after = token
             .map(|t| self.cursors.decode(field, t, tenant, query))
             .transpose()?;
@@ -91,6 +94,7 @@ impl Vault {
             (true, Some(last)) => Some(self.cursors.encode(tenant, query, SearchCursor::of(last))),
             _ => None,
         };
+        self.searched(actor, items.len()).await;
         Ok(KeysetPage { items, next_token })
     }
 
@@ -98,11 +102,12 @@ impl Vault {
     /// total and no items, without a second query.
     pub async fn search_offset(
         &self,
-        tenant: TenantId,
+        actor: &Actor,
         query: &InteractionQuery,
         offset: u64,
         limit: u32,
     ) -> ServiceResult<OffsetPage> {
+        let tenant = actor.tenant;
         let total = self.store.count(tenant, query).await?;
         let items = if offset < total && limit > 0 {
             self.store
@@ -111,21 +116,37 @@ impl Vault {
         } else {
             Vec::new()
         };
+        self.searched(actor, items.len()).await;
         Ok(OffsetPage { total, items })
     }
 
     /// The page of up to `limit` items from `offset`, without counting.
     pub async fn search_from(
         &self,
-        tenant: TenantId,
+        actor: &Actor,
         query: &InteractionQuery,
         offset: u64,
         limit: u32,
     ) -> ServiceResult<Vec<Interaction>> {
-        Ok(self
+        let items = self
             .store
-            .search(tenant, query, PageStart::Offset(offset), limit)
-            .await?)
+            .search(actor.tenant, query, PageStart::Offset(offset), limit)
+            .await?;
+        self.searched(actor, items.len()).await;
+        Ok(items)
+    }
+
+    /// One record per search or listing, with how many items it answered (not its
+    /// filter values: a searched number must not outlive its erasure here).
+    async fn searched(&self, actor: &Actor, results: usize) {
+        self.audit(actor.event(
+            AuditAction::Search,
+            None,
+            None,
+            "ok",
+            Some(format!("results={results}")),
+        ))
+        .await;
     }
 
     /// Every match, `batch` at a time.
@@ -150,14 +171,14 @@ impl Vault {
     /// `max_scanned` interactions.
     pub async fn search_scan<T>(
         &self,
-        tenant: TenantId,
+        actor: &Actor,
         query: &InteractionQuery,
         (skip, take): (u64, usize),
         max_scanned: u64,
         mut keep: impl FnMut(&Interaction) -> Option<T>,
     ) -> ServiceResult<Scanned<T>> {
         const BATCH: u32 = 500;
-        let mut walk = self.search_walk(tenant, query, BATCH);
+        let mut walk = self.search_walk(actor.tenant, query, BATCH);
         let (mut out, mut matched, mut scanned) = (Vec::with_capacity(take), 0u64, 0u64);
         while let Some(batch) = walk.next_batch().await? {
             for t in batch.iter().filter_map(&mut keep) {
@@ -165,6 +186,7 @@ impl Vault {
                 if matched > skip {
                     out.push(t);
                     if out.len() == take {
+                        self.searched(actor, out.len()).await;
                         return Ok(Scanned::Page(out));
                     }
                 }
@@ -174,6 +196,7 @@ impl Vault {
                 return Ok(Scanned::TooWide);
             }
         }
+        self.searched(actor, out.len()).await;
         Ok(Scanned::Page(out))
     }
 }

@@ -66,6 +66,8 @@ pub struct Vault {
     pub clock: Arc<dyn Clock>,
     pub cursors: CursorCodec,
     pub config: VaultConfig,
+    /// Where reads are recorded (crate::audit).
+    pub audit: crate::audit::AuditSink,
     /// Uploads being inspected at once (an audio probe holds a blocking thread for the
     /// whole upload; a JSON check holds its copy). Far below tokio's blocking pool, so
     /// inspections can never starve the file I/O they wait on.
@@ -90,13 +92,14 @@ impl Vault {
         let cursors = CursorCodec::load(store.as_ref()).await?;
         let auth = AuthService::new(store.clone(), config.token_ttl);
         Ok(Arc::new(Self {
-            store,
+            store: store.clone(),
             blobs,
             auth,
             sealer: Sealer::new(&config.master_key),
             clock: config.clock.clone(),
             cursors,
             config,
+            audit: crate::audit::AuditSink::start(store.clone()),
             inspections: tokio::sync::Semaphore::new(MAX_INSPECTIONS),
         }))
     }

@@ -17,6 +17,9 @@ pub enum StoreError {
     #[error("{0}")]
     Busy(String),
     /// The disk under the database is full: writes fail until space is freed, reads go on.
+    /// A governance rule (a legal hold, a minimum retention) forbids the delete.
+    #[error("{}", .0.message())]
+    Refused(callvault_core::Refusal),
     #[error("the database's disk is full")]
     Full,
     /// The backend failed; the caller answers 500/503 and logs it, never shows it. The

@@ -5,9 +5,11 @@
 //! The metadata store is written once ([`SqlStore`]) over a small execution layer
 //! ([`sql`]) with one backend per database.
 
+pub mod audit;
 pub mod blob;
 pub mod error;
 pub mod export;
+pub mod governance;
 pub mod lease;
 pub mod local_blob;
 pub mod locks;
@@ -17,9 +19,11 @@ pub mod object_blob;
 pub mod sql;
 mod store;
 
+pub use audit::{AuditFilter, AuditStore};
 pub use blob::{BlobRead, BlobStore, BlobUpload};
 pub use error::StoreError;
 pub use export::ExportStore;
+pub use governance::GovernanceStore;
 pub use lease::LeaseStore;
 pub use local_blob::LocalBlobStore;
 pub use meta::{
@@ -33,7 +37,9 @@ pub use store::SqlStore;
 /// `migrate`): a trait's methods on a concrete type need the trait in scope, while a
 /// `dyn Store` reaches all of them without an import.
 pub mod prelude {
+    pub use crate::audit::AuditStore;
     pub use crate::export::ExportStore;
+    pub use crate::governance::GovernanceStore;
     pub use crate::lease::LeaseStore;
     pub use crate::meta::{
         ClientStore, ContentStore, InteractionStore, JobStore, SearchStore, Store, TenantStore,

@@ -3,13 +3,15 @@
 
 use async_trait::async_trait;
 use callvault_core::{
-    ContentItem, Guid, Interaction, InteractionMeta, InteractionQuery, Job, JobKind, JobStatus,
-    Tenant, TenantId, User,
+    AuditEvent, ContentItem, DeleteCause, Guid, Interaction, InteractionMeta, InteractionQuery,
+    Job, JobKind, JobStatus, Tenant, TenantId, User,
 };
 use chrono::{DateTime, Utc};
 
+use crate::audit::AuditStore;
 use crate::error::StoreResult;
 use crate::export::ExportStore;
+use crate::governance::GovernanceStore;
 use crate::lease::LeaseStore;
 use crate::locks::KeyGuard;
 
@@ -180,11 +182,18 @@ pub trait ContentStore: Send + Sync + 'static {
         tenant: TenantId,
         guid: &Guid,
         key: &str,
+        cause: DeleteCause,
+        audit: &AuditEvent,
     ) -> StoreResult<Option<Removed>>;
+    /// Both deletes obey the tenant's legal holds and retention policies, decided inside
+    /// the delete's transaction (`StoreError::Refused` says why not), and append `audit`
+    /// to the audit trail in that same transaction.
     async fn delete_interaction(
         &self,
         tenant: TenantId,
         guid: &Guid,
+        cause: DeleteCause,
+        audit: &AuditEvent,
     ) -> StoreResult<Option<Removed>>;
 
     /// Whether any content item references the blob.
@@ -249,6 +258,8 @@ pub trait Store:
     + ContentStore
     + JobStore
     + ExportStore
+    + GovernanceStore
+    + AuditStore
     + LeaseStore
 {
 }
@@ -262,6 +273,8 @@ impl<T> Store for T where
         + ContentStore
         + JobStore
         + ExportStore
+        + GovernanceStore
+        + AuditStore
         + LeaseStore
 {
 }

@@ -3,12 +3,16 @@
 //! `CALLVAULT_TEST_BACKEND=scaleout` every server runs on PostgreSQL + S3 instead of
 //! SQLite + files (see `common`).
 
+mod audit;
 mod auth;
 mod call_recording;
 mod cluster;
 mod common;
+mod erasure;
 mod export;
 mod faults;
+mod governance;
+mod governance_cli;
 mod interaction_content;
 mod ops;
 mod process;

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-fn cli(dir: &Path, args: &[&str]) -> (bool, Value, String) {
+pub(crate) fn cli(dir: &Path, args: &[&str]) -> (bool, Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_callvault"))
         .args(args)
         .arg("--json")
@@ -24,13 +24,13 @@ fn cli(dir: &Path, args: &[&str]) -> (bool, Value, String) {
     (out.status.success(), json, stderr)
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Server {
-    async fn spawn(dir: &Path) -> Self {
+    pub(crate) async fn spawn(dir: &Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -90,7 +90,7 @@ async fn token(base: &str, id: &str, secret: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn bearer(base: &str, id: &str, secret: &str) -> String {
+pub(crate) async fn bearer(base: &str, id: &str, secret: &str) -> String {
     let (status, body) = json_of(token(base, id, secret).await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["access_token"].as_str().unwrap().to_string()

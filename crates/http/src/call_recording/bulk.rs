@@ -14,6 +14,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use callvault_core::{ContentItem, ContentType, Job, JobKind, JobStatus, Scope};
+use callvault_services::audit::Actor;
 use callvault_services::Vault;
 use chrono::Utc;
 use futures::{AsyncWriteExt, StreamExt};
@@ -125,8 +126,9 @@ async fn retrieve_kind(
     let (writer, reader) = tokio::io::duplex(PIPE);
     let vault = state.vault.clone();
     let with_transcripts = kind == JobKind::RecordingsWithTranscriptions;
+    let actor = ctx.actor("bulk download");
     tokio::spawn(async move {
-        if let Err(e) = write_zip(vault, job, links, with_transcripts, writer).await {
+        if let Err(e) = write_zip(vault, &actor, job, links, with_transcripts, writer).await {
             // The client sees the download end early; the ZIP has no central directory.
             tracing::warn!(error = %e, "bulk download stopped");
         }
@@ -148,6 +150,7 @@ async fn retrieve_kind(
 
 async fn write_zip(
     vault: Arc<Vault>,
+    actor: &Actor,
     job: Job,
     links: String,
     with_transcripts: bool,
@@ -164,6 +167,8 @@ async fn write_zip(
             let stem = format!("{}.{}", i.number, i.meta.guid);
             copy_item(
                 &vault,
+                actor,
+                i,
                 &mut zip,
                 &format!("{stem}.{}", extension_for(&rec.media_type)),
                 rec,
@@ -188,7 +193,15 @@ async fn write_zip(
                     .iter()
                     .find(|c| c.content_type == ContentType::Transcript)
                 {
-                    copy_item(&vault, &mut zip, &format!("{stem}.transcript.json"), t).await?;
+                    copy_item(
+                        &vault,
+                        actor,
+                        i,
+                        &mut zip,
+                        &format!("{stem}.transcript.json"),
+                        t,
+                    )
+                    .await?;
                 }
             }
         }
@@ -197,14 +210,17 @@ async fn write_zip(
     Ok(())
 }
 
+/// One item into the ZIP, read (and recorded) as an item of a bulk download.
 async fn copy_item(
     vault: &Vault,
+    actor: &Actor,
+    i: &callvault_core::Interaction,
     zip: &mut ZipFileWriter<tokio_util::compat::Compat<tokio::io::DuplexStream>>,
     name: &str,
     item: &ContentItem,
 ) -> Result<(), String> {
     let mut read = vault
-        .open_content(item, None)
+        .open_bulk_item(actor, &i.meta.guid, item)
         .await
         .map_err(|e| e.to_string())?;
     let entry = ZipEntryBuilder::new(name.to_string().into(), Compression::Stored);

@@ -15,6 +15,7 @@ use crate::AppState;
 /// The authenticated caller plus how to build links back to this API.
 pub struct Ctx {
     pub principal: Principal,
+    pub caller: crate::auth::Caller,
     /// `scheme://host`, or the configured public base URL.
     pub base: String,
     /// The path up to and including `/api` as the client wrote it, e.g.
@@ -26,7 +27,7 @@ impl FromRequestParts<AppState> for Ctx {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Authed(principal) = Authed::from_request_parts(parts, state).await?;
+        let Authed(principal, caller) = Authed::from_request_parts(parts, state).await?;
         let path = parts
             .extensions
             .get::<OriginalUri>()
@@ -58,6 +59,7 @@ impl FromRequestParts<AppState> for Ctx {
         };
         Ok(Self {
             principal,
+            caller,
             base,
             prefix,
         })
@@ -67,6 +69,12 @@ impl FromRequestParts<AppState> for Ctx {
 pub use callvault_services::access::Access;
 
 impl Ctx {
+    /// The actor for this request in the Call Recording API.
+    pub fn actor(&self, operation: &'static str) -> callvault_services::audit::Actor {
+        self.caller
+            .actor(&self.principal, "call-recording", operation)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}{}", self.base, self.prefix, path)
     }

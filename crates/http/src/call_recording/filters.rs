@@ -58,13 +58,13 @@ impl Listing {
     pub async fn fetch(
         &self,
         state: &crate::AppState,
-        tenant: callvault_core::TenantId,
+        actor: &callvault_services::audit::Actor,
     ) -> Result<(u64, Vec<callvault_core::Interaction>), crate::error::ApiError> {
         let offset = (self.page - 1).saturating_mul(self.page_size);
         let limit = u32::try_from(self.page_size).unwrap_or(u32::MAX);
         let page = state
             .vault
-            .search_offset(tenant, &self.query, offset, limit)
+            .search_offset(actor, &self.query, offset, limit)
             .await?;
         Ok((page.total, page.items))
     }

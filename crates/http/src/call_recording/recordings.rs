@@ -83,7 +83,7 @@ async fn list(
             ctx.url(&format!("/accounts/{account}/users/{u}/call_recordings"))
         }
     };
-    let (total, items) = listing.fetch(state, ctx.principal.tenant).await?;
+    let (total, items) = listing.fetch(state, &ctx.actor("list recordings")).await?;
     let rendered = items
         .iter()
         .filter_map(|i| wire::recording_item(i).map(|r| render(ctx, account, i, r)))
@@ -202,6 +202,7 @@ pub async fn get_company(
     ctx.account(&account)?;
     ctx.company()?;
     let (i, rec) = find(&state, &ctx, &id, &Owner::Company).await?;
+    state.vault.viewed(&ctx.actor("get recording"), &i).await;
     Ok(Json(render(&ctx, &account, &i, &rec)))
 }
 
@@ -230,6 +231,7 @@ pub async fn get_user(
     ctx.account(&account)?;
     let user = ctx.user(&state, &user).await?;
     let (i, rec) = find(&state, &ctx, &id, &Owner::User(user)).await?;
+    state.vault.viewed(&ctx.actor("get recording"), &i).await;
     Ok(Json(render(&ctx, &account, &i, &rec)))
 }
 
@@ -238,7 +240,7 @@ async fn delete(state: &AppState, ctx: &Ctx, id: &str, owner: &Owner) -> ApiResu
     let (i, rec) = find(state, ctx, id, owner).await?;
     state
         .vault
-        .delete_content(ctx.principal.tenant, &i.meta.guid, &rec.key)
+        .delete_content(&ctx.actor("delete recording"), &i.meta.guid, &rec.key)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -334,5 +336,6 @@ pub async fn audio(
         i.meta.guid,
         extension_for(&rec.media_type)
     );
-    serve_content(&state.vault, rec, &headers, &name).await
+    let actor = ctx.actor("download recording audio");
+    serve_content(&state.vault, &actor, &i.meta.guid, rec, &headers, &name).await
 }

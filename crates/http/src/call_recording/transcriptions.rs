@@ -130,7 +130,9 @@ pub async fn list(
             .filter(|(k, _)| k == "transcription_status" || k == "status")
             .cloned(),
     );
-    let (total, items) = listing.fetch(&state, ctx.principal.tenant).await?;
+    let (total, items) = listing
+        .fetch(&state, &ctx.actor("list transcriptions"))
+        .await?;
     let rendered = items.iter().filter_map(|i| render(&ctx, i)).collect();
     let base = ctx.url(&format!(
         "/accounts/{account}/company_call_recordings/transcriptions"
@@ -186,6 +188,8 @@ pub async fn get(
     let t = transcript(&i).ok_or_else(not_found)?;
     serve_content(
         &state.vault,
+        &ctx.actor("download transcription"),
+        &i.meta.guid,
         t,
         &headers,
         &format!("{number}.transcript.json"),

@@ -165,6 +165,7 @@ pub async fn list_jobs(
     params: Params,
 ) -> ApiResult<Json<Value>> {
     let tenant = auth.require(Scope::ContentRead)?.tenant;
+    params.only(&["page", "limit"])?;
     let page = match params.get("page") {
         None => 1,
         Some(p) => p

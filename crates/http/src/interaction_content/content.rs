@@ -39,7 +39,8 @@ pub async fn download(
     let guid = Guid::parse("guid", &guid)?;
     let (_, item) = state.vault.content_item(tenant, &guid, &key).await?;
     let filename = format!("{guid}-{}.{}", item.key, extension_for(&item.media_type));
-    serve_content(&state.vault, &item, &headers, &filename).await
+    let actor = auth.actor(super::DIALECT, "download content");
+    serve_content(&state.vault, &actor, &guid, &item, &headers, &filename).await
 }
 
 #[utoipa::path(
@@ -61,8 +62,9 @@ pub async fn delete_content(
     auth: Authed,
     Path((guid, key)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let tenant = auth.require(Scope::ContentDelete)?.tenant;
+    auth.require(Scope::ContentDelete)?;
     let guid = Guid::parse("guid", &guid)?;
-    state.vault.delete_content(tenant, &guid, &key).await?;
+    let actor = auth.actor(super::DIALECT, "delete content");
+    state.vault.delete_content(&actor, &guid, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }

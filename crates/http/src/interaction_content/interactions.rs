@@ -38,6 +38,8 @@ pub async fn get_interaction(
     negotiate(&headers, &[ApiVersion::V2, ApiVersion::V3])?;
     let guid = Guid::parse("guid", &guid)?;
     let interaction = state.vault.interaction(tenant, &guid).await?;
+    let actor = auth.actor(super::DIALECT, "get interaction");
+    state.vault.viewed(&actor, &interaction).await;
     Ok(Json(wire::interaction(&interaction)).into_response())
 }
 
@@ -57,9 +59,10 @@ pub async fn delete_interaction(
     auth: Authed,
     Path(guid): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let tenant = auth.require(Scope::ContentDelete)?.tenant;
+    auth.require(Scope::ContentDelete)?;
     let guid = Guid::parse("guid", &guid)?;
-    state.vault.delete_interaction(tenant, &guid).await?;
+    let actor = auth.actor(super::DIALECT, "delete interaction");
+    state.vault.delete_interaction(&actor, &guid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -85,7 +88,8 @@ pub async fn delete_batch(
     auth: Authed,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
-    let tenant = auth.require(Scope::ContentDelete)?.tenant;
+    auth.require(Scope::ContentDelete)?;
+    let actor = auth.actor(super::DIALECT, "delete batch");
     let batch: DeleteBatch = super::ingest::parse_json(&body)?;
     if batch.guids.is_empty() || batch.guids.len() > MAX_BATCH {
         return Err(ApiError::bad_request(
@@ -101,7 +105,7 @@ pub async fn delete_batch(
         for raw in &batch.guids {
             let outcome = match Guid::parse("guids", raw) {
                 Ok(guid) => vault
-                    .delete_interaction(tenant, &guid)
+                    .delete_interaction(&actor, &guid)
                     .await
                     .map(|_| ())
                     .map_err(ApiError::from),

@@ -18,6 +18,8 @@ pub(crate) use ingest::parse_json;
 
 /// The dialect's routes; `timed` is the shared request-timeout layer, applied to all but
 /// streamed uploads (which have an idle timeout on their body instead).
+pub(crate) const DIALECT: &str = "interaction-content";
+
 pub fn routes<L>(timed: L) -> OpenApiRouter<AppState>
 where
     L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,

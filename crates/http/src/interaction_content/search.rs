@@ -94,7 +94,8 @@ pub async fn search(
     headers: HeaderMap,
     params: Params,
 ) -> ApiResult<Response> {
-    let tenant = auth.require(Scope::ContentRead)?.tenant;
+    auth.require(Scope::ContentRead)?;
+    let actor = auth.actor(super::DIALECT, "search");
     let version = negotiate(&headers, &[ApiVersion::V2, ApiVersion::V3])?;
     let filter = filter_from(&params)?.to_query();
     let limit = match params.get("limit") {
@@ -106,7 +107,7 @@ pub async fn search(
         ApiVersion::V3 => {
             let token = params.get("continuationToken").filter(|t| !t.is_empty());
             let page = vault
-                .search_keyset(tenant, &filter, "continuationToken", token, limit)
+                .search_keyset(&actor, &filter, "continuationToken", token, limit)
                 .await?;
             let items = page.items.iter().map(wire::interaction).collect();
             let meta = V3Meta {
@@ -120,7 +121,7 @@ pub async fn search(
                 None => 1,
             };
             let offset = u64::from(page - 1) * u64::from(limit);
-            let found = vault.search_offset(tenant, &filter, offset, limit).await?;
+            let found = vault.search_offset(&actor, &filter, offset, limit).await?;
             let (total, items) = (found.total, found.items);
             let page_count = total.div_ceil(u64::from(limit));
             let count = items.len();

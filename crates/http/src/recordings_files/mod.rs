@@ -6,7 +6,7 @@
 pub mod dates;
 mod params;
 pub mod record;
-mod render;
+pub mod render;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -21,9 +21,11 @@ use chrono_tz::Tz;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::range::serve_content;
 use crate::AppState;
+use callvault_services::audit::Actor;
 use params::{FilesQuery, PAGE};
 use record::{record, Record};
 
@@ -92,6 +94,19 @@ impl IntoResponse for FilesError {
 
 /// Basic credentials: a missing header asks for them (401, so a browser prompts, as the
 /// seed describes); wrong ones are refused with 403, as the seed's table says.
+/// The Recordings files API's callers are tenants (HTTP Basic with the tenant's token).
+fn actor(caller: &Caller, tenant: &Tenant, operation: &'static str) -> Actor {
+    Actor {
+        tenant: tenant.id,
+        principal: format!("tenant-token:{}", tenant.name),
+        source: caller.source.clone(),
+        user_agent: caller.user_agent.clone(),
+        request_id: caller.request_id.clone(),
+        dialect: "recordings-files",
+        operation,
+    }
+}
+
 async fn tenant_of(state: &AppState, headers: &HeaderMap) -> Result<Tenant, ApiError> {
     let ask =
         || ApiError::unauthorized("Basic credentials are required: tenant name and API token");
@@ -162,8 +177,13 @@ fn tenant_tz(t: &Tenant) -> Tz {
     ),
     security(("basic" = []))
 )]
-pub async fn list_xml(state: State<AppState>, headers: HeaderMap, query: RawQuery) -> Response {
-    list(state, headers, query, Format::Xml).await
+pub async fn list_xml(
+    state: State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> Response {
+    list(state, caller, headers, query, Format::Xml).await
 }
 
 /// `/api/recordings/files` with a trailing slash, as some clients send it.
@@ -177,10 +197,11 @@ pub async fn list_xml(state: State<AppState>, headers: HeaderMap, query: RawQuer
     security(("basic" = [])))]
 pub async fn list_xml_slash(
     state: State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     query: RawQuery,
 ) -> Response {
-    list(state, headers, query, Format::Xml).await
+    list(state, caller, headers, query, Format::Xml).await
 }
 
 /// The XML listing under its explicit name.
@@ -194,10 +215,11 @@ pub async fn list_xml_slash(
     security(("basic" = [])))]
 pub async fn list_xml_named(
     state: State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     query: RawQuery,
 ) -> Response {
-    list(state, headers, query, Format::Xml).await
+    list(state, caller, headers, query, Format::Xml).await
 }
 
 #[utoipa::path(
@@ -213,12 +235,18 @@ pub async fn list_xml_named(
     ),
     security(("basic" = []))
 )]
-pub async fn list_csv(state: State<AppState>, headers: HeaderMap, query: RawQuery) -> Response {
-    list(state, headers, query, Format::Csv).await
+pub async fn list_csv(
+    state: State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> Response {
+    list(state, caller, headers, query, Format::Csv).await
 }
 
 async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     format: Format,
@@ -227,7 +255,7 @@ async fn list(
         let tenant = tenant_of(&state, &headers).await?;
         let pairs = crate::params::pairs(raw.as_deref().unwrap_or_default());
         let query = params::parse(&pairs, tenant_tz(&tenant), Utc::now())?;
-        scan(&state, &tenant, &query).await
+        scan(&state, &actor(&caller, &tenant, "list files"), &query).await
     }
     .await;
     match result {
@@ -259,7 +287,7 @@ fn intersect(
 
 /// Pushes the time windows and the agent down to the store, filters the other fields on
 /// the records as they stream by, and stops once the page is full.
-async fn scan(state: &AppState, tenant: &Tenant, q: &FilesQuery) -> Result<Vec<Record>, ApiError> {
+async fn scan(state: &AppState, actor: &Actor, q: &FilesQuery) -> Result<Vec<Record>, ApiError> {
     let range = q
         .range
         .map(|r| (r.start, r.end - Duration::microseconds(1)));
@@ -283,7 +311,7 @@ async fn scan(state: &AppState, tenant: &Tenant, q: &FilesQuery) -> Result<Vec<R
         // Nothing to check on the records: the store pages directly.
         let page = state
             .vault
-            .search_from(tenant.id, &query, q.skip, PAGE as u32)
+            .search_from(actor, &query, q.skip, PAGE as u32)
             .await?;
         return Ok(page.iter().filter_map(|i| record(i, q.tz)).collect());
     }
@@ -292,7 +320,7 @@ async fn scan(state: &AppState, tenant: &Tenant, q: &FilesQuery) -> Result<Vec<R
     };
     match state
         .vault
-        .search_scan(tenant.id, &query, (q.skip, PAGE), MAX_SCANNED, keep)
+        .search_scan(actor, &query, (q.skip, PAGE), MAX_SCANNED, keep)
         .await?
     {
         Scanned::Page(records) => Ok(records),
@@ -321,6 +349,7 @@ async fn scan(state: &AppState, tenant: &Tenant, q: &FilesQuery) -> Result<Vec<R
 )]
 pub async fn download(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Response {
@@ -343,7 +372,16 @@ pub async fn download(
             return Err(not_found());
         }
         let base = name.rsplit('/').next().unwrap_or(&name).to_string();
-        serve_content(&state.vault, &rec.recording, &headers, &base).await
+        let actor = actor(&caller, &tenant, "download file");
+        serve_content(
+            &state.vault,
+            &actor,
+            &interaction.meta.guid,
+            &rec.recording,
+            &headers,
+            &base,
+        )
+        .await
     }
     .await;
     result.unwrap_or_else(|e| FilesError::new(Format::Xml, e).into_response())

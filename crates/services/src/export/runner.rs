@@ -17,7 +17,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use callvault_core::content::extension_for;
 use callvault_core::export::{export_object_names, EXPORT_AGE, RECURRING_EVERY};
-use callvault_core::{ContentItem, ExportJob, ExportKind, ExportStatus, Interaction};
+use callvault_core::{AuditAction, ContentItem, ExportJob, ExportKind, ExportStatus, Interaction};
+
+use crate::audit::Actor;
 use callvault_storage::export::{CandidateQuery, RunOutcome};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -196,7 +198,7 @@ impl Vault {
             let mut n = 0;
             while let Some(sent) = sends.next().await {
                 let bytes = sent?;
-                let c = &due[n].0;
+                let (c, i, it) = &due[n];
                 n += 1;
                 let t = self.clock.now();
                 let running = self
@@ -207,6 +209,20 @@ impl Vault {
                 if !running {
                     return Ok(RunEnd::Stopped);
                 }
+                let actor = Actor::system(
+                    job.tenant_id,
+                    job.created_by.clone(),
+                    "export",
+                    "export job",
+                );
+                self.audit(actor.event(
+                    AuditAction::Export,
+                    Some(&i.meta.guid),
+                    Some(&it.key),
+                    "ok",
+                    Some(format!("job {} to storage {}", job.id, job.storage_id)),
+                ))
+                .await;
                 metrics::counter!("callvault_export_items_total").increment(1);
                 metrics::counter!("callvault_export_bytes_total").increment(bytes);
             }

@@ -61,5 +61,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Held while a blob is committed and referenced, or checked and removed, by every
     /// process sharing the database.
     async fn lock_key(&self, key: &str) -> KeyGuard;
+    /// After an erasure: moves what the write-ahead log still holds of deleted rows into
+    /// the database file, where secure deletion has zeroed them (SQLite); nothing to do
+    /// on PostgreSQL, whose deleted row versions are not readable through SQL.
+    async fn forget_deleted(&self) -> StoreResult<()>;
     async fn close(&self);
 }

@@ -86,6 +86,10 @@ impl Backend for PgBackend {
         self.locks.lock(key).await
     }
 
+    async fn forget_deleted(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// Closes every connection, releasing any advisory lock still held.
     async fn close(&self) {
         self.locks.close().await;

@@ -51,6 +51,9 @@ impl SqliteBackend {
         let (writer, readers) = blocking(move || -> StoreResult<_> {
             let writer = connect(&p, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
             writer.pragma_update(None, "foreign_keys", "ON")?;
+            // Deleted rows are overwritten, not left in free pages: erasure must leave no
+            // trace of a data subject in the file (docs/governance.md).
+            writer.pragma_update(None, "secure_delete", "ON")?;
             let readers = (0..READERS)
                 .map(|_| connect(&p, OpenFlags::SQLITE_OPEN_READ_ONLY))
                 .collect::<StoreResult<Vec<_>>>()?;
@@ -148,6 +151,14 @@ impl Backend for SqliteBackend {
 
     async fn lock_key(&self, key: &str) -> KeyGuard {
         self.locks.lock(key).await
+    }
+
+    /// A rare, operator-driven step, so it runs on the writer where it stands: a
+    /// checkpoint of a few pages.
+    async fn forget_deleted(&self) -> StoreResult<()> {
+        let w = self.writer.lock().await;
+        w.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+        Ok(())
     }
 
     /// Waits for the readers to come back and closes them, then checkpoints the WAL into

@@ -4,12 +4,14 @@
 //! stays exact.
 
 use async_trait::async_trait;
-use callvault_core::{ContentItem, Guid, TenantId};
+use callvault_core::{AuditEvent, ContentItem, DeleteCause, Guid, Interaction, TenantId};
 use chrono::Utc;
 
+use super::audit::append;
 use super::decode::{content_row, CONTENT_COLUMNS};
+use super::interactions::{load_where, Lookup};
 use super::SqlStore;
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::locks::KeyGuard;
 use crate::meta::{ContentStore, PutContentOutcome, Removed};
 use crate::sql::{Conn, Lock, Query};
@@ -35,6 +37,18 @@ impl SqlStore {
             .await?
             .map(|r| r.cols().i64())
             .transpose()
+    }
+
+    /// The held interaction with its content, for a governance decision.
+    async fn loaded(
+        &self,
+        conn: &mut dyn Conn,
+        tenant: TenantId,
+        guid: &Guid,
+    ) -> StoreResult<Interaction> {
+        load_where(self.dialect, conn, tenant, Lookup::Guid(guid))
+            .await?
+            .ok_or_else(|| StoreError::backend("interaction vanished inside its transaction"))
     }
 }
 
@@ -126,14 +140,25 @@ impl ContentStore for SqlStore {
         tenant: TenantId,
         guid: &Guid,
         key: &str,
+        cause: DeleteCause,
+        audit: &AuditEvent,
     ) -> StoreResult<Option<Removed>> {
         let mut tx = self.write().await?;
+        let rules = self.rules_locked(tx.as_mut(), tenant, Lock::Share).await?;
         let Some(iid) = self
             .held_interaction(tx.as_mut(), tenant, guid, Lock::NoKeyUpdate)
             .await?
         else {
             return Ok(None);
         };
+        if !rules.is_empty() {
+            let i = self.loaded(tx.as_mut(), tenant, guid).await?;
+            if let Some(item) = i.content.iter().find(|c| c.key == key) {
+                rules
+                    .may_delete_item(&i, item, cause, Utc::now())
+                    .map_err(StoreError::Refused)?;
+            }
+        }
         let q = Query::new(format!(
             "DELETE FROM content_items WHERE interaction_id = $1 AND content_key = $2 \
              RETURNING {CONTENT_COLUMNS}"
@@ -154,6 +179,7 @@ impl ContentStore for SqlStore {
         )
         .await?;
         let removed = released(tx.as_mut(), vec![item]).await?;
+        append(self.dialect, tx.as_mut(), std::slice::from_ref(audit)).await?;
         tx.commit().await?;
         Ok(Some(removed))
     }
@@ -164,14 +190,23 @@ impl ContentStore for SqlStore {
         &self,
         tenant: TenantId,
         guid: &Guid,
+        cause: DeleteCause,
+        audit: &AuditEvent,
     ) -> StoreResult<Option<Removed>> {
         let mut tx = self.write().await?;
+        let rules = self.rules_locked(tx.as_mut(), tenant, Lock::Share).await?;
         let Some(iid) = self
             .held_interaction(tx.as_mut(), tenant, guid, Lock::Update)
             .await?
         else {
             return Ok(None);
         };
+        if !rules.is_empty() {
+            let i = self.loaded(tx.as_mut(), tenant, guid).await?;
+            rules
+                .may_delete_interaction(&i, cause, Utc::now())
+                .map_err(StoreError::Refused)?;
+        }
         let q = Query::new(format!(
             "SELECT {CONTENT_COLUMNS} FROM content_items WHERE interaction_id = $1 ORDER BY {}",
             self.dialect.content_order()
@@ -190,6 +225,7 @@ impl ContentStore for SqlStore {
             tx.execute(q.bind(iid)).await?;
         }
         let removed = released(tx.as_mut(), items).await?;
+        append(self.dialect, tx.as_mut(), std::slice::from_ref(audit)).await?;
         tx.commit().await?;
         Ok(Some(removed))
     }

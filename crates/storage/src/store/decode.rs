@@ -5,7 +5,7 @@
 use callvault_core::{
     Attributes, ContentItem, ContentType, Direction, ExportFilters, ExportJob, ExportKind,
     ExportStatus, ExportWatermark, ExternalStorage, Guid, Interaction, InteractionMeta, Job,
-    JobKind, JobStatus, StorageTarget, Tenant, TenantId,
+    JobKind, JobStatus, LegalHold, RetentionPolicy, StorageTarget, Tenant, TenantId,
 };
 use uuid::Uuid;
 
@@ -235,5 +235,41 @@ pub(crate) fn export_job(row: Row) -> StoreResult<ExportJob> {
         bytes_exported: c.u64()?,
         failures: u32_of(c.i64()?),
         error: c.opt_text()?,
+    })
+}
+
+pub(crate) const HOLD_COLUMNS: &str = "id, tenant_id, case_name, reason, selector, created_by, \
+    created_us, released_us, released_by";
+
+pub(crate) fn hold(row: Row) -> StoreResult<LegalHold> {
+    let mut c = row.cols();
+    Ok(LegalHold {
+        id: uuid(&mut c, "hold id")?,
+        tenant_id: TenantId(c.i64()?),
+        case_name: c.text()?,
+        reason: c.text()?,
+        selector: json(&mut c, "hold selector")?,
+        created_by: c.text()?,
+        created_at: c.time()?,
+        released_at: c.opt_time()?,
+        released_by: c.opt_text()?,
+    })
+}
+
+pub(crate) const POLICY_COLUMNS: &str = "id, tenant_id, name, selector, min_days, max_days, \
+    enabled, created_us, updated_us";
+
+pub(crate) fn policy(row: Row) -> StoreResult<RetentionPolicy> {
+    let mut c = row.cols();
+    Ok(RetentionPolicy {
+        id: uuid(&mut c, "policy id")?,
+        tenant_id: TenantId(c.i64()?),
+        name: c.text()?,
+        selector: json(&mut c, "policy selector")?,
+        min_days: c.opt_i64()?.map(u32_of),
+        max_days: c.opt_i64()?.map(u32_of),
+        enabled: c.bool()?,
+        created_at: c.time()?,
+        updated_at: c.time()?,
     })
 }

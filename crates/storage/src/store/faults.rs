@@ -8,14 +8,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use callvault_core::{
-    Attributes, ContentItem, ContentType, Direction, ExportFilters, ExportJob, ExportKind,
-    ExportStatus, ExternalStorage, Guid, InteractionMeta, Job, JobKind, JobStatus, StorageTarget,
-    TenantId,
+    Attributes, ContentItem, ContentType, DeleteCause, Direction, ExportFilters, ExportJob,
+    ExportKind, ExportStatus, ExternalStorage, Guid, InteractionMeta, Job, JobKind, JobStatus,
+    StorageTarget, TenantId,
 };
 use chrono::{Duration, Utc};
 use uuid::Uuid;
 
 use super::SqlStore;
+use crate::audit::AuditStore;
 use crate::error::{StoreError, StoreResult};
 use crate::export::{Candidate, ExportStore};
 use crate::locks::KeyGuard;
@@ -86,6 +87,10 @@ impl Backend for Faulty {
         self.inner.lock_key(key).await
     }
 
+    async fn forget_deleted(&self) -> StoreResult<()> {
+        self.inner.forget_deleted().await
+    }
+
     async fn close(&self) {
         self.inner.close().await
     }
@@ -146,7 +151,9 @@ async fn write_paths(s: &SqlStore, t: TenantId) {
             &item("callRecording", ContentType::CallRecording, "cc"),
         )
         .await;
-    let _ = s.delete_content(t, &g, "transcript").await;
+    let _ = s
+        .delete_content(t, &g, "transcript", DeleteCause::Request, &audit_event(t))
+        .await;
     let job = Job {
         id: Uuid::new_v4().to_string(),
         tenant_id: t,
@@ -212,11 +219,18 @@ async fn write_paths(s: &SqlStore, t: TenantId) {
     let _ = s
         .record_export(export.id, &item, 10, later, Utc::now())
         .await;
+    // The same item recorded again, as by a second runner after a lapsed lease.
+    let _ = s
+        .record_export(export.id, &item, 10, later, Utc::now())
+        .await;
+    let _ = s.append_audit(&[audit_event(t), audit_event(t)]).await;
     // Deleted on a second interaction, so the first keeps whatever the steps above left.
     let g2 = Guid::new_random();
     let _ = s.upsert_interaction(t, &meta(&g2)).await;
     let _ = s.put_content(t, &g2, &item_of("aa")).await;
-    let _ = s.delete_interaction(t, &g2).await;
+    let _ = s
+        .delete_interaction(t, &g2, DeleteCause::Request, &audit_event(t))
+        .await;
 }
 
 fn item_of(sha: &str) -> ContentItem {
@@ -225,7 +239,7 @@ fn item_of(sha: &str) -> ContentItem {
 
 /// What must hold whatever failed: each interaction's content count is its number of
 /// content rows, a job's progress is its item rows (unless it expired, which drops them),
-/// an export's count is its ledger rows.
+/// an export's count is its ledger rows, an audit chain's head counts its records.
 async fn check_invariants(s: &SqlStore) {
     let count = |sql: &'static str| async move {
         s.read()
@@ -262,6 +276,15 @@ async fn check_invariants(s: &SqlStore) {
         0,
         "an export whose count does not match its ledger"
     );
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM audit_heads h WHERE seq <> \
+             (SELECT COUNT(*) FROM audit_log l WHERE l.tenant_id = h.tenant_id)"
+        )
+        .await,
+        0,
+        "an audit chain head that does not match its records"
+    );
 }
 
 #[tokio::test]
@@ -293,4 +316,22 @@ async fn a_failure_at_any_statement_leaves_no_half_written_state() {
         failed_somewhere > 40,
         "the fault fired in only {failed_somewhere} runs"
     );
+}
+
+fn audit_event(tenant: TenantId) -> callvault_core::AuditEvent {
+    callvault_core::AuditEvent {
+        tenant_id: tenant,
+        at: Utc::now(),
+        principal: "client:test".into(),
+        source: None,
+        user_agent: None,
+        request_id: None,
+        dialect: "test".into(),
+        operation: "test".into(),
+        action: callvault_core::AuditAction::Delete,
+        interaction: None,
+        content_key: None,
+        outcome: "ok".into(),
+        detail: None,
+    }
 }

@@ -3,12 +3,14 @@
 //! in which the two differ. One file per concern; each implements one trait of
 //! [`crate::meta`].
 
+mod audit;
 mod auth;
 mod content;
 pub(crate) mod decode;
 mod exports;
 #[cfg(test)]
 mod faults;
+mod governance;
 mod interactions;
 mod jobs;
 mod leases;

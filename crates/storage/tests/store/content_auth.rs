@@ -61,11 +61,20 @@ async fn content_put_replace_delete_and_released_blobs(db: TestDb) {
     assert_eq!(replaced.released_blob, Some("t1/bb".into()));
 
     assert_eq!(
-        store.delete_content(t, &m1.guid, "nope").await.unwrap(),
+        store
+            .delete_content(t, &m1.guid, "nope", DeleteCause::Request, &audit_event(t))
+            .await
+            .unwrap(),
         None
     );
     let removed = store
-        .delete_content(t, &m2.guid, "callRecording")
+        .delete_content(
+            t,
+            &m2.guid,
+            "callRecording",
+            DeleteCause::Request,
+            &audit_event(t),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -75,7 +84,7 @@ async fn content_put_replace_delete_and_released_blobs(db: TestDb) {
     assert!(store.get_interaction(t, &m2.guid).await.unwrap().is_some());
 
     let removed = store
-        .delete_interaction(t, &m1.guid)
+        .delete_interaction(t, &m1.guid, DeleteCause::Request, &audit_event(t))
         .await
         .unwrap()
         .unwrap();
@@ -85,7 +94,13 @@ async fn content_put_replace_delete_and_released_blobs(db: TestDb) {
         vec!["t1/cc".to_string(), "t1/dd".to_string()]
     );
     assert_eq!(store.get_interaction(t, &m1.guid).await.unwrap(), None);
-    assert_eq!(store.delete_interaction(t, &m1.guid).await.unwrap(), None);
+    assert_eq!(
+        store
+            .delete_interaction(t, &m1.guid, DeleteCause::Request, &audit_event(t))
+            .await
+            .unwrap(),
+        None
+    );
     only_with_content(0).await;
     store.close().await;
 }
@@ -276,7 +291,11 @@ async fn content_keeps_the_order_it_was_first_stored_in(db: TestDb) {
     );
     let by_id = store.interactions_by_ids(t, &[got.id]).await.unwrap();
     assert_eq!(order(&by_id[0]), keys);
-    let removed = store.delete_interaction(t, &m.guid).await.unwrap().unwrap();
+    let removed = store
+        .delete_interaction(t, &m.guid, DeleteCause::Request, &audit_event(t))
+        .await
+        .unwrap()
+        .unwrap();
     let removed: Vec<&str> = removed.items.iter().map(|c| c.key.as_str()).collect();
     assert_eq!(removed, keys);
     store.close().await;

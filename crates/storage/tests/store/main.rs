@@ -7,7 +7,9 @@
 //! The multi-node properties are tested with two stores on one database, which is what
 //! two `callvault serve` nodes are (on SQLite: two processes sharing the file).
 
+mod audit;
 mod content_auth;
+mod governance;
 mod jobs_nodes;
 mod parity;
 mod search;
@@ -18,8 +20,8 @@ use std::time::Duration;
 use callvault_core::interaction::{RecordingKind, TranscriptionStatus};
 use callvault_core::query::TranscriptionFilter;
 use callvault_core::{
-    Attributes, ContentItem, ContentType, Direction, Guid, Interaction, InteractionMeta,
-    InteractionQuery, Job, JobKind, JobStatus, TenantId,
+    Attributes, ContentItem, ContentType, DeleteCause, Direction, Guid, Interaction,
+    InteractionMeta, InteractionQuery, Job, JobKind, JobStatus, TenantId,
 };
 use callvault_storage::meta::{AccessToken, ApiClient, PageStart, SearchCursor};
 use callvault_storage::prelude::*;
@@ -315,4 +317,23 @@ async fn both_schemas_have_the_same_tables_and_columns() {
         rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     assert!(pg_cols.remove(&("content_items".into(), "seq".into())));
     assert_eq!(lite_cols, pg_cols);
+}
+
+/// An audit record of the kind a delete or rule change carries.
+fn audit_event(tenant: TenantId) -> callvault_core::AuditEvent {
+    callvault_core::AuditEvent {
+        tenant_id: tenant,
+        at: ts(0),
+        principal: "client:test".into(),
+        source: None,
+        user_agent: None,
+        request_id: None,
+        dialect: "test".into(),
+        operation: "test".into(),
+        action: callvault_core::AuditAction::Delete,
+        interaction: None,
+        content_key: None,
+        outcome: "ok".into(),
+        detail: None,
+    }
 }

@@ -15,6 +15,7 @@ pub(crate) fn shown<T: std::fmt::Debug>(r: Result<T, StoreError>) -> String {
         Err(StoreError::NotFound(_)) => "NotFound".into(),
         Err(StoreError::Busy(_)) => "Busy".into(),
         Err(StoreError::Full) => "Full".into(),
+        Err(StoreError::Refused(r)) => format!("Refused({r:?})"),
         Err(StoreError::Backend { .. }) => "Backend".into(),
         Err(StoreError::Io(_)) => "Io".into(),
     }
@@ -93,11 +94,27 @@ pub(crate) async fn transcript(
     log!("replace", s.put_content(t, g, &other).await);
     log!("shared", s.put_content(t, &fixture[2].0.guid, &other).await);
     log!("get", s.get_interaction(t, g).await);
-    log!("delete", s.delete_content(t, g, "transcript").await);
-    log!("delete", s.delete_content(t, g, "transcript").await);
+    log!(
+        "delete",
+        s.delete_content(t, g, "transcript", DeleteCause::Request, &audit_event(t))
+            .await
+    );
+    log!(
+        "delete",
+        s.delete_content(t, g, "transcript", DeleteCause::Request, &audit_event(t))
+            .await
+    );
     log!("referenced", s.blob_referenced("t1/new").await);
-    log!("drop", s.delete_interaction(t, g).await);
-    log!("drop", s.delete_interaction(t, &fixture[2].0.guid).await);
+    log!(
+        "drop",
+        s.delete_interaction(t, g, DeleteCause::Request, &audit_event(t))
+            .await
+    );
+    log!(
+        "drop",
+        s.delete_interaction(t, &fixture[2].0.guid, DeleteCause::Request, &audit_event(t))
+            .await
+    );
     log!("referenced", s.blob_referenced("t1/new").await);
 
     log!("user", s.create_user(t, None, "ann", "h1", false).await);

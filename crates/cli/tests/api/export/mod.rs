@@ -44,13 +44,13 @@ async fn get(s: &TestServer, token: &str, path: &str) -> (StatusCode, Value) {
     json_of(s.get(token, &format!("{EXPORT}{path}")).await).await
 }
 
-async fn create_storage(s: &TestServer, token: &str, body: &Value) -> String {
+pub(crate) async fn create_storage(s: &TestServer, token: &str, body: &Value) -> String {
     let (status, v) = post(s, token, "/external-storage", body).await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     v["id"].as_str().unwrap().to_string()
 }
 
-async fn local_storage(s: &TestServer, token: &str, path: &str) -> String {
+pub(crate) async fn local_storage(s: &TestServer, token: &str, path: &str) -> String {
     create_storage(
         s,
         token,
@@ -64,7 +64,12 @@ fn days_ago(d: i64) -> String {
 }
 
 /// Polls a job until `done` holds for it.
-async fn wait_job(s: &TestServer, token: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn wait_job(
+    s: &TestServer,
+    token: &str,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     for _ in 0..200 {
         let (status, job) = get(s, token, &format!("/interactions/jobs/{id}")).await;
         assert_eq!(status, StatusCode::OK, "{job}");
@@ -78,13 +83,19 @@ async fn wait_job(s: &TestServer, token: &str, id: &str, done: impl Fn(&Value) -
 
 /// What a job exports: interactions from `start_days` ago, up to `end_days` ago for a
 /// batch or ever on for a recurring job.
-struct Span {
-    start_days: i64,
-    end_days: Option<i64>,
+pub(crate) struct Span {
+    pub(crate) start_days: i64,
+    pub(crate) end_days: Option<i64>,
 }
 
 /// Schedules a job exporting `filters` over `span` to storage `sid`; answers its id.
-async fn schedule(s: &TestServer, t: &str, sid: &str, span: Span, filters: Value) -> String {
+pub(crate) async fn schedule(
+    s: &TestServer,
+    t: &str,
+    sid: &str,
+    span: Span,
+    filters: Value,
+) -> String {
     let mut body = json!({
         "startDate": days_ago(span.start_days),
         "filters": filters,
@@ -109,7 +120,7 @@ async fn schedule(s: &TestServer, t: &str, sid: &str, span: Span, filters: Value
 }
 
 /// Every content type and direction.
-fn everything() -> Value {
+pub(crate) fn everything() -> Value {
     json!({ "contentTypes": [], "initialDirection": [] })
 }
 
