@@ -3,6 +3,7 @@
 //! downloads, write+fsync for ingest), because absolute numbers from one machine say
 //! nothing about another while ratios carry over. See `docs/benchmarks.md`.
 
+mod audit;
 mod bulk;
 mod cpu;
 mod data;
@@ -106,6 +107,8 @@ struct Args {
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Phase {
     Search,
+    /// Search with and without recording reads in the audit trail.
+    Audit,
     Download,
     Ingest,
     Bulk,
@@ -190,7 +193,7 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
 
     // Search, download and ingest use the search data set's tenant; the bulk download
     // creates its own.
-    let data = if [Phase::Search, Phase::Download, Phase::Ingest]
+    let data = if [Phase::Search, Phase::Audit, Phase::Download, Phase::Ingest]
         .iter()
         .any(|p| args.runs(*p))
     {
@@ -207,12 +210,20 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
     let measured = async {
         let mut memory = vec![("idle after start", Memory::of(pid)?)];
         let (mut search, mut download, mut ingest) = (Vec::new(), Vec::new(), Vec::new());
+        let mut audit = None;
         if let Some(data) = &data {
             let api = Api::connect(bin, &data_dir, &server, data::TENANT).await?;
             if args.runs(Phase::Search) {
                 eprintln!("search ...");
                 search = search::run(&api, data, plan.search, &mut rng).await?;
                 memory.push(("after search load", Memory::of(pid)?));
+            }
+            if args.runs(Phase::Audit) {
+                eprintln!("audit overhead ...");
+                let log = out.join("callvault-unaudited.log");
+                audit = Some(
+                    audit::run(&api, bin, &data_dir, data, &log, plan.search, &mut rng).await?,
+                );
             }
             if args.runs(Phase::Download) {
                 eprintln!("download ...");
@@ -279,11 +290,11 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         } else {
             None
         };
-        anyhow::Ok((search, download, ingest, bulk, export, scale, memory))
+        anyhow::Ok((search, audit, download, ingest, bulk, export, scale, memory))
     }
     .await;
     server.stop().await.context("stopping the server")?;
-    let (search, download, ingest, bulk, export, scale, memory) = measured?;
+    let (search, audit, download, ingest, bulk, export, scale, memory) = measured?;
     let interactions = data.as_ref().map_or(0, |d| d.interactions);
     Ok(Results {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -293,6 +304,7 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         window_interactions: interactions * 7 / data::SPAN_DAYS as usize,
         data_build_secs: data.as_ref().map_or(0.0, |d| d.build_secs),
         search,
+        audit,
         download,
         ingest,
         bulk,

@@ -27,6 +27,7 @@ pub struct Results {
     pub window_interactions: usize,
     pub data_build_secs: f64,
     pub search: Vec<SearchResult>,
+    pub audit: Option<crate::audit::AuditResult>,
     pub download: Vec<DownloadResult>,
     pub ingest: Vec<IngestResult>,
     pub bulk: Option<BulkResult>,
@@ -67,6 +68,12 @@ impl Results {
         }
         if !self.search.is_empty() {
             self.search_table(&mut s);
+        }
+        if let Some(a) = &self.audit {
+            let _ = writeln!(s, "Audit trail on the hot path (reads recorded vs. `CALLVAULT_AUDIT_READS=off`, same data, measured in turns):\n");
+            let _ = writeln!(s, "| load | with audit | without | ratio | target |");
+            let _ = writeln!(s, "|---|---:|---:|---:|---|");
+            let _ = writeln!(s, "{}", a.markdown());
         }
         if !self.download.is_empty() {
             self.download_table(&mut s);
@@ -195,6 +202,7 @@ impl Results {
                 "bulkMaxPeakMiB": bulk::MAX_PEAK_MIB,
             },
             "search": self.search.iter().map(SearchResult::json).collect::<Vec<_>>(),
+            "audit": self.audit.as_ref().map(crate::audit::AuditResult::json),
             "download": self.download.iter().map(DownloadResult::json).collect::<Vec<_>>(),
             "ingest": self.ingest.iter().map(IngestResult::json).collect::<Vec<_>>(),
             "bulk": self.bulk.as_ref().map(BulkResult::json),

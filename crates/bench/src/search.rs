@@ -31,7 +31,7 @@ const WINDOW_DAYS: i64 = 7;
 
 /// One search window, in both the API's and the database's terms.
 #[derive(Clone)]
-struct Window {
+pub(crate) struct Window {
     query: String,
     start_us: i64,
     end_us: i64,
@@ -105,7 +105,7 @@ pub async fn run(
 }
 
 /// Random 7-day windows lying wholly inside the data, shared by the API and the floor.
-fn windows(data: &DataSet, rng: &mut StdRng) -> Vec<Window> {
+pub(crate) fn windows(data: &DataSet, rng: &mut StdRng) -> Vec<Window> {
     let width = chrono::Duration::days(WINDOW_DAYS);
     let latest_start = (data.to - width - data.from).num_seconds().max(1);
     (0..WINDOWS)
@@ -165,7 +165,7 @@ async fn get_page(api: &Api, w: &Window, limit: u32) -> anyhow::Result<Bytes> {
     Ok(body)
 }
 
-async fn api_load(
+pub(crate) async fn api_load(
     api: &Api,
     windows: &Arc<Vec<Window>>,
     limit: u32,

@@ -79,6 +79,16 @@ impl Server {
     /// Starts the server with its default configuration (logging to `log`) and waits for
     /// `/healthz`.
     pub async fn start(bin: &Path, data_dir: &Path, log: &Path) -> anyhow::Result<Self> {
+        Self::start_with_env(bin, data_dir, log, &[]).await
+    }
+
+    /// [`Server::start`] with extra environment variables (a setting under comparison).
+    pub async fn start_with_env(
+        bin: &Path,
+        data_dir: &Path,
+        log: &Path,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let port = free_port()?;
         let log_file = std::fs::File::create(log)?;
         let mut child = Command::new(bin)
@@ -90,6 +100,7 @@ impl Server {
             .env_remove("RUST_LOG")
             // The export phase's S3 server runs on loopback.
             .env("CALLVAULT_EGRESS_ALLOW", "127.0.0.1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)

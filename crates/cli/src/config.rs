@@ -67,6 +67,7 @@ struct FileConfig {
     max_concurrent_requests: Option<usize>,
     public_base_url: Option<String>,
     demo_interactions: Option<usize>,
+    audit_reads: Option<bool>,
     database_url: Option<String>,
     blob_url: Option<String>,
     s3: Option<S3File>,
@@ -95,6 +96,8 @@ pub struct Settings {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub demo: bool,
     pub demo_interactions: usize,
+    /// Record reads (searches, views, plays, downloads, exports) in the audit trail.
+    pub audit_reads: bool,
     pub token_ttl: Duration,
     pub max_content_bytes: u64,
     pub request_timeout: Duration,
@@ -123,6 +126,7 @@ impl Settings {
             tls: None,
             demo: false,
             demo_interactions: 3000,
+            audit_reads: true,
             token_ttl: Duration::from_secs(3600),
             max_content_bytes: 8 * 1024 * 1024 * 1024,
             request_timeout: Duration::from_secs(60),
@@ -193,6 +197,16 @@ impl Settings {
             .filter(|k| !k.is_empty())
             .or(file.master_key);
         s.export_root = file.export_root;
+        // CALLVAULT_AUDIT_READS=off beats the file's audit_reads.
+        s.audit_reads = match std::env::var("CALLVAULT_AUDIT_READS").ok().as_deref() {
+            Some("off" | "false" | "0") => false,
+            Some("on" | "true" | "1") => true,
+            Some(other) => anyhow::bail!("CALLVAULT_AUDIT_READS must be on or off, not '{other}'"),
+            None => file.audit_reads.unwrap_or(true),
+        };
+        if !s.audit_reads {
+            tracing::warn!("reads are not recorded in the audit trail (audit_reads = false)");
+        }
         // CALLVAULT_EGRESS_ALLOW (comma-separated) beats the file's egress_allow.
         let env_allow = std::env::var("CALLVAULT_EGRESS_ALLOW").ok().map(|v| {
             v.split(',')

@@ -60,6 +60,7 @@ pub async fn open_vault_and_store(
         clock,
         egress: callvault_services::egress::EgressPolicy::parse(&settings.egress_allow)
             .map_err(anyhow::Error::msg)?,
+        audit_reads: settings.audit_reads,
     };
     let store = match settings.database_url.as_deref() {
         Some(url) if !url.starts_with("sqlite://") => SqlStore::open_postgres(url)

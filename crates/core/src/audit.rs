@@ -50,6 +50,19 @@ impl AuditAction {
         AuditAction::AuthFailure,
     ];
 
+    /// Reads of content or metadata, as opposed to changes and sign-in failures.
+    pub fn is_read(self) -> bool {
+        matches!(
+            self,
+            AuditAction::Search
+                | AuditAction::View
+                | AuditAction::Play
+                | AuditAction::Download
+                | AuditAction::BulkDownload
+                | AuditAction::Export
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::Search => "search",

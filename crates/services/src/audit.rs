@@ -175,7 +175,9 @@ pub struct Verified {
 impl Vault {
     /// Records an access through the sink (reads, refusals, failures).
     pub async fn audit(&self, e: AuditEvent) {
-        self.audit.record(e).await;
+        if self.config.audit_reads || !e.action.is_read() {
+            self.audit.record(e).await;
+        }
     }
 
     /// Records a failed sign-in: in the tenant of the client it named, or under tenant 0

@@ -29,6 +29,10 @@ pub struct VaultConfig {
     pub clock: Arc<dyn Clock>,
     /// Where the server may send requests for tenants (export targets).
     pub egress: crate::egress::EgressPolicy,
+    /// Whether reads go into the audit trail (the default). Off only where no regulation
+    /// asks for it, and for the benchmark's with-and-without comparison; deletions,
+    /// governance changes and failed sign-ins are recorded either way.
+    pub audit_reads: bool,
 }
 
 impl VaultConfig {
@@ -43,6 +47,7 @@ impl VaultConfig {
             master_key: [0; 32],
             clock: Arc::new(SystemClock),
             egress: Default::default(),
+            audit_reads: true,
         }
     }
 }

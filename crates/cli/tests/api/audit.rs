@@ -383,3 +383,34 @@ async fn the_trail_needs_its_scope_and_comes_as_csv_and_json_lines() {
         (StatusCode::BAD_REQUEST, Some("action"))
     );
 }
+
+#[tokio::test]
+async fn with_reads_off_changes_are_still_recorded() {
+    let s = TestServer::start_with(|c| c.audit_reads = false).await;
+    let t = s.token("acme", SCOPES).await;
+    s.seed_call(
+        &t,
+        &guid(1),
+        call_body("2020-01-01T10:00:00Z", "+1", "2", "a1", "inbound"),
+        300,
+    )
+    .await;
+    s.get(
+        &t,
+        &format!("/interaction-content/interactions/{}", guid(1)),
+    )
+    .await;
+    let url = s.url(&format!("/interaction-content/interactions/{}", guid(1)));
+    assert!(s
+        .http
+        .delete(&url)
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+    let all = records(&s, &t, "").await;
+    let actions: Vec<_> = all.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["delete"], "{all:?}");
+}
