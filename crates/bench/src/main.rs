@@ -14,6 +14,7 @@ mod ingest;
 mod load;
 mod nginx;
 mod report;
+mod retention;
 mod rss;
 mod scale;
 mod search;
@@ -109,6 +110,8 @@ enum Phase {
     Search,
     /// Search with and without recording reads in the audit trail.
     Audit,
+    /// Retention deleting the older half of a copy of the data set, with searches meanwhile.
+    Retention,
     Download,
     Ingest,
     Bulk,
@@ -119,8 +122,9 @@ enum Phase {
 impl Args {
     fn runs(&self, phase: Phase) -> bool {
         if self.only.is_empty() {
-            // Export and scale need outside services and run only when named.
-            !matches!(phase, Phase::Export | Phase::Scale)
+            // Export and scale need outside services, and retention rewrites a copy of
+            // the whole data set: they run only when named.
+            !matches!(phase, Phase::Export | Phase::Scale | Phase::Retention)
         } else {
             self.only.contains(&phase)
         }
@@ -193,9 +197,15 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
 
     // Search, download and ingest use the search data set's tenant; the bulk download
     // creates its own.
-    let data = if [Phase::Search, Phase::Audit, Phase::Download, Phase::Ingest]
-        .iter()
-        .any(|p| args.runs(*p))
+    let data = if [
+        Phase::Search,
+        Phase::Audit,
+        Phase::Retention,
+        Phase::Download,
+        Phase::Ingest,
+    ]
+    .iter()
+    .any(|p| args.runs(*p))
     {
         eprintln!("building {} interactions ...", args.interactions);
         let data = data::build(bin, &data_dir, args.interactions, &mut rng).await?;
@@ -211,6 +221,7 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         let mut memory = vec![("idle after start", Memory::of(pid)?)];
         let (mut search, mut download, mut ingest) = (Vec::new(), Vec::new(), Vec::new());
         let mut audit = None;
+        let mut retention = None;
         if let Some(data) = &data {
             let api = Api::connect(bin, &data_dir, &server, data::TENANT).await?;
             if args.runs(Phase::Search) {
@@ -224,6 +235,12 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
                 audit = Some(
                     audit::run(&api, bin, &data_dir, data, &log, plan.search, &mut rng).await?,
                 );
+            }
+            if args.runs(Phase::Retention) {
+                eprintln!("retention ...");
+                let log = out.join("callvault-retention.log");
+                retention =
+                    Some(retention::run(bin, data, work, &log, plan.search, &mut rng).await?);
             }
             if args.runs(Phase::Download) {
                 eprintln!("download ...");
@@ -290,11 +307,13 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         } else {
             None
         };
-        anyhow::Ok((search, audit, download, ingest, bulk, export, scale, memory))
+        anyhow::Ok((
+            search, audit, retention, download, ingest, bulk, export, scale, memory,
+        ))
     }
     .await;
     server.stop().await.context("stopping the server")?;
-    let (search, audit, download, ingest, bulk, export, scale, memory) = measured?;
+    let (search, audit, retention, download, ingest, bulk, export, scale, memory) = measured?;
     let interactions = data.as_ref().map_or(0, |d| d.interactions);
     Ok(Results {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -305,6 +324,7 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         data_build_secs: data.as_ref().map_or(0.0, |d| d.build_secs),
         search,
         audit,
+        retention,
         download,
         ingest,
         bulk,

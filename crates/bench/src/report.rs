@@ -28,6 +28,7 @@ pub struct Results {
     pub data_build_secs: f64,
     pub search: Vec<SearchResult>,
     pub audit: Option<crate::audit::AuditResult>,
+    pub retention: Option<crate::retention::RetentionResult>,
     pub download: Vec<DownloadResult>,
     pub ingest: Vec<IngestResult>,
     pub bulk: Option<BulkResult>,
@@ -74,6 +75,12 @@ impl Results {
             let _ = writeln!(s, "| load | with audit | without | ratio | target |");
             let _ = writeln!(s, "|---|---:|---:|---:|---|");
             let _ = writeln!(s, "{}", a.markdown());
+        }
+        if let Some(r) = &self.retention {
+            let _ = writeln!(s, "Retention deleting the older half of a copy of the data set (`callvault governance retention`), {} search clients at limit 100 on the same tenant:\n", 4);
+            let _ = writeln!(s, "| deleted | took | deleted/s | search p50 / p99 before | during | during/before p50 / p99 |");
+            let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|");
+            let _ = writeln!(s, "{}", r.markdown());
         }
         if !self.download.is_empty() {
             self.download_table(&mut s);
@@ -203,6 +210,7 @@ impl Results {
             },
             "search": self.search.iter().map(SearchResult::json).collect::<Vec<_>>(),
             "audit": self.audit.as_ref().map(crate::audit::AuditResult::json),
+            "retention": self.retention.as_ref().map(crate::retention::RetentionResult::json),
             "download": self.download.iter().map(DownloadResult::json).collect::<Vec<_>>(),
             "ingest": self.ingest.iter().map(IngestResult::json).collect::<Vec<_>>(),
             "bulk": self.bulk.as_ref().map(BulkResult::json),

@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 use callvault_core::governance::{Expired, Selector};
 use callvault_core::query::SearchCursor;
 use callvault_core::{
-    AuditAction, DeleteCause, Interaction, Invalid, LegalHold, RetentionPolicy, Rules, TenantId,
+    AuditAction, Interaction, Invalid, LegalHold, RetentionPolicy, Rules, TenantId,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
+
+use callvault_storage::governance::Expiring;
 
 use crate::audit::Actor;
 use crate::error::{ServiceError, ServiceResult};
@@ -227,9 +229,7 @@ impl Vault {
             let rules = self.store.rules(tenant.id).await?;
             let mut scan = Scan::new(tenant.id, rules.clone(), self.clock.now());
             while let Some(page) = scan.next(self).await? {
-                for (i, expired) in page {
-                    self.expire(&rules, i, expired, &mut report).await?;
-                }
+                self.expire(tenant.id, &rules, page, &mut report).await?;
                 if Instant::now() >= deadline {
                     report.incomplete = true;
                     return Ok(report);
@@ -239,77 +239,69 @@ impl Vault {
         Ok(report)
     }
 
-    /// Deletes one interaction's expired content, asking the store's gate again; each
-    /// deletion's record names the policy that expired it.
+    /// Deletes a page's expired content in one transaction (one commit and sync for the
+    /// lot), the store's gate asked again for each; each deletion's record names the
+    /// policy that expired it.
     async fn expire(
         &self,
+        tenant: TenantId,
         rules: &Rules,
-        i: Interaction,
-        expired: Expired,
+        page: Vec<(Interaction, Expired)>,
         report: &mut RetentionReport,
     ) -> ServiceResult<()> {
-        let actor = Actor::system(
-            i.tenant_id,
-            "retention".into(),
-            "retention",
-            "retention pass",
-        );
-        let mut targets: Vec<Option<&str>> = match &expired {
-            Expired::Nothing => return Ok(()),
-            Expired::Interaction => vec![None],
-            Expired::Items(keys) => keys.iter().map(|k| Some(k.as_str())).collect(),
-        };
-        let mut removed = Vec::new();
-        for key in targets.drain(..) {
-            let item = key.and_then(|k| i.content.iter().find(|c| c.key == k));
-            let policy = rules
-                .expiring_policy(&i, item)
-                .unwrap_or_else(|| "retention".into());
-            let mut event = actor.event(
-                AuditAction::Delete,
-                Some(&i.meta.guid),
-                key,
-                "ok",
-                Some(format!("expired by policy '{policy}'")),
-            );
-            event.principal = format!("policy:{policy}");
-            let r = match key {
-                None => {
-                    self.store
-                        .delete_interaction(
-                            i.tenant_id,
-                            &i.meta.guid,
-                            DeleteCause::Retention,
-                            &event,
-                        )
-                        .await
-                }
-                Some(k) => {
-                    self.store
-                        .delete_content(
-                            i.tenant_id,
-                            &i.meta.guid,
-                            k,
-                            DeleteCause::Retention,
-                            &event,
-                        )
-                        .await
-                }
+        let actor = Actor::system(tenant, "retention".into(), "retention", "retention pass");
+        let mut batch = Vec::new();
+        let mut owner = Vec::new();
+        for (n, (i, expired)) in page.iter().enumerate() {
+            let keys: Vec<Option<&str>> = match expired {
+                Expired::Nothing => continue,
+                Expired::Interaction => vec![None],
+                Expired::Items(keys) => keys.iter().map(|k| Some(k.as_str())).collect(),
             };
-            match r {
-                Ok(r) => removed.extend(r),
-                Err(callvault_storage::StoreError::Refused(_)) => report.refused += 1,
-                Err(e) => return Err(e.into()),
+            for key in keys {
+                let item = key.and_then(|k| i.content.iter().find(|c| c.key == k));
+                let policy = rules
+                    .expiring_policy(i, item)
+                    .unwrap_or_else(|| "retention".into());
+                let mut audit = actor.event(
+                    AuditAction::Delete,
+                    Some(&i.meta.guid),
+                    key,
+                    "ok",
+                    Some(format!("expired by policy '{policy}'")),
+                );
+                audit.principal = format!("policy:{policy}");
+                batch.push(Expiring {
+                    guid: i.meta.guid.clone(),
+                    key: key.map(str::to_string),
+                    audit,
+                });
+                owner.push(n);
             }
         }
-        for r in &removed {
-            self.release_blobs(&r.released_blobs).await?;
+        if batch.is_empty() {
+            return Ok(());
         }
-        if !removed.is_empty() {
-            tally(report, &i, &expired);
-            metrics::counter!("callvault_retention_deleted_items_total")
-                .increment(removed.iter().map(|r| r.items.len() as u64).sum());
+        let outcomes = self.store.delete_expired(tenant, &batch).await?;
+        let mut done = vec![false; page.len()];
+        let mut items = 0;
+        for (outcome, n) in outcomes.into_iter().zip(owner) {
+            match outcome {
+                Ok(Some(removed)) => {
+                    self.release_blobs(&removed.released_blobs).await?;
+                    items += removed.items.len() as u64;
+                    done[n] = true;
+                }
+                Ok(None) => {}
+                Err(_) => report.refused += 1,
+            }
         }
+        for ((i, expired), done) in page.iter().zip(done) {
+            if done {
+                tally(report, i, expired);
+            }
+        }
+        metrics::counter!("callvault_retention_deleted_items_total").increment(items);
         Ok(())
     }
 }

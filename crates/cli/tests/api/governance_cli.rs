@@ -11,13 +11,15 @@ use crate::process::{bearer, cli, Server};
 use reqwest::StatusCode;
 
 const KEPT: usize = 10;
-const EXPIRED: usize = 300;
+const EXPIRED: usize = 1200;
 
 fn guid(n: usize) -> String {
     format!("{n:08x}-1111-4000-8000-000000000000")
 }
 
-/// A tenant `acme` with `n` interactions from 2019, each with a recording of its own.
+/// A tenant `acme` with `n` interactions from 2019, each with a recording of its own;
+/// more than two of retention's pages (500 interactions, one transaction each), so a kill
+/// can land between them.
 fn seed(d: &Path, n: usize) {
     assert!(cli(d, &["tenant", "create", "acme"]).0);
     let src = d.join("export");

@@ -8,7 +8,6 @@ use callvault_core::{AuditEvent, ContentItem, DeleteCause, Guid, Interaction, Te
 use chrono::Utc;
 
 use super::audit::append;
-use super::decode::{content_row, CONTENT_COLUMNS};
 use super::interactions::{load_where, Lookup};
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
@@ -20,7 +19,7 @@ impl SqlStore {
     /// The interaction's row id for a GUID, held for the rest of the transaction: for a
     /// content change (`NoKeyUpdate`, which does not block foreign-key checks) or for its
     /// deletion (`Update`).
-    async fn held_interaction(
+    pub(super) async fn held_interaction(
         &self,
         conn: &mut dyn Conn,
         tenant: TenantId,
@@ -40,7 +39,7 @@ impl SqlStore {
     }
 
     /// The held interaction with its content, for a governance decision.
-    async fn loaded(
+    pub(super) async fn loaded(
         &self,
         conn: &mut dyn Conn,
         tenant: TenantId,
@@ -145,47 +144,16 @@ impl ContentStore for SqlStore {
     ) -> StoreResult<Option<Removed>> {
         let mut tx = self.write().await?;
         let rules = self.rules_locked(tx.as_mut(), tenant, Lock::Share).await?;
-        let Some(iid) = self
-            .held_interaction(tx.as_mut(), tenant, guid, Lock::NoKeyUpdate)
-            .await?
-        else {
-            return Ok(None);
-        };
-        if !rules.is_empty() {
-            let i = self.loaded(tx.as_mut(), tenant, guid).await?;
-            if let Some(item) = i.content.iter().find(|c| c.key == key) {
-                rules
-                    .may_delete_item(&i, item, cause, Utc::now())
-                    .map_err(StoreError::Refused)?;
-            }
+        let removed = self
+            .delete_item_in(tx.as_mut(), &rules, tenant, guid, key, cause)
+            .await?;
+        if removed.is_some() {
+            append(self.dialect, tx.as_mut(), std::slice::from_ref(audit)).await?;
+            tx.commit().await?;
         }
-        let q = Query::new(format!(
-            "DELETE FROM content_items WHERE interaction_id = $1 AND content_key = $2 \
-             RETURNING {CONTENT_COLUMNS}"
-        ))
-        .bind(iid)
-        .bind(key);
-        let Some(row) = tx.fetch_optional(q).await? else {
-            return Ok(None);
-        };
-        let (_, item) = content_row(row)?;
-        tx.execute(
-            Query::new(
-                "UPDATE interactions SET content_count = content_count - 1, updated_us = $1 \
-                 WHERE id = $2",
-            )
-            .bind(Utc::now())
-            .bind(iid),
-        )
-        .await?;
-        let removed = released(tx.as_mut(), vec![item]).await?;
-        append(self.dialect, tx.as_mut(), std::slice::from_ref(audit)).await?;
-        tx.commit().await?;
-        Ok(Some(removed))
+        Ok(removed)
     }
 
-    /// Reads the items in stored order before deleting them, because `RETURNING` has no
-    /// order of its own; the interaction's row is held, so nothing changes between.
     async fn delete_interaction(
         &self,
         tenant: TenantId,
@@ -195,40 +163,16 @@ impl ContentStore for SqlStore {
     ) -> StoreResult<Option<Removed>> {
         let mut tx = self.write().await?;
         let rules = self.rules_locked(tx.as_mut(), tenant, Lock::Share).await?;
-        let Some(iid) = self
-            .held_interaction(tx.as_mut(), tenant, guid, Lock::Update)
-            .await?
-        else {
-            return Ok(None);
-        };
-        if !rules.is_empty() {
-            let i = self.loaded(tx.as_mut(), tenant, guid).await?;
-            rules
-                .may_delete_interaction(&i, cause, Utc::now())
-                .map_err(StoreError::Refused)?;
+        let removed = self
+            .delete_interaction_in(tx.as_mut(), &rules, tenant, guid, cause)
+            .await?;
+        if removed.is_some() {
+            append(self.dialect, tx.as_mut(), std::slice::from_ref(audit)).await?;
+            tx.commit().await?;
         }
-        let q = Query::new(format!(
-            "SELECT {CONTENT_COLUMNS} FROM content_items WHERE interaction_id = $1 ORDER BY {}",
-            self.dialect.content_order()
-        ));
-        let items = tx
-            .fetch(q.bind(iid))
-            .await?
-            .into_iter()
-            .map(|r| content_row(r).map(|(_, c)| c))
-            .collect::<StoreResult<Vec<_>>>()?;
-        for table in [
-            "content_items WHERE interaction_id",
-            "interactions WHERE id",
-        ] {
-            let q = Query::new(format!("DELETE FROM {table} = $1"));
-            tx.execute(q.bind(iid)).await?;
-        }
-        let removed = released(tx.as_mut(), items).await?;
-        append(self.dialect, tx.as_mut(), std::slice::from_ref(audit)).await?;
-        tx.commit().await?;
-        Ok(Some(removed))
+        Ok(removed)
     }
+
     async fn blob_referenced(&self, blob_key: &str) -> StoreResult<bool> {
         let mut conn = self.read().await?;
         referenced(conn.as_mut(), blob_key).await
@@ -246,7 +190,7 @@ async fn referenced(conn: &mut dyn Conn, blob_key: &str) -> StoreResult<bool> {
 }
 
 /// The removed items and those of their blobs that nothing references any more.
-async fn released(conn: &mut dyn Conn, items: Vec<ContentItem>) -> StoreResult<Removed> {
+pub(super) async fn released(conn: &mut dyn Conn, items: Vec<ContentItem>) -> StoreResult<Removed> {
     let mut released_blobs = Vec::new();
     for item in &items {
         if !released_blobs.contains(&item.blob_key) && !referenced(conn, &item.blob_key).await? {

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod content;
 pub(crate) mod decode;
+mod deletes;
 mod exports;
 #[cfg(test)]
 mod faults;

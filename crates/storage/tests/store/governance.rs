@@ -202,7 +202,82 @@ async fn policy_names_are_unique_per_tenant_and_removal_is_scoped(db: TestDb) {
     assert_eq!(store.policies(t).await.unwrap(), vec![]);
 }
 
+async fn a_retention_batch_deletes_what_the_gate_allows_and_records_it(db: TestDb) {
+    use callvault_storage::governance::Expiring;
+    let store = db.store().await;
+    let t = store.create_tenant("acme", "UTC").await.unwrap().id;
+    let (held, free) = (meta(0), meta(10));
+    for m in [&held, &free] {
+        store.upsert_interaction(t, m).await.unwrap();
+        let rec = item(
+            "callRecording",
+            ContentType::CallRecording,
+            &m.guid.as_str()[..8],
+        );
+        store.put_content(t, &m.guid, &rec).await.unwrap().unwrap();
+    }
+    store
+        .create_hold(
+            &hold(
+                t,
+                Selector {
+                    guids: vec![held.guid.clone()],
+                    ..Selector::default()
+                },
+            ),
+            &audit_event(t),
+        )
+        .await
+        .unwrap();
+    store
+        .put_policy(&policy(t, "a day", None, Some(1)), &audit_event(t))
+        .await
+        .unwrap();
+    let entry = |g: &Guid, key: Option<&str>| Expiring {
+        guid: g.clone(),
+        key: key.map(str::to_string),
+        audit: audit_event(t),
+    };
+    let before = store.audit_head(t).await.unwrap().unwrap().0;
+    let out = store
+        .delete_expired(
+            t,
+            &[
+                entry(&held.guid, None),
+                entry(&free.guid, Some("callRecording")),
+                entry(&free.guid, None),
+                entry(&Guid::new_random(), None),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out[0], Err(Refusal::Held { .. })), "{out:?}");
+    assert_eq!(out[1].as_ref().unwrap().as_ref().unwrap().items.len(), 1);
+    assert!(
+        out[2].as_ref().unwrap().is_some(),
+        "the emptied interaction goes too"
+    );
+    assert_eq!(out[3], Ok(None));
+    assert!(store
+        .get_interaction(t, &held.guid)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .get_interaction(t, &free.guid)
+        .await
+        .unwrap()
+        .is_none());
+    let after = store.audit_head(t).await.unwrap().unwrap().0;
+    assert_eq!(
+        after - before,
+        2,
+        "one record per deletion, none for the refused"
+    );
+}
+
 on_both!(
+    a_retention_batch_deletes_what_the_gate_allows_and_records_it,
     a_hold_refuses_every_delete_until_released,
     a_minimum_refuses_requests_and_retention_waits_for_the_maximum,
     policy_names_are_unique_per_tenant_and_removal_is_scoped,
