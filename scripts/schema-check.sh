@@ -36,7 +36,7 @@ BASIC="$(grep -o "demo:cvtt_[A-Za-z0-9_-]*" "$OUT" | head -1)"
 
 ST=("$VENV/bin/st" run "http://127.0.0.1:$PORT/openapi.json" --experimental=openapi-3.1
     --checks all -D all --hypothesis-seed=1 --hypothesis-max-examples="$EXAMPLES"
-    --hypothesis-suppress-health-check=all --workers 2 --no-color
+    --hypothesis-suppress-health-check=all --hypothesis-database=none --workers 2 --no-color
     --exclude-path-regex 'api-token')
 echo "== schemathesis: bearer-token APIs ==" >&2
 "${ST[@]}" -H "Authorization: Bearer $TOKEN" --exclude-path-regex '^/api/recordings'

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use callvault_storage::governance::Expiring;
+use callvault_storage::meta::Expiring;
 
 use crate::audit::Actor;
 use crate::error::{ServiceError, ServiceResult};

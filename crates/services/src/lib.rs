@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audio;
 pub mod audit;
+pub mod audit_sink;
 pub mod auth;
 pub mod cleanup;
 pub mod clock;

@@ -72,7 +72,7 @@ pub struct Vault {
     pub cursors: CursorCodec,
     pub config: VaultConfig,
     /// Where reads are recorded (crate::audit).
-    pub audit: crate::audit::AuditSink,
+    pub audit: crate::audit_sink::AuditSink,
     /// Uploads being inspected at once (an audio probe holds a blocking thread for the
     /// whole upload; a JSON check holds its copy). Far below tokio's blocking pool, so
     /// inspections can never starve the file I/O they wait on.
@@ -104,7 +104,7 @@ impl Vault {
             clock: config.clock.clone(),
             cursors,
             config,
-            audit: crate::audit::AuditSink::start(store.clone()),
+            audit: crate::audit_sink::AuditSink::start(store.clone()),
             inspections: tokio::sync::Semaphore::new(MAX_INSPECTIONS),
         }))
     }

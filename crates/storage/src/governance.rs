@@ -11,15 +11,6 @@ use uuid::Uuid;
 
 use crate::error::StoreResult;
 
-/// One deletion of a retention batch: the interaction whole (`key` `None`) or one item,
-/// with the record that commits with it.
-#[derive(Debug, Clone)]
-pub struct Expiring {
-    pub guid: callvault_core::Guid,
-    pub key: Option<String>,
-    pub audit: AuditEvent,
-}
-
 #[async_trait]
 pub trait GovernanceStore: Send + Sync + 'static {
     async fn create_hold(&self, hold: &LegalHold, audit: &AuditEvent) -> StoreResult<()>;
@@ -61,14 +52,6 @@ pub trait GovernanceStore: Send + Sync + 'static {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<Interaction>>;
-
-    /// Retention's deletions, in one transaction, each through the delete gate with cause
-    /// `Retention`: per entry what was removed (`None`: already gone), or why not.
-    async fn delete_expired(
-        &self,
-        tenant: TenantId,
-        batch: &[Expiring],
-    ) -> StoreResult<Vec<Result<Option<crate::meta::Removed>, callvault_core::Refusal>>>;
 
     /// After an erasure: leaves no copy of deleted rows where the database keeps old
     /// versions of pages (see [`crate::sql::Backend::forget_deleted`]).

@@ -63,6 +63,15 @@ pub struct Removed {
     pub released_blobs: Vec<String>,
 }
 
+/// One deletion of a retention batch: the interaction whole (`key` `None`) or one item,
+/// with the record that commits with it.
+#[derive(Debug, Clone)]
+pub struct Expiring {
+    pub guid: Guid,
+    pub key: Option<String>,
+    pub audit: AuditEvent,
+}
+
 /// Tenants and their settings.
 #[async_trait]
 pub trait TenantStore: Send + Sync + 'static {
@@ -195,6 +204,14 @@ pub trait ContentStore: Send + Sync + 'static {
         cause: DeleteCause,
         audit: &AuditEvent,
     ) -> StoreResult<Option<Removed>>;
+
+    /// Retention's deletions, in one transaction, each through the delete gate with cause
+    /// `Retention`: per entry what was removed (`None`: already gone), or why not.
+    async fn delete_expired(
+        &self,
+        tenant: TenantId,
+        batch: &[Expiring],
+    ) -> StoreResult<Vec<Result<Option<Removed>, callvault_core::Refusal>>>;
 
     /// Whether any content item references the blob.
     async fn blob_referenced(&self, blob_key: &str) -> StoreResult<bool>;

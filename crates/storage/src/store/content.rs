@@ -4,7 +4,7 @@
 //! stays exact.
 
 use async_trait::async_trait;
-use callvault_core::{AuditEvent, ContentItem, DeleteCause, Guid, Interaction, TenantId};
+use callvault_core::{AuditEvent, ContentItem, DeleteCause, Guid, Interaction, Refusal, TenantId};
 use chrono::Utc;
 
 use super::audit::append;
@@ -12,7 +12,7 @@ use super::interactions::{load_where, Lookup};
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
 use crate::locks::KeyGuard;
-use crate::meta::{ContentStore, PutContentOutcome, Removed};
+use crate::meta::{ContentStore, Expiring, PutContentOutcome, Removed};
 use crate::sql::{Conn, Lock, Query};
 
 impl SqlStore {
@@ -171,6 +171,14 @@ impl ContentStore for SqlStore {
             tx.commit().await?;
         }
         Ok(removed)
+    }
+
+    async fn delete_expired(
+        &self,
+        tenant: TenantId,
+        batch: &[Expiring],
+    ) -> StoreResult<Vec<Result<Option<Removed>, Refusal>>> {
+        self.delete_batch(tenant, batch).await
     }
 
     async fn blob_referenced(&self, blob_key: &str) -> StoreResult<bool> {

@@ -10,8 +10,7 @@ use super::content::released;
 use super::decode::{content_row, CONTENT_COLUMNS};
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
-use crate::governance::Expiring;
-use crate::meta::Removed;
+use crate::meta::{Expiring, Removed};
 use crate::sql::{Conn, Lock, Query};
 
 impl SqlStore {

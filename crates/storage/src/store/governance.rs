@@ -3,9 +3,7 @@
 
 use async_trait::async_trait;
 use callvault_core::query::SearchCursor;
-use callvault_core::{
-    AuditEvent, Interaction, LegalHold, Refusal, RetentionPolicy, Rules, TenantId,
-};
+use callvault_core::{AuditEvent, Interaction, LegalHold, RetentionPolicy, Rules, TenantId};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -14,8 +12,7 @@ use super::decode::{hold, policy, to_json, HOLD_COLUMNS, INTERACTION_COLUMNS, PO
 use super::interactions::load_page;
 use super::SqlStore;
 use crate::error::StoreResult;
-use crate::governance::{Expiring, GovernanceStore};
-use crate::meta::Removed;
+use crate::governance::GovernanceStore;
 use crate::sql::{Conn, Lock, Query};
 
 impl SqlStore {
@@ -222,14 +219,6 @@ impl GovernanceStore for SqlStore {
         }
         q.push(" ORDER BY i.start_us, i.id");
         load_page(self.dialect, self.read().await?.as_mut(), q).await
-    }
-
-    async fn delete_expired(
-        &self,
-        tenant: TenantId,
-        batch: &[Expiring],
-    ) -> StoreResult<Vec<Result<Option<Removed>, Refusal>>> {
-        self.delete_batch(tenant, batch).await
     }
 
     async fn forget_deleted(&self) -> StoreResult<()> {

@@ -203,7 +203,7 @@ async fn policy_names_are_unique_per_tenant_and_removal_is_scoped(db: TestDb) {
 }
 
 async fn a_retention_batch_deletes_what_the_gate_allows_and_records_it(db: TestDb) {
-    use callvault_storage::governance::Expiring;
+    use callvault_storage::meta::Expiring;
     let store = db.store().await;
     let t = store.create_tenant("acme", "UTC").await.unwrap().id;
     let (held, free) = (meta(0), meta(10));
