@@ -386,3 +386,29 @@ async fn bad_governance_bodies_name_the_field() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_held_on_demand_recording_cannot_be_deleted_by_its_owner() {
+    let s = TestServer::start().await;
+    let acme = s.tenant("acme").await;
+    let t = acme.token(GOV).await;
+    let ann = acme.user("ann", false).await;
+    let mine = json!({"attributes": {"recordingKind": "onDemand", "owningUserId": ann.id}});
+    call(&s, &t, 1, "2019-01-01T10:00:00Z", mine).await;
+    let (status, _) = post(
+        &s,
+        &t,
+        "/admin/governance/holds",
+        json!({"caseName": "Ann", "reason": "r", "selector": {"guids": [guid(1)]}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let url = format!("{CR}/accounts/self/users/self/call_recordings/1");
+    let (status, body) = delete(&s, &ann.access_token, &url).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("legal hold"),
+        "{body}"
+    );
+    assert!(exists(&s, &t, 1).await);
+}
