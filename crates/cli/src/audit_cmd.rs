@@ -1,6 +1,8 @@
 //! `callvault audit ...`: check a tenant's hash chain, and export its records.
 
-use callvault_http::recordings_files::render::csv_cell;
+use std::io::Write;
+
+use callvault_http::audit_api;
 use callvault_services::audit::AuditFilter;
 use callvault_services::Vault;
 use clap::{Subcommand, ValueEnum};
@@ -67,60 +69,25 @@ pub async fn run(vault: &Vault, cmd: AuditCmd, out: bool) -> anyhow::Result<()> 
         AuditCmd::Export { tenant, format } => {
             let t = admin::tenant_by_name(vault, &tenant).await?;
             let mut after = 0;
-            let mut csv = csv::Writer::from_writer(std::io::stdout());
-            if matches!(format, Format::Csv) {
-                csv.write_record([
-                    "seq",
-                    "at",
-                    "principal",
-                    "source",
-                    "userAgent",
-                    "requestId",
-                    "dialect",
-                    "operation",
-                    "action",
-                    "interaction",
-                    "contentKey",
-                    "outcome",
-                    "detail",
-                    "hash",
-                ])?;
-            }
+            let mut first = true;
             loop {
                 let page = vault
                     .audit_records(t.id, &AuditFilter::default(), after, PAGE)
                     .await?;
-                for r in &page {
-                    match format {
-                        Format::Jsonl => println!("{}", serde_json::to_string(r)?),
-                        Format::Csv => {
-                            let e = &r.event;
-                            let o = |v: &Option<String>| csv_cell(v.as_deref().unwrap_or(""));
-                            csv.write_record([
-                                r.seq.to_string(),
-                                e.at.to_rfc3339(),
-                                csv_cell(&e.principal),
-                                o(&e.source),
-                                o(&e.user_agent),
-                                o(&e.request_id),
-                                csv_cell(&e.dialect),
-                                csv_cell(&e.operation),
-                                e.action.as_str().to_string(),
-                                o(&e.interaction),
-                                o(&e.content_key),
-                                csv_cell(&e.outcome),
-                                o(&e.detail),
-                                r.hash.clone(),
-                            ])?;
+                match format {
+                    Format::Csv => std::io::stdout().write_all(&audit_api::csv(&page, first))?,
+                    Format::Jsonl => {
+                        for r in &page {
+                            println!("{}", serde_json::to_string(r)?);
                         }
                     }
                 }
+                first = false;
                 match page.last() {
                     Some(last) if page.len() == PAGE as usize => after = last.seq,
                     _ => break,
                 }
             }
-            csv.flush()?;
         }
     }
     Ok(())

@@ -18,7 +18,8 @@ use crate::{ContentItem, ContentType, Direction, Guid, Interaction, Invalid, Ten
 pub const MAX_RETENTION_DAYS: u32 = 36_600;
 /// Most GUIDs one hold may list; larger sets are given by a query.
 pub const MAX_HOLD_GUIDS: usize = 10_000;
-const MAX_TEXT: usize = 256;
+/// Longest name, case name or matched value, in characters.
+pub const MAX_TEXT: usize = 256;
 
 /// The attributes a selector may match, by their wire names.
 pub const ATTRIBUTE_NAMES: [&str; 9] = [
@@ -89,7 +90,7 @@ impl Selector {
         ];
         for (name, value) in texts {
             if let Some(v) = value {
-                check_text(&format!("{field}.{name}"), v)?;
+                check_text(&format!("{field}.{name}"), v, MAX_TEXT)?;
             }
         }
         for (name, value) in &self.attributes {
@@ -102,7 +103,7 @@ impl Selector {
                     ),
                 ));
             }
-            check_text(&format!("{field}.attributes.{name}"), value)?;
+            check_text(&format!("{field}.attributes.{name}"), value, MAX_TEXT)?;
         }
         Ok(())
     }
@@ -159,11 +160,15 @@ fn has_attribute(i: &Interaction, name: &str, value: &str) -> bool {
     field.as_deref() == Some(value)
 }
 
-fn check_text(field: &str, value: &str) -> Result<(), Invalid> {
-    if value.is_empty() || value.chars().count() > MAX_TEXT || value.chars().any(char::is_control) {
+/// The rule for governance's texts: 1 to `max` printable characters, not only blanks.
+pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), Invalid> {
+    let bad = value.trim().is_empty()
+        || value.chars().count() > max
+        || value.chars().any(char::is_control);
+    if bad {
         return Err(Invalid::new(
             field,
-            format!("{field} must be 1 to {MAX_TEXT} printable characters"),
+            format!("{field} must be 1 to {max} printable characters"),
         ));
     }
     Ok(())
@@ -210,7 +215,7 @@ pub struct RetentionPolicy {
 impl RetentionPolicy {
     /// Checks the policy's own fields (the name, the day counts and their order).
     pub fn validate(&self) -> Result<(), Invalid> {
-        check_text("name", &self.name)?;
+        check_text("name", &self.name, MAX_TEXT)?;
         self.selector.validate("selector")?;
         for (field, days) in [("minDays", self.min_days), ("maxDays", self.max_days)] {
             if days.is_some_and(|d| d > MAX_RETENTION_DAYS) {

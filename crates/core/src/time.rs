@@ -58,6 +58,11 @@ pub fn parse_instant(field: &str, s: &str) -> Result<DateTime<Utc>, Invalid> {
 }
 
 /// `2020-02-16T14:11:56Z`: whole seconds in UTC, as the platform writes timestamps.
+/// RFC 3339 in UTC with milliseconds, as the JSON APIs write times.
+pub fn format_utc_millis(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
 pub fn format_utc_seconds(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }

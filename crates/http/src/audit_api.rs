@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use callvault_core::time::parse_instant;
 use callvault_core::{AuditAction, AuditRecord, Scope};
 use callvault_services::audit::AuditFilter;
 use serde::Serialize;
@@ -46,19 +47,13 @@ pub struct Verification {
     reason: Option<String>,
 }
 
-fn time(field: &str, v: &str) -> ApiResult<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(v.trim())
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|_| ApiError::bad_request(field, format!("{field} must be an RFC 3339 time")))
-}
-
 #[utoipa::path(
     get,
     path = "/admin/audit",
     tag = "Audit",
     params(
-        ("from" = Option<String>, Query, description = "Records at or after this time (RFC 3339)"),
-        ("to" = Option<String>, Query, description = "Records before this time (RFC 3339)"),
+        ("from" = Option<String>, Query, description = "Records at or after this time (ISO 8601)"),
+        ("to" = Option<String>, Query, description = "Records before this time (ISO 8601)"),
         ("principal" = Option<String>, Query, description = "`client:<id>`, `user:<login>`, `policy:<name>`, ..."),
         ("interaction" = Option<String>, Query, description = "Interaction GUID"),
         ("action" = Option<String>, Query, description = "search, view, play, download, bulkDownload, export, delete, holdPlaced, holdReleased, policyChanged, policyRemoved, erasure, authFailure"),
@@ -90,8 +85,14 @@ pub async fn list(
         "format",
     ])?;
     let filter = AuditFilter {
-        from: params.get("from").map(|v| time("from", v)).transpose()?,
-        to: params.get("to").map(|v| time("to", v)).transpose()?,
+        from: params
+            .get("from")
+            .map(|v| parse_instant("from", v))
+            .transpose()?,
+        to: params
+            .get("to")
+            .map(|v| parse_instant("to", v))
+            .transpose()?,
         principal: params.get("principal").map(str::to_string),
         interaction: params.get("interaction").map(|g| g.trim().to_lowercase()),
         action: params
@@ -138,7 +139,7 @@ pub async fn list(
         }
         "csv" => Ok((
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            csv(&records),
+            csv(&records, true),
         )
             .into_response()),
         _ => Err(ApiError::bad_request(
@@ -167,11 +168,15 @@ const CSV_HEADER: [&str; 16] = [
     "hash",
 ];
 
-fn csv(records: &[AuditRecord]) -> Vec<u8> {
+/// Records as CSV (cells neutralised against formula injection), with the header row
+/// when `header`: the API's `format=csv` and `callvault audit export --format csv`.
+pub fn csv(records: &[AuditRecord], header: bool) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    let _ = w.write_record(CSV_HEADER);
+    if header {
+        let _ = w.write_record(CSV_HEADER);
+    }
     for r in records {
         let e = &r.event;
         let opt = |o: &Option<String>| csv_cell(o.as_deref().unwrap_or(""));

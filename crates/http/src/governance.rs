@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use callvault_core::governance::Selector;
+use callvault_core::time::format_utc_millis as time;
 use callvault_core::{LegalHold, RetentionPolicy, Scope};
 use callvault_services::governance::{NewHold, PolicySpec};
 use serde::{Deserialize, Serialize};
@@ -147,10 +148,6 @@ pub struct Holds {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Policies {
     policies: Vec<PolicyWire>,
-}
-
-fn time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn id_of(raw: &str) -> ApiResult<Uuid> {

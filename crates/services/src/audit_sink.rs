@@ -15,6 +15,11 @@ const QUEUE: usize = 65_536;
 const BATCH: usize = 1000;
 const LINGER: Duration = Duration::from_millis(50);
 
+/// The dialect names of the server's own deleters: an actor under one of them deletes
+/// with that cause (see [`Actor::cause`]).
+pub const RETENTION: &str = "retention";
+pub const ERASURE: &str = "erasure";
+
 /// Who does something, from where, through which dialect and operation.
 #[derive(Debug, Clone)]
 pub struct Actor {
@@ -50,8 +55,8 @@ impl Actor {
     /// asks.
     pub fn cause(&self) -> callvault_core::DeleteCause {
         match self.dialect {
-            "retention" => callvault_core::DeleteCause::Retention,
-            "erasure" => callvault_core::DeleteCause::Erasure,
+            RETENTION => callvault_core::DeleteCause::Retention,
+            ERASURE => callvault_core::DeleteCause::Erasure,
             _ => callvault_core::DeleteCause::Request,
         }
     }
@@ -66,7 +71,7 @@ impl Actor {
     ) -> AuditEvent {
         AuditEvent {
             tenant_id: self.tenant,
-            at: micros(chrono::Utc::now()),
+            at: crate::clock::micros(chrono::Utc::now()),
             principal: self.principal.clone(),
             source: self.source.clone(),
             user_agent: self.user_agent.clone(),
@@ -80,10 +85,6 @@ impl Actor {
             detail,
         }
     }
-}
-
-fn micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
 
 enum Msg {

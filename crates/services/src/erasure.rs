@@ -129,7 +129,7 @@ impl Vault {
     pub async fn erase(&self, actor: &Actor, s: &Subject) -> ServiceResult<ErasureReport> {
         let found = self.subject_interactions(actor.tenant, s).await?;
         let mut erasing = actor.clone();
-        erasing.dialect = "erasure";
+        erasing.dialect = crate::audit_sink::ERASURE;
         let mut report = ErasureReport {
             subject_hash: self.subject_hash(&s.address).await?,
             ..ErasureReport::default()

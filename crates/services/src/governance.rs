@@ -5,11 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use callvault_core::governance::{Expired, Selector};
+use callvault_core::governance::{check_text, Expired, Selector, MAX_TEXT};
 use callvault_core::query::SearchCursor;
-use callvault_core::{
-    AuditAction, Interaction, Invalid, LegalHold, RetentionPolicy, Rules, TenantId,
-};
+use callvault_core::{AuditAction, Interaction, LegalHold, RetentionPolicy, Rules, TenantId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -17,6 +15,8 @@ use uuid::Uuid;
 use callvault_storage::meta::Expiring;
 
 use crate::audit::Actor;
+use crate::audit_sink::RETENTION;
+use crate::clock::micros;
 use crate::error::{ServiceError, ServiceResult};
 use crate::vault::Vault;
 
@@ -64,7 +64,7 @@ pub struct RetentionReport {
 impl Vault {
     pub async fn create_hold(&self, actor: &Actor, new: NewHold) -> ServiceResult<LegalHold> {
         let tenant = actor.tenant;
-        check_text("caseName", &new.case_name, 256)?;
+        check_text("caseName", &new.case_name, MAX_TEXT)?;
         check_text("reason", &new.reason, MAX_REASON)?;
         new.selector.validate("selector")?;
         let hold = LegalHold {
@@ -249,7 +249,7 @@ impl Vault {
         page: Vec<(Interaction, Expired)>,
         report: &mut RetentionReport,
     ) -> ServiceResult<()> {
-        let actor = Actor::system(tenant, "retention".into(), "retention", "retention pass");
+        let actor = Actor::system(tenant, RETENTION.into(), RETENTION, "retention pass");
         let mut batch = Vec::new();
         let mut owner = Vec::new();
         for (n, (i, expired)) in page.iter().enumerate() {
@@ -376,20 +376,4 @@ fn tally(report: &mut RetentionReport, i: &Interaction, expired: &Expired) {
     if report.sample.len() < SAMPLE {
         report.sample.push(i.meta.guid.to_string());
     }
-}
-
-fn check_text(field: &str, value: &str, max: usize) -> Result<(), Invalid> {
-    if value.trim().is_empty() || value.chars().count() > max || value.chars().any(char::is_control)
-    {
-        return Err(Invalid::new(
-            field,
-            format!("{field} must be 1 to {max} printable characters"),
-        ));
-    }
-    Ok(())
-}
-
-/// Times at the microseconds the stores keep, so an answer equals what a later read gives.
-fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }

@@ -377,6 +377,11 @@ async fn the_trail_needs_its_scope_and_comes_as_csv_and_json_lines() {
         .unwrap();
     let r: Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
     assert_eq!(r["action"], "search");
+    let (status, v) = json_of(s.get(&t, "/admin/audit?from=yesterday").await).await;
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("from"))
+    );
     let (status, v) = json_of(s.get(&t, "/admin/audit?action=listen").await).await;
     assert_eq!(
         (status, v["field"].as_str()),

@@ -1,11 +1,11 @@
 //! The Export API's JSON shapes.
 
 use callvault_core::{ExportJob, ExternalStorage, StorageTarget};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    callvault_core::time::format_utc_millis(t)
 }
 
 /// A target as the API shows it: never its credentials.
