@@ -18,6 +18,8 @@ pub mod scope;
 pub mod search;
 pub mod tenant;
 pub mod time;
+pub mod transcript;
+pub mod transcription;
 
 pub use audit::{AuditAction, AuditEvent, AuditRecord};
 pub use content::{ContentItem, ContentKey, ContentType};
@@ -34,3 +36,5 @@ pub use query::InteractionQuery;
 pub use scope::{Scope, ScopeSet};
 pub use search::{SearchFilter, MAX_SEARCH_LIMIT, MAX_SEARCH_RANGE_DAYS};
 pub use tenant::{Tenant, TenantId, User};
+pub use transcript::{Segment, TextQuery, Transcript};
+pub use transcription::{TranscriptionJob, TranscriptionState};
