@@ -67,9 +67,31 @@ pub fn format_utc_seconds(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// The wait before try `failures + 1` of a job that keeps failing: `first`, doubling
+/// with each failure, never more than `cap`. One rule for every runner (exports,
+/// transcription), each with its own first wait and cap.
+pub fn doubling_backoff(
+    first: chrono::Duration,
+    cap: chrono::Duration,
+    failures: u32,
+) -> chrono::Duration {
+    let factor = 1i32 << failures.saturating_sub(1).min(20);
+    (first * factor).min(cap)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_from_its_first_wait_up_to_its_cap() {
+        let m = chrono::Duration::minutes;
+        let waits: Vec<i64> = (0..10)
+            .map(|f| doubling_backoff(m(1), m(60), f).num_minutes())
+            .collect();
+        assert_eq!(waits, [1, 1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(doubling_backoff(m(1), m(60), u32::MAX), m(60));
+    }
     use chrono::TimeZone;
     use proptest::prelude::*;
 

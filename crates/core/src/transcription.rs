@@ -83,8 +83,11 @@ impl TranscribeWhat {
 /// The wait before try `attempts + 1` after `attempts` engine failures: 30 s doubling,
 /// at most an hour, so an engine that is down for an afternoon loses no job.
 pub fn backoff(attempts: u32) -> chrono::Duration {
-    let secs = 30i64 << attempts.saturating_sub(1).min(7);
-    chrono::Duration::seconds(secs.min(3600))
+    crate::time::doubling_backoff(
+        chrono::Duration::seconds(30),
+        chrono::Duration::hours(1),
+        attempts,
+    )
 }
 
 #[cfg(test)]

@@ -53,9 +53,13 @@ enum RunEnd {
     Stopped,
 }
 
+/// A failed run waits 1 minute, doubling with each failure in a row, at most an hour.
 fn backoff(failures: u32) -> chrono::Duration {
-    let minutes = 1i64 << failures.saturating_sub(1).min(6);
-    chrono::Duration::minutes(minutes.min(60))
+    callvault_core::time::doubling_backoff(
+        chrono::Duration::minutes(1),
+        chrono::Duration::minutes(60),
+        failures,
+    )
 }
 
 impl Vault {
