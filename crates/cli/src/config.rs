@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use callvault_services::transcription::{EngineKind, TranscriptionSettings};
 use callvault_storage::S3Settings;
 use clap::Args;
 use serde::Deserialize;
@@ -75,6 +76,7 @@ struct FileConfig {
     export_root: Option<PathBuf>,
     export_lease_secs: Option<u64>,
     egress_allow: Option<Vec<String>>,
+    transcription: Option<TranscriptionSettings>,
 }
 
 /// The `[s3]` table: how to reach the content bucket.
@@ -115,6 +117,8 @@ pub struct Settings {
     pub export_lease: Duration,
     /// Internal addresses, networks or host names export targets may use.
     pub egress_allow: Vec<String>,
+    /// The `[transcription]` table (default: the built-in engine, when installed).
+    pub transcription: TranscriptionSettings,
 }
 
 impl Settings {
@@ -139,6 +143,7 @@ impl Settings {
             export_root: None,
             export_lease: Duration::from_secs(120),
             egress_allow: Vec::new(),
+            transcription: TranscriptionSettings::default(),
         }
     }
 
@@ -222,6 +227,22 @@ impl Settings {
         if let Some(l) = file.export_lease_secs {
             anyhow::ensure!(l >= 1, "export_lease_secs must be at least 1");
             s.export_lease = Duration::from_secs(l);
+        }
+        if let Some(t) = file.transcription {
+            s.transcription = t;
+        }
+        // CALLVAULT_TRANSCRIPTION_ENGINE beats the file's transcription.engine.
+        match std::env::var("CALLVAULT_TRANSCRIPTION_ENGINE")
+            .ok()
+            .as_deref()
+        {
+            None | Some("") => {}
+            Some("pocketsphinx") => s.transcription.engine = EngineKind::Pocketsphinx,
+            Some("openai") => s.transcription.engine = EngineKind::Openai,
+            Some("none") => s.transcription.engine = EngineKind::None,
+            Some(other) => anyhow::bail!(
+                "CALLVAULT_TRANSCRIPTION_ENGINE must be pocketsphinx, openai or none, not '{other}'"
+            ),
         }
         s.database_url = store.database_url.clone().or(file.database_url);
         if let Some(u) = &s.database_url {

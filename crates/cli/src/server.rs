@@ -61,6 +61,7 @@ pub async fn open_vault_and_store(
         egress: callvault_services::egress::EgressPolicy::parse(&settings.egress_allow)
             .map_err(anyhow::Error::msg)?,
         audit_reads: settings.audit_reads,
+        transcription: settings.transcription.clone(),
     };
     let store = match settings.database_url.as_deref() {
         Some(url) if !url.starts_with("sqlite://") => SqlStore::open_postgres(url)
@@ -214,6 +215,41 @@ fn spawn_background(vault: &Arc<Vault>, stop: &watch::Sender<bool>) {
     spawn_sweeper(vault.clone(), stop.subscribe());
     spawn_job_runner(vault.clone(), stop.subscribe());
     spawn_export_runner(vault.clone(), stop.subscribe());
+    spawn_transcription_runner(vault.clone(), stop.subscribe());
+}
+
+/// Transcribes queued recordings, newest first, one at a time per node (an engine uses
+/// a core by itself). Stopping drops the job mid-run; its lease lapses and it is taken
+/// over.
+fn spawn_transcription_runner(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
+    for (engine, state) in vault.transcription.engines() {
+        match state {
+            Ok(()) => tracing::info!(engine = engine.as_str(), "transcription engine ready"),
+            Err(why) => tracing::warn!(engine = engine.as_str(), %why, "transcription is off"),
+        }
+    }
+    if let (_, Some(why)) = vault.transcription.default_engine() {
+        tracing::warn!(%why, "transcription is off by default");
+    }
+    tokio::spawn(async move {
+        loop {
+            let idle = tokio::select! {
+                r = vault.run_next_transcription() => match r {
+                    Ok(true) => Duration::ZERO,
+                    Ok(false) => JOB_POLL,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "transcription runner");
+                        JOB_POLL
+                    }
+                },
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(idle) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    });
 }
 
 /// `callvault worker`: the background work of `serve` without the HTTP API, for nodes

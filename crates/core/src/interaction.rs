@@ -55,15 +55,6 @@ pub enum RecordingKind {
     OnDemand,
 }
 
-/// Where a recording's transcription stands when there is no transcript yet. A recording
-/// with a `transcript` content item is transcribed, whatever this says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum TranscriptionStatus {
-    Pending,
-    Failed,
-}
-
 /// Vendor fields that only some dialects show. Typed rather than a free map so that a
 /// dialect cannot invent fields the others do not know about.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,10 +80,6 @@ pub struct Attributes {
     pub recording_kind: Option<RecordingKind>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owning_user_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transcription_status: Option<TranscriptionStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transcription_error: Option<String>,
 }
 
 /// The writable description of an interaction, as ingest receives it.

@@ -45,11 +45,18 @@ impl CursorCodec {
         Self { key }
     }
 
-    fn mac(&self, head: &[u8], tenant: TenantId, filter: &InteractionQuery) -> [u8; MAC_LEN] {
+    fn mac(
+        &self,
+        head: &[u8],
+        tenant: TenantId,
+        filter: &InteractionQuery,
+        salt: &[u8],
+    ) -> [u8; MAC_LEN] {
         let mut m = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
         m.update(head);
         m.update(&tenant.0.to_be_bytes());
         m.update(&canonical(filter));
+        m.update(salt);
         let full = m.finalize().into_bytes();
         let mut out = [0u8; MAC_LEN];
         out.copy_from_slice(&full[..MAC_LEN]);
@@ -57,13 +64,7 @@ impl CursorCodec {
     }
 
     pub fn encode(&self, tenant: TenantId, filter: &InteractionQuery, c: SearchCursor) -> String {
-        let mut buf = Vec::with_capacity(LEN);
-        buf.push(VERSION);
-        buf.extend_from_slice(&c.start_us.to_be_bytes());
-        buf.extend_from_slice(&c.id.to_be_bytes());
-        let mac = self.mac(&buf, tenant, filter);
-        buf.extend_from_slice(&mac);
-        URL_SAFE_NO_PAD.encode(buf)
+        self.encode_salted(tenant, filter, b"", c)
     }
 
     pub fn decode(
@@ -72,6 +73,35 @@ impl CursorCodec {
         token: &str,
         tenant: TenantId,
         filter: &InteractionQuery,
+    ) -> Result<SearchCursor, Invalid> {
+        self.decode_salted(field, token, tenant, filter, b"")
+    }
+
+    /// A token bound also to `salt`: what else selects the page beyond the filter (a text
+    /// search's terms), so a token of one search cannot continue another.
+    pub fn encode_salted(
+        &self,
+        tenant: TenantId,
+        filter: &InteractionQuery,
+        salt: &[u8],
+        c: SearchCursor,
+    ) -> String {
+        let mut buf = Vec::with_capacity(LEN);
+        buf.push(VERSION);
+        buf.extend_from_slice(&c.start_us.to_be_bytes());
+        buf.extend_from_slice(&c.id.to_be_bytes());
+        let mac = self.mac(&buf, tenant, filter, salt);
+        buf.extend_from_slice(&mac);
+        URL_SAFE_NO_PAD.encode(buf)
+    }
+
+    pub fn decode_salted(
+        &self,
+        field: &str,
+        token: &str,
+        tenant: TenantId,
+        filter: &InteractionQuery,
+        salt: &[u8],
     ) -> Result<SearchCursor, Invalid> {
         let bad = || {
             Invalid::new(
@@ -88,7 +118,7 @@ impl CursorCodec {
             return Err(bad());
         }
         let (head, mac) = raw.split_at(LEN - MAC_LEN);
-        let want = self.mac(head, tenant, filter);
+        let want = self.mac(head, tenant, filter, salt);
         if !bool::from(subtle::ConstantTimeEq::ct_eq(&want[..], mac)) {
             return Err(bad());
         }

@@ -13,6 +13,8 @@ use callvault_core::{
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
+use callvault_storage::Derived;
+
 use crate::audio::AudioProbe;
 use crate::error::{ServiceError, ServiceResult};
 use crate::vault::Vault;
@@ -125,11 +127,11 @@ impl Vault {
                 return Err(too_large(self.config.max_content_bytes));
             }
         }
-        if self.store.get_interaction(tenant, guid).await?.is_none() {
+        let Some(interaction) = self.store.get_interaction(tenant, guid).await? else {
             return Err(ServiceError::NotFound(format!(
                 "interaction {guid} not found"
             )));
-        }
+        };
         let family = content_type.media_family();
         let _permit = match family {
             MediaFamily::Audio | MediaFamily::Json => Some(
@@ -157,10 +159,16 @@ impl Vault {
             }),
             owning_interaction_plan: upload.owning_interaction_plan,
         };
+        let derived = self
+            .derived(tenant, &interaction, content_type, staged.json.as_deref())
+            .await?;
         let outcome = {
             let _guard = self.store.lock_blob(&item.blob_key).await;
             staged.upload.commit(&item.blob_key).await?;
-            let outcome = self.store.put_content(tenant, guid, &item).await?;
+            let outcome = self
+                .store
+                .put_content_derived(tenant, guid, &item, &derived)
+                .await?;
             if outcome.is_none() && !self.store.blob_referenced(&item.blob_key).await? {
                 self.blobs.delete(&item.blob_key).await?;
             }
@@ -173,6 +181,36 @@ impl Vault {
         }
         metrics::counter!("callvault_ingested_bytes_total").increment(item.length);
         Ok((item, outcome.created))
+    }
+
+    /// What the write derives from the item: its text for the index, and whether its
+    /// recording is queued for transcription (the tenant transcribes this kind of
+    /// content, and no transcript was stored for the interaction already).
+    async fn derived(
+        &self,
+        tenant: TenantId,
+        interaction: &Interaction,
+        content_type: ContentType,
+        json: Option<&[u8]>,
+    ) -> ServiceResult<Derived> {
+        let text = json
+            .map(|j| callvault_core::transcript::indexed_text(content_type, j))
+            .unwrap_or_default();
+        let audio = matches!(
+            content_type,
+            ContentType::CallRecording | ContentType::Voicemail
+        );
+        let has_transcript = interaction
+            .content
+            .iter()
+            .any(|c| c.content_type == ContentType::Transcript);
+        let transcribe = audio
+            && !has_transcript
+            && self
+                .transcription_plan(tenant)
+                .await?
+                .is_some_and(|p| p.what.wants(content_type, interaction.meta.direction));
+        Ok(Derived { text, transcribe })
     }
 
     async fn stage_body<S, E>(
@@ -252,6 +290,7 @@ impl Vault {
                 sha256,
                 length,
                 duration_ms: duration,
+                json,
             }),
             Err(e) => {
                 staged.abort().await;
@@ -266,6 +305,8 @@ struct Staged {
     sha256: String,
     length: u64,
     duration_ms: Option<u64>,
+    /// The bytes of JSON content, kept for the text index.
+    json: Option<Vec<u8>>,
 }
 
 fn too_large(max: u64) -> ServiceError {

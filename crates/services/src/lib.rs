@@ -24,6 +24,7 @@ pub mod reads;
 pub mod seal;
 pub mod signin;
 pub mod tenants;
+pub mod transcription;
 pub mod vault;
 
 pub use error::ServiceError;

@@ -138,7 +138,7 @@ impl Vault {
 
     /// One record per search or listing, with how many items it answered (not its
     /// filter values: a searched number must not outlive its erasure here).
-    async fn searched(&self, actor: &Actor, results: usize) {
+    pub(crate) async fn searched(&self, actor: &Actor, results: usize) {
         self.audit(actor.event(
             AuditAction::Search,
             None,

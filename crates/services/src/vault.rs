@@ -33,6 +33,8 @@ pub struct VaultConfig {
     /// asks for it, and for the benchmark's with-and-without comparison; deletions,
     /// governance changes and failed sign-ins are recorded either way.
     pub audit_reads: bool,
+    /// Engines and what each tenant has transcribed.
+    pub transcription: crate::transcription::TranscriptionSettings,
 }
 
 impl VaultConfig {
@@ -48,6 +50,7 @@ impl VaultConfig {
             clock: Arc::new(SystemClock),
             egress: Default::default(),
             audit_reads: true,
+            transcription: crate::transcription::TranscriptionSettings::off(),
         }
     }
 }
@@ -77,6 +80,7 @@ pub struct Vault {
     /// whole upload; a JSON check holds its copy). Far below tokio's blocking pool, so
     /// inspections can never starve the file I/O they wait on.
     pub(crate) inspections: tokio::sync::Semaphore,
+    pub transcription: crate::transcription::Transcription,
 }
 
 impl Vault {
@@ -103,6 +107,7 @@ impl Vault {
             sealer: Sealer::new(&config.master_key),
             clock: config.clock.clone(),
             cursors,
+            transcription: crate::transcription::Transcription::open(config.transcription.clone()),
             config,
             audit: crate::audit_sink::AuditSink::start(store.clone()),
             inspections: tokio::sync::Semaphore::new(MAX_INSPECTIONS),

@@ -18,6 +18,7 @@ pub mod migrate;
 pub mod object_blob;
 pub mod sql;
 mod store;
+pub mod transcription;
 
 pub use audit::{AuditFilter, AuditStore};
 pub use blob::{BlobRead, BlobStore, BlobUpload};
@@ -32,6 +33,7 @@ pub use meta::{
 };
 pub use object_blob::{ObjectBlobStore, S3Settings};
 pub use store::SqlStore;
+pub use transcription::{Derived, TranscriptionStore};
 
 /// Every store trait, for callers that hold a concrete [`SqlStore`] (the store's own tests,
 /// `migrate`): a trait's methods on a concrete type need the trait in scope, while a
@@ -45,4 +47,5 @@ pub mod prelude {
         ClientStore, ContentStore, InteractionStore, JobStore, SearchStore, Store, TenantStore,
         UserStore,
     };
+    pub use crate::transcription::TranscriptionStore;
 }

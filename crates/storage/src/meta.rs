@@ -14,6 +14,7 @@ use crate::export::ExportStore;
 use crate::governance::GovernanceStore;
 use crate::lease::LeaseStore;
 use crate::locks::KeyGuard;
+use crate::transcription::{Derived, TranscriptionStore};
 
 pub use callvault_core::query::{PageStart, SearchCursor};
 
@@ -178,14 +179,27 @@ pub trait SearchStore: Send + Sync + 'static {
 /// Content items, each write in one transaction with its interaction's content count.
 #[async_trait]
 pub trait ContentStore: Send + Sync + 'static {
-    /// Stores a content item of an existing interaction, replacing one with the same key.
+    /// Stores a content item of an existing interaction, replacing one with the same key,
+    /// with what is derived from it (its text index rows, its transcription job), in one
+    /// transaction. Storing a transcript settles the interaction's job as ready.
     /// Answers `None` when the interaction does not exist.
+    async fn put_content_derived(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+        item: &ContentItem,
+        derived: &Derived,
+    ) -> StoreResult<Option<PutContentOutcome>>;
+    /// [`ContentStore::put_content_derived`] with nothing derived.
     async fn put_content(
         &self,
         tenant: TenantId,
         guid: &Guid,
         item: &ContentItem,
-    ) -> StoreResult<Option<PutContentOutcome>>;
+    ) -> StoreResult<Option<PutContentOutcome>> {
+        self.put_content_derived(tenant, guid, item, &Derived::default())
+            .await
+    }
     async fn delete_content(
         &self,
         tenant: TenantId,
@@ -278,6 +292,7 @@ pub trait Store:
     + GovernanceStore
     + AuditStore
     + LeaseStore
+    + TranscriptionStore
 {
 }
 
@@ -293,5 +308,6 @@ impl<T> Store for T where
         + GovernanceStore
         + AuditStore
         + LeaseStore
+        + TranscriptionStore
 {
 }

@@ -51,12 +51,14 @@ enum Kind {
 
 /// The tables to copy, in creation order (parents before the tables that refer to
 /// them), each with the source's columns: read from the migrated schemas themselves, so
-/// a new table or column is carried without being listed again here.
+/// a new table or column is carried without being listed again here. SQLite's text index
+/// is not copied: PostgreSQL derives its own from the segments' text.
 async fn source_tables(from: &mut dyn Conn) -> StoreResult<Vec<(String, Vec<String>)>> {
     let names = from
         .fetch(Query::new(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-             AND name NOT LIKE '\\_sqlx%' ESCAPE '\\' ORDER BY rowid",
+             AND name NOT LIKE '\\_sqlx%' ESCAPE '\\' \
+             AND name NOT LIKE 'transcript\\_fts%' ESCAPE '\\' ORDER BY rowid",
         ))
         .await?;
     let mut tables = Vec::new();

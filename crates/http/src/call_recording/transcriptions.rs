@@ -1,13 +1,16 @@
 //! Company recording transcriptions: the list with its states, and one transcript. A
-//! recording's transcript is its `transcript` content item; pending and failed states are
-//! stored on the interaction.
+//! recording's transcript is its `transcript` content item; while there is none, its
+//! transcription job says whether it is pending, in progress or failed, and why.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use callvault_core::interaction::{RecordingKind, TranscriptionStatus};
+use std::collections::BTreeMap;
+
+use callvault_core::interaction::RecordingKind;
 use callvault_core::query::TranscriptionFilter;
+use callvault_core::transcription::TranscriptionState;
 use callvault_core::{ContentType, Interaction, Invalid, Scope};
 use serde_json::{json, Value};
 
@@ -42,7 +45,10 @@ fn transcript(i: &Interaction) -> Option<&callvault_core::ContentItem> {
         .find(|c| c.content_type == ContentType::Transcript)
 }
 
-fn render(ctx: &Ctx, i: &Interaction) -> Option<Value> {
+/// Each listed recording's job state and error.
+type States = BTreeMap<i64, (TranscriptionState, Option<String>)>;
+
+fn render(ctx: &Ctx, i: &Interaction, states: &States) -> Option<Value> {
     let rec = wire::recording_item(i)?;
     let m = &i.meta;
     let ready = transcript(i).is_some();
@@ -64,12 +70,10 @@ fn render(ctx: &Ctx, i: &Interaction) -> Option<Value> {
             v1_prefix(&ctx.prefix),
             i.number
         ));
-    } else if m.attributes.transcription_status == Some(TranscriptionStatus::Failed) {
-        v["transcription_error"] = json!(m
-            .attributes
-            .transcription_error
+    } else if let Some((TranscriptionState::Failed, error)) = states.get(&i.id) {
+        v["transcription_error"] = json!(error
             .clone()
-            .unwrap_or_else(|| "Transcription failed".into()));
+            .unwrap_or_else(|| "Transcription job failed".into()));
     }
     Some(v)
 }
@@ -133,7 +137,15 @@ pub async fn list(
     let (total, items) = listing
         .fetch(&state, &ctx.actor("list transcriptions"))
         .await?;
-    let rendered = items.iter().filter_map(|i| render(&ctx, i)).collect();
+    let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    let states = state
+        .vault
+        .transcription_states(ctx.principal.tenant, &ids)
+        .await?;
+    let rendered = items
+        .iter()
+        .filter_map(|i| render(&ctx, i, &states))
+        .collect();
     let base = ctx.url(&format!(
         "/accounts/{account}/company_call_recordings/transcriptions"
     ));

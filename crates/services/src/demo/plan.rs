@@ -2,7 +2,7 @@
 //! always yields the same plan, whatever the uploads' interleaving later.
 
 use bytes::Bytes;
-use callvault_core::interaction::{RecordingKind, TranscriptionStatus};
+use callvault_core::interaction::RecordingKind;
 use callvault_core::{Attributes, ContentKey, ContentType, Direction, Guid, InteractionMeta};
 use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Timelike, Utc, Weekday};
 use rand::distributions::WeightedIndex;
@@ -163,17 +163,6 @@ impl<'a> Planner<'a> {
             if self.rng.gen_bool(0.73) {
                 let body = data::transcript(&mut self.rng, language, ms, agent.name, topic);
                 items.push(json_item(ContentType::Transcript, body, |_| {}));
-            } else {
-                // Transcriptions still running, and a few the speech engine gave up on.
-                match self.rng.gen_range(0..10) {
-                    0..=2 => attributes.transcription_status = Some(TranscriptionStatus::Pending),
-                    3 => {
-                        attributes.transcription_status = Some(TranscriptionStatus::Failed);
-                        attributes.transcription_error =
-                            Some("Transcription job failed at AI".into());
-                    }
-                    _ => {}
-                }
             }
             if direction == Direction::Inbound && self.rng.gen_bool(0.06) {
                 let clip = RECORDINGS + self.rng.gen_range(0..CLIPS_MS.len());
@@ -274,8 +263,6 @@ impl<'a> Planner<'a> {
             recording_rule_ids: rules.into_iter().map(str::to_string).collect(),
             recording_kind: Some(RecordingKind::Company),
             owning_user_id: None,
-            transcription_status: None,
-            transcription_error: None,
         }
     }
 

@@ -1,6 +1,10 @@
 //! The fragments in which SQLite and PostgreSQL really differ. Everything else in the
 //! store's SQL is written once and runs on both.
 
+use callvault_core::transcript::TextQuery;
+
+use callvault_core::TenantId;
+
 use super::{Param, Query};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,4 +126,61 @@ impl Dialect {
             }
         }
     }
+
+    /// `FROM ... WHERE ...` of a tenant's transcript segments (alias `s`) that hold every
+    /// term of the query. The terms are plain words (core's `TextQuery`), so neither the
+    /// FTS5 string nor the tsquery built from them can be a syntax error.
+    pub fn push_matching_segments(self, q: &mut Query, tenant: TenantId, text: &TextQuery) {
+        match self {
+            Dialect::Sqlite => {
+                let expr = text
+                    .terms
+                    .iter()
+                    .map(|words| format!("\"{}\"", words.join(" ")))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                q.push(
+                    " FROM transcript_fts JOIN transcript_segments s \
+                     ON s.id = transcript_fts.rowid WHERE transcript_fts MATCH ",
+                )
+                .push_bind(expr)
+                .push(" AND s.tenant_id = ")
+                .push_bind(tenant.0);
+            }
+            Dialect::Postgres => {
+                q.push(" FROM transcript_segments s WHERE s.tenant_id = ")
+                    .push_bind(tenant.0)
+                    .push(" AND s.tsv @@ ");
+                push_tsquery(q, text);
+            }
+        }
+    }
+
+    /// A matching segment's text with each hit between core's `HIT_START` and `HIT_END`.
+    pub fn push_marked_body(self, q: &mut Query, text: &TextQuery) {
+        match self {
+            Dialect::Sqlite => {
+                q.push("highlight(transcript_fts, 0, char(1), char(2))");
+            }
+            Dialect::Postgres => {
+                q.push("ts_headline('english', s.body, ");
+                push_tsquery(q, text);
+                q.push(
+                    ", 'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', HighlightAll=true')",
+                );
+            }
+        }
+    }
+}
+
+/// Every term as a phrase, all of them required.
+fn push_tsquery(q: &mut Query, text: &TextQuery) {
+    q.push("(");
+    for (n, words) in text.terms.iter().enumerate() {
+        q.push(if n == 0 { "" } else { " && " })
+            .push("phraseto_tsquery('english', ")
+            .push_bind(words.join(" "))
+            .push(")");
+    }
+    q.push(")");
 }

@@ -4,16 +4,21 @@
 //! stays exact.
 
 use async_trait::async_trait;
-use callvault_core::{AuditEvent, ContentItem, DeleteCause, Guid, Interaction, Refusal, TenantId};
+use callvault_core::{
+    AuditEvent, ContentItem, ContentType, DeleteCause, Guid, Interaction, Refusal, TenantId,
+};
 use chrono::Utc;
 
 use super::audit::append;
 use super::interactions::{load_where, Lookup};
+use super::text::index_in;
+use super::transcription::{queue_in, ready_in};
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
 use crate::locks::KeyGuard;
 use crate::meta::{ContentStore, Expiring, PutContentOutcome, Removed};
 use crate::sql::{Conn, Lock, Query};
+use crate::transcription::Derived;
 
 impl SqlStore {
     /// The interaction's row id for a GUID, held for the rest of the transaction: for a
@@ -53,11 +58,12 @@ impl SqlStore {
 
 #[async_trait]
 impl ContentStore for SqlStore {
-    async fn put_content(
+    async fn put_content_derived(
         &self,
         tenant: TenantId,
         guid: &Guid,
         item: &ContentItem,
+        derived: &Derived,
     ) -> StoreResult<Option<PutContentOutcome>> {
         let mut tx = self.write().await?;
         let Some(iid) = self
@@ -107,13 +113,31 @@ impl ContentStore for SqlStore {
         )
         .await?;
         let created = old.is_none();
+        let now = Utc::now();
+        if !created {
+            tx.execute(
+                Query::new(
+                    "DELETE FROM transcript_segments WHERE interaction_id = $1 \
+                     AND content_key = $2",
+                )
+                .bind(iid)
+                .bind(&item.key),
+            )
+            .await?;
+        }
+        index_in(tx.as_mut(), tenant, iid, &item.key, &derived.text).await?;
+        if item.content_type == ContentType::Transcript {
+            ready_in(tx.as_mut(), iid, now).await?;
+        } else if derived.transcribe {
+            queue_in(tx.as_mut(), tenant, iid, &item.key, now).await?;
+        }
         tx.execute(
             Query::new(
                 "UPDATE interactions SET content_count = content_count + $1, updated_us = $2 \
                  WHERE id = $3",
             )
             .bind(i64::from(created))
-            .bind(Utc::now())
+            .bind(now)
             .bind(iid),
         )
         .await?;

@@ -8,6 +8,7 @@ use chrono::Utc;
 use super::audit::append;
 use super::content::released;
 use super::decode::{content_row, CONTENT_COLUMNS};
+use super::transcription::forget_in;
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Expiring, Removed};
@@ -47,6 +48,7 @@ impl SqlStore {
             return Ok(None);
         };
         let (_, item) = content_row(row)?;
+        forget_in(conn, iid, Some((key, item.content_type))).await?;
         conn.execute(
             Query::new(
                 "UPDATE interactions SET content_count = content_count - 1, updated_us = $1 \
@@ -91,6 +93,7 @@ impl SqlStore {
             .into_iter()
             .map(|r| content_row(r).map(|(_, c)| c))
             .collect::<StoreResult<Vec<_>>>()?;
+        forget_in(conn, iid, None).await?;
         for table in [
             "content_items WHERE interaction_id",
             "interactions WHERE id",

@@ -17,6 +17,8 @@ mod jobs;
 mod leases;
 mod search;
 mod tenants;
+mod text;
+mod transcription;
 mod users;
 
 use std::path::Path;

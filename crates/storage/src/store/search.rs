@@ -11,7 +11,7 @@ use super::decode::INTERACTION_COLUMNS;
 use super::interactions::load_page;
 use super::SqlStore;
 use crate::error::StoreResult;
-use crate::meta::{PageStart, SearchStore};
+use crate::meta::{PageStart, SearchCursor, SearchStore};
 use crate::sql::{Dialect, Query};
 
 #[async_trait]
@@ -25,24 +25,7 @@ impl SearchStore for SqlStore {
     ) -> StoreResult<Vec<Interaction>> {
         let mut q = Query::new(format!("SELECT {INTERACTION_COLUMNS} FROM interactions i"));
         push_filter(self.dialect, &mut q, tenant, query);
-        if let PageStart::After(Some(c)) = page {
-            let cmp = if query.newest_first { "<" } else { ">" };
-            q.push(" AND (i.start_us, i.id) ")
-                .push(cmp)
-                .push(" (")
-                .push_bind(c.start_us)
-                .push(", ")
-                .push_bind(c.id)
-                .push(")");
-        }
-        let order = if query.newest_first { "DESC" } else { "ASC" };
-        q.push(&format!(
-            " ORDER BY i.start_us {order}, i.id {order} LIMIT "
-        ))
-        .push_bind(limit);
-        if let PageStart::Offset(off) = page {
-            q.push(" OFFSET ").push_bind(off);
-        }
+        push_page(&mut q, page, query.newest_first, limit);
         load_page(self.dialect, self.read().await?.as_mut(), q).await
     }
 
@@ -71,8 +54,38 @@ fn filter_storable(f: &InteractionQuery) -> bool {
     .all(|s| !s.contains('\0'))
 }
 
+/// Interactions past the cursor, in the order of the page: the keyset condition of
+/// search, text search and the transcription backfill.
+pub(super) fn push_after(q: &mut Query, after: Option<SearchCursor>, newest_first: bool) {
+    if let Some(c) = after {
+        let cmp = if newest_first { "<" } else { ">" };
+        q.push(" AND (i.start_us, i.id) ")
+            .push(cmp)
+            .push(" (")
+            .push_bind(c.start_us)
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
+    }
+}
+
+/// The page's start, order and limit, after the WHERE clause.
+pub(super) fn push_page(q: &mut Query, page: PageStart, newest_first: bool, limit: u32) {
+    if let PageStart::After(c) = page {
+        push_after(q, c, newest_first);
+    }
+    let order = if newest_first { "DESC" } else { "ASC" };
+    q.push(&format!(
+        " ORDER BY i.start_us {order}, i.id {order} LIMIT "
+    ))
+    .push_bind(limit);
+    if let PageStart::Offset(off) = page {
+        q.push(" OFFSET ").push_bind(off);
+    }
+}
+
 /// The WHERE clause of search and count.
-fn push_filter(d: Dialect, q: &mut Query, tenant: TenantId, f: &InteractionQuery) {
+pub(super) fn push_filter(d: Dialect, q: &mut Query, tenant: TenantId, f: &InteractionQuery) {
     q.push(" WHERE i.tenant_id = ").push_bind(tenant.0);
     q.push(" AND i.content_count > 0");
     if !filter_storable(f) {
@@ -158,14 +171,25 @@ fn push_filter(d: Dialect, q: &mut Query, tenant: TenantId, f: &InteractionQuery
             .push_bind(user.as_str());
     }
     if let Some(t) = f.transcription {
+        // A transcript makes a recording ready whoever stored it; otherwise its job says.
         let has = "EXISTS (SELECT 1 FROM content_items x WHERE x.interaction_id = i.id \
                    AND x.content_type = 'transcript')";
-        let status = attr("transcriptionStatus");
+        let job = |states: &str| {
+            format!(
+                "EXISTS (SELECT 1 FROM transcription_jobs j WHERE j.interaction_id = i.id \
+                 AND j.status IN ({states}))"
+            )
+        };
         q.push(&match t {
-            TranscriptionFilter::Any => format!(" AND ({has} OR {status} IS NOT NULL)"),
+            TranscriptionFilter::Any => format!(
+                " AND ({has} OR EXISTS (SELECT 1 FROM transcription_jobs j \
+                 WHERE j.interaction_id = i.id))"
+            ),
             TranscriptionFilter::Ready => format!(" AND {has}"),
-            TranscriptionFilter::Pending => format!(" AND NOT {has} AND {status} = 'pending'"),
-            TranscriptionFilter::Failed => format!(" AND NOT {has} AND {status} = 'failed'"),
+            TranscriptionFilter::Pending => {
+                format!(" AND NOT {has} AND {}", job("'pending', 'in_progress'"))
+            }
+            TranscriptionFilter::Failed => format!(" AND NOT {has} AND {}", job("'failed'")),
         });
     }
     if let Some(t) = f.with_content {

@@ -91,9 +91,6 @@ pub(crate) fn search_fixture() -> Vec<(InteractionMeta, Vec<ContentItem>)> {
                 m.attributes.recording_kind = Some(RecordingKind::OnDemand);
                 m.attributes.owning_user_id = Some("u9".into());
             }
-            if i % 5 == 1 {
-                m.attributes.transcription_status = Some(TranscriptionStatus::Pending);
-            }
             let mut content = Vec::new();
             if i != 29 {
                 let mut rec = item(
@@ -133,12 +130,25 @@ pub(crate) async fn load_fixture(
         other.guid = Guid::parse("g", &format!("00000000-0000-4000-8000-{n:012}")).unwrap();
         store.upsert_interaction(noise, &other).await.unwrap();
         for c in content {
-            let out = store.put_content(t, &m.guid, c).await.unwrap();
+            // Every fifth recording is queued for transcription.
+            let derived = Derived {
+                text: Vec::new(),
+                transcribe: queued(n),
+            };
+            let out = store
+                .put_content_derived(t, &m.guid, c, &derived)
+                .await
+                .unwrap();
             answers.push(format!("{out:?}"));
         }
         stored.push(store.get_interaction(t, &m.guid).await.unwrap().unwrap());
     }
     (answers, stored)
+}
+
+/// Whether the fixture queues the `n`th interaction's recording for transcription.
+pub(crate) fn queued(n: usize) -> bool {
+    n % 5 == 1
 }
 
 pub(crate) type Pred = Box<dyn Fn(&Interaction) -> bool>;
@@ -154,6 +164,13 @@ pub(crate) fn search_cases(stored: &[Interaction]) -> Vec<(&'static str, Interac
             .and_then(|c| c.duration_ms)
     };
     let sample = stored[4].meta.guid.clone();
+    let jobs: std::collections::HashSet<Guid> = stored
+        .iter()
+        .enumerate()
+        .filter(|(n, i)| queued(*n) && has(i, ContentType::CallRecording))
+        .map(|(_, i)| i.meta.guid.clone())
+        .collect();
+    let pending = jobs.clone();
     vec![
         ("everything", all.clone(), Box::new(|_| true)),
         (
@@ -309,10 +326,7 @@ pub(crate) fn search_cases(stored: &[Interaction]) -> Vec<(&'static str, Interac
                 transcription: Some(TranscriptionFilter::Pending),
                 ..all.clone()
             },
-            Box::new(move |i| {
-                !has(i, ContentType::Transcript)
-                    && i.meta.attributes.transcription_status == Some(TranscriptionStatus::Pending)
-            }),
+            Box::new(move |i| !has(i, ContentType::Transcript) && pending.contains(&i.meta.guid)),
         ),
         (
             "transcription any",
@@ -320,9 +334,7 @@ pub(crate) fn search_cases(stored: &[Interaction]) -> Vec<(&'static str, Interac
                 transcription: Some(TranscriptionFilter::Any),
                 ..all.clone()
             },
-            Box::new(move |i| {
-                has(i, ContentType::Transcript) || i.meta.attributes.transcription_status.is_some()
-            }),
+            Box::new(move |i| has(i, ContentType::Transcript) || jobs.contains(&i.meta.guid)),
         ),
         (
             "a value PostgreSQL cannot hold matches nothing",

@@ -93,6 +93,8 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::embedded(dir.path());
         settings.listen = "127.0.0.1:0".parse().unwrap();
+        // Off unless a test turns it on: an engine would compete for the CPU.
+        settings.transcription = callvault_services::transcription::TranscriptionSettings::off();
         // The test S3 server runs on loopback; the egress test clears this.
         settings.egress_allow = vec!["127.0.0.1".into()];
         let db = if scale_out() {
