@@ -236,3 +236,5 @@ impl Transcription {
         plan
     }
 }
+#[cfg(test)]
+mod tests;

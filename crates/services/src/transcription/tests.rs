@@ -1,0 +1,223 @@
+//! The engines for real: PocketSphinx from Debian's packages (installed by the test
+//! command) on the demo's own recordings, and the OpenAI-compatible client against a
+//! server on loopback that speaks that protocol.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::decode::decode_channels;
+use super::engine::{Engine, EngineError, Speech};
+use super::openai::{OpenAi, OpenAiSettings};
+use super::pocketsphinx::{PocketSphinx, DEFAULT_MODEL_DIR};
+
+const SUPPORT_1: &[u8] = include_bytes!("../../demo-audio/support-1.mp3");
+
+fn words(text: &str) -> Vec<&str> {
+    text.split_whitespace().collect()
+}
+
+#[tokio::test]
+async fn pocketsphinx_hears_each_party_on_its_own_channel() {
+    let engine = PocketSphinx::open(DEFAULT_MODEL_DIR.as_ref())
+        .expect("PocketSphinx is installed by scripts/test.sh");
+    let channels = decode_channels(SUPPORT_1.to_vec(), "audio/mpeg").unwrap();
+    assert_eq!(channels.len(), 2);
+    let mut said = Vec::new();
+    for samples in channels {
+        let heard = engine
+            .transcribe(Speech {
+                samples,
+                language: "en-US".into(),
+            })
+            .await
+            .unwrap();
+        assert!(heard.windows(2).all(|w| w[0].end_ms <= w[1].start_ms));
+        said.push(
+            heard
+                .iter()
+                .map(|h| h.text.clone())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+    }
+    // The agent's channel holds the agent's words and none of the customer's.
+    let (agent, customer) = (words(&said[0]), words(&said[1]));
+    for w in ["calling", "support", "test"] {
+        assert!(agent.contains(&w), "agent: {agent:?}");
+    }
+    for w in ["phones", "dropping", "calls", "orange", "hold"] {
+        assert!(customer.contains(&w), "customer: {customer:?}");
+        assert!(!agent.contains(&w), "agent: {agent:?}");
+    }
+}
+
+#[tokio::test]
+async fn pocketsphinx_hears_nothing_in_silence() {
+    let engine = PocketSphinx::open(DEFAULT_MODEL_DIR.as_ref()).unwrap();
+    let heard = engine
+        .transcribe(Speech {
+            samples: vec![0; 16_000 * 5],
+            language: "en-US".into(),
+        })
+        .await
+        .unwrap();
+    assert!(heard.is_empty(), "{heard:?}");
+}
+
+/// A server speaking the OpenAI transcription protocol, answering from a script: each
+/// request takes the next answer; every request's form fields are kept.
+struct Script {
+    answers: Vec<(u16, Option<&'static str>, serde_json::Value)>,
+    next: AtomicUsize,
+    forms: std::sync::Mutex<Vec<Vec<(String, usize)>>>,
+}
+
+async fn transcriptions(State(s): State<Arc<Script>>, mut form: Multipart) -> Response {
+    let mut fields = Vec::new();
+    while let Ok(Some(field)) = form.next_field().await {
+        let name = field.name().unwrap_or_default().to_string();
+        let bytes = field.bytes().await.unwrap_or_default();
+        let shown = if name == "file" {
+            bytes.len()
+        } else {
+            fields.push((format!("{name}={}", String::from_utf8_lossy(&bytes)), 0));
+            continue;
+        };
+        fields.push((name, shown));
+    }
+    s.forms.lock().unwrap().push(fields);
+    let n = s
+        .next
+        .fetch_add(1, Ordering::SeqCst)
+        .min(s.answers.len() - 1);
+    let (status, retry_after, body) = s.answers[n].clone();
+    let mut r = (StatusCode::from_u16(status).unwrap(), Json(body)).into_response();
+    if let Some(v) = retry_after {
+        r.headers_mut().insert("retry-after", v.parse().unwrap());
+    }
+    r
+}
+
+async fn serve(
+    answers: Vec<(u16, Option<&'static str>, serde_json::Value)>,
+) -> (String, Arc<Script>) {
+    let script = Arc::new(Script {
+        answers,
+        next: AtomicUsize::new(0),
+        forms: Default::default(),
+    });
+    let app = axum::Router::new()
+        .route(
+            "/v1/audio/transcriptions",
+            axum::routing::post(transcriptions),
+        )
+        .with_state(script.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, script)
+}
+
+fn engine(base_url: String) -> OpenAi {
+    OpenAi::open(OpenAiSettings {
+        base_url,
+        model: "whisper-large-v3".into(),
+        api_key: Some("k".into()),
+        timeout_secs: 5,
+    })
+    .unwrap()
+}
+
+fn speech() -> Speech {
+    Speech {
+        samples: vec![0; 16_000],
+        language: "en-US".into(),
+    }
+}
+
+#[tokio::test]
+async fn openai_engine_retries_overload_and_reads_verbose_segments() {
+    let ok = json!({"text": " hello there", "language": "english", "duration": 1.0,
+        "segments": [{"id": 0, "start": 0.25, "end": 0.9, "text": " hello there", "avg_logprob": -0.1}]});
+    let (url, script) = serve(vec![
+        (429, Some("0"), json!({"error": {"message": "slow down"}})),
+        (503, None, json!({"error": "loading model"})),
+        (200, None, ok),
+    ])
+    .await;
+    let heard = engine(url).transcribe(speech()).await.unwrap();
+    assert_eq!(heard.len(), 1);
+    assert_eq!((heard[0].start_ms, heard[0].end_ms), (250, 900));
+    assert_eq!(heard[0].text, "hello there");
+    assert!((heard[0].confidence.unwrap() - 0.905).abs() < 0.01);
+    let forms = script.forms.lock().unwrap();
+    assert_eq!(forms.len(), 3, "two retries");
+    let fields: Vec<&str> = forms[2].iter().map(|(f, _)| f.as_str()).collect();
+    for want in [
+        "model=whisper-large-v3",
+        "language=en",
+        "response_format=verbose_json",
+        "file",
+    ] {
+        assert!(fields.contains(&want), "{fields:?}");
+    }
+    let file = forms[2].iter().find(|(f, _)| f == "file").unwrap();
+    assert_eq!(file.1, 44 + 32_000, "one second of 16 kHz 16-bit WAV");
+}
+
+#[tokio::test]
+async fn openai_engine_down_is_unavailable_and_a_refusal_is_a_failure() {
+    let (url, script) = serve(vec![(
+        500,
+        None,
+        json!({"error": {"message": "GPU on fire"}}),
+    )])
+    .await;
+    let e = engine(url).transcribe(speech()).await.unwrap_err();
+    assert_eq!(
+        e,
+        EngineError::Unavailable("HTTP 500 Internal Server Error: GPU on fire".into())
+    );
+    assert_eq!(script.forms.lock().unwrap().len(), 4, "every try used");
+
+    let (url, script) = serve(vec![(
+        400,
+        None,
+        json!({"error": {"message": "unsupported language"}}),
+    )])
+    .await;
+    let e = engine(url).transcribe(speech()).await.unwrap_err();
+    assert_eq!(
+        e,
+        EngineError::Failed("HTTP 400 Bad Request: unsupported language".into())
+    );
+    assert_eq!(script.forms.lock().unwrap().len(), 1, "not retried");
+
+    // Nothing listening: unavailable, so the job waits instead of failing.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let e = engine(url).transcribe(speech()).await.unwrap_err();
+    assert!(matches!(e, EngineError::Unavailable(_)), "{e:?}");
+}
+
+#[test]
+fn a_base_url_that_is_not_http_is_refused_at_start() {
+    for bad in ["not a url", "file:///etc", "ftp://x"] {
+        let e = OpenAi::open(OpenAiSettings {
+            base_url: bad.into(),
+            model: "m".into(),
+            api_key: None,
+            timeout_secs: 1,
+        })
+        .err()
+        .unwrap();
+        assert!(e.contains("transcription.openai.base_url"), "{e}");
+    }
+}
