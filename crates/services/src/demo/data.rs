@@ -52,7 +52,7 @@ pub const AGENTS: &[Agent] = agents![
     ("1667", "Ruth Campbell", "2305"),
 ];
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topic {
     Sales,
     Support,
@@ -232,42 +232,6 @@ fn summary(topic: Topic) -> (&'static str, &'static [&'static str]) {
             &["Email payment receipt"],
         ),
     }
-}
-
-/// Alternating speech turns of 2 to 7 seconds that never run past the recording, as a
-/// speech-to-text engine would return them.
-pub fn transcript(
-    rng: &mut impl Rng,
-    language: &str,
-    duration_ms: u64,
-    agent_name: &str,
-    topic: Topic,
-) -> Value {
-    let first_name = agent_name.split(' ').next().unwrap_or(agent_name);
-    let mut segments = Vec::new();
-    let mut at = rng.gen_range(200..1200);
-    let (mut agent_line, mut customer_line) = (0, 0);
-    while at + 1500 < duration_ms {
-        let agent_turn = segments.len() % 2 == 0;
-        let end = (at + rng.gen_range(2000..7000)).min(duration_ms - 100);
-        let text = if agent_turn {
-            agent_line += 1;
-            AGENT_LINES[(agent_line - 1) % AGENT_LINES.len()].replace("{name}", first_name)
-        } else {
-            customer_line += 1;
-            let lines = customer_lines(topic);
-            lines[(customer_line - 1) % lines.len()].to_string()
-        };
-        segments.push(json!({
-            "speaker": if agent_turn { "agent" } else { "customer" },
-            "startMs": at,
-            "endMs": end,
-            "text": text,
-            "confidence": (rng.gen_range(0.82..0.99f64) * 100.0).round() / 100.0,
-        }));
-        at = end + rng.gen_range(150..900);
-    }
-    json!({ "language": language, "segments": segments })
 }
 
 /// Chat messages spread over the declared duration, offsets relative to the chat's start.

@@ -7,6 +7,7 @@
 //! concurrently, but their order cannot change what a seed produces, and a re-run upserts
 //! the same GUIDs and content keys instead of adding new ones.
 
+mod audio;
 mod data;
 mod plan;
 
@@ -18,7 +19,6 @@ use callvault_core::TenantId;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use crate::audio::synth_wav;
 use crate::error::{ServiceError, ServiceResult};
 use crate::vault::Vault;
 use plan::{Body, Plan, Planner};
@@ -28,13 +28,6 @@ const DAYS: i64 = 21;
 /// small machine without queueing hundreds of staged files.
 const CONCURRENCY: usize = 8;
 const CHUNK: usize = 64 * 1024;
-const SAMPLE_RATE: u32 = 8000;
-/// Distinct call recordings; blobs are content-addressed, so reusing them keeps a
-/// 3000-interaction demo to a few tens of megabytes of audio.
-const RECORDINGS: usize = 40;
-/// Short clips for voicemails and IVR answers, after the recordings in the pool.
-const CLIPS_MS: [u32; 4] = [1500, 2200, 2800, 3500];
-
 #[derive(Debug, Clone)]
 pub struct DemoReport {
     pub interactions: usize,
@@ -60,11 +53,8 @@ pub async fn seed_demo(
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("tenant {} not found", tenant.0)))?
         .name;
-    let pool = tokio::task::spawn_blocking(build_pool)
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-    let pool_ms: Vec<u32> = pool.iter().map(|(ms, _)| *ms).collect();
-    let mut planner = Planner::new(seed, now, &tenant_name, &pool_ms);
+    let pool = audio::pool();
+    let mut planner = Planner::new(seed, now, &tenant_name, &pool);
     let plans = (0..interactions)
         .map(|_| planner.interaction())
         .collect::<ServiceResult<Vec<_>>>()?;
@@ -83,23 +73,10 @@ pub async fn seed_demo(
     })
 }
 
-/// Recordings of 4 to 45 seconds, each at its own pitch so they differ audibly, then the
-/// short clips.
-fn build_pool() -> Vec<(u32, Bytes)> {
-    let recordings = (0..RECORDINGS as u32).map(|i| (4000 + i * 1050, 140.0 + 9.0 * i as f32));
-    let clips = CLIPS_MS
-        .into_iter()
-        .map(|ms| (ms, 520.0 + ms as f32 / 20.0));
-    recordings
-        .chain(clips)
-        .map(|(ms, hz)| (ms, Bytes::from(synth_wav(ms, SAMPLE_RATE, hz))))
-        .collect()
-}
-
 async fn store(
     vault: &Vault,
     tenant: TenantId,
-    pool: &[(u32, Bytes)],
+    pool: &[audio::Clip],
     plan: Plan,
 ) -> ServiceResult<(usize, u64)> {
     vault.upsert_interaction(tenant, &plan.meta).await?;
@@ -107,7 +84,7 @@ async fn store(
     let count = plan.items.len();
     for item in plan.items {
         let body = match item.body {
-            Body::Wav(i) => pool[i].1.clone(),
+            Body::Audio(i) => pool[i].bytes.clone(),
             Body::Json(b) => b,
         };
         bytes += body.len() as u64;
@@ -182,9 +159,12 @@ mod tests {
         assert!(of(ContentType::CallRecording).count() >= 40);
         for rec in of(ContentType::CallRecording) {
             let ms = rec.duration_ms.expect("recordings have a duration");
-            assert!((4000..=45_000).contains(&ms), "{ms}");
+            assert!((15_000..=35_000).contains(&ms), "{ms}");
+            assert_eq!(rec.media_type, "audio/mpeg");
         }
-        assert!(of(ContentType::Transcript).count() >= 25);
+        // Transcripts come from the engine, never from the demo (here transcription is
+        // off).
+        assert_eq!(of(ContentType::Transcript).count(), 0);
         assert!(of(ContentType::ChatTranscript)
             .all(|c| c.version == Some(1) && c.duration_ms.is_some()));
         assert!(of(ContentType::Voicemail).all(|c| c.owning_agent.is_some()));

@@ -10,13 +10,11 @@ use rand::rngs::StdRng;
 use rand::seq::{IteratorRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 
+use super::audio::{Clip, Kind};
 use super::data::{self, pick, Queue, Topic, AGENTS};
-use super::{CLIPS_MS, DAYS, RECORDINGS};
+use super::DAYS;
 use crate::error::ServiceResult;
 use crate::ingest::ContentUpload;
-
-/// The shortest recordings, 4 to 11 seconds, double as voicemails.
-const VOICEMAIL_RECORDINGS: usize = 8;
 
 pub(super) struct Plan {
     pub(super) meta: InteractionMeta,
@@ -30,7 +28,8 @@ pub(super) struct Item {
 }
 
 pub(super) enum Body {
-    Wav(usize),
+    /// An index into the recording pool.
+    Audio(usize),
     Json(Bytes),
 }
 
@@ -38,13 +37,13 @@ pub(super) struct Planner<'a> {
     rng: StdRng,
     now: DateTime<Utc>,
     tenant: &'a str,
-    pool_ms: &'a [u32],
+    pool: &'a [Clip],
     hours: Vec<DateTime<Utc>>,
     hour_weights: WeightedIndex<f64>,
 }
 
 impl<'a> Planner<'a> {
-    pub(super) fn new(seed: u64, now: DateTime<Utc>, tenant: &'a str, pool_ms: &'a [u32]) -> Self {
+    pub(super) fn new(seed: u64, now: DateTime<Utc>, tenant: &'a str, pool: &'a [Clip]) -> Self {
         let this_hour = now
             .duration_trunc(TimeDelta::hours(1))
             .expect("an hour divides any instant");
@@ -60,10 +59,16 @@ impl<'a> Planner<'a> {
             rng: StdRng::seed_from_u64(seed),
             now,
             tenant,
-            pool_ms,
+            pool,
             hour_weights: WeightedIndex::new(weights).expect("every hour has a positive weight"),
             hours,
         }
+    }
+
+    /// A recording of the kind, at random.
+    fn clip(&mut self, kind: Kind) -> usize {
+        let of_kind = (0..self.pool.len()).filter(|&i| self.pool[i].kind == kind);
+        of_kind.choose(&mut self.rng).unwrap_or(0)
     }
 
     pub(super) fn interaction(&mut self) -> ServiceResult<Plan> {
@@ -136,43 +141,39 @@ impl<'a> Planner<'a> {
             not_a_call_recording(&mut attributes);
             ms
         } else if voicemail {
-            let clip = self.rng.gen_range(0..VOICEMAIL_RECORDINGS);
+            let clip = self.clip(Kind::Voicemail);
             items.push(Item {
                 key: ContentKey::Unique(self.uuid()),
-                upload: wav_upload(ContentType::Voicemail, |u| {
+                upload: audio_upload(ContentType::Voicemail, |u| {
                     u.owning_agent = Some(agent.id.to_string())
                 }),
-                body: Body::Wav(clip),
+                body: Body::Audio(clip),
             });
             attributes.wrap_up_code = None;
             not_a_call_recording(&mut attributes);
-            u64::from(self.pool_ms[clip])
+            u64::from(self.pool[clip].ms)
         } else {
-            let rec = self.rng.gen_range(0..RECORDINGS);
-            let ms = u64::from(self.pool_ms[rec]);
+            let rec = self.clip(Kind::Call(topic));
+            let ms = u64::from(self.pool[rec].ms);
             items.push(Item {
                 key: ContentKey::Type(ContentType::CallRecording),
-                upload: wav_upload(ContentType::CallRecording, |_| {}),
-                body: Body::Wav(rec),
+                upload: audio_upload(ContentType::CallRecording, |_| {}),
+                body: Body::Audio(rec),
             });
             if self.rng.gen_bool(0.12) {
                 attributes.recording_kind = Some(RecordingKind::OnDemand);
                 attributes.owning_user_id = Some(agent.id.to_string());
                 attributes.recording_rule_ids.clear();
             }
-            if self.rng.gen_bool(0.73) {
-                let body = data::transcript(&mut self.rng, language, ms, agent.name, topic);
-                items.push(json_item(ContentType::Transcript, body, |_| {}));
-            }
             if direction == Direction::Inbound && self.rng.gen_bool(0.06) {
-                let clip = RECORDINGS + self.rng.gen_range(0..CLIPS_MS.len());
+                let clip = self.clip(Kind::Ivr);
                 let plan = data::one_of(&mut self.rng, data::INTERACTION_PLANS).to_string();
                 items.push(Item {
                     key: ContentKey::Unique(self.uuid()),
-                    upload: wav_upload(ContentType::IvrAudioRecording, |u| {
+                    upload: audio_upload(ContentType::IvrAudioRecording, |u| {
                         u.owning_interaction_plan = Some(plan)
                     }),
-                    body: Body::Wav(clip),
+                    body: Body::Audio(clip),
                 });
             }
             ms
@@ -315,10 +316,10 @@ fn busy_factor(hour: DateTime<Utc>) -> f64 {
     }
 }
 
-fn wav_upload(t: ContentType, set: impl FnOnce(&mut ContentUpload)) -> ContentUpload {
+fn audio_upload(t: ContentType, set: impl FnOnce(&mut ContentUpload)) -> ContentUpload {
     let mut upload = ContentUpload {
         content_type: Some(t),
-        media_type: "audio/wav".into(),
+        media_type: "audio/mpeg".into(),
         ..ContentUpload::default()
     };
     set(&mut upload);
