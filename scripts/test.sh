@@ -15,6 +15,17 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
+# The built-in speech engine (CMU PocketSphinx and its US English model, from Debian's
+# packages): the transcription tests run it for real. callvault itself builds and runs
+# without it, with transcription off.
+if [ ! -e /usr/share/pocketsphinx/model/en-us/en-us.lm.bin ] \
+  || ! ldconfig -p | grep -q libpocketsphinx.so.3; then
+  echo "installing PocketSphinx from Debian's packages" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq libpocketsphinx3 pocketsphinx-en-us >&2
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -26,6 +26,8 @@ pub struct DemoAccess {
     pub api_token: String,
     /// A listed file name of the Recordings API, for a download example.
     pub sample_file: Option<String>,
+    /// Whether transcription is on, with which engine, or why not.
+    pub transcription: String,
 }
 
 /// An account admin, and a plain user who owns on-demand recordings.
@@ -111,6 +113,12 @@ pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoA
         token: token.access_token,
         sample_guid: sample.map(|i| i.meta.guid.to_string()),
         sample_key: sample.map(|_| "callRecording".to_string()),
+        transcription: match vault.transcription.default_engine() {
+            (engine, None) => format!("on ({})", engine.as_str()),
+            (_, Some(why)) => {
+                format!("OFF ({why}); searches find only chat transcripts until it is on")
+            }
+        },
     })
 }
 
@@ -142,7 +150,7 @@ pub fn banner(base: &str, d: &DemoAccess) -> String {
             "\n# One interaction, and its recording (Range requests work too)\n\
              curl {insecure}-s {base}/interaction-content/interactions/{guid} \\\n  \
                -H \"Authorization: Bearer $TOKEN\" -H \"Accept: application/vnd.newvoicemedia.v3+json\"\n\
-             curl {insecure}-s -o recording.wav {base}/interaction-content/interactions/{guid}/content/{key} \\\n  \
+             curl {insecure}-s -o recording.mp3 {base}/interaction-content/interactions/{guid}/content/{key} \\\n  \
                -H \"Authorization: Bearer $TOKEN\"\n"
         ));
     }
@@ -154,7 +162,7 @@ pub fn banner(base: &str, d: &DemoAccess) -> String {
     ));
     if let Some(file) = &d.sample_file {
         s.push_str(&format!(
-            "curl {insecure}-s -u '{DEMO_TENANT}:{}' -o file.wav {base}/api/recordings/files/{file}\n",
+            "curl {insecure}-s -u '{DEMO_TENANT}:{}' -o file.mp3 {base}/api/recordings/files/{file}\n",
             d.api_token
         ));
     }
@@ -182,6 +190,13 @@ pub fn banner(base: &str, d: &DemoAccess) -> String {
            -d '{{\"startDate\":\"{week_ago}\",\"endDate\":\"{half_day_ago}\",\"filters\":{{\"contentTypes\":[\"callRecording\"],\"initialDirection\":[\"inbound\"]}},\"externalStorageId\":\"'$SID'\"}}'\n\
          curl {insecure}-s \"{base}/interaction-content-export/interactions/jobs\" -H \"Authorization: Bearer $TOKEN\"\n"
     ));
+    s.push_str(&format!(
+        "\n# What was said: transcripts are made in the background, newest call first\n\
+         curl {insecure}-s {base}/transcripts/status -H \"Authorization: Bearer $TOKEN\"\n\
+         curl {insecure}-s \"{base}/transcripts/search?q=refund&limit=3\" -H \"Authorization: Bearer $TOKEN\"\n\
+         curl {insecure}-s \"{base}/transcripts/search?q=%22phones+have+been+dropping%22\" -H \"Authorization: Bearer $TOKEN\"\n"
+    ));
+    s.push_str(&format!("transcription: {}\n", d.transcription));
     s.push_str(&format!(
         "\nOpenAPI: {base}/openapi.json   metrics: {base}/metrics\n"
     ));

@@ -10,3 +10,4 @@ pub mod ingest_cmd;
 pub mod keys;
 pub mod migrate_cmd;
 pub mod server;
+pub mod transcribe_cmd;

@@ -6,7 +6,7 @@ use anyhow::Context;
 use callvault::audit_cmd::{self, AuditCmd};
 use callvault::config::{ServeArgs, Settings, StoreArgs};
 use callvault::governance_cmd::{self, GovernanceCmd};
-use callvault::{admin, demo, ingest_cmd, migrate_cmd, server};
+use callvault::{admin, demo, ingest_cmd, migrate_cmd, server, transcribe_cmd};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -54,6 +54,21 @@ enum Command {
         tenant: String,
         /// Folder with manifest.csv or manifest.jsonl and the files it names.
         path: PathBuf,
+    },
+    /// Transcribe a tenant's recordings that have no transcript yet (or one interaction
+    /// again), with a progress bar. Interrupt and re-run to resume.
+    Transcribe {
+        #[arg(long)]
+        tenant: String,
+        /// Only recordings that started at or after this date (ISO 8601).
+        #[arg(long)]
+        since: Option<String>,
+        /// Re-transcribe this interaction (GUID) from scratch instead.
+        #[arg(long, conflicts_with = "since")]
+        interaction: Option<String>,
+        /// Queue the jobs for the server's runners and return.
+        #[arg(long)]
+        queue_only: bool,
     },
     /// Move this embedded vault to PostgreSQL and S3, verifying counts and checksums.
     /// Stop the embedded server first; re-running is safe.
@@ -285,6 +300,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Governance(cmd) => governance_cmd::run(&vault, cmd, out).await?,
         Command::Audit(cmd) => audit_cmd::run(&vault, cmd, out).await?,
         Command::Ingest { tenant, path } => ingest_cmd::run(&vault, &tenant, &path, out).await?,
+        Command::Transcribe {
+            tenant,
+            since,
+            interaction,
+            queue_only,
+        } => {
+            let args = transcribe_cmd::Args {
+                tenant: &tenant,
+                since: since.as_deref(),
+                interaction: interaction.as_deref(),
+                queue_only,
+            };
+            transcribe_cmd::run(&vault, args, out).await?
+        }
         // Returned above, before the configured vault opens.
         Command::Migrate { .. } => {}
         Command::Sweep { grace_secs } => {

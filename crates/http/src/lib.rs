@@ -18,6 +18,7 @@ pub mod params;
 pub mod range;
 pub mod recordings_files;
 pub mod tenant_admin;
+pub mod transcripts_api;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,6 +91,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .merge(governance::routes().layer(timed()))
         .merge(audit_api::routes().layer(timed()))
         .merge(erasure_api::routes().layer(timed()))
+        .merge(transcripts_api::routes().layer(timed()))
         .merge(oauth::routes().layer(timed()))
         .merge(ops::routes().layer(timed()))
         .split_for_parts();

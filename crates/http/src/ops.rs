@@ -37,10 +37,15 @@ async fn openapi_json(Extension(doc): Extension<Arc<utoipa::openapi::OpenApi>>) 
 /// Readiness: the metadata store answers.
 #[utoipa::path(get, path = "/readyz", tag = "Operations",
     responses(
-        (status = 200, description = "`{\"status\": \"ready\"}`; with `\"storage\": \"full\"` while uploads are refused for lack of space"),
+        (status = 200, description = "`{\"status\": \"ready\", \"transcription\": {\"engine\": ..., \"state\": \"on\" or \"off\", \"reason\": ...}}`; with `\"storage\": \"full\"` while uploads are refused for lack of space"),
         (status = 503, description = "The metadata store is unreachable"),
     ))]
 async fn readyz(State(state): State<AppState>) -> Response {
+    // Transcription off is not unreadiness (everything else works), but it is said.
+    let transcription = match state.vault.transcription.default_engine() {
+        (engine, None) => json!({ "engine": engine.as_str(), "state": "on" }),
+        (engine, Some(why)) => json!({ "engine": engine.as_str(), "state": "off", "reason": why }),
+    };
     match state.vault.ping().await {
         // Still ready (reads and deletions work) when the disk is down to its reserve, but
         // saying so, for monitoring.
@@ -48,9 +53,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
             "status": "ready",
             "storage": "full",
             "message": "uploads are refused until space is freed",
+            "transcription": transcription,
         }))
         .into_response(),
-        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Ok(()) => {
+            Json(json!({ "status": "ready", "transcription": transcription })).into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (

@@ -17,3 +17,4 @@ mod interaction_content;
 mod ops;
 mod process;
 mod recordings_files;
+mod transcripts;

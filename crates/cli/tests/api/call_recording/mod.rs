@@ -85,6 +85,37 @@ impl Vbc {
         assert!(r.status().is_success());
     }
 
+    /// Gives call `n`'s recording a transcription job, as ingest does when an engine is
+    /// on, and fails it with `error` as a runner would (the test server runs none).
+    async fn transcription(&self, n: u32, failed: Option<&str>) {
+        use callvault_storage::transcription::Settle;
+        let store = &self.s.store;
+        let t = store.tenant_by_name("acme").await.unwrap().unwrap().id;
+        let g = callvault_core::Guid::parse("guid", &guid(n)).unwrap();
+        let i = store.get_interaction(t, &g).await.unwrap().unwrap();
+        let now = chrono::Utc::now();
+        assert!(store
+            .queue_transcription(t, i.id, "callRecording", now)
+            .await
+            .unwrap());
+        if let Some(error) = failed {
+            let lease = now + chrono::Duration::minutes(5);
+            let job = store
+                .claim_transcription(now, lease)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(job.interaction_id, i.id);
+            let failed = Settle::Failed {
+                error: error.into(),
+            };
+            assert!(store
+                .settle_transcription(&job, &failed, now)
+                .await
+                .unwrap());
+        }
+    }
+
     async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
         let r = self
             .s
@@ -622,14 +653,11 @@ async fn permissions_self_and_on_demand() {
 async fn transcriptions_have_real_states() {
     let v = Vbc::new().await;
     v.call(1, "2019-01-01T10:00:00Z", 500, json!({})).await;
-    v.call(
-        2,
-        "2019-01-02T10:00:00Z",
-        500,
-        json!({"attributes": {"transcriptionStatus": "pending"}}),
-    )
-    .await;
-    v.call(3, "2019-01-03T10:00:00Z", 500, json!({"attributes": {"transcriptionStatus": "failed", "transcriptionError": "Transcription job failed at AI"}})).await;
+    v.call(2, "2019-01-02T10:00:00Z", 500, json!({})).await;
+    v.call(3, "2019-01-03T10:00:00Z", 500, json!({})).await;
+    v.transcription(3, Some("Transcription job failed at AI"))
+        .await;
+    v.transcription(2, None).await;
     v.call(4, "2019-01-04T10:00:00Z", 500, json!({})).await;
     let doc = br#"{"segments":[{"speaker":"agent","text":"hello"}]}"#.to_vec();
     let r =

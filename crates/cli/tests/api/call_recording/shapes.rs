@@ -94,20 +94,10 @@ async fn export_job_creation() {
 #[tokio::test]
 async fn transcriptions_page() {
     let v = Vbc::new().await;
-    v.call(
-        1,
-        "2019-01-01T10:00:00Z",
-        1000,
-        json!({"attributes": {"transcriptionStatus": "pending"}}),
-    )
-    .await;
-    v.call(
-        2,
-        "2019-01-02T10:00:00Z",
-        1000,
-        json!({"attributes": {"transcriptionStatus": "failed", "transcriptionError": "the engine failed"}}),
-    )
-    .await;
+    v.call(1, "2019-01-01T10:00:00Z", 1000, json!({})).await;
+    v.call(2, "2019-01-02T10:00:00Z", 1000, json!({})).await;
+    v.transcription(2, Some("the engine failed")).await;
+    v.transcription(1, None).await;
     let (status, page) = v
         .get(
             &v.admin,
