@@ -21,7 +21,7 @@ pub enum Probe {
 }
 
 impl Probe {
-    fn seconds(self) -> anyhow::Result<f64> {
+    pub fn seconds(self) -> anyhow::Result<f64> {
         let ticks = match self {
             Probe::Process(pid) => stat(pid)?.ticks,
             Probe::Tree(root) => {

@@ -20,6 +20,7 @@ mod scale;
 mod search;
 mod server;
 mod wav;
+mod words;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -117,6 +118,9 @@ enum Phase {
     Bulk,
     Export,
     Scale,
+    /// Transcription's word error rate and speed (needs PocketSphinx and
+    /// pocketsphinx-testdata from Debian).
+    Transcription,
 }
 
 impl Args {
@@ -124,7 +128,10 @@ impl Args {
         if self.only.is_empty() {
             // Export and scale need outside services, and retention rewrites a copy of
             // the whole data set: they run only when named.
-            !matches!(phase, Phase::Export | Phase::Scale | Phase::Retention)
+            !matches!(
+                phase,
+                Phase::Export | Phase::Scale | Phase::Retention | Phase::Transcription
+            )
         } else {
             self.only.contains(&phase)
         }
@@ -307,13 +314,20 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         } else {
             None
         };
+        let words = if args.runs(Phase::Transcription) {
+            eprintln!("transcription ...");
+            Some(words::run(bin, work, &out.join("callvault-words.log")).await?)
+        } else {
+            None
+        };
         anyhow::Ok((
-            search, audit, retention, download, ingest, bulk, export, scale, memory,
+            search, audit, retention, download, ingest, bulk, export, scale, words, memory,
         ))
     }
     .await;
     server.stop().await.context("stopping the server")?;
-    let (search, audit, retention, download, ingest, bulk, export, scale, memory) = measured?;
+    let (search, audit, retention, download, ingest, bulk, export, scale, words, memory) =
+        measured?;
     let interactions = data.as_ref().map_or(0, |d| d.interactions);
     Ok(Results {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -330,6 +344,7 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         bulk,
         export,
         scale,
+        words,
         memory,
     })
 }

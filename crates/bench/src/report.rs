@@ -34,6 +34,7 @@ pub struct Results {
     pub bulk: Option<BulkResult>,
     pub export: Option<ExportResult>,
     pub scale: Option<ScaleResult>,
+    pub words: Option<crate::words::WordsResult>,
     pub memory: Vec<(&'static str, Memory)>,
 }
 
@@ -75,6 +76,10 @@ impl Results {
             let _ = writeln!(s, "| load | with audit | without | ratio | target |");
             let _ = writeln!(s, "|---|---:|---:|---:|---|");
             let _ = writeln!(s, "{}", a.markdown());
+        }
+        if let Some(w) = &self.words {
+            let _ = writeln!(s, "Transcription with the built-in engine (PocketSphinx 5prealpha, Debian's en-us model), end to end through the server; WER is word edits over reference words:\n");
+            let _ = writeln!(s, "{}", w.markdown());
         }
         if let Some(r) = &self.retention {
             let _ = writeln!(s, "Retention deleting the older half of a copy of the data set (`callvault governance retention`), {} search clients at limit 100 on the same tenant:\n", 4);
@@ -216,6 +221,7 @@ impl Results {
             "bulk": self.bulk.as_ref().map(BulkResult::json),
             "export": self.export.as_ref().map(ExportResult::json),
             "scale": self.scale.as_ref().map(ScaleResult::json),
+            "transcription": self.words.as_ref().map(crate::words::WordsResult::json),
             "memory": self.memory.iter().map(|(when, m)| {
                 let mut v = m.json();
                 v["when"] = Value::from(*when);

@@ -324,7 +324,7 @@ mod tests {
     #[test]
     fn snippets_escape_everything_and_mark_only_hits() {
         assert_eq!(
-            snippet("a <b> & \"refund\" now", &[(10, 16)]),
+            snippet("a <b> & \"refund\" now", &[(9, 15)]),
             "a &lt;b&gt; &amp; &quot;<mark>refund</mark>&quot; now"
         );
         assert_eq!(

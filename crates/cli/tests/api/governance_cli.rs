@@ -110,6 +110,8 @@ async fn sigkill_mid_retention_keeps_what_stays_and_a_rerun_finishes() {
     assert!(ok, "{err}");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_callvault"))
+        // Off: an engine would add transcripts and compete for the CPU.
+        .env("CALLVAULT_TRANSCRIPTION_ENGINE", "none")
         .args(["governance", "retention", "--json", "--data-dir"])
         .arg(d)
         .stdout(std::process::Stdio::null())

@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 
 pub(crate) fn cli(dir: &Path, args: &[&str]) -> (bool, Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_callvault"))
+        // Off: an engine would add transcripts and compete for the CPU.
+        .env("CALLVAULT_TRANSCRIPTION_ENGINE", "none")
         .args(args)
         .arg("--json")
         .arg("--data-dir")
@@ -37,6 +39,8 @@ impl Server {
             .unwrap()
             .port();
         let child = Command::new(env!("CARGO_BIN_EXE_callvault"))
+            // Off: an engine would add transcripts and compete for the CPU.
+            .env("CALLVAULT_TRANSCRIPTION_ENGINE", "none")
             .args([
                 "serve",
                 "--listen",

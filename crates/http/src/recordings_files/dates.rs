@@ -389,7 +389,13 @@ mod tests {
             prop_assert_eq!(parse_point("d", &compact, &c).unwrap().at, naive.and_utc());
             let t = naive.and_utc();
             let shown = format_local(t, tz);
-            prop_assert_eq!(parse_point("d", &shown, &c).unwrap().at, t, "the response format parses back");
+            // The format carries offsets in minutes; a few zones' local mean times before
+            // 1972 had seconds too (Africa/Monrovia: -00:44:30), which no client's date
+            // format can say.
+            use chrono::Offset as _;
+            if tz.offset_from_utc_datetime(&naive).fix().local_minus_utc() % 60 == 0 {
+                prop_assert_eq!(parse_point("d", &shown, &c).unwrap().at, t, "the response format parses back");
+            }
         }
 
         #[test]

@@ -9,6 +9,8 @@ use serde_json::Value;
 
 fn migrate(args: &[&str]) -> (bool, Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_callvault"))
+        // Off: an engine would add transcripts and compete for the CPU.
+        .env("CALLVAULT_TRANSCRIPTION_ENGINE", "none")
         .arg("migrate")
         .args(args)
         .arg("--json")

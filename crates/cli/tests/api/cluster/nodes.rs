@@ -50,6 +50,8 @@ async fn config(dir: &Path) -> (PathBuf, Option<Arc<PgTestDb>>) {
 
 fn cli(dir: &Path, cfg: &Path, args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_callvault"))
+        // Off: an engine would add transcripts and compete for the CPU.
+        .env("CALLVAULT_TRANSCRIPTION_ENGINE", "none")
         .args(args)
         .arg("--json")
         .arg("--data-dir")
@@ -79,6 +81,8 @@ impl Node {
             .unwrap()
             .port();
         let child = Command::new(env!("CARGO_BIN_EXE_callvault"))
+            // Off: an engine would add transcripts and compete for the CPU.
+            .env("CALLVAULT_TRANSCRIPTION_ENGINE", "none")
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(dir)
