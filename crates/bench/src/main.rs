@@ -19,6 +19,7 @@ mod rss;
 mod scale;
 mod search;
 mod server;
+mod text;
 mod wav;
 mod words;
 
@@ -118,6 +119,8 @@ enum Phase {
     Bulk,
     Export,
     Scale,
+    /// Search by what was said over a transcript per interaction, against raw FTS5.
+    Text,
     /// Transcription's word error rate and speed (needs PocketSphinx and
     /// pocketsphinx-testdata from Debian).
     Transcription,
@@ -130,7 +133,11 @@ impl Args {
             // the whole data set: they run only when named.
             !matches!(
                 phase,
-                Phase::Export | Phase::Scale | Phase::Retention | Phase::Transcription
+                Phase::Export
+                    | Phase::Scale
+                    | Phase::Retention
+                    | Phase::Transcription
+                    | Phase::Text
             )
         } else {
             self.only.contains(&phase)
@@ -210,6 +217,7 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         Phase::Retention,
         Phase::Download,
         Phase::Ingest,
+        Phase::Text,
     ]
     .iter()
     .any(|p| args.runs(*p))
@@ -221,12 +229,21 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
     } else {
         None
     };
+    let text_build = if let (true, Some(d)) = (args.runs(Phase::Text), &data) {
+        eprintln!("indexing a transcript per interaction ...");
+        let secs = text::build(d, &mut rng)?;
+        eprintln!("  done in {secs:.1} s");
+        Some(secs)
+    } else {
+        None
+    };
 
     let server = Server::start(bin, &data_dir, &out.join("callvault.log")).await?;
     let pid = server.pid;
     let measured = async {
         let mut memory = vec![("idle after start", Memory::of(pid)?)];
         let (mut search, mut download, mut ingest) = (Vec::new(), Vec::new(), Vec::new());
+        let mut text = Vec::new();
         let mut audit = None;
         let mut retention = None;
         if let Some(data) = &data {
@@ -235,6 +252,10 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
                 eprintln!("search ...");
                 search = search::run(&api, data, plan.search, &mut rng).await?;
                 memory.push(("after search load", Memory::of(pid)?));
+            }
+            if let Some(secs) = text_build {
+                eprintln!("text search ...");
+                text = text::run(&api, data, secs, plan.search, &mut rng).await?;
             }
             if args.runs(Phase::Audit) {
                 eprintln!("audit overhead ...");
@@ -321,12 +342,12 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
             None
         };
         anyhow::Ok((
-            search, audit, retention, download, ingest, bulk, export, scale, words, memory,
+            search, text, audit, retention, download, ingest, bulk, export, scale, words, memory,
         ))
     }
     .await;
     server.stop().await.context("stopping the server")?;
-    let (search, audit, retention, download, ingest, bulk, export, scale, words, memory) =
+    let (search, text, audit, retention, download, ingest, bulk, export, scale, words, memory) =
         measured?;
     let interactions = data.as_ref().map_or(0, |d| d.interactions);
     Ok(Results {
@@ -337,6 +358,7 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         window_interactions: interactions * 7 / data::SPAN_DAYS as usize,
         data_build_secs: data.as_ref().map_or(0.0, |d| d.build_secs),
         search,
+        text,
         audit,
         retention,
         download,

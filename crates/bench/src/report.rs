@@ -27,6 +27,7 @@ pub struct Results {
     pub window_interactions: usize,
     pub data_build_secs: f64,
     pub search: Vec<SearchResult>,
+    pub text: Vec<crate::text::TextResult>,
     pub audit: Option<crate::audit::AuditResult>,
     pub retention: Option<crate::retention::RetentionResult>,
     pub download: Vec<DownloadResult>,
@@ -76,6 +77,26 @@ impl Results {
             let _ = writeln!(s, "| load | with audit | without | ratio | target |");
             let _ = writeln!(s, "|---|---:|---:|---:|---|");
             let _ = writeln!(s, "{}", a.markdown());
+        }
+        if !self.text.is_empty() {
+            let _ = writeln!(s, "Search by what was said (`/transcripts/search`, limit 25, newest first, one client) over a transcript of three segments per interaction, against the same three statements through SQLite's C library:\n");
+            let _ = writeln!(s, "| query | API p50 / p99 ms | raw FTS5 p50 / p99 ms | p50 ratio | p99 ratio | target p99 |");
+            let _ = writeln!(s, "|---|---:|---:|---:|---:|---|");
+            for t in &self.text {
+                let _ = writeln!(
+                    s,
+                    "| {} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} | {:.2} | ≤ 2: {} |",
+                    t.kind,
+                    ms(t.api.p50),
+                    ms(t.api.p99),
+                    ms(t.raw.p50),
+                    ms(t.raw.p99),
+                    t.p50_ratio(),
+                    t.p99_ratio(),
+                    verdict(t.p99_ratio() <= 2.0)
+                );
+            }
+            let _ = writeln!(s);
         }
         if let Some(w) = &self.words {
             let _ = writeln!(s, "Transcription with the built-in engine (PocketSphinx 5prealpha, Debian's en-us model), end to end through the server; WER is word edits over reference words:\n");
@@ -214,6 +235,7 @@ impl Results {
                 "bulkMaxPeakMiB": bulk::MAX_PEAK_MIB,
             },
             "search": self.search.iter().map(SearchResult::json).collect::<Vec<_>>(),
+            "text": self.text.iter().map(crate::text::TextResult::json).collect::<Vec<_>>(),
             "audit": self.audit.as_ref().map(crate::audit::AuditResult::json),
             "retention": self.retention.as_ref().map(crate::retention::RetentionResult::json),
             "download": self.download.iter().map(DownloadResult::json).collect::<Vec<_>>(),

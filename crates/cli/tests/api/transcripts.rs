@@ -272,3 +272,60 @@ async fn with_transcription_off_the_server_says_why() {
         "{e}"
     );
 }
+
+/// `callvault transcribe` with the built-in engine, on an embedded data directory.
+fn transcribe(dir: &std::path::Path, args: &[&str]) -> Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_callvault"))
+        .env("CALLVAULT_TRANSCRIPTION_ENGINE", "pocketsphinx")
+        .args(["transcribe", "--tenant", "acme", "--json", "--data-dir"])
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+#[test]
+fn the_cli_backfills_a_tenant_and_a_second_run_resumes_with_nothing_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(crate::process::cli(d, &["tenant", "create", "acme"]).0);
+    let src = d.join("in");
+    std::fs::create_dir_all(&src).unwrap();
+    let mut manifest = String::from("guid,start,direction,connectFrom,connectTo,file,type\n");
+    for (n, name) in ["voicemail-1", "voicemail-2"].iter().enumerate() {
+        let audio = std::fs::read(format!(
+            "{}/../services/demo-audio/{name}.mp3",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        std::fs::write(src.join(format!("{name}.mp3")), audio).unwrap();
+        manifest.push_str(&format!(
+            "{},2026-11-0{}T10:00:00Z,inbound,+15550100,2000,{name}.mp3,callRecording\n",
+            guid(n as u32 + 1),
+            n + 1
+        ));
+    }
+    std::fs::write(src.join("manifest.csv"), manifest).unwrap();
+    let (ok, r, err) =
+        crate::process::cli(d, &["ingest", "--tenant", "acme", src.to_str().unwrap()]);
+    assert!(ok, "{r} {err}");
+
+    let first = transcribe(d, &[]);
+    assert_eq!(
+        (first["queued"].as_u64(), first["transcribedHere"].as_u64()),
+        (Some(2), Some(2)),
+        "{first}"
+    );
+    assert_eq!(first["jobs"], json!({"ready": 2}));
+    let again = transcribe(d, &[]);
+    assert_eq!(again["queued"], 0, "{again}");
+    let one = transcribe(d, &["--interaction", &guid(1), "--queue-only"]);
+    assert_eq!(one["jobs"], json!({"pending": 1, "ready": 1}), "{one}");
+}

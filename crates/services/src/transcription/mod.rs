@@ -202,13 +202,13 @@ impl Transcription {
         (kind, why)
     }
 
+    /// A tenant's plan if it was resolved before (the outer `None`: not yet).
+    pub(crate) fn cached(&self, tenant: TenantId) -> Option<Option<Plan>> {
+        self.plans.read().ok()?.get(&tenant).cloned()
+    }
+
     /// A tenant's plan from its name: `None` when its engine is none or not working.
     pub(crate) fn plan_for(&self, tenant: TenantId, name: &str) -> Option<Plan> {
-        if let Ok(plans) = self.plans.read() {
-            if let Some(p) = plans.get(&tenant) {
-                return p.clone();
-            }
-        }
         let own = self.settings.tenants.get(name);
         let kind = own.and_then(|t| t.engine).unwrap_or(self.settings.engine);
         let plan = match self.engines.get(&kind) {

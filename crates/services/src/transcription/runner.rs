@@ -50,6 +50,9 @@ pub struct Backfill {
 impl Vault {
     /// A tenant's engine and choices, or `None` when transcription is off for it.
     pub(crate) async fn transcription_plan(&self, tenant: TenantId) -> ServiceResult<Option<Plan>> {
+        if let Some(plan) = self.transcription.cached(tenant) {
+            return Ok(plan);
+        }
         let Some(t) = self.store.tenant_by_id(tenant).await? else {
             return Ok(None);
         };
