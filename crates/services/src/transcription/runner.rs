@@ -224,7 +224,7 @@ impl Vault {
         })
     }
 
-    async fn read_all(&self, item: &ContentItem) -> ServiceResult<Vec<u8>> {
+    pub(crate) async fn read_all(&self, item: &ContentItem) -> ServiceResult<Vec<u8>> {
         let read = self.blobs.open(&item.blob_key, None).await?;
         let mut out = Vec::with_capacity(read.len as usize);
         let mut s = read.stream;

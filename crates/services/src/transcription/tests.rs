@@ -221,3 +221,113 @@ fn a_base_url_that_is_not_http_is_refused_at_start() {
         assert!(e.contains("transcription.openai.base_url"), "{e}");
     }
 }
+
+mod pipeline {
+    use std::convert::Infallible;
+
+    use bytes::Bytes;
+    use callvault_core::transcription::TranscriptionState;
+    use callvault_core::{ContentKey, ContentType, Direction, Guid, InteractionMeta, TenantId};
+    use futures::stream;
+
+    use crate::ingest::ContentUpload;
+    use crate::transcription::{EngineKind, OpenAiSettings, TranscriptionSettings};
+    use crate::{Vault, VaultConfig};
+
+    async fn vault(dir: &std::path::Path, t: TranscriptionSettings) -> std::sync::Arc<Vault> {
+        let mut config = VaultConfig::embedded(dir);
+        config.transcription = t;
+        Vault::open_embedded(config).await.unwrap()
+    }
+
+    /// A tenant with one inbound call whose recording is `wav`.
+    async fn call(v: &Vault, wav: Vec<u8>) -> (TenantId, Guid) {
+        let t = v.store.create_tenant("acme", "UTC").await.unwrap().id;
+        let guid = Guid::new_random();
+        let meta = InteractionMeta {
+            guid: guid.clone(),
+            start: chrono::Utc::now(),
+            end: None,
+            direction: Direction::Inbound,
+            connect_from: "+15550100".into(),
+            connect_to: "2000".into(),
+            caller_name: None,
+            handling_agents: vec!["a1".into()],
+            extensions: vec![],
+            queue_id: None,
+            queue_name: None,
+            channel: None,
+            attributes: Default::default(),
+        };
+        v.upsert_interaction(t, &meta).await.unwrap();
+        let upload = ContentUpload {
+            content_type: Some(ContentType::CallRecording),
+            media_type: "audio/wav".into(),
+            ..Default::default()
+        };
+        let body = stream::iter([Ok::<_, Infallible>(Bytes::from(wav))]);
+        v.put_content(
+            t,
+            &guid,
+            &ContentKey::Type(ContentType::CallRecording),
+            upload,
+            body,
+        )
+        .await
+        .unwrap();
+        (t, guid)
+    }
+
+    async fn state(v: &Vault, t: TenantId, g: &Guid) -> (TranscriptionState, Option<String>) {
+        let i = v.store.get_interaction(t, g).await.unwrap().unwrap();
+        v.transcription_states(t, &[i.id]).await.unwrap()[&i.id].clone()
+    }
+
+    #[tokio::test]
+    async fn silence_gives_an_empty_ready_transcript() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = vault(dir.path(), TranscriptionSettings::default()).await;
+        let (t, g) = call(&v, super::super::decode::wav(&vec![0; 16_000 * 3])).await;
+        assert_eq!(
+            state(&v, t, &g).await.0,
+            TranscriptionState::Pending,
+            "queued by ingest"
+        );
+        assert!(v.run_next_transcription().await.unwrap());
+        assert_eq!(state(&v, t, &g).await, (TranscriptionState::Ready, None));
+        let i = v.store.get_interaction(t, &g).await.unwrap().unwrap();
+        let item = i.content.iter().find(|c| c.key == "transcript").unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&v.read_all(item).await.unwrap()).unwrap();
+        assert_eq!(doc["segments"], serde_json::json!([]));
+        assert_eq!(doc["durationMs"], 3000);
+        assert!(!v.run_next_transcription().await.unwrap(), "nothing left");
+    }
+
+    #[tokio::test]
+    async fn an_engine_that_is_down_leaves_the_job_pending_with_its_reason() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base_url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let dir = tempfile::tempdir().unwrap();
+        let settings = TranscriptionSettings {
+            engine: EngineKind::Openai,
+            openai: Some(OpenAiSettings {
+                base_url,
+                model: "m".into(),
+                api_key: None,
+                timeout_secs: 1,
+            }),
+            ..Default::default()
+        };
+        let v = vault(dir.path(), settings).await;
+        let (t, g) = call(&v, super::super::decode::wav(&vec![0; 16_000])).await;
+        assert!(v.run_next_transcription().await.unwrap());
+        let (s, error) = state(&v, t, &g).await;
+        assert_eq!(s, TranscriptionState::Pending);
+        assert!(error.unwrap().contains("unavailable"));
+        assert!(!v.run_next_transcription().await.unwrap(), "backing off");
+        let status = v.transcription_status(Some(t)).await.unwrap();
+        assert_eq!(status.jobs.get("pending"), Some(&1));
+    }
+}
