@@ -174,7 +174,7 @@ const INTERACTION_COLUMNS: &str = "i.id, i.tenant_id, i.guid, i.number, i.start_
      i.queue_id, i.queue_name, i.channel, i.attributes, i.created_us, i.updated_us";
 static PAGE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT {INTERACTION_COLUMNS} FROM interactions i WHERE i.tenant_id = ?1 \
+        "SELECT {INTERACTION_COLUMNS} FROM interactions i WHERE +i.tenant_id = ?1 \
          AND i.content_count > 0 AND i.id IN (SELECT s.interaction_id FROM transcript_fts \
          JOIN transcript_segments s ON s.id = transcript_fts.rowid WHERE transcript_fts MATCH ?2 \
          AND s.tenant_id = ?1) ORDER BY i.start_us DESC, i.id DESC LIMIT ?3"

@@ -2,7 +2,7 @@
 //! the server. Recordings go in by the ingest API, the server's runner transcribes them,
 //! and the transcripts come back by the Interaction Content API; the engine's CPU is the
 //! server's, from `/proc`. Two corpora: human speech with a reference transcription
-//! (the LibriVox excerpts of Debian's `pocketsphinx-testdata`), and the demo's 62
+//! (the LibriVox excerpts of Debian's `pocketsphinx-testdata`), and the demo's 65
 //! synthesized utterances (flite; `crates/services/demo-audio/dialogues.txt`), scored per
 //! channel against what that speaker said.
 

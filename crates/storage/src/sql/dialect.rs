@@ -156,6 +156,18 @@ impl Dialect {
         }
     }
 
+    /// The tenant column of a text search's filter. SQLite's planner would walk the
+    /// tenant's search index in order and test every interaction against the matches
+    /// (a quarter of a million rows for a word said in a hundred calls of a million);
+    /// the unary plus takes that index away, so it starts from the matches and sorts
+    /// them. PostgreSQL plans by cost and keeps the plain column.
+    pub fn driving_text_tenant(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "+i.tenant_id",
+            Dialect::Postgres => "i.tenant_id",
+        }
+    }
+
     /// A matching segment's text with each hit between core's `HIT_START` and `HIT_END`.
     pub fn push_marked_body(self, q: &mut Query, text: &TextQuery) {
         match self {

@@ -86,7 +86,23 @@ pub(super) fn push_page(q: &mut Query, page: PageStart, newest_first: bool, limi
 
 /// The WHERE clause of search and count.
 pub(super) fn push_filter(d: Dialect, q: &mut Query, tenant: TenantId, f: &InteractionQuery) {
-    q.push(" WHERE i.tenant_id = ").push_bind(tenant.0);
+    push_filter_on(d, q, "i.tenant_id", tenant, f);
+}
+
+/// [`push_filter`] with the tenant column as given: text search passes SQLite's
+/// `+i.tenant_id`, so that its planner starts from the index's matches instead of walking
+/// the tenant's search index past every interaction that does not match.
+pub(super) fn push_filter_on(
+    d: Dialect,
+    q: &mut Query,
+    tenant_column: &str,
+    tenant: TenantId,
+    f: &InteractionQuery,
+) {
+    q.push(" WHERE ")
+        .push(tenant_column)
+        .push(" = ")
+        .push_bind(tenant.0);
     q.push(" AND i.content_count > 0");
     if !filter_storable(f) {
         q.push(" AND 1 = 0");

@@ -6,7 +6,7 @@ use callvault_core::transcript::{IndexedText, TextQuery};
 use callvault_core::{Interaction, InteractionQuery, TenantId};
 
 use super::interactions::load_page;
-use super::search::{push_filter, push_page};
+use super::search::{push_filter_on, push_page};
 use super::SqlStore;
 use crate::error::StoreResult;
 use crate::meta::PageStart;
@@ -58,7 +58,7 @@ pub(super) async fn search(
         "SELECT {} FROM interactions i",
         super::decode::INTERACTION_COLUMNS
     ));
-    push_filter(d, &mut q, tenant, query);
+    push_filter_on(d, &mut q, d.driving_text_tenant(), tenant, query);
     q.push(" AND i.id IN (SELECT s.interaction_id");
     d.push_matching_segments(&mut q, tenant, text);
     q.push(")");
