@@ -23,6 +23,8 @@ use crate::keys;
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How often an idle runner looks for new jobs.
 const JOB_POLL: Duration = Duration::from_millis(250);
+/// How often an idle webhook sender looks for due deliveries.
+const WEBHOOK_POLL: Duration = Duration::from_millis(200);
 /// An upload is never between its blob commit and its row commit for this long.
 const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
@@ -216,6 +218,48 @@ fn spawn_background(vault: &Arc<Vault>, stop: &watch::Sender<bool>) {
     spawn_job_runner(vault.clone(), stop.subscribe());
     spawn_export_runner(vault.clone(), stop.subscribe());
     spawn_transcription_runner(vault.clone(), stop.subscribe());
+    spawn_webhook_senders(vault, stop);
+}
+
+/// Senders of webhook deliveries: a few at once, so that a slow receiver holds one of
+/// them for at most its timeout while the others go on; each subscription has one
+/// delivery in flight at a time (the store's claim), so its events keep their order.
+const WEBHOOK_SENDERS: usize = 4;
+
+fn spawn_webhook_senders(vault: &Arc<Vault>, stop: &watch::Sender<bool>) {
+    let http = match vault
+        .config
+        .egress
+        .http_client(callvault_services::webhooks::SEND_TIMEOUT)
+    {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "webhooks are off: no HTTP client");
+            return;
+        }
+    };
+    for _ in 0..WEBHOOK_SENDERS {
+        let (vault, http, mut stop) = (vault.clone(), http.clone(), stop.subscribe());
+        tokio::spawn(async move {
+            loop {
+                let idle = tokio::select! {
+                    r = vault.run_next_delivery(&http) => match r {
+                        Ok(true) => Duration::ZERO,
+                        Ok(false) => WEBHOOK_POLL,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "webhook sender");
+                            JOB_POLL
+                        }
+                    },
+                    _ = stop.wait_for(|s| *s) => return,
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(idle) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        });
+    }
 }
 
 /// Transcribes queued recordings, newest first, one at a time per node (an engine uses

@@ -275,6 +275,17 @@ pub enum DeleteCause {
     Erasure,
 }
 
+impl DeleteCause {
+    /// As webhook events name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeleteCause::Request => "request",
+            DeleteCause::Retention => "retention",
+            DeleteCause::Erasure => "erasure",
+        }
+    }
+}
+
 /// A tenant's governance rules as one delete sees them.
 #[derive(Debug, Clone, Default)]
 pub struct Rules {

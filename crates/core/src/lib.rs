@@ -20,6 +20,7 @@ pub mod tenant;
 pub mod time;
 pub mod transcript;
 pub mod transcription;
+pub mod webhook;
 
 pub use audit::{AuditAction, AuditEvent, AuditRecord};
 pub use content::{ContentItem, ContentKey, ContentType};

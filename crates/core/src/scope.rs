@@ -15,16 +15,19 @@ pub enum Scope {
     Governance,
     /// Reading the audit trail.
     Audit,
+    /// Managing webhook subscriptions (docs/webhooks.md).
+    Webhooks,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Scope::ContentRead,
         Scope::ContentDelete,
         Scope::ContentWrite,
         Scope::TenantAdmin,
         Scope::Governance,
         Scope::Audit,
+        Scope::Webhooks,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +38,7 @@ impl Scope {
             Scope::TenantAdmin => "callvault:tenant-admin",
             Scope::Governance => "callvault:governance",
             Scope::Audit => "callvault:audit",
+            Scope::Webhooks => "callvault:webhooks",
         }
     }
 

@@ -19,6 +19,7 @@ pub mod range;
 pub mod recordings_files;
 pub mod tenant_admin;
 pub mod transcripts_api;
+pub mod webhooks_api;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +93,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .merge(audit_api::routes().layer(timed()))
         .merge(erasure_api::routes().layer(timed()))
         .merge(transcripts_api::routes().layer(timed()))
+        .merge(webhooks_api::routes().layer(timed()))
         .merge(oauth::routes().layer(timed()))
         .merge(ops::routes().layer(timed()))
         .split_for_parts();

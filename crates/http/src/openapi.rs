@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         (name = "Tenant administration", description = "callvault's tenant settings"),
         (name = "Audit", description = "callvault's audit trail: every access and governance action, hash-chained per tenant (scope callvault:audit)"),
         (name = "Transcripts", description = "callvault's search by what was said, re-transcription and transcription status; transcripts are the `transcript` items every dialect serves"),
+        (name = "Webhooks", description = "callvault's signed webhooks (scope callvault:webhooks): CloudEvents 1.0, a Vonage-Signature JWT (HS256) over the body's SHA-256"),
         (name = "Governance", description = "callvault's legal holds and retention policies (scope callvault:governance); every dialect's deletes obey them"),
         (name = "Interaction Content Export", description = "The platform's Interaction Content Export API: external storage and export jobs"),
         (name = "Recordings files", description = "The virtual contact center's Recordings API (HTTP Basic: tenant name and API token)"),

@@ -123,6 +123,28 @@ impl EgressPolicy {
         }
     }
 
+    /// A plain HTTP client that resolves through this policy and follows no redirect
+    /// (webhook deliveries): a receiver cannot send it on to an internal address.
+    pub fn http_client(&self, timeout: Duration) -> reqwest::Result<reqwest::Client> {
+        reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver(Arc::new(self.clone()))))
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(timeout)
+            .build()
+    }
+
+    /// Whether the operator listed this host (or the address it names) in egress_allow,
+    /// which is also what lets a development receiver use plain http.
+    pub fn lists(&self, url: &url::Url) -> bool {
+        match url.host() {
+            Some(url::Host::Domain(name)) => self.allows_host(name),
+            Some(url::Host::Ipv4(ip)) => self.nets.iter().any(|n| n.contains(&IpAddr::V4(ip))),
+            Some(url::Host::Ipv6(ip)) => self.nets.iter().any(|n| n.contains(&IpAddr::V6(ip))),
+            None => false,
+        }
+    }
+
     /// The HTTP client for storage clients: resolves through this policy, follows no
     /// redirect.
     pub fn connector(&self) -> GuardedConnector {

@@ -26,6 +26,7 @@ pub mod signin;
 pub mod tenants;
 pub mod transcription;
 pub mod vault;
+pub mod webhooks;
 
 pub use error::ServiceError;
 pub use vault::{Stores, Vault, VaultConfig};

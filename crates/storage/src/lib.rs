@@ -19,6 +19,7 @@ pub mod object_blob;
 pub mod sql;
 mod store;
 pub mod transcription;
+pub mod webhook;
 
 pub use audit::{AuditFilter, AuditStore};
 pub use blob::{BlobRead, BlobStore, BlobUpload};
@@ -34,6 +35,7 @@ pub use meta::{
 pub use object_blob::{ObjectBlobStore, S3Settings};
 pub use store::SqlStore;
 pub use transcription::{Derived, TranscriptionStore};
+pub use webhook::WebhookStore;
 
 /// Every store trait, for callers that hold a concrete [`SqlStore`] (the store's own tests,
 /// `migrate`): a trait's methods on a concrete type need the trait in scope, while a
@@ -48,4 +50,5 @@ pub mod prelude {
         UserStore,
     };
     pub use crate::transcription::TranscriptionStore;
+    pub use crate::webhook::WebhookStore;
 }

@@ -15,6 +15,7 @@ use crate::governance::GovernanceStore;
 use crate::lease::LeaseStore;
 use crate::locks::KeyGuard;
 use crate::transcription::{Derived, TranscriptionStore};
+use crate::webhook::WebhookStore;
 
 pub use callvault_core::query::{PageStart, SearchCursor};
 
@@ -293,6 +294,7 @@ pub trait Store:
     + AuditStore
     + LeaseStore
     + TranscriptionStore
+    + WebhookStore
 {
 }
 
@@ -309,5 +311,6 @@ impl<T> Store for T where
         + AuditStore
         + LeaseStore
         + TranscriptionStore
+        + WebhookStore
 {
 }

@@ -18,3 +18,4 @@ mod ops;
 mod process;
 mod recordings_files;
 mod transcripts;
+mod webhooks;

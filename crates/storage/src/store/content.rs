@@ -13,12 +13,14 @@ use super::audit::append;
 use super::interactions::{load_where, Lookup};
 use super::text::index_in;
 use super::transcription::{queue_in, ready_in};
+use super::webhooks::emit_in;
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
 use crate::locks::KeyGuard;
 use crate::meta::{ContentStore, Expiring, PutContentOutcome, Removed};
 use crate::sql::{Conn, Lock, Query};
 use crate::transcription::Derived;
+use callvault_core::webhook::{Event, EventType};
 
 impl SqlStore {
     /// The interaction's row id for a GUID, held for the rest of the transaction: for a
@@ -126,6 +128,33 @@ impl ContentStore for SqlStore {
             .await?;
         }
         index_in(tx.as_mut(), tenant, iid, &item.key, &derived.text).await?;
+        let event = |event_type, data: serde_json::Value| Event {
+            tenant_id: tenant,
+            event_type,
+            subject: Some(guid.to_string()),
+            data: data.to_string(),
+            at: now,
+        };
+        let about = serde_json::json!({
+            "interactionId": guid.as_str(), "contentKey": item.key,
+            "contentType": item.content_type.as_str(), "mediaType": item.media_type,
+            "length": item.length, "sha256": item.sha256, "replaced": !created,
+        });
+        emit_in(
+            self.dialect,
+            tx.as_mut(),
+            &event(EventType::ContentCreated, about),
+        )
+        .await?;
+        if item.content_type == ContentType::Transcript {
+            let ready = serde_json::json!({"interactionId": guid.as_str(), "contentKey": item.key});
+            emit_in(
+                self.dialect,
+                tx.as_mut(),
+                &event(EventType::TranscriptionReady, ready),
+            )
+            .await?;
+        }
         if item.content_type == ContentType::Transcript {
             ready_in(tx.as_mut(), iid, now).await?;
         } else if derived.transcribe {

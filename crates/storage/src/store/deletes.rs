@@ -9,10 +9,12 @@ use super::audit::append;
 use super::content::released;
 use super::decode::{content_row, CONTENT_COLUMNS};
 use super::transcription::forget_in;
+use super::webhooks::emit_in;
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Expiring, Removed};
 use crate::sql::{Conn, Lock, Query};
+use callvault_core::webhook::{Event, EventType};
 
 impl SqlStore {
     pub(super) async fn delete_item_in(
@@ -49,6 +51,16 @@ impl SqlStore {
         };
         let (_, item) = content_row(row)?;
         forget_in(conn, iid, Some((key, item.content_type))).await?;
+        let data = serde_json::json!({
+            "interactionId": guid.as_str(), "contentKey": item.key,
+            "contentType": item.content_type.as_str(), "cause": cause.as_str(),
+        });
+        emit_in(
+            self.dialect,
+            conn,
+            &deleted(tenant, guid, EventType::ContentDeleted, data),
+        )
+        .await?;
         conn.execute(
             Query::new(
                 "UPDATE interactions SET content_count = content_count - 1, updated_us = $1 \
@@ -94,6 +106,16 @@ impl SqlStore {
             .map(|r| content_row(r).map(|(_, c)| c))
             .collect::<StoreResult<Vec<_>>>()?;
         forget_in(conn, iid, None).await?;
+        let keys: Vec<&str> = items.iter().map(|c| c.key.as_str()).collect();
+        let data = serde_json::json!({
+            "interactionId": guid.as_str(), "contentKeys": keys, "cause": cause.as_str(),
+        });
+        emit_in(
+            self.dialect,
+            conn,
+            &deleted(tenant, guid, EventType::InteractionDeleted, data),
+        )
+        .await?;
         for table in [
             "content_items WHERE interaction_id",
             "interactions WHERE id",
@@ -155,5 +177,15 @@ impl SqlStore {
         append(self.dialect, tx.as_mut(), &records).await?;
         tx.commit().await?;
         Ok(out)
+    }
+}
+
+fn deleted(tenant: TenantId, guid: &Guid, event_type: EventType, data: serde_json::Value) -> Event {
+    Event {
+        tenant_id: tenant,
+        event_type,
+        subject: Some(guid.to_string()),
+        data: data.to_string(),
+        at: Utc::now(),
     }
 }

@@ -20,6 +20,7 @@ mod tenants;
 mod text;
 mod transcription;
 mod users;
+mod webhooks;
 
 use std::path::Path;
 

@@ -10,11 +10,13 @@ use callvault_core::{ContentType, Direction, Interaction, InteractionQuery, Tena
 use chrono::{DateTime, Utc};
 
 use super::search::push_after;
+use super::webhooks::emit_in;
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{PageStart, SearchCursor};
 use crate::sql::{Conn, Lock, Param, Query, Row};
 use crate::transcription::{Settle, TextHit, TranscriptionStore, Untranscribed};
+use callvault_core::webhook::{Event, EventType};
 
 const JOB_COLUMNS: &str = "interaction_id, tenant_id, content_key, status, attempts, error, \
                            not_before_us, updated_us";
@@ -204,7 +206,31 @@ impl TranscriptionStore for SqlStore {
         .bind(now)
         .bind(held.interaction_id)
         .bind(held.updated_at);
-        Ok(self.execute(q).await? > 0)
+        let mut tx = self.write().await?;
+        let settled = tx.execute(q).await? > 0;
+        if settled && status == TranscriptionState::Failed {
+            let guid = tx
+                .fetch_one(
+                    Query::new("SELECT guid FROM interactions WHERE id = $1")
+                        .bind(held.interaction_id),
+                )
+                .await?
+                .cols()
+                .text()?;
+            let data = serde_json::json!({
+                "interactionId": guid, "contentKey": held.content_key, "error": error,
+            });
+            let event = Event {
+                tenant_id: held.tenant_id,
+                event_type: EventType::TranscriptionFailed,
+                subject: Some(guid),
+                data: data.to_string(),
+                at: now,
+            };
+            emit_in(self.dialect, tx.as_mut(), &event).await?;
+        }
+        tx.commit().await?;
+        Ok(settled)
     }
 
     async fn transcription_jobs(

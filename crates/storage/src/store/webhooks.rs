@@ -1,0 +1,253 @@
+//! Webhook subscriptions and the outbox: `emit_in` writes one delivery per matching
+//! subscription inside the caller's transaction, so an event exists exactly when its
+//! change committed.
+
+use async_trait::async_trait;
+use callvault_core::webhook::{DeliveryState, Event, EventType, Subscription};
+use callvault_core::TenantId;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::decode::to_json;
+use super::SqlStore;
+use crate::error::{StoreError, StoreResult};
+use crate::sql::{Conn, Dialect, Lock, Query, Row};
+use crate::webhook::{Delivery, Sent, WebhookStore};
+
+const SUB_COLUMNS: &str =
+    "id, tenant_id, name, url, events, enabled, sealed_key, created_us, updated_us";
+const DELIVERY_COLUMNS: &str = "seq, subscription_id, tenant_id, event_id, event_type, subject, \
+     data, event_us, status, attempts, next_us, last_error, delivered_us";
+
+fn corrupt(what: &str, v: &str) -> StoreError {
+    StoreError::backend(format!("stored {what} {v:?} is unreadable"))
+}
+
+fn subscription(row: Row) -> StoreResult<Subscription> {
+    let mut c = row.cols();
+    let id = c.text()?;
+    Ok(Subscription {
+        id: Uuid::parse_str(&id).map_err(|_| corrupt("subscription id", &id))?,
+        tenant_id: TenantId(c.i64()?),
+        name: c.text()?,
+        url: c.text()?,
+        events: {
+            let t = c.text()?;
+            serde_json::from_str(&t).map_err(|_| corrupt("event list", &t))?
+        },
+        enabled: c.bool()?,
+        sealed_key: c.bytes()?,
+        created_at: c.time()?,
+        updated_at: c.time()?,
+    })
+}
+
+fn delivery(row: Row) -> StoreResult<Delivery> {
+    let mut c = row.cols();
+    let seq = c.i64()?;
+    let sub = c.text()?;
+    let tenant_id = TenantId(c.i64()?);
+    let event_id = c.text()?;
+    let t = c.text()?;
+    let subject = c.opt_text()?;
+    let data = c.text()?;
+    let event_at = c.time()?;
+    let s = c.text()?;
+    Ok(Delivery {
+        seq,
+        subscription_id: Uuid::parse_str(&sub).map_err(|_| corrupt("subscription id", &sub))?,
+        tenant_id,
+        event_id,
+        event_type: EventType::parse("event_type", &t).map_err(|_| corrupt("event type", &t))?,
+        subject,
+        data,
+        event_at,
+        state: DeliveryState::parse(&s).ok_or_else(|| corrupt("delivery state", &s))?,
+        attempts: c.i64()?.clamp(0, i64::from(u32::MAX)) as u32,
+        next_at: c.time()?,
+        last_error: c.opt_text()?,
+        delivered_at: c.opt_time()?,
+    })
+}
+
+/// Writes the event for every enabled subscription of its tenant that wants it, inside
+/// the caller's transaction. One statement, and nothing written when none does.
+pub(super) async fn emit_in(d: Dialect, conn: &mut dyn Conn, e: &Event) -> StoreResult<()> {
+    let mut q = Query::new(
+        "INSERT INTO webhook_deliveries (subscription_id, tenant_id, event_id, event_type, \
+         subject, data, event_us, status, attempts, next_us) \
+         SELECT s.id, s.tenant_id, ",
+    );
+    q.push_bind(Uuid::new_v4().to_string())
+        .push(", ")
+        .push_bind(e.event_type.as_str())
+        .push(", ")
+        .push_bind(e.subject.clone())
+        .push(", ")
+        .push_bind(e.data.as_str())
+        .push(", ")
+        .push_bind(e.at)
+        .push(", 'pending', 0, ")
+        .push_bind(e.at)
+        .push(" FROM webhook_subscriptions s WHERE s.tenant_id = ")
+        .push_bind(e.tenant_id.0)
+        .push(" AND s.enabled AND");
+    d.push_json_array_contains(&mut q, "s.events", e.event_type.as_str());
+    conn.execute(q).await.map(drop)
+}
+
+#[async_trait]
+impl WebhookStore for SqlStore {
+    async fn create_subscription(&self, s: &Subscription) -> StoreResult<()> {
+        let q = Query::new(format!(
+            "INSERT INTO webhook_subscriptions ({SUB_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(s.id)
+        .bind(s.tenant_id.0)
+        .bind(s.name.as_str())
+        .bind(s.url.as_str())
+        .bind(to_json(&s.events))
+        .bind(s.enabled)
+        .bind(&s.sealed_key)
+        .bind(s.created_at)
+        .bind(s.updated_at);
+        self.execute(q).await.map(drop)
+    }
+
+    async fn subscriptions(&self, tenant: TenantId) -> StoreResult<Vec<Subscription>> {
+        let q = Query::new(format!(
+            "SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE tenant_id = $1 \
+             ORDER BY created_us, id"
+        ))
+        .bind(tenant.0);
+        self.fetch(q).await?.into_iter().map(subscription).collect()
+    }
+
+    async fn subscription(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Subscription>> {
+        let q = Query::new(format!(
+            "SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant.0)
+        .bind(id);
+        self.fetch_optional(q).await?.map(subscription).transpose()
+    }
+
+    async fn update_subscription(&self, s: &Subscription) -> StoreResult<bool> {
+        let q = Query::new(
+            "UPDATE webhook_subscriptions SET name = $1, url = $2, events = $3, enabled = $4, \
+             sealed_key = $5, updated_us = $6 WHERE tenant_id = $7 AND id = $8",
+        )
+        .bind(s.name.as_str())
+        .bind(s.url.as_str())
+        .bind(to_json(&s.events))
+        .bind(s.enabled)
+        .bind(&s.sealed_key)
+        .bind(s.updated_at)
+        .bind(s.tenant_id.0)
+        .bind(s.id);
+        Ok(self.execute(q).await? > 0)
+    }
+
+    async fn delete_subscription(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        tx.execute(
+            Query::new("DELETE FROM webhook_deliveries WHERE subscription_id = $1").bind(id),
+        )
+        .await?;
+        let n = tx
+            .execute(
+                Query::new("DELETE FROM webhook_subscriptions WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.0)
+                    .bind(id),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn claim_delivery(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<(Delivery, Subscription)>> {
+        let mut tx = self.write().await?;
+        let next = Query::new(format!(
+            "SELECT d.seq FROM webhook_deliveries d WHERE d.status = 'pending' \
+             AND d.next_us <= $1 AND (d.lease_until_us IS NULL OR d.lease_until_us < $1) \
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
+               WHERE e.subscription_id = d.subscription_id AND e.status = 'pending' \
+               AND e.seq < d.seq) \
+             ORDER BY d.seq LIMIT 1{}",
+            self.dialect.lock(Lock::UpdateSkipLocked)
+        ))
+        .bind(now);
+        let Some(row) = tx.fetch_optional(next).await? else {
+            return Ok(None);
+        };
+        let seq = row.cols().i64()?;
+        let take = Query::new(format!(
+            "UPDATE webhook_deliveries SET lease_until_us = $1 WHERE seq = $2 \
+             RETURNING {DELIVERY_COLUMNS}"
+        ))
+        .bind(lease_until)
+        .bind(seq);
+        let d = tx.fetch_one(take).await.and_then(delivery)?;
+        let sub = tx
+            .fetch_one(
+                Query::new(format!(
+                    "SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE id = $1"
+                ))
+                .bind(d.subscription_id),
+            )
+            .await
+            .and_then(subscription)?;
+        tx.commit().await?;
+        Ok(Some((d, sub)))
+    }
+
+    async fn settle_delivery(&self, seq: i64, sent: &Sent, now: DateTime<Utc>) -> StoreResult<()> {
+        let q = match sent {
+            Sent::Delivered => Query::new(
+                "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, \
+                 lease_until_us = NULL, last_error = NULL, delivered_us = $1 WHERE seq = $2",
+            )
+            .bind(now)
+            .bind(seq),
+            Sent::Retry { error, next } => Query::new(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, lease_until_us = NULL, \
+                 last_error = $1, next_us = $2 WHERE seq = $3",
+            )
+            .bind(error.as_str())
+            .bind(*next)
+            .bind(seq),
+            Sent::Failed { error } => Query::new(
+                "UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1, \
+                 lease_until_us = NULL, last_error = $1 WHERE seq = $2",
+            )
+            .bind(error.as_str())
+            .bind(seq),
+        };
+        self.execute(q).await.map(drop)
+    }
+
+    async fn deliveries(
+        &self,
+        tenant: TenantId,
+        subscription: Uuid,
+        state: Option<DeliveryState>,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        let mut q = Query::new(format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = "
+        ));
+        q.push_bind(tenant.0)
+            .push(" AND subscription_id = ")
+            .push_bind(subscription);
+        if let Some(s) = state {
+            q.push(" AND status = ").push_bind(s.as_str());
+        }
+        q.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
+        self.fetch(q).await?.into_iter().map(delivery).collect()
+    }
+}

@@ -1,0 +1,66 @@
+//! Webhook subscriptions and the delivery outbox (docs/webhooks.md).
+
+use async_trait::async_trait;
+use callvault_core::webhook::{DeliveryState, EventType, Subscription};
+use callvault_core::TenantId;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::StoreResult;
+
+/// One event on its way to one subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub seq: i64,
+    pub subscription_id: Uuid,
+    pub tenant_id: TenantId,
+    /// The CloudEvents `id`: the same on every try.
+    pub event_id: String,
+    pub event_type: EventType,
+    pub subject: Option<String>,
+    pub data: String,
+    pub event_at: DateTime<Utc>,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub next_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// How a sender leaves a delivery it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    Delivered,
+    Retry { error: String, next: DateTime<Utc> },
+    Failed { error: String },
+}
+
+#[async_trait]
+pub trait WebhookStore: Send + Sync + 'static {
+    /// `Conflict` when the tenant has a subscription of that name.
+    async fn create_subscription(&self, s: &Subscription) -> StoreResult<()>;
+    async fn subscriptions(&self, tenant: TenantId) -> StoreResult<Vec<Subscription>>;
+    async fn subscription(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Subscription>>;
+    /// Replaces name, URL, events, status and key; answers whether it exists.
+    async fn update_subscription(&self, s: &Subscription) -> StoreResult<bool>;
+    /// Deletes it with its deliveries; answers whether it existed.
+    async fn delete_subscription(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
+
+    /// Leases the oldest due delivery of a subscription whose earlier deliveries are all
+    /// done, so each subscription's events go out in order and one at a time; answers
+    /// it with its subscription.
+    async fn claim_delivery(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<(Delivery, Subscription)>>;
+    async fn settle_delivery(&self, seq: i64, sent: &Sent, now: DateTime<Utc>) -> StoreResult<()>;
+    /// A subscription's deliveries, newest first.
+    async fn deliveries(
+        &self,
+        tenant: TenantId,
+        subscription: Uuid,
+        state: Option<DeliveryState>,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>>;
+}
