@@ -11,3 +11,4 @@ pub mod keys;
 pub mod migrate_cmd;
 pub mod server;
 pub mod transcribe_cmd;
+pub mod webhook_cmd;

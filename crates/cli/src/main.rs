@@ -6,7 +6,8 @@ use anyhow::Context;
 use callvault::audit_cmd::{self, AuditCmd};
 use callvault::config::{ServeArgs, Settings, StoreArgs};
 use callvault::governance_cmd::{self, GovernanceCmd};
-use callvault::{admin, demo, ingest_cmd, migrate_cmd, server, transcribe_cmd};
+use callvault::webhook_cmd::WebhookCmd;
+use callvault::{admin, demo, ingest_cmd, migrate_cmd, server, transcribe_cmd, webhook_cmd};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -48,6 +49,9 @@ enum Command {
     /// Legal holds, retention policies and deletes that obey them.
     #[command(subcommand)]
     Governance(GovernanceCmd),
+    /// Signed webhooks: subscriptions and their deliveries.
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
     /// Load a folder of recordings and a manifest into a tenant.
     Ingest {
         #[arg(long)]
@@ -298,6 +302,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Governance(cmd) => governance_cmd::run(&vault, cmd, out).await?,
+        Command::Webhook(cmd) => webhook_cmd::run(&vault, cmd, out).await?,
         Command::Audit(cmd) => audit_cmd::run(&vault, cmd, out).await?,
         Command::Ingest { tenant, path } => ingest_cmd::run(&vault, &tenant, &path, out).await?,
         Command::Transcribe {

@@ -21,15 +21,30 @@ pub enum EventType {
     TranscriptionReady,
     #[serde(rename = "transcription.failed")]
     TranscriptionFailed,
+    /// An Export API batch job transferred everything.
+    #[serde(rename = "export.completed")]
+    ExportCompleted,
+    /// An Export API job gave up after repeated failures.
+    #[serde(rename = "export.failed")]
+    ExportFailed,
+    /// A Call Recording API bulk download (export job) is ready to fetch.
+    #[serde(rename = "bulk_download.completed")]
+    BulkDownloadCompleted,
+    #[serde(rename = "bulk_download.failed")]
+    BulkDownloadFailed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 5] = [
+    pub const ALL: [EventType; 9] = [
         EventType::ContentCreated,
         EventType::ContentDeleted,
         EventType::InteractionDeleted,
         EventType::TranscriptionReady,
         EventType::TranscriptionFailed,
+        EventType::ExportCompleted,
+        EventType::ExportFailed,
+        EventType::BulkDownloadCompleted,
+        EventType::BulkDownloadFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +54,10 @@ impl EventType {
             EventType::InteractionDeleted => "interaction.deleted",
             EventType::TranscriptionReady => "transcription.ready",
             EventType::TranscriptionFailed => "transcription.failed",
+            EventType::ExportCompleted => "export.completed",
+            EventType::ExportFailed => "export.failed",
+            EventType::BulkDownloadCompleted => "bulk_download.completed",
+            EventType::BulkDownloadFailed => "bulk_download.failed",
         }
     }
 

@@ -6,10 +6,12 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::webhooks_api::EventSchemas;
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "callvault", description = "Self-hosted vault for call recordings and interaction content"),
-    modifiers(&Bearer),
+    modifiers(&Bearer, &EventSchemas),
     tags(
         (name = "Interaction Content", description = "The platform's Interaction Content API"),
         (name = "Ingest", description = "callvault's own ingest API"),

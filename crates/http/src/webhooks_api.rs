@@ -272,3 +272,53 @@ pub async fn deliveries(
         deliveries: list.into_iter().map(delivery_wire).collect(),
     }))
 }
+
+/// The notification body and its event types as schemas of `/openapi.json`, built from
+/// core's list of event types, so a new type is documented by being added there.
+pub struct EventSchemas;
+
+impl utoipa::Modify for EventSchemas {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let types: Vec<String> = EventType::ALL.iter().map(|t| t.cloudevent_type()).collect();
+        let text = |description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+        };
+        let event_type = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(types))
+            .description(Some("docs/webhooks.md gives each type's data"));
+        let notification = ObjectBuilder::new()
+            .description(Some(
+                "A webhook notification: a CloudEvents 1.0 structured-mode body, sent with \
+                 Content-Type application/cloudevents+json and a Vonage-Signature JWT (HS256 \
+                 with the base64-decoded subscription key; claims iat, exp, jti and \
+                 payload_hash, the hex SHA-256 of the body)",
+            ))
+            .property("specversion", text("Always 1.0"))
+            .property("id", text("Unique per event, the same on every try"))
+            .property("source", text("/callvault/tenants/{tenant id}"))
+            .property("type", event_type)
+            .property("time", text("When the change committed (RFC 3339)"))
+            .property("subject", text("The interaction GUID, where there is one"))
+            .property("datacontenttype", text("Always application/json"))
+            .property(
+                "data",
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .description(Some("The event's payload (docs/webhooks.md)")),
+            )
+            .required("specversion")
+            .required("id")
+            .required("source")
+            .required("type")
+            .required("time")
+            .required("data");
+        doc.components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .insert("WebhookNotification".into(), notification.into());
+    }
+}

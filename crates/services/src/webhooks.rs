@@ -22,8 +22,9 @@ use crate::Vault;
 
 /// How long one delivery may take before it counts as failed and is retried.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a sender owns a claimed delivery; past it, another node takes it over.
-const LEASE_SECS: i64 = 60;
+/// How long a sender owns a claimed delivery; past it, another node takes it over. A
+/// little over the send timeout: a subscription whose sender died waits this long.
+const LEASE_SECS: i64 = 15;
 
 /// What a client asks for when it creates or replaces a subscription.
 #[derive(Debug, Clone)]

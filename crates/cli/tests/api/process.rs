@@ -14,6 +14,8 @@ pub(crate) fn cli(dir: &Path, args: &[&str]) -> (bool, Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_callvault"))
         // Off: an engine would add transcripts and compete for the CPU.
         .env("CALLVAULT_TRANSCRIPTION_ENGINE", "none")
+        // Webhook receivers of the tests listen on loopback.
+        .env("CALLVAULT_EGRESS_ALLOW", "127.0.0.1")
         .args(args)
         .arg("--json")
         .arg("--data-dir")
@@ -41,6 +43,7 @@ impl Server {
         let child = Command::new(env!("CARGO_BIN_EXE_callvault"))
             // Off: an engine would add transcripts and compete for the CPU.
             .env("CALLVAULT_TRANSCRIPTION_ENGINE", "none")
+            .env("CALLVAULT_EGRESS_ALLOW", "127.0.0.1")
             .args([
                 "serve",
                 "--listen",
@@ -68,7 +71,7 @@ impl Server {
         panic!("server did not start");
     }
 
-    fn kill(self) {
+    pub(crate) fn kill(self) {
         drop(self);
     }
 }

@@ -274,3 +274,130 @@ async fn the_subscription_api_refuses_what_it_must() {
         "another tenant's is not there"
     );
 }
+
+#[tokio::test]
+async fn a_server_killed_during_a_burst_of_ingests_loses_no_event() {
+    use crate::process::{bearer, cli, Server};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (url, inbox) = receiver(0).await;
+    let key = base64::engine::general_purpose::STANDARD.encode([5u8; 32]);
+    assert!(cli(d, &["tenant", "create", "acme"]).0);
+    let (ok, sub, err) = cli(
+        d,
+        &[
+            "webhook",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "crm",
+            "--url",
+            &url,
+            "--event",
+            "content.created",
+            "--signing-key",
+            &key,
+        ],
+    );
+    assert!(ok, "{sub} {err}");
+    let (ok, c, _) = cli(
+        d,
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "acme",
+            "--scopes",
+            "interaction-content:write",
+        ],
+    );
+    assert!(ok);
+    let (id, secret) = (
+        c["clientId"].as_str().unwrap().to_string(),
+        c["clientSecret"].as_str().unwrap().to_string(),
+    );
+
+    let server = Server::spawn(d).await;
+    let token = bearer(&server.base, &id, &secret).await;
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut writers = Vec::new();
+    for w in 0..4u32 {
+        let (base, token, acked) = (server.base.clone(), token.clone(), acked.clone());
+        writers.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            for n in 0..10_000u32 {
+                let g = format!("{:08x}-{w:04x}-4000-8000-000000000000", n);
+                let body = call_body("2026-11-02T10:00:00Z", "+1555", "2000", "a1", "inbound");
+                let put = |path: String| http.put(format!("{base}{path}")).bearer_auth(&token);
+                let Ok(r) = put(format!("/interaction-content/interactions/{g}"))
+                    .json(&body)
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                if !r.status().is_success() {
+                    return;
+                }
+                let wav = callvault_services::audio::synth_wav(200, 8000, 300.0);
+                let Ok(r) = put(format!(
+                    "/interaction-content/interactions/{g}/content/callRecording"
+                ))
+                .header("Content-Type", "audio/wav")
+                .body(wav)
+                .send()
+                .await
+                else {
+                    return;
+                };
+                if r.status() == reqwest::StatusCode::CREATED {
+                    acked.lock().unwrap().push(g);
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill();
+    for w in writers {
+        let _ = w.await;
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 10,
+        "the burst ran ({} acknowledged)",
+        acked.len()
+    );
+
+    // After a restart every acknowledged item's event arrives; a retried one keeps its id.
+    let _server = Server::spawn(d).await;
+    let began = Instant::now();
+    loop {
+        let subjects: std::collections::HashMap<String, std::collections::HashSet<String>> = {
+            let i = inbox.lock().unwrap();
+            let mut m: std::collections::HashMap<String, std::collections::HashSet<String>> =
+                Default::default();
+            for (h, b) in &i.got {
+                let e = verify(h, b, &key).unwrap();
+                m.entry(e["subject"].as_str().unwrap().to_string())
+                    .or_default()
+                    .insert(e["id"].as_str().unwrap().to_string());
+            }
+            m
+        };
+        let missing = acked.iter().filter(|g| !subjects.contains_key(*g)).count();
+        if missing == 0 {
+            assert!(
+                subjects.values().all(|ids| ids.len() == 1),
+                "a duplicate carries the same id"
+            );
+            break;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "{missing} of {} events missing",
+            acked.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

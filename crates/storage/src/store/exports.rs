@@ -7,10 +7,12 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::decode::{export_job, storage, to_json, EXPORT_COLUMNS, STORAGE_COLUMNS};
+use super::webhooks::emit_in;
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
 use crate::export::{Candidate, CandidateQuery, ExportStore, RunOutcome};
 use crate::sql::{Lock, Query};
+use callvault_core::webhook::{Event, EventType};
 
 /// Statuses in which a job may still write to its storage.
 const LIVE: &str = "('Scheduled', 'Running', 'Paused', 'Failed')";
@@ -317,7 +319,8 @@ impl ExportStore for SqlStore {
     ) -> StoreResult<bool> {
         let q = Query::new(
             "UPDATE export_jobs SET status = $1, next_run_us = $2, failures = $3, error = $4, \
-             lease_until_us = NULL, updated_us = $5 WHERE id = $6 AND status = 'Running'",
+             lease_until_us = NULL, updated_us = $5 WHERE id = $6 AND status = 'Running' \
+             RETURNING tenant_id, items_exported, bytes_exported",
         )
         .bind(o.status.as_str())
         .bind(o.next_run)
@@ -325,6 +328,32 @@ impl ExportStore for SqlStore {
         .bind(&o.error)
         .bind(now)
         .bind(job);
-        Ok(self.execute(q).await? > 0)
+        let mut tx = self.write().await?;
+        let Some(row) = tx.fetch_optional(q).await? else {
+            return Ok(false);
+        };
+        let event_type = match o.status {
+            ExportStatus::Completed => Some(EventType::ExportCompleted),
+            ExportStatus::Failed => Some(EventType::ExportFailed),
+            _ => None,
+        };
+        if let Some(event_type) = event_type {
+            let mut c = row.cols();
+            let tenant = TenantId(c.i64()?);
+            let data = serde_json::json!({
+                "jobId": job, "status": o.status.as_str(), "itemsExported": c.i64()?,
+                "bytesExported": c.i64()?, "error": o.error,
+            });
+            let event = Event {
+                tenant_id: tenant,
+                event_type,
+                subject: None,
+                data: data.to_string(),
+                at: now,
+            };
+            emit_in(self.dialect, tx.as_mut(), &event).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -5,10 +5,12 @@ use callvault_core::{Job, JobKind, JobStatus, TenantId};
 use chrono::{DateTime, Utc};
 
 use super::decode::{bulk_job, BULK_JOB_COLUMNS};
+use super::webhooks::emit_in;
 use super::SqlStore;
 use crate::error::StoreResult;
 use crate::meta::JobStore;
 use crate::sql::{Lock, Param, Query};
+use callvault_core::webhook::{Event, EventType};
 
 /// Items per insert: three values each, well under SQLite's 32,766 bound values.
 const ITEMS_PER_INSERT: usize = 1000;
@@ -165,16 +167,42 @@ impl JobStore for SqlStore {
         error: Option<&str>,
         valid_until: Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
+        let now = Utc::now();
         let q = Query::new(
             "UPDATE jobs SET status = $1, error = $2, valid_until_us = $3, lease_until_us = NULL, \
-             updated_us = $4 WHERE id = $5",
+             updated_us = $4 WHERE id = $5 RETURNING tenant_id, kind, files_total",
         )
         .bind(status.as_str())
         .bind(error)
         .bind(valid_until)
-        .bind(Utc::now())
+        .bind(now)
         .bind(id);
-        self.execute(q).await.map(drop)
+        let mut tx = self.write().await?;
+        let row = tx.fetch_optional(q).await?;
+        let event_type = match status {
+            JobStatus::Complete => Some(EventType::BulkDownloadCompleted),
+            JobStatus::Failed => Some(EventType::BulkDownloadFailed),
+            _ => None,
+        };
+        if let (Some(row), Some(event_type)) = (row, event_type) {
+            let mut c = row.cols();
+            let tenant = TenantId(c.i64()?);
+            let kind = c.text()?;
+            let data = serde_json::json!({
+                "jobId": id, "kind": kind, "status": status.as_str(), "filesTotal": c.i64()?,
+                "error": error,
+                "validUntil": valid_until.map(|v| v.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            });
+            let event = Event {
+                tenant_id: tenant,
+                event_type,
+                subject: None,
+                data: data.to_string(),
+                at: now,
+            };
+            emit_in(self.dialect, tx.as_mut(), &event).await?;
+        }
+        tx.commit().await
     }
 
     async fn job_items(
