@@ -119,7 +119,7 @@ pub async fn run(
 
 /// A copy of the base recording whose first samples carry `id`, so that every upload has
 /// its own SHA-256 and nothing is deduplicated.
-fn distinct(base: &[u8], id: &uuid::Uuid) -> Vec<u8> {
+pub fn distinct(base: &[u8], id: &uuid::Uuid) -> Vec<u8> {
     let mut v = base.to_vec();
     v[44..60].copy_from_slice(id.as_bytes());
     v

@@ -10,6 +10,7 @@ mod data;
 mod download;
 mod export;
 mod floor;
+mod hooks;
 mod ingest;
 mod load;
 mod nginx;
@@ -119,6 +120,8 @@ enum Phase {
     Bulk,
     Export,
     Scale,
+    /// Webhook deliveries per second, and ingest with and without subscriptions.
+    Webhooks,
     /// Search by what was said over a transcript per interaction, against raw FTS5.
     Text,
     /// Transcription's word error rate and speed (needs PocketSphinx and
@@ -138,6 +141,7 @@ impl Args {
                     | Phase::Retention
                     | Phase::Transcription
                     | Phase::Text
+                    | Phase::Webhooks
             )
         } else {
             self.only.contains(&phase)
@@ -341,14 +345,34 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         } else {
             None
         };
+        let hooks = if args.runs(Phase::Webhooks) {
+            eprintln!("webhooks ...");
+            let log = out.join("callvault-hooks.log");
+            Some(hooks::run(bin, work, &log, plan.ingest, &mut rng).await?)
+        } else {
+            None
+        };
         anyhow::Ok((
-            search, text, audit, retention, download, ingest, bulk, export, scale, words, memory,
+            search, text, hooks, audit, retention, download, ingest, bulk, export, scale, words,
+            memory,
         ))
     }
     .await;
     server.stop().await.context("stopping the server")?;
-    let (search, text, audit, retention, download, ingest, bulk, export, scale, words, memory) =
-        measured?;
+    let (
+        search,
+        text,
+        hooks,
+        audit,
+        retention,
+        download,
+        ingest,
+        bulk,
+        export,
+        scale,
+        words,
+        memory,
+    ) = measured?;
     let interactions = data.as_ref().map_or(0, |d| d.interactions);
     Ok(Results {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -359,6 +383,7 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         data_build_secs: data.as_ref().map_or(0.0, |d| d.build_secs),
         search,
         text,
+        hooks,
         audit,
         retention,
         download,

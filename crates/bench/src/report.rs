@@ -28,6 +28,7 @@ pub struct Results {
     pub data_build_secs: f64,
     pub search: Vec<SearchResult>,
     pub text: Vec<crate::text::TextResult>,
+    pub hooks: Option<crate::hooks::HooksResult>,
     pub audit: Option<crate::audit::AuditResult>,
     pub retention: Option<crate::retention::RetentionResult>,
     pub download: Vec<DownloadResult>,
@@ -97,6 +98,12 @@ impl Results {
                 );
             }
             let _ = writeln!(s);
+        }
+        if let Some(h) = &self.hooks {
+            let _ = writeln!(s, "Webhooks: ingest with three subscriptions to every upload (`content.created`, a local receiver) against none, in turns:\n");
+            let _ = writeln!(s, "| load | with | without | ratio | target |");
+            let _ = writeln!(s, "|---|---:|---:|---:|---|");
+            let _ = writeln!(s, "{}", h.markdown());
         }
         if let Some(w) = &self.words {
             let _ = writeln!(s, "Transcription with the built-in engine (PocketSphinx 5prealpha, Debian's en-us model), end to end through the server; WER is word edits over reference words:\n");
@@ -236,6 +243,7 @@ impl Results {
             },
             "search": self.search.iter().map(SearchResult::json).collect::<Vec<_>>(),
             "text": self.text.iter().map(crate::text::TextResult::json).collect::<Vec<_>>(),
+            "webhooks": self.hooks.as_ref().map(crate::hooks::HooksResult::json),
             "audit": self.audit.as_ref().map(crate::audit::AuditResult::json),
             "retention": self.retention.as_ref().map(crate::retention::RetentionResult::json),
             "download": self.download.iter().map(DownloadResult::json).collect::<Vec<_>>(),

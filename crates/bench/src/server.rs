@@ -20,6 +20,8 @@ pub async fn admin(bin: &Path, data_dir: &Path, args: &[&str]) -> anyhow::Result
         .args(args)
         .arg("--json")
         .env_remove("RUST_LOG")
+        // The webhook phase's receiver listens on loopback.
+        .env("CALLVAULT_EGRESS_ALLOW", "127.0.0.1")
         .stdin(Stdio::null())
         .output()
         .await
@@ -100,6 +102,8 @@ impl Server {
             .env_remove("RUST_LOG")
             // The export phase's S3 server runs on loopback.
             .env("CALLVAULT_EGRESS_ALLOW", "127.0.0.1")
+            // Off unless a phase turns it on: an engine would compete for the CPU.
+            .env("CALLVAULT_TRANSCRIPTION_ENGINE", "none")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -31,4 +31,7 @@ CREATE TABLE webhook_deliveries (
     delivered_us    INTEGER
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_us);
+-- A listing reads a subscription's newest; a claim asks whether an earlier one is still
+-- pending, a seek that must not walk the delivered history.
 CREATE INDEX webhook_deliveries_by_subscription ON webhook_deliveries (subscription_id, seq);
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (subscription_id, status, seq);

@@ -1,0 +1,215 @@
+//! Webhooks: events per second delivered to a local receiver, and ingest throughput
+//! with and without three subscriptions to every upload (target: within 5 %), measured
+//! in turns (without, with, without, with) on one server so drift falls on both.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rand::rngs::StdRng;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+use crate::ingest::{self, put_recording};
+use crate::load::{self, Bounds, Summary};
+use crate::server::{admin, Api, Server};
+use crate::wav;
+
+const TENANT: &str = "hooks";
+const SUBSCRIPTIONS: usize = 3;
+const CLIENTS: usize = 8;
+
+pub struct HooksResult {
+    pub without: Vec<Summary>,
+    pub with: Vec<Summary>,
+    pub events: u64,
+    pub events_per_sec: f64,
+}
+
+impl HooksResult {
+    fn rate(v: &[Summary]) -> f64 {
+        v.iter().map(Summary::per_sec).sum::<f64>() / v.len().max(1) as f64
+    }
+
+    pub fn ratio(&self) -> f64 {
+        Self::rate(&self.with) / Self::rate(&self.without)
+    }
+
+    pub fn markdown(&self) -> String {
+        format!(
+            "| ingest, {CLIENTS} clients | {:.0} uploads/s | {:.0} uploads/s | {:.3} | ≥ 0.95: {} |\n\n\
+             {} events delivered to the local receiver at {:.0} events/s (each turn's events over the time from its first upload to its last event).\n",
+            Self::rate(&self.with),
+            Self::rate(&self.without),
+            self.ratio(),
+            if self.ratio() >= 0.95 { "met" } else { "**missed**" },
+            self.events,
+            self.events_per_sec
+        )
+    }
+
+    pub fn json(&self) -> Value {
+        json!({
+            "withPerSec": Self::rate(&self.with), "withoutPerSec": Self::rate(&self.without),
+            "ratio": self.ratio(), "events": self.events, "eventsPerSec": self.events_per_sec,
+        })
+    }
+}
+
+/// A receiver that answers 204 to every request and counts them, with the first and last
+/// arrival.
+struct Receiver {
+    count: AtomicU64,
+    span: Mutex<Option<(Instant, Instant)>>,
+}
+
+async fn serve(listener: tokio::net::TcpListener, r: Arc<Receiver>) {
+    while let Ok((sock, _)) = listener.accept().await {
+        let r = r.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = sock.into_split();
+            let mut read = BufReader::new(read);
+            loop {
+                let mut len = 0usize;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                if read.read_exact(&mut body).await.is_err() {
+                    return;
+                }
+                r.count.fetch_add(1, Ordering::Relaxed);
+                let now = Instant::now();
+                {
+                    let mut span = r.span.lock().unwrap_or_else(|p| p.into_inner());
+                    *span = Some(span.map_or((now, now), |(first, _)| (first, now)));
+                }
+                let ok = b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n";
+                if write.write_all(ok).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+async fn ingest(api: &Api, bounds: Bounds, base: &Arc<Vec<u8>>) -> anyhow::Result<Summary> {
+    let (api, base) = (api.clone(), base.clone());
+    load::run(CLIENTS, bounds, move |_, _| {
+        let (api, base) = (api.clone(), base.clone());
+        async move {
+            let id = uuid::Uuid::new_v4();
+            put_recording(
+                &api,
+                &id.hyphenated().to_string(),
+                ingest::distinct(&base, &id),
+            )
+            .await?;
+            Ok(base.len() as u64)
+        }
+    })
+    .await
+}
+
+pub async fn run(
+    bin: &Path,
+    work: &Path,
+    log: &Path,
+    bounds: Bounds,
+    rng: &mut StdRng,
+) -> anyhow::Result<HooksResult> {
+    let data_dir = work.join("hooks");
+    admin(bin, &data_dir, &["tenant", "create", TENANT]).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let receiver = Arc::new(Receiver {
+        count: AtomicU64::new(0),
+        span: Mutex::new(None),
+    });
+    tokio::spawn(serve(listener, receiver.clone()));
+    let server = Server::start(bin, &data_dir, log).await?;
+    let result = async {
+        let api = Api::connect(bin, &data_dir, &server, TENANT).await?;
+        let base = Arc::new(wav::random_wav(ingest::FILE_LEN, rng));
+        let (mut with, mut without, mut rates) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..2 {
+            without.push(ingest(&api, bounds, &base).await?);
+            let mut ids = Vec::new();
+            for n in 0..SUBSCRIPTIONS {
+                let name = format!("bench-{n}");
+                let s = admin(
+                    bin,
+                    &data_dir,
+                    &[
+                        "webhook",
+                        "create",
+                        "--tenant",
+                        TENANT,
+                        "--name",
+                        &name,
+                        "--url",
+                        &url,
+                        "--event",
+                        "content.created",
+                    ],
+                )
+                .await?;
+                ids.push(
+                    s["id"]
+                        .as_str()
+                        .context("webhook create printed no id")?
+                        .to_string(),
+                );
+            }
+            let before = receiver.count.load(Ordering::Relaxed);
+            let began = Instant::now();
+            let summary = ingest(&api, bounds, &base).await?;
+            let want = summary.requests as u64 * SUBSCRIPTIONS as u64;
+            while receiver.count.load(Ordering::Relaxed) - before < want {
+                anyhow::ensure!(
+                    began.elapsed() < Duration::from_secs(300),
+                    "webhook deliveries stalled"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let last = receiver
+                .span
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .map_or(began, |(_, l)| l);
+            rates.push(want as f64 / (last - began).as_secs_f64().max(0.001));
+            with.push(summary);
+            for id in ids {
+                admin(
+                    bin,
+                    &data_dir,
+                    &["webhook", "delete", "--tenant", TENANT, &id],
+                )
+                .await?;
+            }
+        }
+        let events = receiver.count.load(Ordering::Relaxed);
+        let events_per_sec = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
+        anyhow::Ok(HooksResult {
+            without,
+            with,
+            events,
+            events_per_sec,
+        })
+    }
+    .await;
+    server.stop().await?;
+    result
+}
