@@ -331,6 +331,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "stagingRemoved": r.staging_removed,
                     "orphansRemoved": r.orphans_removed,
                     "tokensRemoved": r.tokens_removed,
+                    "webhookDeliveriesPruned": r.deliveries_pruned,
                     "retentionInteractions": r.retention_interactions,
                     "retentionItems": r.retention_items,
                 }),

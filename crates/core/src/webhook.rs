@@ -152,6 +152,10 @@ impl DeliveryState {
     }
 }
 
+/// How long sent and failed deliveries stay listed (`/deliveries`) before housekeeping
+/// drops them.
+pub const KEEP_DELIVERIES: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
 /// How long a delivery is retried before it is marked failed.
 pub const RETRY_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(12);
 

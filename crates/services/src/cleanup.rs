@@ -18,6 +18,8 @@ pub struct SweepReport {
     pub orphans_removed: usize,
     pub tokens_removed: u64,
     pub jobs_expired: u64,
+    /// Webhook deliveries done for longer than they are kept.
+    pub deliveries_pruned: u64,
     /// Interactions and content items retention deleted.
     pub retention_interactions: u64,
     pub retention_items: u64,
@@ -45,7 +47,12 @@ impl Vault {
         let tokens_removed = self.store.delete_expired_tokens(Utc::now()).await?;
         let jobs_expired = self.store.expire_jobs(Utc::now()).await?;
         let retention = self.run_retention(RETENTION_BUDGET).await?;
+        let deliveries_pruned = self
+            .store
+            .prune_deliveries(Utc::now() - callvault_core::webhook::KEEP_DELIVERIES)
+            .await?;
         Ok(SweepReport {
+            deliveries_pruned,
             retention_interactions: retention.interactions,
             retention_items: retention.items,
             staging_removed,

@@ -55,6 +55,8 @@ pub trait WebhookStore: Send + Sync + 'static {
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Option<(Delivery, Subscription)>>;
     async fn settle_delivery(&self, seq: i64, sent: &Sent, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Drops deliveries that were sent or given up on before `before`; answers how many.
+    async fn prune_deliveries(&self, before: DateTime<Utc>) -> StoreResult<u64>;
     /// A subscription's deliveries, newest first.
     async fn deliveries(
         &self,

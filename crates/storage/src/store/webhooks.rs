@@ -231,6 +231,14 @@ impl WebhookStore for SqlStore {
         self.execute(q).await.map(drop)
     }
 
+    async fn prune_deliveries(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let q = Query::new(
+            "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND event_us < $1",
+        )
+        .bind(before);
+        self.execute(q).await
+    }
+
     async fn deliveries(
         &self,
         tenant: TenantId,

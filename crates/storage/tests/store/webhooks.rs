@@ -1,0 +1,143 @@
+//! The webhook outbox on both backends: events written with their change, claimed in
+//! order per subscription, settled, pruned.
+
+use callvault_core::webhook::{DeliveryState, EventType, Subscription};
+use callvault_storage::webhook::Sent;
+use uuid::Uuid;
+
+use super::*;
+
+fn subscription(tenant: TenantId, name: &str, events: Vec<EventType>) -> Subscription {
+    Subscription {
+        id: Uuid::new_v4(),
+        tenant_id: tenant,
+        name: name.into(),
+        url: "https://example.com/hook".into(),
+        events,
+        enabled: true,
+        sealed_key: vec![1, 2, 3],
+        created_at: ts(0),
+        updated_at: ts(0),
+    }
+}
+
+async fn outbox_follows_changes_in_order_per_subscription(db: TestDb) {
+    let store = db.store().await;
+    let t = store.create_tenant("acme", "UTC").await.unwrap().id;
+    let other = store.create_tenant("globex", "UTC").await.unwrap().id;
+    let created = subscription(t, "created", vec![EventType::ContentCreated]);
+    let deleted = subscription(t, "deleted", vec![EventType::InteractionDeleted]);
+    let theirs = subscription(other, "created", vec![EventType::ContentCreated]);
+    for s in [&created, &deleted, &theirs] {
+        store.create_subscription(s).await.unwrap();
+    }
+    assert!(matches!(
+        store
+            .create_subscription(&subscription(t, "created", vec![]))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut guids = Vec::new();
+    for n in 0..3 {
+        let m = meta(n);
+        store.upsert_interaction(t, &m).await.unwrap();
+        let rec = item(
+            "callRecording",
+            ContentType::CallRecording,
+            &format!("r{n}"),
+        );
+        store.put_content(t, &m.guid, &rec).await.unwrap();
+        guids.push(m.guid);
+    }
+    store
+        .delete_interaction(t, &guids[0], DeleteCause::Request, &audit_event(t))
+        .await
+        .unwrap();
+    let pending = store
+        .deliveries(t, created.id, Some(DeliveryState::Pending), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        pending.len(),
+        3,
+        "one per upload, none of the other tenant's"
+    );
+    assert!(store
+        .deliveries(other, created.id, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Each subscription has one delivery out at a time, oldest first.
+    let now = Utc::now();
+    let lease = now + chrono::Duration::seconds(15);
+    let (a, sa) = store.claim_delivery(now, lease).await.unwrap().unwrap();
+    let (b, sb) = store.claim_delivery(now, lease).await.unwrap().unwrap();
+    assert_eq!((sa.id, sb.id), (created.id, deleted.id));
+    assert_eq!(a.subject.as_deref(), Some(guids[0].as_str()));
+    assert_eq!(b.event_type, EventType::InteractionDeleted);
+    assert!(
+        store.claim_delivery(now, lease).await.unwrap().is_none(),
+        "the heads are out"
+    );
+    // A failed try keeps the next one waiting behind it.
+    let retry = Sent::Retry {
+        error: "HTTP 500".into(),
+        next: now + chrono::Duration::seconds(60),
+    };
+    store.settle_delivery(a.seq, &retry, now).await.unwrap();
+    assert!(store.claim_delivery(now, lease).await.unwrap().is_none());
+    let later = now + chrono::Duration::seconds(61);
+    let (again, _) = store
+        .claim_delivery(later, later + chrono::Duration::seconds(15))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.seq, again.attempts), (a.seq, 1));
+    assert_eq!(again.last_error.as_deref(), Some("HTTP 500"));
+    store
+        .settle_delivery(again.seq, &Sent::Delivered, later)
+        .await
+        .unwrap();
+    store
+        .settle_delivery(
+            b.seq,
+            &Sent::Failed {
+                error: "gone".into(),
+            },
+            later,
+        )
+        .await
+        .unwrap();
+    let (next, _) = store.claim_delivery(later, later).await.unwrap().unwrap();
+    assert_eq!(
+        next.subject.as_deref(),
+        Some(guids[1].as_str()),
+        "then the second upload"
+    );
+
+    // Done deliveries are pruned once old enough; pending ones never are.
+    assert_eq!(store.prune_deliveries(ts(0)).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .prune_deliveries(later + chrono::Duration::days(8))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .deliveries(t, created.id, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(store.delete_subscription(t, created.id).await.unwrap());
+    assert!(
+        !store.delete_subscription(other, deleted.id).await.unwrap(),
+        "not theirs to delete"
+    );
+}
+
+on_both!(outbox_follows_changes_in_order_per_subscription,);
