@@ -22,9 +22,12 @@ use crate::Vault;
 
 /// How long one delivery may take before it counts as failed and is retried.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a sender owns a claimed delivery; past it, another node takes it over. A
-/// little over the send timeout: a subscription whose sender died waits this long.
-const LEASE_SECS: i64 = 15;
+/// How long a sender owns a claimed batch; past it, another node takes it over. A batch
+/// stops starting sends at half of it, so one send's timeout still ends inside it; a
+/// subscription whose sender died waits this long.
+const LEASE_SECS: i64 = 30;
+/// Deliveries of one subscription claimed and settled together.
+const BATCH: u32 = 64;
 
 /// What a client asks for when it creates or replaces a subscription.
 #[derive(Debug, Clone)]
@@ -210,37 +213,50 @@ impl Vault {
         Ok(self.store.deliveries(tenant, id, state, limit).await?)
     }
 
-    /// Sends the next due delivery; answers whether there was one.
+    /// Sends the next due batch of one subscription, in order, stopping at the first
+    /// that fails (the rest wait behind it) or when the lease is half spent; answers
+    /// whether there was one. A batch costs two write transactions, however long.
     pub async fn run_next_delivery(&self, http: &reqwest::Client) -> ServiceResult<bool> {
         let now = self.clock.now();
         let lease = now + chrono::Duration::seconds(LEASE_SECS);
-        let Some((d, sub)) = self.store.claim_delivery(now, lease).await? else {
+        let Some((sub, batch)) = self.store.claim_deliveries(now, lease, BATCH).await? else {
             return Ok(false);
         };
-        let sent = match self.send(http, &d, &sub).await {
-            Ok(()) => Sent::Delivered,
-            Err(error) => {
-                let next = self.clock.now() + jittered(d.attempts + 1);
-                if next - d.event_at > RETRY_FOR || !sub.enabled {
-                    Sent::Failed { error }
-                } else {
-                    Sent::Retry { error, next }
+        let started = std::time::Instant::now();
+        let mut sent = Vec::new();
+        let mut untried = Vec::new();
+        for d in &batch {
+            let stop = sent
+                .last()
+                .is_some_and(|(_, s)| !matches!(s, Sent::Delivered))
+                || started.elapsed() > Duration::from_secs(LEASE_SECS as u64 / 2);
+            if stop {
+                untried.push(d.seq);
+                continue;
+            }
+            let outcome = match self.send(http, d, &sub).await {
+                Ok(()) => Sent::Delivered,
+                Err(error) => {
+                    tracing::info!(subscription = %sub.id, seq = d.seq, %error, "webhook delivery failed");
+                    let next = self.clock.now() + jittered(d.attempts + 1);
+                    if next - d.event_at > RETRY_FOR || !sub.enabled {
+                        Sent::Failed { error }
+                    } else {
+                        Sent::Retry { error, next }
+                    }
                 }
-            }
-        };
-        match &sent {
-            Sent::Delivered => {
-                metrics::counter!("callvault_webhook_deliveries_total", "outcome" => "delivered")
-                    .increment(1)
-            }
-            Sent::Retry { error, .. } | Sent::Failed { error } => {
-                tracing::info!(subscription = %sub.id, seq = d.seq, %error, "webhook delivery failed");
-                metrics::counter!("callvault_webhook_deliveries_total", "outcome" => "failed")
-                    .increment(1)
-            }
+            };
+            let label = if outcome == Sent::Delivered {
+                "delivered"
+            } else {
+                "failed"
+            };
+            metrics::counter!("callvault_webhook_deliveries_total", "outcome" => label)
+                .increment(1);
+            sent.push((d.seq, outcome));
         }
         self.store
-            .settle_delivery(d.seq, &sent, self.clock.now())
+            .settle_deliveries(&sent, &untried, self.clock.now())
             .await?;
         Ok(true)
     }

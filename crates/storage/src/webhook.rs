@@ -47,14 +47,23 @@ pub trait WebhookStore: Send + Sync + 'static {
     async fn delete_subscription(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
 
     /// Leases the oldest due delivery of a subscription whose earlier deliveries are all
-    /// done, so each subscription's events go out in order and one at a time; answers
-    /// it with its subscription.
-    async fn claim_delivery(
+    /// done (its head), with up to `max - 1` of the due deliveries that follow it, so
+    /// each subscription's events go out in order, one batch at a time; answers them
+    /// with their subscription.
+    async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-    ) -> StoreResult<Option<(Delivery, Subscription)>>;
-    async fn settle_delivery(&self, seq: i64, sent: &Sent, now: DateTime<Utc>) -> StoreResult<()>;
+        max: u32,
+    ) -> StoreResult<Option<(Subscription, Vec<Delivery>)>>;
+    /// Settles a batch in one transaction: how each sent one went, and the leases of
+    /// those not tried given back.
+    async fn settle_deliveries(
+        &self,
+        sent: &[(i64, Sent)],
+        untried: &[i64],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// Drops deliveries that were sent or given up on before `before`; answers how many.
     async fn prune_deliveries(&self, before: DateTime<Utc>) -> StoreResult<u64>;
     /// A subscription's deliveries, newest first.

@@ -166,14 +166,19 @@ impl WebhookStore for SqlStore {
         Ok(n > 0)
     }
 
-    async fn claim_delivery(
+    async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-    ) -> StoreResult<Option<(Delivery, Subscription)>> {
+        max: u32,
+    ) -> StoreResult<Option<(Subscription, Vec<Delivery>)>> {
         let mut tx = self.write().await?;
-        let next = Query::new(format!(
-            "SELECT d.seq FROM webhook_deliveries d WHERE d.status = 'pending' \
+        // The head: no earlier delivery of its subscription is pending. Another sender
+        // can take neither it (leased, or locked while this claim runs) nor what follows
+        // it (the head is pending before them).
+        let head = Query::new(format!(
+            "SELECT d.seq, d.subscription_id FROM webhook_deliveries d \
+             WHERE d.status = 'pending' \
              AND d.next_us <= $1 AND (d.lease_until_us IS NULL OR d.lease_until_us < $1) \
              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
                WHERE e.subscription_id = d.subscription_id AND e.status = 'pending' \
@@ -182,53 +187,96 @@ impl WebhookStore for SqlStore {
             self.dialect.lock(Lock::UpdateSkipLocked)
         ))
         .bind(now);
-        let Some(row) = tx.fetch_optional(next).await? else {
+        let Some(row) = tx.fetch_optional(head).await? else {
             return Ok(None);
         };
-        let seq = row.cols().i64()?;
+        let mut c = row.cols();
+        let (seq, sub_id) = (c.i64()?, c.text()?);
+        // The due ones that follow it, stopping at the first that is not due: a batch is
+        // always the front of the queue.
+        let blocked = Query::new(
+            "SELECT MIN(seq) FROM webhook_deliveries WHERE subscription_id = $1 \
+             AND status = 'pending' AND seq > $2 AND next_us > $3",
+        )
+        .bind(sub_id.as_str())
+        .bind(seq)
+        .bind(now);
+        let stop = tx
+            .fetch_one(blocked)
+            .await?
+            .cols()
+            .opt_i64()?
+            .unwrap_or(i64::MAX);
         let take = Query::new(format!(
-            "UPDATE webhook_deliveries SET lease_until_us = $1 WHERE seq = $2 \
+            "UPDATE webhook_deliveries SET lease_until_us = $1 WHERE seq IN \
+             (SELECT seq FROM webhook_deliveries WHERE subscription_id = $2 \
+              AND status = 'pending' AND seq >= $3 AND seq < $4 ORDER BY seq LIMIT $5) \
              RETURNING {DELIVERY_COLUMNS}"
         ))
         .bind(lease_until)
-        .bind(seq);
-        let d = tx.fetch_one(take).await.and_then(delivery)?;
+        .bind(sub_id.as_str())
+        .bind(seq)
+        .bind(stop)
+        .bind(max.max(1));
+        let mut batch = tx
+            .fetch(take)
+            .await?
+            .into_iter()
+            .map(delivery)
+            .collect::<StoreResult<Vec<_>>>()?;
+        batch.sort_by_key(|d| d.seq);
         let sub = tx
             .fetch_one(
                 Query::new(format!(
                     "SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE id = $1"
                 ))
-                .bind(d.subscription_id),
+                .bind(sub_id.as_str()),
             )
             .await
             .and_then(subscription)?;
         tx.commit().await?;
-        Ok(Some((d, sub)))
+        Ok(Some((sub, batch)))
     }
 
-    async fn settle_delivery(&self, seq: i64, sent: &Sent, now: DateTime<Utc>) -> StoreResult<()> {
-        let q = match sent {
-            Sent::Delivered => Query::new(
-                "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, \
-                 lease_until_us = NULL, last_error = NULL, delivered_us = $1 WHERE seq = $2",
-            )
-            .bind(now)
-            .bind(seq),
-            Sent::Retry { error, next } => Query::new(
-                "UPDATE webhook_deliveries SET attempts = attempts + 1, lease_until_us = NULL, \
-                 last_error = $1, next_us = $2 WHERE seq = $3",
-            )
-            .bind(error.as_str())
-            .bind(*next)
-            .bind(seq),
-            Sent::Failed { error } => Query::new(
-                "UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1, \
-                 lease_until_us = NULL, last_error = $1 WHERE seq = $2",
-            )
-            .bind(error.as_str())
-            .bind(seq),
-        };
-        self.execute(q).await.map(drop)
+    async fn settle_deliveries(
+        &self,
+        sent: &[(i64, Sent)],
+        untried: &[i64],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        for (seq, s) in sent {
+            let q = match s {
+                Sent::Delivered => Query::new(
+                    "UPDATE webhook_deliveries SET status = 'delivered', \
+                     attempts = attempts + 1, lease_until_us = NULL, last_error = NULL, \
+                     delivered_us = $1 WHERE seq = $2",
+                )
+                .bind(now)
+                .bind(*seq),
+                Sent::Retry { error, next } => Query::new(
+                    "UPDATE webhook_deliveries SET attempts = attempts + 1, \
+                     lease_until_us = NULL, last_error = $1, next_us = $2 WHERE seq = $3",
+                )
+                .bind(error.as_str())
+                .bind(*next)
+                .bind(*seq),
+                Sent::Failed { error } => Query::new(
+                    "UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1, \
+                     lease_until_us = NULL, last_error = $1 WHERE seq = $2",
+                )
+                .bind(error.as_str())
+                .bind(*seq),
+            };
+            tx.execute(q).await?;
+        }
+        if !untried.is_empty() {
+            let mut q = Query::new("UPDATE webhook_deliveries SET lease_until_us = NULL WHERE ");
+            self.dialect
+                .push_in(&mut q, "seq", crate::sql::Param::Ints(untried.to_vec()));
+            tx.execute(q).await?;
+        }
+        tx.commit().await
     }
 
     async fn prune_deliveries(&self, before: DateTime<Utc>) -> StoreResult<u64> {

@@ -68,52 +68,77 @@ async fn outbox_follows_changes_in_order_per_subscription(db: TestDb) {
         .unwrap()
         .is_empty());
 
-    // Each subscription has one delivery out at a time, oldest first.
+    // Each subscription has one batch out at a time, oldest first.
     let now = Utc::now();
     let lease = now + chrono::Duration::seconds(15);
-    let (a, sa) = store.claim_delivery(now, lease).await.unwrap().unwrap();
-    let (b, sb) = store.claim_delivery(now, lease).await.unwrap().unwrap();
+    let (sa, first) = store
+        .claim_deliveries(now, lease, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let (sb, del) = store
+        .claim_deliveries(now, lease, 5)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((sa.id, sb.id), (created.id, deleted.id));
+    let (a, b) = (&first[0], &del[0]);
+    assert_eq!((first.len(), del.len()), (1, 1));
     assert_eq!(a.subject.as_deref(), Some(guids[0].as_str()));
     assert_eq!(b.event_type, EventType::InteractionDeleted);
     assert!(
-        store.claim_delivery(now, lease).await.unwrap().is_none(),
-        "the heads are out"
+        store
+            .claim_deliveries(now, lease, 5)
+            .await
+            .unwrap()
+            .is_none(),
+        "the heads are out, and what follows them waits"
     );
-    // A failed try keeps the next one waiting behind it.
+    // A failed try keeps the ones after it waiting behind it; untried leases come back.
     let retry = Sent::Retry {
         error: "HTTP 500".into(),
         next: now + chrono::Duration::seconds(60),
     };
-    store.settle_delivery(a.seq, &retry, now).await.unwrap();
-    assert!(store.claim_delivery(now, lease).await.unwrap().is_none());
+    store
+        .settle_deliveries(&[(a.seq, retry)], &[], now)
+        .await
+        .unwrap();
+    assert!(store
+        .claim_deliveries(now, lease, 5)
+        .await
+        .unwrap()
+        .is_none());
     let later = now + chrono::Duration::seconds(61);
-    let (again, _) = store
-        .claim_delivery(later, later + chrono::Duration::seconds(15))
+    let (_, batch) = store
+        .claim_deliveries(later, later + chrono::Duration::seconds(15), 10)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((again.seq, again.attempts), (a.seq, 1));
-    assert_eq!(again.last_error.as_deref(), Some("HTTP 500"));
+    let seqs: Vec<i64> = batch.iter().map(|d| d.seq).collect();
+    assert_eq!(batch.len(), 3, "the whole due front of the queue, in order");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!((batch[0].seq, batch[0].attempts), (a.seq, 1));
+    assert_eq!(batch[0].last_error.as_deref(), Some("HTTP 500"));
     store
-        .settle_delivery(again.seq, &Sent::Delivered, later)
+        .settle_deliveries(&[(a.seq, Sent::Delivered)], &seqs[1..], later)
         .await
         .unwrap();
+    let gone = Sent::Failed {
+        error: "gone".into(),
+    };
     store
-        .settle_delivery(
-            b.seq,
-            &Sent::Failed {
-                error: "gone".into(),
-            },
-            later,
-        )
+        .settle_deliveries(&[(b.seq, gone)], &[], later)
         .await
         .unwrap();
-    let (next, _) = store.claim_delivery(later, later).await.unwrap().unwrap();
+    let (_, next) = store
+        .claim_deliveries(later, later, 1)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        next.subject.as_deref(),
+        next[0].subject.as_deref(),
         Some(guids[1].as_str()),
-        "then the second upload"
+        "then the second upload, its lease given back"
     );
 
     // Done deliveries are pruned once old enough; pending ones never are.
