@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create, list))
         .routes(routes!(get, replace, delete))
         .routes(routes!(deliveries))
+        .routes(routes!(redeliver))
 }
 
 /// The body of a create or a replace.
@@ -271,6 +272,27 @@ pub async fn deliveries(
     Ok(Json(Deliveries {
         deliveries: list.into_iter().map(delivery_wire).collect(),
     }))
+}
+
+#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/deliveries/{eventId}/redeliver", tag = "Webhooks",
+    params(
+        ("id" = String, Path, description = "Subscription id"),
+        ("eventId" = String, Path, description = "The failed delivery's event id"),
+    ),
+    responses((status = 202, description = "Queued again, due now, in its place in the subscription's order"), (status = 404, description = "No such failed delivery of the subscription")),
+    security(("bearer" = ["callvault:webhooks"])))]
+pub async fn redeliver(
+    State(state): State<AppState>,
+    auth: Authed,
+    Path((id, event_id)): Path<(String, String)>,
+    _: NoParams,
+) -> ApiResult<StatusCode> {
+    let tenant = auth.require(Scope::Webhooks)?.tenant;
+    state
+        .vault
+        .redeliver(tenant, id_of(&id)?, event_id.trim())
+        .await?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// The notification body and its event types as schemas of `/openapi.json`, built from

@@ -213,6 +213,23 @@ impl Vault {
         Ok(self.store.deliveries(tenant, id, state, limit).await?)
     }
 
+    /// Sends a failed delivery again (after the receiver is fixed), in its place in the
+    /// subscription's order.
+    pub async fn redeliver(&self, tenant: TenantId, id: Uuid, event_id: &str) -> ServiceResult<()> {
+        self.subscription(tenant, id).await?;
+        if self
+            .store
+            .redeliver(tenant, id, event_id, self.clock.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(format!(
+                "no failed delivery of event {event_id} to subscription {id}"
+            )))
+        }
+    }
+
     /// Sends the next due batch of one subscription, in order, stopping at the first
     /// that fails (the rest wait behind it) or when the lease is half spent; answers
     /// whether there was one. A batch costs two write transactions, however long.

@@ -64,6 +64,15 @@ pub trait WebhookStore: Send + Sync + 'static {
         untried: &[i64],
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Puts a failed delivery of the subscription back in its queue, due now, with a new
+    /// retry window; answers false when there is no such failed delivery.
+    async fn redeliver(
+        &self,
+        tenant: TenantId,
+        subscription: Uuid,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Drops deliveries that were sent or given up on before `before`; answers how many.
     async fn prune_deliveries(&self, before: DateTime<Utc>) -> StoreResult<u64>;
     /// A subscription's deliveries, newest first.

@@ -273,6 +273,16 @@ async fn the_subscription_api_refuses_what_it_must() {
         StatusCode::NOT_FOUND,
         "another tenant's is not there"
     );
+    let r = s
+        .http
+        .post(s.url(&format!(
+            "/webhooks/subscriptions/{id}/deliveries/nope/redeliver"
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "no such failed delivery");
 }
 
 #[tokio::test]

@@ -279,6 +279,27 @@ impl WebhookStore for SqlStore {
         tx.commit().await
     }
 
+    /// The retry window counts from the event's time, so a redelivery moves that time to
+    /// now; the event keeps its id.
+    async fn redeliver(
+        &self,
+        tenant: TenantId,
+        subscription: Uuid,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let q = Query::new(
+            "UPDATE webhook_deliveries SET status = 'pending', next_us = $1, event_us = $1, \
+             lease_until_us = NULL WHERE tenant_id = $2 AND subscription_id = $3 \
+             AND event_id = $4 AND status = 'failed'",
+        )
+        .bind(now)
+        .bind(tenant.0)
+        .bind(subscription)
+        .bind(event_id);
+        Ok(self.execute(q).await? > 0)
+    }
+
     async fn prune_deliveries(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         let q = Query::new(
             "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND event_us < $1",

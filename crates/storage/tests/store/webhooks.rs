@@ -141,6 +141,42 @@ async fn outbox_follows_changes_in_order_per_subscription(db: TestDb) {
         "then the second upload, its lease given back"
     );
 
+    // A failed one can be sent again, keeping its id; a delivered one cannot.
+    assert!(!store
+        .redeliver(t, created.id, &a.event_id, later)
+        .await
+        .unwrap());
+    assert!(!store
+        .redeliver(other, deleted.id, &b.event_id, later)
+        .await
+        .unwrap());
+    assert!(store
+        .redeliver(t, deleted.id, &b.event_id, later)
+        .await
+        .unwrap());
+    let (_, again) = store
+        .claim_deliveries(later, later, 5)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (again[0].event_id.as_str(), again[0].attempts),
+        (b.event_id.as_str(), 1)
+    );
+    store
+        .settle_deliveries(
+            &[(
+                again[0].seq,
+                Sent::Failed {
+                    error: "still gone".into(),
+                },
+            )],
+            &[],
+            later,
+        )
+        .await
+        .unwrap();
+
     // Done deliveries are pruned once old enough; pending ones never are.
     assert_eq!(store.prune_deliveries(ts(0)).await.unwrap(), 0);
     assert_eq!(
