@@ -155,14 +155,7 @@ pub async fn run(bin: &Path, work: &Path, log: &Path) -> anyhow::Result<WordsRes
     .await?;
     let result = async {
         let api = Api::connect(bin, &data_dir, &server, TENANT).await?;
-        let ready: Value = api
-            .http
-            .get(api.url("/transcripts/status"))
-            .bearer_auth(&api.token)
-            .send()
-            .await?
-            .json()
-            .await?;
+        let ready = status(&api).await?;
         anyhow::ensure!(
             ready["on"] == true,
             "transcription is off on the server: {}",
@@ -184,6 +177,17 @@ pub async fn run(bin: &Path, work: &Path, log: &Path) -> anyhow::Result<WordsRes
     .await;
     server.stop().await?;
     result
+}
+
+/// The server's `/transcripts/status` for the tenant.
+async fn status(api: &Api) -> anyhow::Result<Value> {
+    let r = api
+        .http
+        .get(api.url("/transcripts/status"))
+        .bearer_auth(&api.token)
+        .send()
+        .await?;
+    Ok(r.json().await?)
 }
 
 async fn corpus(
@@ -223,14 +227,7 @@ async fn corpus(
     let began = Instant::now();
     let want = u64::from(*next);
     loop {
-        let status: Value = api
-            .http
-            .get(api.url("/transcripts/status"))
-            .bearer_auth(&api.token)
-            .send()
-            .await?
-            .json()
-            .await?;
+        let status = status(api).await?;
         let n = |k: &str| status["jobs"][k].as_u64().unwrap_or(0);
         if n("ready") + n("failed") >= want {
             break;

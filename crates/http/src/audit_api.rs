@@ -109,17 +109,7 @@ pub async fn list(
             .filter(|a| *a >= 0)
             .ok_or_else(|| ApiError::bad_request("after", "after must be a record's seq"))?,
     };
-    let limit = match params.get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(v) => v
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_LIMIT).contains(l))
-            .ok_or_else(|| {
-                ApiError::bad_request("limit", format!("limit must be 1 to {MAX_LIMIT}"))
-            })?,
-    };
+    let limit = params.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     let records = state
         .vault
         .audit_records(tenant, &filter, after, limit)

@@ -62,6 +62,19 @@ impl Params {
         }
     }
 
+    /// The `limit` parameter: `default` when absent, else a whole number 1 to `max`.
+    pub fn limit(&self, default: u32, max: u32) -> Result<u32, ApiError> {
+        match self.get("limit") {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|l| (1..=max).contains(l))
+                .ok_or_else(|| ApiError::bad_request("limit", format!("limit must be 1 to {max}"))),
+        }
+    }
+
     pub fn required(&self, name: &str) -> Result<&str, ApiError> {
         match self.get(name) {
             Some(v) if !v.trim().is_empty() => Ok(v),

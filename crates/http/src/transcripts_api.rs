@@ -67,24 +67,11 @@ pub struct TextResults {
     continuation_token: Option<String>,
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The text with each hit range in `<mark>`, everything escaped.
 fn snippet(text: &str, hits: &[(usize, usize)]) -> String {
+    use quick_xml::escape::escape;
     let chars: Vec<char> = text.chars().collect();
+    let piece = |a: usize, b: usize| chars[a..b].iter().collect::<String>();
     let mut out = String::new();
     let mut at = 0;
     for &(s, e) in hits {
@@ -92,13 +79,13 @@ fn snippet(text: &str, hits: &[(usize, usize)]) -> String {
         if s >= e {
             continue;
         }
-        out.push_str(&escape(&chars[at..s].iter().collect::<String>()));
+        out.push_str(&escape(piece(at, s)));
         out.push_str("<mark>");
-        out.push_str(&escape(&chars[s..e].iter().collect::<String>()));
+        out.push_str(&escape(piece(s, e)));
         out.push_str("</mark>");
         at = e;
     }
-    out.push_str(&escape(&chars[at..].iter().collect::<String>()));
+    out.push_str(&escape(piece(at, chars.len())));
     out
 }
 
@@ -208,17 +195,7 @@ pub async fn search(
         "continuationToken",
     ])?;
     let text = TextQuery::parse("q", params.required("q")?)?;
-    let limit = match params.get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(v) => v
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_LIMIT).contains(l))
-            .ok_or_else(|| {
-                ApiError::bad_request("limit", format!("limit must be 1 to {MAX_LIMIT}"))
-            })?,
-    };
+    let limit = params.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     let s = TextSearch {
         query: query(&params)?,
         text,

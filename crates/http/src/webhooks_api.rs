@@ -256,15 +256,7 @@ pub async fn deliveries(
             })
         })
         .transpose()?;
-    let limit = match params.get("limit") {
-        None => 100,
-        Some(v) => v
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=1000).contains(l))
-            .ok_or_else(|| ApiError::bad_request("limit", "limit must be 1 to 1000"))?,
-    };
+    let limit = params.limit(100, 1000)?;
     let list = state
         .vault
         .deliveries(tenant, id_of(&id)?, status, limit)

@@ -113,9 +113,7 @@ impl Vault {
         let raw = self.check_spec(&spec).await?;
         let id = Uuid::new_v4();
         let now = self.clock.now();
-        let mut events = spec.events.clone();
-        events.sort();
-        events.dedup();
+        let events = distinct(&spec.events);
         let s = Subscription {
             id,
             tenant_id: tenant,
@@ -164,9 +162,7 @@ impl Vault {
         let old = self.subscription(tenant, id).await?;
         let keep = spec.key.is_none();
         let raw = self.check_spec(&spec).await?;
-        let mut events = spec.events.clone();
-        events.sort();
-        events.dedup();
+        let events = distinct(&spec.events);
         let s = Subscription {
             name: spec.name.trim().to_string(),
             url: spec.url.clone(),
@@ -323,6 +319,14 @@ impl Vault {
             Err(format!("the receiver answered HTTP {status}"))
         }
     }
+}
+
+/// The event types once each, in a fixed order.
+fn distinct(events: &[EventType]) -> Vec<EventType> {
+    let mut v = events.to_vec();
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// The CloudEvents 1.0 structured-mode body.

@@ -269,15 +269,20 @@ impl Vault {
         .map(drop)
     }
 
+    /// Why a tenant's request for transcription cannot be met.
+    fn transcription_off(&self) -> ServiceError {
+        let (_, why) = self.transcription.default_engine();
+        ServiceError::Unavailable(format!(
+            "transcription is off for this tenant: {}",
+            why.unwrap_or_else(|| "its engine is not available".into())
+        ))
+    }
+
     /// Queues an interaction's recording for transcription again, from scratch; its
     /// current transcript stays until the new one replaces it.
     pub async fn retranscribe(&self, tenant: TenantId, i: &Interaction) -> ServiceResult<()> {
         if self.transcription_plan(tenant).await?.is_none() {
-            let (_, why) = self.transcription.default_engine();
-            return Err(ServiceError::Unavailable(format!(
-                "transcription is off for this tenant: {}",
-                why.unwrap_or_else(|| "its engine is not available".into())
-            )));
+            return Err(self.transcription_off());
         }
         let Some(audio) = transcribable(i) else {
             return Err(ServiceError::Conflict(format!(
@@ -301,11 +306,7 @@ impl Vault {
         mut progress: impl FnMut(Backfill),
     ) -> ServiceResult<Backfill> {
         let Some(plan) = self.transcription_plan(tenant).await? else {
-            let (_, why) = self.transcription.default_engine();
-            return Err(ServiceError::Unavailable(format!(
-                "transcription is off for this tenant: {}",
-                why.unwrap_or_else(|| "its engine is not available".into())
-            )));
+            return Err(self.transcription_off());
         };
         let mut done = Backfill::default();
         let mut after = None;
