@@ -95,6 +95,24 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Seconds a client is asked to wait after a 503 (a store outage, a busy writer, a
+/// request that ran out of time): every dialect's 503 says when to come back.
+const RETRY_AFTER_SECS: &str = "5";
+
+/// Adds `Retry-After` to every 503 that does not carry one yet, whichever dialect or layer
+/// answered it.
+pub async fn retry_after(mut resp: Response) -> Response {
+    if resp.status() == StatusCode::SERVICE_UNAVAILABLE
+        && !resp.headers().contains_key(header::RETRY_AFTER)
+    {
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
+    }
+    resp
+}
+
 pub fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
     ApiError::internal().into_response()

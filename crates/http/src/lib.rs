@@ -105,6 +105,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
     });
     api.layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::map_response(error::retry_after))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(GlobalConcurrencyLimitLayer::new(
             limits.max_concurrent_requests,

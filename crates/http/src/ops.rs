@@ -37,7 +37,7 @@ async fn openapi_json(Extension(doc): Extension<Arc<utoipa::openapi::OpenApi>>) 
 /// Readiness: the metadata store answers.
 #[utoipa::path(get, path = "/readyz", tag = "Operations",
     responses(
-        (status = 200, description = "`{\"status\": \"ready\", \"transcription\": {\"engine\": ..., \"state\": \"on\" or \"off\", \"reason\": ...}}`; with `\"storage\": \"full\"` while uploads are refused for lack of space"),
+        (status = 200, description = "`{\"status\": \"ready\", \"transcription\": {\"engine\": ..., \"state\": \"on\" or \"off\", \"reason\": ...}}`; with `\"storage\": \"full\"` while uploads are refused for lack of space, `\"unreachable\"` while the content store does not answer"),
         (status = 503, description = "The metadata store is unreachable"),
     ))]
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -46,28 +46,33 @@ async fn readyz(State(state): State<AppState>) -> Response {
         (engine, None) => json!({ "engine": engine.as_str(), "state": "on" }),
         (engine, Some(why)) => json!({ "engine": engine.as_str(), "state": "off", "reason": why }),
     };
-    match state.vault.ping().await {
-        // Still ready (reads and deletions work) when the disk is down to its reserve, but
-        // saying so, for monitoring.
-        Ok(()) if state.vault.blobs.low_on_space() => Json(json!({
-            "status": "ready",
-            "storage": "full",
-            "message": "uploads are refused until space is freed",
-            "transcription": transcription,
-        }))
-        .into_response(),
-        Ok(()) => {
-            Json(json!({ "status": "ready", "transcription": transcription })).into_response()
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "message": "metadata store unreachable" })),
-            )
-                .into_response()
-        }
+    if let Err(e) = state.vault.ping().await {
+        tracing::warn!(error = %e, "readiness check failed");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "message": "metadata store unreachable" })),
+        )
+            .into_response();
     }
+    // Still ready while content cannot be stored or read (search, metadata and deletions
+    // work), but saying so, for monitoring.
+    let storage = if let Err(e) = state.vault.ping_content().await {
+        tracing::warn!(error = %e, "content store unreachable");
+        Some((
+            "unreachable",
+            "content cannot be stored or read until the content store answers",
+        ))
+    } else if state.vault.blobs.low_on_space() {
+        Some(("full", "uploads are refused until space is freed"))
+    } else {
+        None
+    };
+    let mut body = json!({ "status": "ready", "transcription": transcription });
+    if let Some((state, message)) = storage {
+        body["storage"] = json!(state);
+        body["message"] = json!(message);
+    }
+    Json(body).into_response()
 }
 
 /// Prometheus metrics, when enabled.

@@ -49,6 +49,12 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound(m) => ServiceError::NotFound(format!("{m} not found")),
             StoreError::Conflict(m) => ServiceError::Conflict(m),
             StoreError::Busy(m) => ServiceError::Unavailable(m),
+            StoreError::Unavailable { message, source } => {
+                // Operators need the driver's reason; clients get only the store's words.
+                tracing::warn!(error = %message, cause = ?source, "store unavailable");
+                metrics::counter!("callvault_store_unavailable_total").increment(1);
+                ServiceError::Unavailable(message)
+            }
             StoreError::Refused(r) => ServiceError::Conflict(r.message()),
             StoreError::Full => ServiceError::StorageFull(
                 "the vault's storage is full: nothing more can be stored until space is freed \

@@ -13,6 +13,12 @@ impl Vault {
         Ok(self.store.ping().await?)
     }
 
+    /// Whether the content store answers, for readiness checks. Its outage is reported,
+    /// not made unreadiness: searches and metadata go on without it.
+    pub async fn ping_content(&self) -> ServiceResult<()> {
+        Ok(self.blobs.ping().await?)
+    }
+
     pub async fn tenant(&self, id: TenantId) -> ServiceResult<Option<Tenant>> {
         Ok(self.store.tenant_by_id(id).await?)
     }

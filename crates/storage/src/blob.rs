@@ -43,6 +43,10 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Removes staging leftovers of uploads that died before committing.
     async fn clean_staging(&self, older_than: SystemTime) -> StoreResult<usize>;
+    /// Whether the store answers now, for readiness checks: one cheap request, with no
+    /// effect on the stored blobs.
+    async fn ping(&self) -> StoreResult<()>;
+
     /// Whether uploads are refused for lack of space now (readiness reports it). Object
     /// stores have no such limit.
     fn low_on_space(&self) -> bool {

@@ -22,6 +22,16 @@ pub enum StoreError {
     Refused(callvault_core::Refusal),
     #[error("the database's disk is full")]
     Full,
+    /// The database or the object store cannot be reached now (refused or reset
+    /// connections, a server shutting down or starting up, a timed-out request). It is
+    /// passing: the next call reconnects, so the caller answers 503 with `Retry-After`.
+    /// The driver's error is kept as the source for the log.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
     /// The backend failed; the caller answers 500/503 and logs it, never shows it. The
     /// driver's error is kept as the source for the log.
     #[error("storage backend error: {message}")]
@@ -60,11 +70,38 @@ impl StoreError {
                 return StoreError::Full;
             }
         }
-        if let sqlx::Error::PoolTimedOut = e {
-            return StoreError::Busy("no database connection is free; try again".into());
+        match &e {
+            // Also what an unreachable server looks like: sqlx keeps retrying a refused
+            // connection until the acquire deadline.
+            sqlx::Error::PoolTimedOut => {
+                return StoreError::Busy("no database connection could be had; try again".into())
+            }
+            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed => {
+                return StoreError::unavailable("the database cannot be reached", e)
+            }
+            sqlx::Error::Database(db) if db.code().as_deref().is_some_and(is_outage) => {
+                return StoreError::unavailable("the database cannot be reached", e)
+            }
+            _ => {}
         }
         StoreError::with_source("PostgreSQL", e)
     }
+}
+
+impl StoreError {
+    pub(crate) fn unavailable(message: &str, e: impl StdError + Send + Sync + 'static) -> Self {
+        StoreError::Unavailable {
+            message: format!("{message}; try again shortly"),
+            source: Some(Box::new(e)),
+        }
+    }
+}
+
+/// PostgreSQL's SQLSTATEs for a connection that broke (class 08), a server shutting down
+/// or starting up (57P01 to 57P03) and too many connections (53300): each passes by
+/// itself, unlike a bad statement.
+fn is_outage(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 impl From<rusqlite::Error> for StoreError {

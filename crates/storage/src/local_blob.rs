@@ -110,6 +110,11 @@ impl BlobStore for LocalBlobStore {
         Ok(fs::try_exists(self.path_of(key)?).await?)
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        fs::metadata(&self.blobs).await?;
+        Ok(())
+    }
+
     async fn delete(&self, key: &str) -> StoreResult<()> {
         let path = self.path_of(key)?;
         match fs::remove_file(&path).await {

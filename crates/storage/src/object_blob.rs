@@ -9,12 +9,13 @@
 
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
+use object_store::client::{HttpError, HttpErrorKind};
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, WriteMultipart};
+use object_store::{GetOptions, GetRange, ObjectStore, RetryConfig, WriteMultipart};
 
 use crate::blob::{BlobInfo, BlobRead, BlobStore, BlobUpload};
 use crate::error::{StoreError, StoreResult};
@@ -78,6 +79,13 @@ impl S3Settings {
         if self.allow_http {
             b = b.with_allow_http(true);
         }
+        // An unreachable store answers within seconds instead of the client's default of
+        // retrying for three minutes, longer than any request may wait.
+        b = b.with_retry(RetryConfig {
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(10),
+            ..Default::default()
+        });
         let store = b.build().map_err(backend)?;
         Ok(ObjectBlobStore::new(Arc::new(store), &self.prefix))
     }
@@ -131,6 +139,50 @@ pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::backend(e.to_string())
 }
 
+/// An object store operation's failure. One that never got an answer from the server
+/// (refused or reset connections, timeouts, a request cut off), after the client's own
+/// retries, is an outage that passes, so the caller may answer 503; anything else
+/// (refused credentials, a missing bucket) is a backend error. The client wraps its HTTP
+/// library's error in several layers, some transparent, so the whole chain is searched.
+fn failed(e: object_store::Error) -> StoreError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        if is_unreachable(c) {
+            return StoreError::unavailable("the object store cannot be reached", e);
+        }
+        cause = c.source();
+    }
+    backend(e)
+}
+
+fn is_unreachable(e: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind as Io;
+    if let Some(http) = e.downcast_ref::<HttpError>() {
+        return matches!(
+            http.kind(),
+            HttpErrorKind::Connect
+                | HttpErrorKind::Request
+                | HttpErrorKind::Timeout
+                | HttpErrorKind::Interrupted
+        );
+    }
+    if let Some(r) = e.downcast_ref::<reqwest::Error>() {
+        return r.is_connect() || r.is_timeout() || r.is_request() || r.is_body();
+    }
+    e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+        matches!(
+            io.kind(),
+            Io::ConnectionRefused
+                | Io::ConnectionReset
+                | Io::ConnectionAborted
+                | Io::NotConnected
+                | Io::BrokenPipe
+                | Io::TimedOut
+                | Io::UnexpectedEof
+        )
+    })
+}
+
 fn is_not_found(e: &object_store::Error) -> bool {
     matches!(e, object_store::Error::NotFound { .. })
 }
@@ -140,7 +192,7 @@ impl BlobStore for ObjectBlobStore {
     async fn stage(&self) -> StoreResult<Box<dyn BlobUpload>> {
         let path = Path::parse(self.under(STAGING, &uuid::Uuid::new_v4().simple().to_string()))
             .map_err(backend)?;
-        let upload = self.store.put_multipart(&path).await.map_err(backend)?;
+        let upload = self.store.put_multipart(&path).await.map_err(failed)?;
         Ok(Box::new(ObjectUpload {
             writer: WriteMultipart::new_with_chunk_size(upload, PART_BYTES),
             staged: path,
@@ -158,7 +210,7 @@ impl BlobStore for ObjectBlobStore {
         let got = match self.store.get_opts(&path, opts).await {
             Ok(g) => g,
             Err(e) if is_not_found(&e) => return Err(StoreError::NotFound(key.to_string())),
-            Err(e) => return Err(backend(e)),
+            Err(e) => return Err(failed(e)),
         };
         let len = got.range.end - got.range.start;
         let stream = got
@@ -172,7 +224,7 @@ impl BlobStore for ObjectBlobStore {
         match self.store.head(&self.path_of(key)?).await {
             Ok(_) => Ok(true),
             Err(e) if is_not_found(&e) => Ok(false),
-            Err(e) => Err(backend(e)),
+            Err(e) => Err(failed(e)),
         }
     }
 
@@ -180,7 +232,7 @@ impl BlobStore for ObjectBlobStore {
         match self.store.delete(&self.path_of(key)?).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(backend(e)),
+            Err(e) => Err(failed(e)),
         }
     }
 
@@ -192,7 +244,7 @@ impl BlobStore for ObjectBlobStore {
             .list(Some(&root))
             .try_collect()
             .await
-            .map_err(backend)?;
+            .map_err(failed)?;
         Ok(metas
             .into_iter()
             .filter_map(|m| {
@@ -205,6 +257,16 @@ impl BlobStore for ObjectBlobStore {
             .collect())
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        // A key no upload ever uses (staged names are UUIDs): "not found" is an answer.
+        let probe = Path::parse(self.under(STAGING, "ping")).map_err(backend)?;
+        match self.store.head(&probe).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(failed(e)),
+        }
+    }
+
     async fn clean_staging(&self, older_than: SystemTime) -> StoreResult<usize> {
         let root = Path::parse(self.under(STAGING, "")).map_err(backend)?;
         let metas: Vec<_> = self
@@ -212,14 +274,14 @@ impl BlobStore for ObjectBlobStore {
             .list(Some(&root))
             .try_collect()
             .await
-            .map_err(backend)?;
+            .map_err(failed)?;
         let mut removed = 0;
         for m in metas {
             if SystemTime::from(m.last_modified) < older_than {
                 match self.store.delete(&m.location).await {
                     Ok(()) => removed += 1,
                     Err(e) if is_not_found(&e) => {}
-                    Err(e) => return Err(backend(e)),
+                    Err(e) => return Err(failed(e)),
                 }
             }
         }
@@ -238,7 +300,7 @@ struct ObjectUpload {
 impl BlobUpload for ObjectUpload {
     async fn write(&mut self, chunk: &[u8]) -> StoreResult<()> {
         // Back-pressure: at most two parts are buffered or in flight per upload.
-        self.writer.wait_for_capacity(2).await.map_err(backend)?;
+        self.writer.wait_for_capacity(2).await.map_err(failed)?;
         self.writer.write(chunk);
         Ok(())
     }
@@ -251,11 +313,11 @@ impl BlobUpload for ObjectUpload {
             blobs,
         } = *self;
         let target = blobs.path_of(key)?;
-        writer.finish().await.map_err(backend)?;
+        writer.finish().await.map_err(failed)?;
         let copied = match store.head(&target).await {
             Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => store.copy(&staged, &target).await.map_err(backend),
-            Err(e) => Err(backend(e)),
+            Err(e) if is_not_found(&e) => store.copy(&staged, &target).await.map_err(failed),
+            Err(e) => Err(failed(e)),
         };
         // The staged object goes either way; if this delete fails the sweeper gets it.
         if let Err(e) = store.delete(&staged).await {

@@ -27,8 +27,10 @@ use crate::locks::KeyGuard;
 
 /// Connections for queries, per node.
 const POOL_CONNECTIONS: u32 = 16;
-/// How long a query waits for a free connection before failing.
-pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a query waits for a free connection before failing with 503. It is also how
+/// long a request waits while the database is down: sqlx keeps retrying a refused
+/// connection until this deadline, so it is kept well under the request timeout.
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 

@@ -18,6 +18,7 @@ pub(crate) fn shown<T: std::fmt::Debug>(r: Result<T, StoreError>) -> String {
         Err(StoreError::Refused(r)) => format!("Refused({r:?})"),
         Err(StoreError::Backend { .. }) => "Backend".into(),
         Err(StoreError::Io(_)) => "Io".into(),
+        Err(StoreError::Unavailable { .. }) => "Unavailable".into(),
     }
 }
 

@@ -1,7 +1,8 @@
-//! Faults under a running server: the embedded vault on a file system that fills up.
+//! The embedded vault on a file system that fills up.
 
 use std::path::{Path, PathBuf};
 
+use super::upload;
 use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -43,20 +44,6 @@ impl Drop for SmallDisk {
             .arg(&self.path)
             .status();
     }
-}
-
-async fn upload(s: &TestServer, t: &str, n: u32) -> (StatusCode, String) {
-    let g = guid(n);
-    let body = call_body("2021-03-04T10:00:00Z", "100", "200", "a1", "inbound");
-    let r = s.put_interaction(t, &g, body).await;
-    if !r.status().is_success() {
-        return (r.status(), r.text().await.unwrap());
-    }
-    let wav = callvault_services::audio::synth_wav(60_000, 8000, 300.0 + n as f32);
-    let r = s
-        .put_content(t, &g, "callRecording", "", "audio/wav", wav)
-        .await;
-    (r.status(), r.text().await.unwrap())
 }
 
 /// While the disk is full, uploads answer 507 with a message, reads, searches, sign-in
