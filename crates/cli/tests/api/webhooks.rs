@@ -21,11 +21,15 @@ fn scopes() -> String {
 }
 
 #[derive(Default)]
-struct Inbox {
+pub(crate) struct Inbox {
     /// Requests answered 500 before the receiver recovers.
     fail_first: usize,
     seen: usize,
-    got: Vec<(HeaderMap, Vec<u8>)>,
+    /// While set, requests are never answered (a receiver that hangs).
+    pub(crate) hold: bool,
+    /// Requests left hanging.
+    pub(crate) held: usize,
+    pub(crate) got: Vec<(HeaderMap, Vec<u8>)>,
 }
 
 async fn hook(
@@ -33,16 +37,22 @@ async fn hook(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> AxStatus {
-    let mut i = inbox.lock().unwrap();
-    i.seen += 1;
-    if i.seen <= i.fail_first {
-        return AxStatus::INTERNAL_SERVER_ERROR;
+    {
+        let mut i = inbox.lock().unwrap();
+        i.seen += 1;
+        if !i.hold {
+            if i.seen <= i.fail_first {
+                return AxStatus::INTERNAL_SERVER_ERROR;
+            }
+            i.got.push((headers, body.to_vec()));
+            return AxStatus::NO_CONTENT;
+        }
+        i.held += 1;
     }
-    i.got.push((headers, body.to_vec()));
-    AxStatus::NO_CONTENT
+    std::future::pending().await
 }
 
-async fn receiver(fail_first: usize) -> (String, Arc<Mutex<Inbox>>) {
+pub(crate) async fn receiver(fail_first: usize) -> (String, Arc<Mutex<Inbox>>) {
     let inbox = Arc::new(Mutex::new(Inbox {
         fail_first,
         ..Default::default()
@@ -95,7 +105,7 @@ struct Claims {
 }
 
 /// What a consumer does: check the JWT with the key, then the body against its hash.
-fn verify(headers: &HeaderMap, body: &[u8], key_b64: &str) -> Result<Value, String> {
+pub(crate) fn verify(headers: &HeaderMap, body: &[u8], key_b64: &str) -> Result<Value, String> {
     let jwt = headers["vonage-signature"].to_str().unwrap();
     let key = base64::engine::general_purpose::STANDARD
         .decode(key_b64)

@@ -3,3 +3,4 @@
 mod migrate;
 mod multi_node;
 mod nodes;
+mod webhooks;

@@ -26,7 +26,7 @@ const ITEMS: u32 = 60;
 
 /// A configuration file for nodes of one deployment, and the database it names (kept
 /// until the test ends).
-async fn config(dir: &Path) -> (PathBuf, Option<Arc<PgTestDb>>) {
+pub(super) async fn config(dir: &Path) -> (PathBuf, Option<Arc<PgTestDb>>) {
     let mut text = String::from("export_lease_secs = 1\negress_allow = [\"127.0.0.1\"]\n");
     let mut held = None;
     if scale_out() {
@@ -48,7 +48,7 @@ async fn config(dir: &Path) -> (PathBuf, Option<Arc<PgTestDb>>) {
     (path, held)
 }
 
-fn cli(dir: &Path, cfg: &Path, args: &[&str]) -> Value {
+pub(super) fn cli(dir: &Path, cfg: &Path, args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_callvault"))
         // Off: an engine would add transcripts and compete for the CPU.
         .env("CALLVAULT_TRANSCRIPTION_ENGINE", "none")
@@ -68,13 +68,13 @@ fn cli(dir: &Path, cfg: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
 
-struct Node {
+pub(super) struct Node {
     child: Child,
-    base: String,
+    pub(super) base: String,
 }
 
 impl Node {
-    async fn spawn(dir: &Path, cfg: &Path) -> Self {
+    pub(super) async fn spawn(dir: &Path, cfg: &Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
