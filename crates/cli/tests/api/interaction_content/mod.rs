@@ -5,3 +5,4 @@ mod ingest;
 mod paging_props;
 mod search;
 mod shapes;
+mod uploads;
