@@ -1,0 +1,227 @@
+//! Who may see what: a user's own on-demand recordings beside the company's, admins,
+//! account ids, audio, client-credentials tokens and deletes.
+
+use super::*;
+
+/// Call 1 is a company recording; call 2 is an on-demand recording owned by the user.
+async fn company_and_on_demand() -> Vbc {
+    let v = Vbc::new().await;
+    v.call(1, "2019-01-01T10:00:00Z", 500, json!({})).await;
+    let owner = json!({"attributes": {"recordingKind": "onDemand", "owningUserId": v.user_id}});
+    v.call(2, "2019-01-02T10:00:00Z", 600, owner).await;
+    v
+}
+
+fn mine() -> String {
+    format!("{P}/accounts/self/users/self/call_recordings")
+}
+
+#[tokio::test]
+async fn a_user_lists_only_their_own_on_demand_recordings() {
+    let v = company_and_on_demand().await;
+    let (status, page) = v.get(&v.user, &mine()).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(ids(&page, "recordings"), vec![2]);
+    assert!(page["_embedded"]["recordings"][0]["_links"]["self"]["href"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/users/{}/call_recordings/2", v.user_id)));
+}
+
+#[tokio::test]
+async fn a_user_cannot_list_company_recordings() {
+    let v = company_and_on_demand().await;
+    assert_eq!(
+        v.get(
+            &v.user,
+            &format!("{P}/accounts/self/company_call_recordings")
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_user_cannot_list_another_users_recordings() {
+    let v = company_and_on_demand().await;
+    assert_eq!(
+        v.get(
+            &v.user,
+            &format!("{P}/accounts/self/users/100001/call_recordings")
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn admins_list_any_users_recordings() {
+    let v = company_and_on_demand().await;
+    let (status, page) = v
+        .get(
+            &v.admin,
+            &format!("{P}/accounts/self/users/{}/call_recordings", v.user_id),
+        )
+        .await;
+    assert_eq!(
+        (status, ids(&page, "recordings")),
+        (StatusCode::OK, vec![2]),
+        "admins see every user's"
+    );
+}
+
+#[tokio::test]
+async fn an_on_demand_recording_is_not_a_company_recording() {
+    let v = company_and_on_demand().await;
+    assert_eq!(
+        v.get(
+            &v.admin,
+            &format!("{P}/accounts/self/company_call_recordings/2")
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn another_accounts_id_is_not_found() {
+    let v = company_and_on_demand().await;
+    assert_eq!(
+        v.get(
+            &v.admin,
+            &format!("{P}/accounts/424242/company_call_recordings")
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn the_callers_own_account_id_works_like_self() {
+    let v = company_and_on_demand().await;
+    let tenant_id =
+        v.s.store
+            .tenant_by_name("acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .0;
+    assert_eq!(
+        v.get(
+            &v.admin,
+            &format!("{P}/accounts/{tenant_id}/company_call_recordings/1")
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_user_gets_ranges_of_their_own_audio() {
+    let v = company_and_on_demand().await;
+    let r =
+        v.s.http
+            .get(v.s.url(&format!("{P}/audio/recording/2")))
+            .bearer_auth(&v.user)
+            .header("Range", "bytes=0-3")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"RIFF");
+}
+
+/// The company's audio is hidden from a plain user as if it did not exist, not from an
+/// admin.
+#[tokio::test]
+async fn a_user_gets_no_company_audio_and_an_admin_does() {
+    let v = company_and_on_demand().await;
+    assert_eq!(
+        v.get(&v.user, &format!("{P}/audio/recording/1")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        v.get(&v.admin, &format!("{P}/audio/recording/1")).await.0,
+        StatusCode::OK
+    );
+}
+
+/// A client-credentials token is account access but has no `self` user.
+#[tokio::test]
+async fn a_client_credentials_token_has_account_access_but_no_self_user() {
+    let v = company_and_on_demand().await;
+    assert_eq!(
+        v.get(
+            &v.writer,
+            &format!("{P}/accounts/self/company_call_recordings")
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    assert_eq!(v.get(&v.writer, &mine()).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_user_deletes_their_own_recording_and_it_is_gone() {
+    let v = company_and_on_demand().await;
+    assert_eq!(
+        v.delete(&v.user, &format!("{}/2", mine())).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        v.get(&v.user, &format!("{}/2", mine())).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn an_admin_deletes_a_company_recording_and_its_audio_is_gone() {
+    let v = company_and_on_demand().await;
+    assert_eq!(
+        v.delete(
+            &v.admin,
+            &format!("{P}/accounts/self/company_call_recordings/1")
+        )
+        .await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        v.get(&v.admin, &format!("{P}/audio/recording/1")).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// A user's token follows the user's role, not the scopes of the client they signed in
+/// through: an admin of a read-only client deletes company recordings.
+#[tokio::test]
+async fn a_users_rights_follow_the_user_not_the_client() {
+    let v = Vbc::new().await;
+    v.call(1, "2019-01-01T10:00:00Z", 1000, json!({})).await;
+    let read_only = v.s.tenant_client("acme", "interaction-content:read").await;
+    let (status, body) = json_of(
+        v.sign_in(&read_only, "boss@vbc.prod", "boss-password")
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let admin = body["access_token"].as_str().unwrap();
+    let path = format!("{P}/accounts/self/company_call_recordings/1");
+    let deleted = v.delete(admin, &path).await;
+    assert!(deleted.is_success(), "{deleted}");
+    // A plain user of the same client still sees no company recording.
+    let r =
+        v.s.http
+            .get(v.s.url(&path))
+            .bearer_auth(&v.user)
+            .send()
+            .await
+            .unwrap();
+    assert!(r.status().is_client_error());
+}
