@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use callvault_http::{router, AppState, HttpLimits};
 use callvault_services::clock::{Clock, SystemClock};
+use callvault_services::webhooks::Round;
 use callvault_services::{Stores, Vault, VaultConfig};
 use callvault_storage::object_blob::MAX_COPY_BYTES;
 use callvault_storage::{BlobStore, LocalBlobStore, SqlStore, Store};
@@ -25,6 +26,12 @@ const SWEEP_EVERY: Duration = Duration::from_secs(600);
 const JOB_POLL: Duration = Duration::from_millis(250);
 /// How often an idle webhook sender looks for due deliveries.
 const WEBHOOK_POLL: Duration = Duration::from_millis(200);
+/// How long a sender that found less than a full batch waits before its next claim, so
+/// that under a steady stream of changes deliveries gather into batches: a batch costs
+/// two write transactions however large, and without the pause senders would claim
+/// every few events, taking the store's single writer from ingest (on SQLite) hundreds
+/// of times a second.
+const WEBHOOK_GATHER: Duration = Duration::from_millis(100);
 /// An upload is never between its blob commit and its row commit for this long.
 const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
@@ -244,8 +251,9 @@ fn spawn_webhook_senders(vault: &Arc<Vault>, stop: &watch::Sender<bool>) {
             loop {
                 let idle = tokio::select! {
                     r = vault.run_next_delivery(&http) => match r {
-                        Ok(true) => Duration::ZERO,
-                        Ok(false) => WEBHOOK_POLL,
+                        Ok(Round::Sent { full: true }) => Duration::ZERO,
+                        Ok(Round::Sent { full: false }) => WEBHOOK_GATHER,
+                        Ok(Round::Idle) => WEBHOOK_POLL,
                         Err(e) => {
                             tracing::warn!(error = %e, "webhook sender");
                             JOB_POLL

@@ -29,6 +29,15 @@ const LEASE_SECS: i64 = 30;
 /// Deliveries of one subscription claimed and settled together.
 const BATCH: u32 = 64;
 
+/// What one round of a sender found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Round {
+    /// Nothing was due.
+    Idle,
+    /// A batch was sent; `full` when it was as large as a batch may be (more may be due).
+    Sent { full: bool },
+}
+
 /// What a client asks for when it creates or replaces a subscription.
 #[derive(Debug, Clone)]
 pub struct SubscriptionSpec {
@@ -228,12 +237,12 @@ impl Vault {
 
     /// Sends the next due batch of one subscription, in order, stopping at the first
     /// that fails (the rest wait behind it) or when the lease is half spent; answers
-    /// whether there was one. A batch costs two write transactions, however long.
-    pub async fn run_next_delivery(&self, http: &reqwest::Client) -> ServiceResult<bool> {
+    /// what it found. A batch costs two write transactions, however long.
+    pub async fn run_next_delivery(&self, http: &reqwest::Client) -> ServiceResult<Round> {
         let now = self.clock.now();
         let lease = now + chrono::Duration::seconds(LEASE_SECS);
         let Some((sub, batch)) = self.store.claim_deliveries(now, lease, BATCH).await? else {
-            return Ok(false);
+            return Ok(Round::Idle);
         };
         let started = std::time::Instant::now();
         let mut sent = Vec::new();
@@ -271,7 +280,9 @@ impl Vault {
         self.store
             .settle_deliveries(&sent, &untried, self.clock.now())
             .await?;
-        Ok(true)
+        Ok(Round::Sent {
+            full: batch.len() >= BATCH as usize,
+        })
     }
 
     async fn send(
