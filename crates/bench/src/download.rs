@@ -96,14 +96,6 @@ pub async fn run(
     );
 
     let nginx = Nginx::start(nginx_bin, nginx_prefix, &blob).await?;
-    let callvault = Target {
-        http: api.http.clone(),
-        url: api.url(&format!(
-            "/interaction-content/interactions/{guid}/content/callRecording"
-        )),
-        token: Some(api.token.clone()),
-        cpu: Probe::Process(api.pid),
-    };
     let peer = Target {
         http: api.http.clone(),
         url: format!("{}{FILE_PATH}", nginx.base),
@@ -118,8 +110,8 @@ pub async fn run(
     let measured = async {
         for mode in [Mode::Whole, Mode::Range] {
             for clients in CLIENTS {
-                load_target(&callvault, mode, clients, warm).await?;
-                let cv = load_target(&callvault, mode, clients, bounds).await?;
+                api_load(api, &guid, mode, clients, warm).await?;
+                let cv = api_load(api, &guid, mode, clients, bounds).await?;
                 load_target(&peer, mode, clients, warm).await?;
                 let ng = load_target(&peer, mode, clients, bounds).await?;
                 out.push(DownloadResult {
@@ -136,6 +128,26 @@ pub async fn run(
     nginx.stop().await?;
     measured?;
     Ok(out)
+}
+
+/// The download load of `mode` against callvault alone, on a recording already stored
+/// under `guid` (the audit phase compares two servers this way).
+pub async fn api_load(
+    api: &Api,
+    guid: &str,
+    mode: Mode,
+    clients: usize,
+    bounds: Bounds,
+) -> anyhow::Result<Summary> {
+    let target = Target {
+        http: api.http.clone(),
+        url: api.url(&format!(
+            "/interaction-content/interactions/{guid}/content/callRecording"
+        )),
+        token: Some(api.token.clone()),
+        cpu: Probe::Process(api.pid),
+    };
+    load_target(&target, mode, clients, bounds).await
 }
 
 async fn load_target(
