@@ -82,6 +82,32 @@ async fn health_ready_metrics_openapi() {
     s.stop().await;
 }
 
+/// Constraints the server enforces are declared in the document: delete-batch's 1 to 1000
+/// GUIDs and a webhook's at least one event.
+#[tokio::test]
+async fn openapi_declares_enforced_constraints() {
+    let s = TestServer::start().await;
+    let (_, doc) = json_of(s.http.get(s.url("/openapi.json")).send().await.unwrap()).await;
+    let body_schema = |path: &str| {
+        let schema =
+            &doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        match schema["$ref"].as_str() {
+            Some(r) => doc.pointer(&r[1..]).unwrap().clone(),
+            None => schema.clone(),
+        }
+    };
+    let guids =
+        &body_schema("/interaction-content/interactions/delete-batch")["properties"]["guids"];
+    assert_eq!(
+        (guids["minItems"].as_u64(), guids["maxItems"].as_u64()),
+        (Some(1), Some(1000)),
+        "{guids}"
+    );
+    let events = &body_schema("/webhooks/subscriptions")["properties"]["events"];
+    assert_eq!(events["minItems"].as_u64(), Some(1), "{events}");
+    s.stop().await;
+}
+
 /// The document is built from the routers, so nothing is served undocumented; this checks
 /// the other way: every documented operation reaches a handler (axum's own answer to an
 /// unrouted request is a 404 or 405 with an empty body; every handler's error has one).

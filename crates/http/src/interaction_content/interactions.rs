@@ -69,6 +69,8 @@ pub async fn delete_interaction(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteBatch {
+    /// 1 to 1000 interaction GUIDs.
+    #[schema(min_items = 1, max_items = 1000)]
     guids: Vec<String>,
 }
 
@@ -76,10 +78,10 @@ pub struct DeleteBatch {
     post,
     path = "/interactions/delete-batch",
     tag = "Interaction Content",
-    request_body(content = DeleteBatch, description = "At most 1000 GUIDs"),
+    request_body(content = DeleteBatch, description = "1 to 1000 GUIDs"),
     responses(
         (status = 200, description = "`{\"failures\": [{guid, message, statusCode}]}`; empty when all were deleted"),
-        (status = 400, description = "Malformed body or more than 1000 GUIDs"),
+        (status = 400, description = "A malformed body, or no GUIDs or more than 1000; `field` names `guids`"),
     ),
     security(("bearer" = ["interaction-content:delete"]))
 )]
