@@ -83,7 +83,9 @@ async fn health_ready_metrics_openapi() {
 }
 
 /// Constraints the server enforces are declared in the document: delete-batch's 1 to 1000
-/// GUIDs and a webhook's at least one event.
+/// GUIDs, a webhook's at least one event, and the versioned media types the Interaction
+/// Content API negotiates by `Accept` (OpenAPI ignores an `Accept` header parameter, so
+/// the responses carry them) with the 400 a missing or other version gets.
 #[tokio::test]
 async fn openapi_declares_enforced_constraints() {
     let s = TestServer::start().await;
@@ -105,6 +107,26 @@ async fn openapi_declares_enforced_constraints() {
     );
     let events = &body_schema("/webhooks/subscriptions")["properties"]["events"];
     assert_eq!(events["minItems"].as_u64(), Some(1), "{events}");
+
+    for path in [
+        "/interaction-content/interactions",
+        "/interaction-content/interactions/{guid}",
+    ] {
+        let op = &doc["paths"][path]["get"];
+        let mut served: Vec<&String> = op["responses"]["200"]["content"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{path}: 200 has no content"))
+            .keys()
+            .collect();
+        served.sort();
+        assert_eq!(served, [V2, V3], "{path}");
+        assert!(op["responses"].get("400").is_some(), "{path} lacks 400");
+        let description = op["description"].as_str().unwrap_or_default();
+        assert!(
+            description.contains("400 naming `Accept`"),
+            "{path}: {description}"
+        );
+    }
     s.stop().await;
 }
 
