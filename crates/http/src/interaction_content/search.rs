@@ -73,8 +73,8 @@ struct V2Meta {
         `application/vnd.newvoicemedia.v2+json` with `page` and `limit`; the page is served \
         as the version negotiated. A missing or other version is a 400 naming `Accept`.",
     params(
-        ("start" = String, Query, description = "Inclusive ISO 8601 start; at most 7 days before end"),
-        ("end" = String, Query, description = "Inclusive ISO 8601 end"),
+        ("start" = String, Query, example = "2021-12-01T14:18:23.857Z", description = "Inclusive ISO 8601 start; at most 7 days before end"),
+        ("end" = String, Query, example = "2021-12-06T14:18:23.857Z", description = "Inclusive ISO 8601 end"),
         ("handlingAgentId" = Option<String>, Query, description = "Agent who handled the interaction"),
         ("connectFrom" = Option<String>, Query, description = "Starts-with match on the initiating address, 1..50 characters"),
         ("connectTo" = Option<String>, Query, description = "Starts-with match on the receiving address, 1..50 characters"),
