@@ -37,8 +37,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct HoldBody {
     case_name: String,
     reason: String,
-    /// GUIDs and/or a query: `guids`, `startFrom`, `startTo`, `direction`, `number`,
-    /// `handlingAgent`, `queueId`, `recordingKind`, `attributes` (name to value),
+    /// GUIDs and/or a query: `guids` (at most 10,000), `startFrom`, `startTo`, `direction`,
+    /// `number`, `handlingAgent`, `queueId`, `recordingKind`, `attributes` (name to value),
     /// `contentTypes`. Content ingested later that matches is held too.
     #[serde(default)]
     #[schema(value_type = Object)]

@@ -38,7 +38,8 @@ pub struct SubscriptionBody {
     /// https (http only for a host the operator lists in egress_allow).
     url: String,
     /// content.created, content.deleted, interaction.deleted, transcription.ready,
-    /// transcription.failed (with or without the `com.callvault.` prefix).
+    /// transcription.failed (with or without the `com.callvault.` prefix); at least one.
+    #[schema(min_items = 1)]
     events: Vec<String>,
     /// On unless false.
     #[serde(default)]

@@ -82,6 +82,54 @@ async fn health_ready_metrics_openapi() {
     s.stop().await;
 }
 
+/// Constraints the server enforces are declared in the document: delete-batch's 1 to 1000
+/// GUIDs, a webhook's at least one event, and the versioned media types the Interaction
+/// Content API negotiates by `Accept` (OpenAPI ignores an `Accept` header parameter, so
+/// the responses carry them) with the 400 a missing or other version gets.
+#[tokio::test]
+async fn openapi_declares_enforced_constraints() {
+    let s = TestServer::start().await;
+    let (_, doc) = json_of(s.http.get(s.url("/openapi.json")).send().await.unwrap()).await;
+    let body_schema = |path: &str| {
+        let schema =
+            &doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        match schema["$ref"].as_str() {
+            Some(r) => doc.pointer(&r[1..]).unwrap().clone(),
+            None => schema.clone(),
+        }
+    };
+    let guids =
+        &body_schema("/interaction-content/interactions/delete-batch")["properties"]["guids"];
+    assert_eq!(
+        (guids["minItems"].as_u64(), guids["maxItems"].as_u64()),
+        (Some(1), Some(1000)),
+        "{guids}"
+    );
+    let events = &body_schema("/webhooks/subscriptions")["properties"]["events"];
+    assert_eq!(events["minItems"].as_u64(), Some(1), "{events}");
+
+    for path in [
+        "/interaction-content/interactions",
+        "/interaction-content/interactions/{guid}",
+    ] {
+        let op = &doc["paths"][path]["get"];
+        let mut served: Vec<&String> = op["responses"]["200"]["content"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{path}: 200 has no content"))
+            .keys()
+            .collect();
+        served.sort();
+        assert_eq!(served, [V2, V3], "{path}");
+        assert!(op["responses"].get("400").is_some(), "{path} lacks 400");
+        let description = op["description"].as_str().unwrap_or_default();
+        assert!(
+            description.contains("400 naming `Accept`"),
+            "{path}: {description}"
+        );
+    }
+    s.stop().await;
+}
+
 /// The document is built from the routers, so nothing is served undocumented; this checks
 /// the other way: every documented operation reaches a handler (axum's own answer to an
 /// unrouted request is a 404 or 405 with an empty body; every handler's error has one).

@@ -2,13 +2,13 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use callvault_core::{Guid, Scope};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::version::{negotiate, ApiVersion};
+use super::version::{negotiate, ApiVersion, V2_JSON, V3_JSON};
 use super::wire;
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
@@ -20,10 +20,15 @@ pub const MAX_BATCH: usize = 1000;
     get,
     path = "/interactions/{guid}",
     tag = "Interaction Content",
+    description = "One interaction and its content. The `Accept` header must name \
+        `application/vnd.newvoicemedia.v3+json` or `application/vnd.newvoicemedia.v2+json` \
+        (the two are the same here); the interaction is served as the version negotiated. \
+        A missing or other version is a 400 naming `Accept`.",
     params(("guid" = String, Path, format = Uuid, min_length = 36, max_length = 36, description = "36-character interaction GUID")),
     responses(
-        (status = 200, description = "The interaction and its content"),
-        (status = 400, description = "Malformed GUID or Accept version"),
+        (status = 200, description = "The interaction and its content, as the version negotiated",
+            content((Object = V3_JSON), (Object = V2_JSON))),
+        (status = 400, description = "A malformed GUID, or an `Accept` header without a v2 or v3 media type; `field` names it"),
         (status = 404, description = "No such interaction in this tenant"),
     ),
     security(("bearer" = ["interaction-content:read"]))
@@ -35,12 +40,12 @@ pub async fn get_interaction(
     Path(guid): Path<String>,
 ) -> ApiResult<Response> {
     let tenant = auth.require(Scope::ContentRead)?.tenant;
-    negotiate(&headers, &[ApiVersion::V2, ApiVersion::V3])?;
+    let version = negotiate(&headers, &[ApiVersion::V2, ApiVersion::V3])?;
     let guid = Guid::parse("guid", &guid)?;
     let interaction = state.vault.interaction(tenant, &guid).await?;
     let actor = auth.actor(super::DIALECT, "get interaction");
     state.vault.viewed(&actor, &interaction).await;
-    Ok(Json(wire::interaction(&interaction)).into_response())
+    Ok(version.respond(wire::interaction(&interaction)))
 }
 
 #[utoipa::path(
@@ -69,6 +74,8 @@ pub async fn delete_interaction(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteBatch {
+    /// 1 to 1000 interaction GUIDs.
+    #[schema(min_items = 1, max_items = 1000)]
     guids: Vec<String>,
 }
 
@@ -76,10 +83,10 @@ pub struct DeleteBatch {
     post,
     path = "/interactions/delete-batch",
     tag = "Interaction Content",
-    request_body(content = DeleteBatch, description = "At most 1000 GUIDs"),
+    request_body(content = DeleteBatch, description = "1 to 1000 GUIDs"),
     responses(
         (status = 200, description = "`{\"failures\": [{guid, message, statusCode}]}`; empty when all were deleted"),
-        (status = 400, description = "Malformed body or more than 1000 GUIDs"),
+        (status = 400, description = "A malformed body, or no GUIDs or more than 1000; `field` names `guids`"),
     ),
     security(("bearer" = ["interaction-content:delete"]))
 )]

@@ -2,14 +2,13 @@
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use callvault_core::search::{parse_limit, MAX_SEARCH_LIMIT};
 use callvault_core::time::parse_instant;
 use callvault_core::{Direction, Scope, SearchFilter};
 use serde::Serialize;
 
-use super::version::{negotiate, ApiVersion};
+use super::version::{negotiate, ApiVersion, V2_JSON, V3_JSON};
 use super::wire::{self, WireInteraction};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
@@ -69,9 +68,13 @@ struct V2Meta {
     get,
     path = "/interactions",
     tag = "Interaction Content",
+    description = "Interactions with content in a time window. The `Accept` header chooses the \
+        version: `application/vnd.newvoicemedia.v3+json` pages with continuation tokens, \
+        `application/vnd.newvoicemedia.v2+json` with `page` and `limit`; the page is served \
+        as the version negotiated. A missing or other version is a 400 naming `Accept`.",
     params(
-        ("start" = String, Query, description = "Inclusive ISO 8601 start; at most 7 days before end"),
-        ("end" = String, Query, description = "Inclusive ISO 8601 end"),
+        ("start" = String, Query, example = "2021-12-01T14:18:23.857Z", description = "Inclusive ISO 8601 start; at most 7 days before end"),
+        ("end" = String, Query, example = "2021-12-06T14:18:23.857Z", description = "Inclusive ISO 8601 end"),
         ("handlingAgentId" = Option<String>, Query, description = "Agent who handled the interaction"),
         ("connectFrom" = Option<String>, Query, description = "Starts-with match on the initiating address, 1..50 characters"),
         ("connectTo" = Option<String>, Query, description = "Starts-with match on the receiving address, 1..50 characters"),
@@ -81,8 +84,9 @@ struct V2Meta {
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size, 1..1000, default 1000"),
     ),
     responses(
-        (status = 200, description = "A page of interactions with content"),
-        (status = 400, description = "A malformed parameter, named in `message`"),
+        (status = 200, description = "A page of interactions with content, as the version negotiated",
+            content((Object = V3_JSON), (Object = V2_JSON))),
+        (status = 400, description = "A malformed parameter, or an `Accept` header without a v2 or v3 media type; `field` names it"),
         (status = 401, description = "Missing, invalid or expired token"),
         (status = 403, description = "Token lacks interaction-content:read"),
     ),
@@ -113,7 +117,7 @@ pub async fn search(
             let meta = V3Meta {
                 next_continuation_token: page.next_token,
             };
-            Ok(Json(Page { items, meta }).into_response())
+            Ok(version.respond(Page { items, meta }))
         }
         ApiVersion::V2 => {
             let page = match params.get("page") {
@@ -132,7 +136,7 @@ pub async fn search(
                 page_count,
                 total_count: total,
             };
-            Ok(Json(Page { items, meta }).into_response())
+            Ok(version.respond(Page { items, meta }))
         }
     }
 }

@@ -1,9 +1,16 @@
 //! The platform versions its JSON by media type in the Accept header
-//! (`application/vnd.newvoicemedia.v3+json`); a missing or unknown version is a 400.
+//! (`application/vnd.newvoicemedia.v3+json`); a missing or unknown version is a 400. A
+//! negotiated answer is labelled with the version it was negotiated as.
 
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
 
 use crate::error::ApiError;
+
+pub const V2_JSON: &str = "application/vnd.newvoicemedia.v2+json";
+pub const V3_JSON: &str = "application/vnd.newvoicemedia.v3+json";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiVersion {
@@ -11,6 +18,27 @@ pub enum ApiVersion {
     V2,
     /// Continuation-token paging.
     V3,
+}
+
+impl ApiVersion {
+    pub const fn media_type(self) -> &'static str {
+        match self {
+            ApiVersion::V2 => V2_JSON,
+            ApiVersion::V3 => V3_JSON,
+        }
+    }
+
+    /// `body` as JSON, served as this version's media type.
+    pub fn respond(self, body: impl Serialize) -> Response {
+        let mut response = Json(body).into_response();
+        if response.status().is_success() {
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(self.media_type()),
+            );
+        }
+        response
+    }
 }
 
 const PREFIX: &str = "application/vnd.newvoicemedia.v";
@@ -43,10 +71,7 @@ pub fn negotiate(headers: &HeaderMap, valid: &[ApiVersion]) -> Result<ApiVersion
             }
         }
     }
-    let names: Vec<String> = valid
-        .iter()
-        .map(|v| format!("{PREFIX}{}+json", if *v == ApiVersion::V2 { 2 } else { 3 }))
-        .collect();
+    let names: Vec<&str> = valid.iter().map(|v| v.media_type()).collect();
     Err(ApiError::bad_request(
         "Accept",
         format!("Invalid api-version! Valid values: {}", names.join(", ")),

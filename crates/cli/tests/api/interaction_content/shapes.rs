@@ -24,14 +24,18 @@ async fn one_call() -> (TestServer, String) {
 #[tokio::test]
 async fn v3_search_page() {
     let (s, t) = one_call().await;
-    let (status, v) = json_of(
-        s.get(
+    let r = s
+        .get(
             &t,
             "/interaction-content/interactions?start=2021-03-01T00:00:00Z&end=2021-03-07T00:00:00Z",
         )
-        .await,
-    )
-    .await;
+        .await;
+    assert_eq!(
+        r.headers()["content-type"],
+        V3,
+        "served as the version asked for"
+    );
+    let (status, v) = json_of(r).await;
     assert_eq!(status, StatusCode::OK);
     insta::assert_json_snapshot!(v, {
         ".items[].content[].lastModified" => "[stored at]",
@@ -51,6 +55,11 @@ async fn v2_search_page() {
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        r.headers()["content-type"],
+        V2,
+        "served as the version asked for"
+    );
     let (status, v) = json_of(r).await;
     assert_eq!(status, StatusCode::OK);
     insta::assert_json_snapshot!(v, {
@@ -62,7 +71,13 @@ async fn v2_search_page() {
 async fn one_interaction() {
     let (s, t) = one_call().await;
     let path = format!("/interaction-content/interactions/{}", guid(1));
-    let (status, v) = json_of(s.get(&t, &path).await).await;
+    let r = s.get(&t, &path).await;
+    assert_eq!(
+        r.headers()["content-type"],
+        V3,
+        "served as the version asked for"
+    );
+    let (status, v) = json_of(r).await;
     assert_eq!(status, StatusCode::OK);
     insta::assert_json_snapshot!(v, {
         ".content[].lastModified" => "[stored at]",
