@@ -22,6 +22,15 @@ use crate::error::{StoreError, StoreResult};
 /// memory per download.
 const READ_CHUNK: usize = 1024 * 1024;
 
+/// What opening a blob found, on the blocking pool.
+enum Opened {
+    /// The whole read, done already (it fit in one chunk).
+    Read(Vec<u8>),
+    /// The file, positioned at the read's start, and the read's length.
+    File(std::fs::File, u64),
+    OutOfRange(Range<u64>, u64),
+}
+
 pub struct LocalBlobStore {
     blobs: PathBuf,
     staging: PathBuf,
@@ -71,39 +80,49 @@ impl BlobStore for LocalBlobStore {
 
     async fn open(&self, key: &str, range: Option<Range<u64>>) -> StoreResult<BlobRead> {
         let path = self.path_of(key)?;
-        // Open, size and seek in one trip to the blocking pool rather than three.
-        let seek_to = range.as_ref().map_or(0, |r| r.start);
-        let opened =
-            tokio::task::spawn_blocking(move || -> std::io::Result<(std::fs::File, u64)> {
-                use std::io::Seek;
-                let mut file = std::fs::File::open(&path)?;
-                let size = file.metadata()?.len();
-                if seek_to > 0 && seek_to <= size {
-                    file.seek(SeekFrom::Start(seek_to))?;
-                }
-                Ok((file, size))
-            })
-            .await
-            .map_err(|e| StoreError::backend(format!("blob open task failed: {e}")))?;
-        let (file, size) = match opened {
-            Ok(v) => v,
+        // Open, size, position and, for a read of at most one chunk (a player's range
+        // request), read it too, in one trip to the blocking pool rather than three: the
+        // hand-offs, not the copy, are what a small range costs.
+        let opened = tokio::task::spawn_blocking(move || -> std::io::Result<Opened> {
+            use std::io::{Read, Seek};
+            let mut file = std::fs::File::open(&path)?;
+            let size = file.metadata()?.len();
+            let (start, len) = match &range {
+                Some(r) if r.start <= r.end && r.end <= size => (r.start, r.end - r.start),
+                Some(r) => return Ok(Opened::OutOfRange(r.clone(), size)),
+                None => (0, size),
+            };
+            if start > 0 {
+                file.seek(SeekFrom::Start(start))?;
+            }
+            if len <= READ_CHUNK as u64 {
+                let mut bytes = Vec::with_capacity(len as usize);
+                file.take(len).read_to_end(&mut bytes)?;
+                return Ok(Opened::Read(bytes));
+            }
+            Ok(Opened::File(file, len))
+        })
+        .await
+        .map_err(|e| StoreError::backend(format!("blob open task failed: {e}")))?;
+        match opened {
+            Ok(Opened::Read(bytes)) => Ok(BlobRead {
+                len: bytes.len() as u64,
+                stream: futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) })
+                    .boxed(),
+            }),
+            Ok(Opened::File(file, len)) => {
+                let file = File::from_std(file);
+                let stream = ReaderStream::with_capacity(file.take(len), READ_CHUNK).boxed();
+                Ok(BlobRead { stream, len })
+            }
+            Ok(Opened::OutOfRange(r, size)) => Err(StoreError::backend(format!(
+                "range {r:?} outside blob of {size} bytes"
+            ))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StoreError::NotFound(format!("blob {key}")))
+                Err(StoreError::NotFound(format!("blob {key}")))
             }
-            Err(e) => return Err(e.into()),
-        };
-        let len = match range {
-            Some(r) if r.start <= r.end && r.end <= size => r.end - r.start,
-            Some(r) => {
-                return Err(StoreError::backend(format!(
-                    "range {r:?} outside blob of {size} bytes"
-                )))
-            }
-            None => size,
-        };
-        let file = File::from_std(file);
-        let stream = ReaderStream::with_capacity(file.take(len), READ_CHUNK).boxed();
-        Ok(BlobRead { stream, len })
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn exists(&self, key: &str) -> StoreResult<bool> {
