@@ -6,8 +6,10 @@ use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-#[tokio::test]
-async fn client_credentials_grant() {
+type Form = Vec<(&'static str, String)>;
+
+/// A server with an acme client allowed to read and delete: (server, client_id, secret).
+async fn a_client() -> (TestServer, String, String) {
     let s = TestServer::start().await;
     let (id, secret) = s
         .tenant_client(
@@ -15,7 +17,38 @@ async fn client_credentials_grant() {
             "interaction-content:read interaction-content:delete",
         )
         .await;
-    // HTTP Basic, with a narrower scope.
+    (s, id, secret)
+}
+
+/// Posts `form` to the token endpoint.
+async fn token_request(s: &TestServer, form: &Form) -> (StatusCode, Value) {
+    json_of(
+        s.http
+            .post(s.url("/Auth/connect/token"))
+            .form(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+fn cc() -> (&'static str, String) {
+    ("grant_type", "client_credentials".to_string())
+}
+
+/// Posts each form and checks the status and the OAuth error named.
+async fn assert_refused(s: &TestServer, cases: Vec<(Form, StatusCode, &str)>) {
+    for (form, want, error) in cases {
+        let (status, body) = token_request(s, &form).await;
+        assert_eq!(status, want, "{form:?}: {body}");
+        assert_eq!(body["error"], error, "{form:?}");
+    }
+}
+
+#[tokio::test]
+async fn http_basic_with_a_narrower_scope_gets_an_uncached_bearer_token() {
+    let (s, id, secret) = a_client().await;
     let r = s
         .http
         .post(s.url("/Auth/connect/token"))
@@ -34,41 +67,37 @@ async fn client_credentials_grant() {
     assert_eq!(body["expires_in"], 3600);
     assert_eq!(body["scope"], "interaction-content:read");
     assert!(body["access_token"].as_str().unwrap().len() > 40);
+}
 
-    let post = |form: Vec<(&'static str, String)>| {
-        let s = &s;
-        async move {
-            json_of(
-                s.http
-                    .post(s.url("/Auth/connect/token"))
-                    .form(&form)
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await
-        }
-    };
-    let cc = || ("grant_type", "client_credentials".to_string());
-    type Form = Vec<(&'static str, String)>;
+#[tokio::test]
+async fn a_token_request_without_a_grant_type_is_invalid() {
+    let (s, id, secret) = a_client().await;
+    let cases: Vec<(Form, StatusCode, &str)> = vec![(
+        vec![("client_id", id), ("client_secret", secret)],
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    )];
+    assert_refused(&s, cases).await;
+}
+
+#[tokio::test]
+async fn a_grant_other_than_client_credentials_is_unsupported() {
+    let (s, _, _) = a_client().await;
+    let cases: Vec<(Form, StatusCode, &str)> = vec![(
+        vec![("grant_type", "authorization_code".into())],
+        StatusCode::BAD_REQUEST,
+        "unsupported_grant_type",
+    )];
+    assert_refused(&s, cases).await;
+}
+
+#[tokio::test]
+async fn a_missing_unknown_or_wrongly_authenticated_client_is_invalid() {
+    let (s, id, secret) = a_client().await;
     let cases: Vec<(Form, StatusCode, &str)> = vec![
-        (
-            vec![("client_id", id.clone()), ("client_secret", secret.clone())],
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-        ),
-        (
-            vec![("grant_type", "authorization_code".into())],
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-        ),
         (vec![cc()], StatusCode::UNAUTHORIZED, "invalid_client"),
         (
-            vec![
-                cc(),
-                ("client_id", id.clone()),
-                ("client_secret", "wrong".into()),
-            ],
+            vec![cc(), ("client_id", id), ("client_secret", "wrong".into())],
             StatusCode::UNAUTHORIZED,
             "invalid_client",
         ),
@@ -76,43 +105,40 @@ async fn client_credentials_grant() {
             vec![
                 cc(),
                 ("client_id", "nobody".into()),
-                ("client_secret", secret.clone()),
+                ("client_secret", secret),
             ],
             StatusCode::UNAUTHORIZED,
             "invalid_client",
         ),
-        (
-            vec![
-                cc(),
-                ("client_id", id.clone()),
-                ("client_secret", secret.clone()),
-                ("scope", "admin".into()),
-            ],
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-        ),
-        (
-            vec![
-                cc(),
-                ("client_id", id.clone()),
-                ("client_secret", secret.clone()),
-                ("scope", "interaction-content:write".into()),
-            ],
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-        ),
     ];
-    for (form, want, error) in cases {
-        let (status, body) = post(form.clone()).await;
-        assert_eq!(status, want, "{form:?}: {body}");
-        assert_eq!(body["error"], error, "{form:?}");
-    }
-    // Without a scope the client's scopes are granted.
-    let (status, body) = post(vec![
-        cc(),
-        ("client_id", id.clone()),
-        ("client_secret", secret.clone()),
-    ])
+    assert_refused(&s, cases).await;
+}
+
+#[tokio::test]
+async fn a_scope_beyond_the_clients_is_invalid() {
+    let (s, id, secret) = a_client().await;
+    let cases: Vec<(Form, StatusCode, &str)> = ["admin", "interaction-content:write"]
+        .into_iter()
+        .map(|scope| {
+            let form = vec![
+                cc(),
+                ("client_id", id.clone()),
+                ("client_secret", secret.clone()),
+                ("scope", scope.into()),
+            ];
+            (form, StatusCode::BAD_REQUEST, "invalid_scope")
+        })
+        .collect();
+    assert_refused(&s, cases).await;
+}
+
+#[tokio::test]
+async fn without_a_scope_the_clients_scopes_are_granted() {
+    let (s, id, secret) = a_client().await;
+    let (status, body) = token_request(
+        &s,
+        &vec![cc(), ("client_id", id), ("client_secret", secret)],
+    )
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(

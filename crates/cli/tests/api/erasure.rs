@@ -66,8 +66,9 @@ async fn traces(s: &TestServer) -> usize {
     }
 }
 
-#[tokio::test]
-async fn erasure_obeys_holds_leaves_no_trace_and_the_keyed_lookup_answers() {
+/// A server with three calls: 1 from the number, 2 to it (under a legal hold), 3 neither;
+/// and someone has searched for the number. Answers the server, a token and the hold.
+async fn three_calls_one_held() -> (TestServer, String, Value) {
     let s = TestServer::start().await;
     let t = s.token("acme", SCOPES).await;
     s.seed_call(
@@ -110,11 +111,49 @@ async fn erasure_obeys_holds_leaves_no_trace_and_the_keyed_lookup_answers() {
         json!({"caseName": "Keep", "reason": "r", "selector": {"guids": [guid(2)]}}),
     )
     .await;
+    (s, t, hold)
+}
 
-    assert!(
-        traces(&s).await > 0,
-        "the check sees the number while it is stored"
-    );
+/// Erases the number's calls; answers what the server says it did.
+async fn erase(s: &TestServer, t: &str) -> Value {
+    post(
+        s,
+        t,
+        "/admin/governance/erasures",
+        json!({"subject": NUMBER}),
+    )
+    .await
+    .1
+}
+
+/// Erases the number's calls, releases the hold, and erases again (the held call);
+/// answers what the second erasure did.
+async fn erase_around_the_hold(s: &TestServer, t: &str, hold: &Value) -> Value {
+    erase(s, t).await;
+    let id = hold["id"].as_str().unwrap();
+    post(
+        s,
+        t,
+        &format!("/admin/governance/holds/{id}/release"),
+        json!({}),
+    )
+    .await;
+    erase(s, t).await
+}
+
+async fn lookup(s: &TestServer, t: &str, subject: &str) -> (StatusCode, Value) {
+    post(
+        s,
+        t,
+        "/admin/governance/erasures/lookup",
+        json!({ "subject": subject }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_preview_names_what_would_be_erased_and_kept_and_deletes_nothing() {
+    let (s, t, _) = three_calls_one_held().await;
     let (status, preview) = post(
         &s,
         &t,
@@ -126,14 +165,12 @@ async fn erasure_obeys_holds_leaves_no_trace_and_the_keyed_lookup_answers() {
     assert_eq!(preview["erased"], json!([guid(1)]));
     assert_eq!(preview["kept"][0]["guid"], guid(2));
     assert!(exists(&s, &t, 1).await, "a preview deletes nothing");
+}
 
-    let (_, done) = post(
-        &s,
-        &t,
-        "/admin/governance/erasures",
-        json!({"subject": NUMBER}),
-    )
-    .await;
+#[tokio::test]
+async fn an_erasure_deletes_the_subjects_calls_but_keeps_a_held_one_saying_why() {
+    let (s, t, _) = three_calls_one_held().await;
+    let done = erase(&s, &t).await;
     assert_eq!(
         (done["erased"].clone(), done["items"].as_u64()),
         (json!([guid(1)]), Some(1)),
@@ -147,33 +184,26 @@ async fn erasure_obeys_holds_leaves_no_trace_and_the_keyed_lookup_answers() {
         "{done}"
     );
     assert!(!exists(&s, &t, 1).await && exists(&s, &t, 2).await && exists(&s, &t, 3).await);
+}
 
-    let id = hold["id"].as_str().unwrap();
-    post(
-        &s,
-        &t,
-        &format!("/admin/governance/holds/{id}/release"),
-        json!({}),
-    )
-    .await;
-    let (_, done) = post(
-        &s,
-        &t,
-        "/admin/governance/erasures",
-        json!({"subject": NUMBER}),
-    )
-    .await;
+#[tokio::test]
+async fn once_the_hold_is_released_the_number_is_gone_from_every_table() {
+    let (s, t, hold) = three_calls_one_held().await;
+    assert!(
+        traces(&s).await > 0,
+        "the check sees the number while it is stored"
+    );
+    let done = erase_around_the_hold(&s, &t, &hold).await;
     assert_eq!(done["erased"], json!([guid(2)]), "{done}");
     s.vault.audit.flush().await;
     assert_eq!(traces(&s).await, 0, "the number is gone from every table");
+}
 
-    let (status, past) = post(
-        &s,
-        &t,
-        "/admin/governance/erasures/lookup",
-        json!({"subject": NUMBER}),
-    )
-    .await;
+#[tokio::test]
+async fn the_keyed_lookup_lists_the_subjects_past_erasures() {
+    let (s, t, hold) = three_calls_one_held().await;
+    erase_around_the_hold(&s, &t, &hold).await;
+    let (status, past) = lookup(&s, &t, NUMBER).await;
     assert_eq!(status, StatusCode::OK);
     let past = past["erasures"].as_array().unwrap();
     assert_eq!(past.len(), 2, "{past:?}");
@@ -181,14 +211,20 @@ async fn erasure_obeys_holds_leaves_no_trace_and_the_keyed_lookup_answers() {
         past[0]["detail"].as_str().unwrap().contains("erased=1"),
         "{past:?}"
     );
-    let (_, other) = post(
-        &s,
-        &t,
-        "/admin/governance/erasures/lookup",
-        json!({"subject": "+15550000000"}),
-    )
-    .await;
+}
+
+#[tokio::test]
+async fn the_keyed_lookup_of_another_subject_finds_nothing() {
+    let (s, t, hold) = three_calls_one_held().await;
+    erase_around_the_hold(&s, &t, &hold).await;
+    let (_, other) = lookup(&s, &t, "+15550000000").await;
     assert_eq!(other["erasures"], json!([]));
+}
+
+#[tokio::test]
+async fn an_empty_subject_is_refused() {
+    let s = TestServer::start().await;
+    let t = s.token("acme", SCOPES).await;
     let (status, v) = post(&s, &t, "/admin/governance/erasures", json!({"subject": ""})).await;
     assert_eq!(
         (status, v["field"].as_str()),

@@ -121,8 +121,10 @@ fn transcript(words: &str) -> Vec<u8> {
     .unwrap()
 }
 
-#[tokio::test]
-async fn text_search_pages_every_match_once_within_the_tenant() {
+/// A server where acme has seven calls a day apart (1 to 7 November 2026) whose
+/// customers speak of refunds ("my refund was approved" on even days, "refunds take too
+/// long" on odd ones), and globex one; answers acme's token.
+async fn seven_refund_calls() -> (TestServer, String) {
     let s = TestServer::start().await;
     let acme = s.token("acme", ALL_SCOPES).await;
     let globex = s.token("globex", ALL_SCOPES).await;
@@ -168,7 +170,12 @@ async fn text_search_pages_every_match_once_within_the_tenant() {
         transcript("refund"),
     )
     .await;
+    (s, acme)
+}
 
+#[tokio::test]
+async fn text_search_pages_every_match_once_newest_first_within_the_tenant() {
+    let (s, acme) = seven_refund_calls().await;
     let mut seen = Vec::new();
     let mut query = "q=refund&limit=3".to_string();
     loop {
@@ -188,8 +195,11 @@ async fn text_search_pages_every_match_once_within_the_tenant() {
         seen, want,
         "every match once, newest first, none of globex's"
     );
+}
 
-    // Filters combine with the words; a token belongs to its own search.
+#[tokio::test]
+async fn text_search_filters_combine_with_the_words() {
+    let (s, acme) = seven_refund_calls().await;
     let (_, page) = search(
         &s,
         &acme,
@@ -203,6 +213,11 @@ async fn text_search_pages_every_match_once_within_the_tenant() {
         .map(|i| i["guid"].as_str().unwrap())
         .collect();
     assert_eq!(got, [guid(4)]);
+}
+
+#[tokio::test]
+async fn a_continuation_token_belongs_to_its_own_search() {
+    let (s, acme) = seven_refund_calls().await;
     let (_, first) = search(&s, &acme, "q=refund&limit=1").await;
     let token = urlencode(first["continuationToken"].as_str().unwrap());
     let (status, e) = search(
@@ -215,8 +230,11 @@ async fn text_search_pages_every_match_once_within_the_tenant() {
         (status, e["field"].as_str()),
         (StatusCode::BAD_REQUEST, Some("continuationToken"))
     );
+}
 
-    // Bad input names its field; the read scope is required.
+#[tokio::test]
+async fn bad_text_search_input_names_its_field() {
+    let (s, acme) = seven_refund_calls().await;
     for (q, field) in [
         ("q=%22%22", "q"),
         ("", "q"),
@@ -229,6 +247,11 @@ async fn text_search_pages_every_match_once_within_the_tenant() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{q}: {e}");
         assert_eq!(e["field"], field, "{q}: {e}");
     }
+}
+
+#[tokio::test]
+async fn text_search_needs_the_read_scope() {
+    let (s, _) = seven_refund_calls().await;
     let writer = s.token("acme", "interaction-content:write").await;
     assert_eq!(
         search(&s, &writer, "q=refund").await.0,
