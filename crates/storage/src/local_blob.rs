@@ -107,8 +107,7 @@ impl BlobStore for LocalBlobStore {
         match opened {
             Ok(Opened::Read(bytes)) => Ok(BlobRead {
                 len: bytes.len() as u64,
-                stream: futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) })
-                    .boxed(),
+                stream: futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) }).boxed(),
             }),
             Ok(Opened::File(file, len)) => {
                 let file = File::from_std(file);
