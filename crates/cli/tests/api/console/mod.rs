@@ -2,6 +2,7 @@
 //! security headers, who sees which call, playing, downloading and deleting; over plain
 //! HTTP here, and in Debian's Chromium in `browser`.
 
+mod browser;
 mod calls;
 mod find;
 mod sign_in;
