@@ -1,6 +1,7 @@
 //! The interaction page and what its player fetches: the recording's bytes (through the
-//! same `serve_content` as every dialect's download, so a ranged read is audited as a
-//! play and a whole read as a download, with the console user as the principal) and its
+//! same `serve_content` as every dialect's download, with the console user as the
+//! principal: the player's route records every read as a play, the download links' route
+//! a ranged read of part of an item as a play and any other read as a download) and its
 //! waveform. Every route answers 404 for a call the viewer may not see, as for one that
 //! does not exist.
 
@@ -16,12 +17,13 @@ use callvault_services::access::Owner;
 use callvault_services::content::resolve_key;
 use callvault_services::ServiceError;
 use chrono_tz::Tz;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::find::{clock, duration_ms};
 use super::page::{self, Nav};
 use super::session::Viewer;
-use crate::range::serve_content;
+use crate::range::{serve_read, Reading};
 use crate::AppState;
 
 /// Largest transcript, chat or summary shown in the page (larger ones are downloads).
@@ -49,6 +51,7 @@ pub struct ItemView {
 
 pub struct Player {
     pub src: String,
+    pub download: String,
     pub peaks: String,
 }
 
@@ -121,7 +124,8 @@ pub async fn render(
     .iter()
     .find_map(|t| i.content.iter().find(|c| c.content_type == *t));
     let player = audio.map(|c| Player {
-        src: href(c),
+        src: format!("/calls/{guid}/play/{}", c.key),
+        download: href(c),
         peaks: format!("/calls/{guid}/peaks/{}", c.key),
     });
     let actor = viewer.actor("show content");
@@ -242,18 +246,38 @@ fn size(bytes: u64) -> String {
     }
 }
 
-/// An item's bytes for the player or a download link.
+/// An item's bytes for a download link.
 pub async fn content(
     State(state): State<AppState>,
     viewer: Viewer,
     headers: HeaderMap,
     Path((guid, key)): Path<(String, String)>,
 ) -> Response {
-    let i = match visible(&state, &viewer, &guid).await {
+    read(&state, &viewer, &headers, (&guid, &key), Reading::ByRange).await
+}
+
+/// An item's bytes for the player.
+pub async fn play(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Path((guid, key)): Path<(String, String)>,
+) -> Response {
+    read(&state, &viewer, &headers, (&guid, &key), Reading::Playback).await
+}
+
+async fn read(
+    state: &AppState,
+    viewer: &Viewer,
+    headers: &HeaderMap,
+    (guid, key): (&str, &str),
+    reading: Reading,
+) -> Response {
+    let i = match visible(state, viewer, guid).await {
         Ok(i) => i,
         Err(resp) => return resp,
     };
-    let Ok(item) = resolve_key(&i, &key) else {
+    let Ok(item) = resolve_key(&i, key) else {
         return page::not_found(viewer.nav());
     };
     let name = format!(
@@ -263,9 +287,25 @@ pub async fn content(
         extension_for(&item.media_type)
     );
     let actor = viewer.actor("read content");
-    serve_content(&state.vault, &actor, &i.meta.guid, item, &headers, &name)
-        .await
-        .unwrap_or_else(|e| e.into_response())
+    serve_read(
+        &state.vault,
+        &actor,
+        (&i.meta.guid, item),
+        headers,
+        &name,
+        reading,
+    )
+    .await
+    .unwrap_or_else(|e| e.into_response())
+}
+
+/// A waveform as the player takes it; serialized from `f32`, so each value is as short
+/// as it prints (`0.57`, not its `f64` widening).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PeaksWire<'a> {
+    duration_ms: u64,
+    peaks: &'a [f32],
 }
 
 /// An audio item's waveform for the player: `{durationMs, peaks}`.
@@ -283,7 +323,11 @@ pub async fn peaks(
         _ => return page::not_found(viewer.nav()),
     };
     match state.vault.peaks(item).await {
-        Ok(p) => Json(json!({ "durationMs": p.duration_ms, "peaks": p.values })).into_response(),
+        Ok(p) => Json(PeaksWire {
+            duration_ms: p.duration_ms,
+            peaks: &p.values,
+        })
+        .into_response(),
         Err(e) => page::service_error(viewer.nav(), e),
     }
 }

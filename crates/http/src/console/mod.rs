@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-out", post(sign_in::sign_out))
         .route("/calls/{guid}", get(call::show))
         .route("/calls/{guid}/content/{key}", get(call::content))
+        .route("/calls/{guid}/play/{key}", get(call::play))
         .route("/calls/{guid}/peaks/{key}", get(call::peaks))
         .route("/calls/{guid}/delete", post(delete::delete))
         .merge(assets::routes())

@@ -195,6 +195,11 @@ async fn an_admin_finds_a_call_plays_it_and_follows_its_transcript() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let t = b.current_time().await;
     assert!(t > 0.5, "playback advanced to {t}");
+    let plays = a.audited("play", 1).await;
+    assert!(
+        plays.iter().any(|p| p["principal"] == "user:ann"),
+        "the player's reads are plays: {plays:?}"
+    );
 
     let (at, _, _) = TRANSCRIPT[2];
     b.click(&format!("button.line[data-start-ms='{at}']")).await;

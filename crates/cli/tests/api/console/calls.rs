@@ -15,6 +15,10 @@ fn audio(n: u32) -> String {
     format!("/calls/{}/content/callRecording", guid(n))
 }
 
+fn player(n: u32) -> String {
+    format!("/calls/{}/play/callRecording", guid(n))
+}
+
 #[tokio::test]
 async fn an_agent_gets_not_found_for_another_agents_call() {
     let a = Acme::new().await;
@@ -23,6 +27,7 @@ async fn an_agent_gets_not_found_for_another_agents_call() {
     for path in [
         page(3),
         audio(3),
+        player(3),
         format!("/calls/{}/peaks/callRecording", guid(3)),
         page(1),
     ] {
@@ -54,11 +59,32 @@ async fn the_page_shows_the_transcript_lines_with_their_times() {
         assert!(html.contains(&format!("data-start-ms=\"{at}\"")), "{at}");
         assert!(html.contains(who) && html.contains(text), "{text}");
     }
-    assert!(html.contains(&format!("src=\"{}\"", audio(1))), "{html}");
+    assert!(html.contains(&format!("src=\"{}\"", player(1))), "{html}");
+    assert!(html.contains(&format!("href=\"{}\"", audio(1))), "{html}");
 }
 
 #[tokio::test]
-async fn a_ranged_read_of_the_audio_is_audited_as_a_play_by_the_user() {
+async fn the_players_reads_are_audited_as_plays_by_the_user_even_from_byte_0() {
+    let a = Acme::new().await;
+    let ann = a.session("ann").await;
+    let r = a
+        .web
+        .get(a.s.url(&player(1)))
+        .header("Cookie", &ann)
+        .header("Range", "bytes=0-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    r.bytes().await.unwrap();
+    let plays = a.audited("play", 1).await;
+    assert_eq!(plays.len(), 1, "{plays:?}");
+    assert_eq!(plays[0]["principal"], "user:ann");
+    assert_eq!(plays[0]["dialect"], "console");
+}
+
+#[tokio::test]
+async fn a_ranged_read_through_the_download_link_is_audited_as_a_play() {
     let a = Acme::new().await;
     let ann = a.session("ann").await;
     let r = a
@@ -74,7 +100,6 @@ async fn a_ranged_read_of_the_audio_is_audited_as_a_play_by_the_user() {
     let plays = a.audited("play", 1).await;
     assert_eq!(plays.len(), 1, "{plays:?}");
     assert_eq!(plays[0]["principal"], "user:ann");
-    assert_eq!(plays[0]["dialect"], "console");
 }
 
 #[tokio::test]
