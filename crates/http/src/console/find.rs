@@ -73,6 +73,8 @@ struct FindPage {
     sort: String,
     newest: bool,
     words: bool,
+    /// Whether a filter beyond the period and words is set, so the form shows them all.
+    more: bool,
     periods: [(&'static str, &'static str); 5],
     directions: [Direction; 3],
     types: [ContentType; 12],
@@ -133,6 +135,17 @@ pub async fn find(
         sort: href(&flipped),
         newest: f.order == "newest",
         words: !f.q.trim().is_empty(),
+        more: f.period == "custom"
+            || !f.order.eq("newest")
+            || [
+                &f.agent,
+                &f.direction,
+                &f.from_number,
+                &f.to_number,
+                &f.content,
+            ]
+            .iter()
+            .any(|v| !v.trim().is_empty()),
         error: error.clone(),
         f,
         rows,

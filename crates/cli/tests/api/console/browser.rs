@@ -171,6 +171,7 @@ async fn an_admin_finds_a_call_plays_it_and_follows_its_transcript() {
     b.sign_in(&a, "ann").await;
     let period = b.c.find(Locator::Css("#period")).await.unwrap();
     period.select_by_value("any").await.unwrap();
+    b.click("details.more summary").await;
     b.fill("#agent", "a-1").await;
     b.click("form[role='search'] button[type='submit']").await;
     b.c.wait()
