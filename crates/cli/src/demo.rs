@@ -214,3 +214,32 @@ pub fn banner(base: &str, d: &DemoAccess) -> String {
     ));
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_banner_names_the_console_and_its_sign_ins() {
+        let d = DemoAccess {
+            client_id: "cvc_1".into(),
+            client_secret: "cvcs_1".into(),
+            token: "cvat_1".into(),
+            sample_guid: None,
+            sample_key: None,
+            api_token: "cvtt_1".into(),
+            sample_file: None,
+            transcription: "off".into(),
+        };
+        let b = banner("http://127.0.0.1:8080", &d);
+        assert!(b.contains("web console:   http://127.0.0.1:8080/\n"), "{b}");
+        assert!(
+            b.contains("login demo.admin / password demo-admin-pass"),
+            "{b}"
+        );
+        assert!(
+            b.contains("login demo.user / password demo-user-pass"),
+            "{b}"
+        );
+    }
+}
