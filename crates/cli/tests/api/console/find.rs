@@ -162,3 +162,28 @@ async fn hostile_metadata_is_escaped() {
     assert!(!page.contains("<img src=x>"));
     assert!(page.contains("&#34;&#62;&#60;img src=x&#62;"), "{page}");
 }
+
+#[tokio::test]
+async fn an_agents_words_search_finds_only_their_own_recordings() {
+    let a = Acme::new().await;
+    let doc = serde_json::to_vec(&super::transcript_doc()).unwrap();
+    let r =
+        a.s.put_content(
+            &a.token,
+            &guid(2),
+            "transcript",
+            "",
+            "application/json",
+            doc,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let bob = a.session("bob").await;
+    let html = a
+        .get(&bob, "/?period=any&q=refund")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(linked(&html), vec![guid(2)], "not the company call 1");
+}
