@@ -201,3 +201,39 @@ async fn a_held_call_is_not_deleted_and_the_page_says_why() {
     assert!(html.contains("Doe v. Acme"), "{html}");
     assert_eq!(a.get(&ann, &page(1)).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_chat_and_a_summary_are_shown_as_text_and_other_items_as_downloads() {
+    let a = Acme::new().await;
+    let chat = json!({"messages": [
+        {"from": "customer", "offsetMs": 0, "text": "my parcel never came"},
+        {"from": "agent", "offsetMs": 5000, "text": "I will send another today"},
+    ]});
+    let summary = json!({"language": "en-US", "summary": "Parcel lost; resent.", "actionItems": ["Track the new parcel"]});
+    for (key, doc) in [("chatTranscript", chat), ("conversationSummary", summary)] {
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        let r =
+            a.s.put_content(&a.token, &guid(1), key, "", "application/json", bytes)
+                .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{key}");
+    }
+    let ann = a.session("ann").await;
+    let html = a.get(&ann, &page(1)).await.text().await.unwrap();
+    for text in [
+        "my parcel never came",
+        "I will send another today",
+        "Parcel lost; resent.",
+        "Track the new parcel",
+    ] {
+        assert!(html.contains(text), "{text}");
+    }
+    for key in [
+        "callRecording",
+        "transcript",
+        "chatTranscript",
+        "conversationSummary",
+    ] {
+        let link = format!("href=\"/calls/{}/content/{key}\" download", guid(1));
+        assert!(html.contains(&link), "{key}");
+    }
+}
