@@ -19,8 +19,21 @@ use crate::common::guid;
 /// A headless Chromium with a fresh profile, and the chromedriver that drives it.
 struct Browser {
     c: Client,
-    _driver: Child,
+    driver: Child,
     _profile: tempfile::TempDir,
+}
+
+/// A test that fails before `close` would leave Chromium running (chromedriver starts it
+/// and does not take it along when killed), so chromedriver runs in a process group of
+/// its own, which is killed whole when the browser is dropped.
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(pid) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
+    }
 }
 
 fn free_port() -> u16 {
@@ -44,6 +57,7 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .expect("chromedriver (scripts/test.sh installs Debian's chromium-driver)");
@@ -84,13 +98,13 @@ impl Browser {
             .expect("a Chromium session");
         Self {
             c,
-            _driver: driver,
+            driver,
             _profile: profile,
         }
     }
 
     async fn close(self) {
-        self.c.close().await.unwrap();
+        self.c.clone().close().await.unwrap();
     }
 
     async fn sign_in(&self, a: &Acme, login: &str) {
