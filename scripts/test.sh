@@ -26,6 +26,25 @@ if [ ! -e /usr/share/pocketsphinx/model/en-us/en-us.lm.bin ] \
   apt-get install -y -qq libpocketsphinx3 pocketsphinx-en-us >&2
 fi
 
+# The console's browser tests drive Debian's Chromium through chromedriver, and check
+# each main page with axe-core (from npm, under .cache/ like the other test tools).
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+  echo "installing Chromium and chromedriver from Debian's packages" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq chromium chromium-driver >&2
+fi
+AXE_DIR=.cache/axe-core
+if [ ! -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ]; then
+  command -v npm >/dev/null 2>&1 || {
+    echo "installing Node.js and npm from Debian's packages" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >&2
+  }
+  echo "installing axe-core from npm" >&2
+  mkdir -p "$AXE_DIR"
+  (cd "$AXE_DIR" && npm install --no-audit --no-fund --silent axe-core@4.14.1 >&2)
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -129,6 +129,9 @@ pub fn banner(base: &str, d: &DemoAccess) -> String {
     let insecure = if base.starts_with("https") { "-k " } else { "" };
     let mut s = format!(
         "\ncallvault demo is ready at {base}\n\n\
+         web console:   {base}/\n\
+         sign in as     tenant {DEMO_TENANT}, login {admin} / password {admin_pw} (account admin)\n\
+         or             tenant {DEMO_TENANT}, login {user} / password {user_pw} (agent: own recordings)\n\n\
          tenant:        {DEMO_TENANT}\n\
          client_id:     {}\n\
          client_secret: {}\n\
@@ -143,7 +146,16 @@ pub fn banner(base: &str, d: &DemoAccess) -> String {
          # A new token by the client credentials grant\n\
          curl {insecure}-s -X POST {base}/Auth/connect/token -u '{}:{}' \\\n  \
            -d grant_type=client_credentials -d 'scope=interaction-content:read'\n",
-        d.client_id, d.client_secret, d.token, d.token, d.client_id, d.client_secret
+        d.client_id,
+        d.client_secret,
+        d.token,
+        d.token,
+        d.client_id,
+        d.client_secret,
+        admin = DEMO_ADMIN.0,
+        admin_pw = DEMO_ADMIN.1,
+        user = DEMO_USER.0,
+        user_pw = DEMO_USER.1,
     );
     if let (Some(guid), Some(key)) = (&d.sample_guid, &d.sample_key) {
         s.push_str(&format!(
@@ -201,4 +213,33 @@ pub fn banner(base: &str, d: &DemoAccess) -> String {
         "\nOpenAPI: {base}/openapi.json   metrics: {base}/metrics\n"
     ));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_banner_names_the_console_and_its_sign_ins() {
+        let d = DemoAccess {
+            client_id: "cvc_1".into(),
+            client_secret: "cvcs_1".into(),
+            token: "cvat_1".into(),
+            sample_guid: None,
+            sample_key: None,
+            api_token: "cvtt_1".into(),
+            sample_file: None,
+            transcription: "off".into(),
+        };
+        let b = banner("http://127.0.0.1:8080", &d);
+        assert!(b.contains("web console:   http://127.0.0.1:8080/\n"), "{b}");
+        assert!(
+            b.contains("login demo.admin / password demo-admin-pass"),
+            "{b}"
+        );
+        assert!(
+            b.contains("login demo.user / password demo-user-pass"),
+            "{b}"
+        );
+    }
 }

@@ -5,6 +5,7 @@
 pub mod audit_api;
 pub mod auth;
 pub mod call_recording;
+pub mod console;
 pub mod erasure_api;
 pub mod error;
 pub mod export;
@@ -99,7 +100,9 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .split_for_parts();
     let api = api
         .layer(axum::Extension(Arc::new(openapi::finish(doc))))
-        .layer(DefaultBodyLimit::max(limits.max_json_body));
+        .layer(DefaultBodyLimit::max(limits.max_json_body))
+        // The console is for people, not API clients: not in the API document.
+        .merge(console::routes().layer(timed()));
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
         let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
         tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)

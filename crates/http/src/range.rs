@@ -55,6 +55,16 @@ fn wanted(headers: &HeaderMap, etag: &str, len: u64) -> Wanted {
     }
 }
 
+/// What a read is recorded as in the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// A play when the range is part of the content, else a download (every API's rule).
+    ByRange,
+    /// A play whatever the range: the reads of a player, whose first request asks for
+    /// `bytes=0-`.
+    Playback,
+}
+
 /// Streams `item` of interaction `guid` to `actor`, honouring conditional and range
 /// headers; the read is recorded as a play or a download.
 pub async fn serve_content(
@@ -64,6 +74,26 @@ pub async fn serve_content(
     item: &ContentItem,
     headers: &HeaderMap,
     filename: &str,
+) -> ApiResult<Response> {
+    serve_read(
+        vault,
+        actor,
+        (guid, item),
+        headers,
+        filename,
+        Reading::ByRange,
+    )
+    .await
+}
+
+/// [`serve_content`], recording the read as `reading` says.
+pub async fn serve_read(
+    vault: &Vault,
+    actor: &callvault_services::audit::Actor,
+    (guid, item): (&callvault_core::Guid, &ContentItem),
+    headers: &HeaderMap,
+    filename: &str,
+    reading: Reading,
 ) -> ApiResult<Response> {
     let etag = etag_of(item);
     let mut common = HeaderMap::new();
@@ -108,7 +138,14 @@ pub async fn serve_content(
             return Ok((common, err).into_response());
         }
     };
-    let read = vault.open_content(actor, guid, item, range.clone()).await?;
+    let read = match reading {
+        Reading::ByRange => vault.open_content(actor, guid, item, range.clone()).await?,
+        Reading::Playback => {
+            vault
+                .open_playback(actor, guid, item, range.clone())
+                .await?
+        }
+    };
     if let Some(r) = &range {
         put(
             &mut common,

@@ -113,9 +113,10 @@ impl AudioProbe {
     }
 }
 
-struct ChannelReader {
-    rx: mpsc::Receiver<Bytes>,
-    current: Bytes,
+/// Bytes sent by an async task, read by a blocking decoder.
+pub(crate) struct ChannelReader {
+    pub(crate) rx: mpsc::Receiver<Bytes>,
+    pub(crate) current: Bytes,
 }
 
 impl Read for ChannelReader {

@@ -68,7 +68,7 @@ pub const CACHE_TTL: Duration = Duration::from_secs(1);
 const CACHE_MAX: usize = 10_000;
 
 pub struct AuthService {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     ttl: Duration,
     /// Token hash to principal, so that a download costs no token query.
     checked: Mutex<HashMap<Vec<u8>, (Principal, Instant)>>,
@@ -76,7 +76,7 @@ pub struct AuthService {
     pub sign_in: crate::signin::SignInLimits,
 }
 
-fn random_token(prefix: &str) -> String {
+pub(crate) fn random_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
@@ -198,7 +198,7 @@ impl AuthService {
     /// within what `Access` lets their role see (an account admin everything, a plain
     /// user their own on-demand recordings). A requested `scope` can only narrow that.
     /// The client's own scopes bound its client-credentials tokens alone.
-    fn user_scopes(requested: &ScopeSet) -> ServiceResult<ScopeSet> {
+    pub(crate) fn user_scopes(requested: &ScopeSet) -> ServiceResult<ScopeSet> {
         let role = ScopeSet::from_scopes([Scope::ContentRead, Scope::ContentDelete]);
         if requested.is_empty() {
             Ok(role)
@@ -209,11 +209,14 @@ impl AuthService {
         }
     }
 
-    async fn issue(
+    /// A new access token of `client`, for `user` if given; with `refresh`, a user's
+    /// token comes with a refresh token (the password grant's, not the console's).
+    pub(crate) async fn issue(
         &self,
         client: &ApiClient,
         user: Option<&User>,
         scopes: ScopeSet,
+        refresh: bool,
     ) -> ServiceResult<IssuedToken> {
         let access_token = random_token(TOKEN_PREFIX);
         let now = Utc::now();
@@ -236,14 +239,14 @@ impl AuthService {
             .await
             .map_err(revoked)?;
         let refresh_token = match user {
-            Some(_) => {
+            Some(_) if refresh => {
                 let t = random_token(REFRESH_PREFIX);
                 self.store
                     .insert_refresh_token(&stored(&t, now + REFRESH_TTL))
                     .await?;
                 Some(t)
             }
-            None => None,
+            _ => None,
         };
         Ok(IssuedToken {
             access_token,
@@ -262,7 +265,7 @@ impl AuthService {
     ) -> ServiceResult<IssuedToken> {
         let client = self.check_client(client_id, client_secret).await?;
         let scopes = Self::narrow(&client, requested)?;
-        self.issue(&client, None, scopes).await
+        self.issue(&client, None, scopes, false).await
     }
 
     /// The resource owner password grant: a user of the client's tenant signs in.
@@ -290,7 +293,7 @@ impl AuthService {
             .map_or(DUMMY_HASH.to_string(), |r| r.password_hash.clone());
         let ok = verify_password(password.to_string(), hash).await?;
         match record {
-            Some(r) if ok => self.issue(&client, Some(&r.user), scopes).await,
+            Some(r) if ok => self.issue(&client, Some(&r.user), scopes, true).await,
             _ => Err(ServiceError::Unauthenticated("invalid_grant".into())),
         }
     }
@@ -318,7 +321,7 @@ impl AuthService {
             .await?
             .ok_or_else(|| ServiceError::Unauthenticated("invalid_grant".into()))?;
         let scopes = ScopeSet::parse("scope", &stored.scopes)?;
-        self.issue(&client, Some(&user), scopes).await
+        self.issue(&client, Some(&user), scopes, true).await
     }
 
     /// Creates a user who signs in with a password (stored as an argon2id hash).
@@ -432,7 +435,9 @@ impl AuthService {
         Ok(principal)
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Principal, Instant)>> {
+    pub(crate) fn cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Principal, Instant)>> {
         self.checked.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -447,7 +452,7 @@ fn without_realm(login: &str) -> Option<&str> {
 }
 
 /// A valid argon2id hash of a random password nobody knows, checked for unknown logins.
-const DUMMY_HASH: &str =
+pub(crate) const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3xT0tJ0gqZ0iMSl4sQ1n1Pd7v0d5QnPrxRzzPq2XrG8";
 
 async fn hash_password(password: String) -> ServiceResult<String> {
@@ -468,7 +473,7 @@ async fn hash_password(password: String) -> ServiceResult<String> {
 }
 
 /// Checks a password off the async threads (argon2 is deliberately slow).
-async fn verify_password(password: String, hash: String) -> ServiceResult<bool> {
+pub(crate) async fn verify_password(password: String, hash: String) -> ServiceResult<bool> {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash).is_ok_and(|h| {
             Argon2::default()

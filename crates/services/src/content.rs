@@ -97,6 +97,19 @@ impl Vault {
         self.open_recorded(actor, guid, item, range, action).await
     }
 
+    /// Opens content for a player, recorded as a play whatever the range: a media
+    /// element's first request asks for `bytes=0-` and stops reading when it has enough.
+    pub async fn open_playback(
+        &self,
+        actor: &Actor,
+        guid: &Guid,
+        item: &ContentItem,
+        range: Option<Range<u64>>,
+    ) -> ServiceResult<BlobRead> {
+        self.open_recorded(actor, guid, item, range, AuditAction::Play)
+            .await
+    }
+
     /// Opens one item of a bulk download (a ZIP) for `actor`, recorded as such.
     pub async fn open_bulk_item(
         &self,

@@ -81,6 +81,8 @@ pub struct Vault {
     /// inspections can never starve the file I/O they wait on.
     pub(crate) inspections: tokio::sync::Semaphore,
     pub transcription: crate::transcription::Transcription,
+    /// Waveforms of recent recordings, for the console's player.
+    pub peak_cache: crate::peaks::PeakCache,
 }
 
 impl Vault {
@@ -111,6 +113,7 @@ impl Vault {
             config,
             audit: crate::audit_sink::AuditSink::start(store.clone()),
             inspections: tokio::sync::Semaphore::new(MAX_INSPECTIONS),
+            peak_cache: Default::default(),
         }))
     }
 }

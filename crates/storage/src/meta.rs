@@ -105,6 +105,8 @@ pub trait ClientStore: Send + Sync + 'static {
 
     async fn insert_token(&self, token: &AccessToken) -> StoreResult<()>;
     async fn token_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<AccessToken>>;
+    /// Removes one access token (a sign-out); whether it existed.
+    async fn delete_token(&self, token_hash: &[u8]) -> StoreResult<bool>;
     async fn delete_expired_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 
     async fn insert_refresh_token(&self, token: &AccessToken) -> StoreResult<()>;

@@ -8,6 +8,7 @@ mod auth;
 mod call_recording;
 mod cluster;
 mod common;
+mod console;
 mod erasure;
 mod export;
 mod faults;

@@ -119,6 +119,11 @@ impl ClientStore for SqlStore {
             .transpose()
     }
 
+    async fn delete_token(&self, token_hash: &[u8]) -> StoreResult<bool> {
+        let q = Query::new("DELETE FROM access_tokens WHERE token_hash = $1");
+        Ok(self.execute(q.bind(token_hash)).await? == 1)
+    }
+
     async fn delete_expired_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let mut tx = self.write().await?;
         let mut n = 0;

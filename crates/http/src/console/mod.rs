@@ -1,0 +1,38 @@
+//! The web console at `/`: server-rendered pages (askama templates, escaped by default)
+//! with a little script, for the people who use recordings. It talks only to the services,
+//! with the same rules as the APIs: a session is a user's access token in an `HttpOnly`
+//! cookie, roles come from `Access`, reads and deletes are audited with the console user
+//! as the principal. Its assets are compiled into the binary, so nothing but the server
+//! is needed to run it.
+
+mod assets;
+mod call;
+mod delete;
+mod find;
+mod page;
+mod session;
+mod sign_in;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::AppState;
+
+/// Largest form the console accepts (its forms hold a few short fields).
+const MAX_FORM: usize = 16 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(find::find))
+        .route("/sign-in", get(sign_in::show).post(sign_in::sign_in))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route("/calls/{guid}", get(call::show))
+        .route("/calls/{guid}/content/{key}", get(call::content))
+        .route("/calls/{guid}/play/{key}", get(call::play))
+        .route("/calls/{guid}/peaks/{key}", get(call::peaks))
+        .route("/calls/{guid}/delete", post(delete::delete))
+        .merge(assets::routes())
+        .layer(DefaultBodyLimit::max(MAX_FORM))
+        .layer(axum::middleware::from_fn(page::security_headers))
+}
