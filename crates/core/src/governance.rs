@@ -356,6 +356,17 @@ impl Rules {
             .map(|(name, _)| name.clone())
     }
 
+    /// The retention that applies to the interaction itself, as the console shows it:
+    /// the enabled policies that cover it, until when a minimum keeps it, and when
+    /// retention deletes it; the same reckoning the delete gate and the retention pass use.
+    pub fn retention_of<'a>(&'a self, i: &'a Interaction) -> Retention<'a> {
+        Retention {
+            policies: self.matching(i, None).collect(),
+            kept_until: self.minimum(i, None),
+            deleted_after: self.expiry(i, None),
+        }
+    }
+
     /// May this content item be deleted now, for this cause?
     pub fn may_delete_item(
         &self,
@@ -441,6 +452,16 @@ impl Rules {
             Expired::Items(keys)
         }
     }
+}
+
+/// The retention of one interaction (see [`Rules::retention_of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention<'a> {
+    pub policies: Vec<&'a RetentionPolicy>,
+    /// The policy whose minimum lasts longest, and until when it keeps the interaction.
+    pub kept_until: Option<(String, DateTime<Utc>)>,
+    /// When retention deletes it; `None` when no policy asks for its deletion.
+    pub deleted_after: Option<DateTime<Utc>>,
 }
 
 /// What a retention pass takes from one interaction.

@@ -8,7 +8,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use callvault_core::{ContentItem, Guid, ScopeSet, TenantId, User};
+use callvault_core::{
+    AuditRecord, ContentItem, Guid, Interaction, LegalHold, Rules, ScopeSet, TenantId, User,
+};
 use callvault_storage::meta::ApiClient;
 use callvault_storage::StoreError;
 use chrono::Utc;
@@ -17,7 +19,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::audit::Actor;
+use crate::audit::{Actor, AuditFilter};
 use crate::auth::{hash_secret, random_token, verify_password, AuthService, DUMMY_HASH};
 use crate::error::{ServiceError, ServiceResult};
 use crate::Vault;
@@ -147,6 +149,50 @@ impl Vault {
             out.extend_from_slice(&chunk);
         }
         Ok(out)
+    }
+}
+
+/// What governs one interaction, for the console's interaction page.
+#[derive(Debug, Clone)]
+pub struct Governance {
+    /// The holds whose selector covers the interaction, active or released, newest first.
+    pub holds: Vec<LegalHold>,
+    pub rules: Rules,
+}
+
+impl Vault {
+    /// The tenant's rules as they bear on `i`: the holds that cover it, and the rules
+    /// from which [`Rules::retention_of`] reckons its retention.
+    pub async fn governance_of(
+        &self,
+        tenant: TenantId,
+        i: &Interaction,
+    ) -> ServiceResult<Governance> {
+        let rules = self.store.rules(tenant).await?;
+        let mut holds: Vec<LegalHold> = self
+            .holds(tenant)
+            .await?
+            .into_iter()
+            .filter(|h| h.selector.covers(i))
+            .collect();
+        holds.sort_by_key(|h| std::cmp::Reverse(h.created_at));
+        Ok(Governance { holds, rules })
+    }
+
+    /// The tenant's audit records before `before_seq`, newest first: the console reads
+    /// a trail from its latest entries back.
+    pub async fn audit_newest(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> ServiceResult<Vec<AuditRecord>> {
+        self.audit.flush().await;
+        Ok(self
+            .store
+            .audit_page_newest(tenant, filter, before_seq, limit)
+            .await?)
     }
 }
 

@@ -28,6 +28,15 @@ pub trait AuditStore: Send + Sync + 'static {
         after_seq: i64,
         limit: u32,
     ) -> StoreResult<Vec<AuditRecord>>;
+    /// The tenant's records before `before_seq` (all, with `None`), newest first, at
+    /// most `limit`: the console reads a trail from its latest entries back.
+    async fn audit_page_newest(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditRecord>>;
     /// The tenant's chain head: how many records it has and the last one's hash.
     async fn audit_head(&self, tenant: TenantId) -> StoreResult<Option<(i64, String)>>;
 }

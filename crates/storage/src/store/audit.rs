@@ -144,28 +144,24 @@ impl AuditStore for SqlStore {
         after_seq: i64,
         limit: u32,
     ) -> StoreResult<Vec<AuditRecord>> {
-        let mut q = Query::new(format!(
-            "SELECT {COLUMNS} FROM audit_log WHERE tenant_id = "
-        ));
-        q.push_bind(tenant.0)
-            .push(" AND seq > ")
-            .push_bind(after_seq);
-        if let Some(t) = f.from {
-            q.push(" AND at_us >= ").push_bind(t);
-        }
-        if let Some(t) = f.to {
-            q.push(" AND at_us < ").push_bind(t);
-        }
-        if let Some(p) = &f.principal {
-            q.push(" AND principal = ").push_bind(p.as_str());
-        }
-        if let Some(g) = &f.interaction {
-            q.push(" AND guid = ").push_bind(g.as_str());
-        }
-        if let Some(a) = f.action {
-            q.push(" AND action = ").push_bind(a.as_str());
-        }
+        let mut q = filtered(tenant, f);
+        q.push(" AND seq > ").push_bind(after_seq);
         q.push(" ORDER BY seq LIMIT ").push_bind(limit);
+        self.fetch(q).await?.into_iter().map(record).collect()
+    }
+
+    async fn audit_page_newest(
+        &self,
+        tenant: TenantId,
+        f: &AuditFilter,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditRecord>> {
+        let mut q = filtered(tenant, f);
+        if let Some(before) = before_seq {
+            q.push(" AND seq < ").push_bind(before);
+        }
+        q.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
         self.fetch(q).await?.into_iter().map(record).collect()
     }
 
@@ -179,4 +175,28 @@ impl AuditStore for SqlStore {
             })
             .transpose()
     }
+}
+
+/// The query of a tenant's records that match `f`, to which the caller adds its paging.
+fn filtered(tenant: TenantId, f: &AuditFilter) -> Query {
+    let mut q = Query::new(format!(
+        "SELECT {COLUMNS} FROM audit_log WHERE tenant_id = "
+    ));
+    q.push_bind(tenant.0);
+    if let Some(t) = f.from {
+        q.push(" AND at_us >= ").push_bind(t);
+    }
+    if let Some(t) = f.to {
+        q.push(" AND at_us < ").push_bind(t);
+    }
+    if let Some(p) = &f.principal {
+        q.push(" AND principal = ").push_bind(p.as_str());
+    }
+    if let Some(g) = &f.interaction {
+        q.push(" AND guid = ").push_bind(g.as_str());
+    }
+    if let Some(a) = f.action {
+        q.push(" AND action = ").push_bind(a.as_str());
+    }
+    q
 }
