@@ -6,7 +6,7 @@
 //! does not exist.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,11 +16,12 @@ use callvault_core::{ContentItem, ContentType, Guid, Interaction};
 use callvault_services::access::Owner;
 use callvault_services::content::resolve_key;
 use callvault_services::ServiceError;
-use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::find::{clock, duration_ms};
+use super::govern::{self, CallGovernance};
+use super::holds::time_zone;
 use super::page::{self, Nav};
 use super::session::Viewer;
 use crate::range::{serve_read, Reading};
@@ -68,6 +69,15 @@ struct CallPage {
     can_delete: bool,
     csrf: String,
     refusal: Option<String>,
+    /// Holds, retention and the audit trail, for admins.
+    govern: Option<CallGovernance>,
+}
+
+/// The interaction page's query: which page of its audit trail to show.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CallParams {
+    audit_before: Option<i64>,
 }
 
 /// The interaction if it exists and the viewer may see it; else the not-found page.
@@ -92,27 +102,36 @@ pub async fn show(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(guid): Path<String>,
+    Query(p): Query<CallParams>,
 ) -> Response {
     let i = match visible(&state, &viewer, &guid).await {
         Ok(i) => i,
         Err(resp) => return resp,
     };
     state.vault.viewed(&viewer.actor("view"), &i).await;
-    render(&state, &viewer, &i, None).await
+    render(&state, &viewer, &i, None, p.audit_before).await
 }
 
-/// The page, with the reason a delete was refused if it was (then answered as 409).
+/// The page, with the reason a delete was refused if it was (then answered as 409), and
+/// for admins the page of the call's audit trail before `audit_before`.
 pub async fn render(
     state: &AppState,
     viewer: &Viewer,
     i: &Interaction,
     refusal: Option<String>,
+    audit_before: Option<i64>,
 ) -> Response {
-    let tz = match state.vault.tenant(viewer.principal.tenant).await {
-        Ok(t) => t
-            .and_then(|t| t.time_zone.parse::<Tz>().ok())
-            .unwrap_or(Tz::UTC),
-        Err(e) => return page::service_error(viewer.nav(), e),
+    let tz = match time_zone(state, viewer).await {
+        Ok(tz) => tz,
+        Err(resp) => return resp,
+    };
+    let govern = if viewer.is_admin() {
+        match govern::of(state, viewer, i, tz, audit_before).await {
+            Ok(g) => Some(g),
+            Err(e) => return page::service_error(viewer.nav(), e),
+        }
+    } else {
+        None
     };
     let guid = i.meta.guid.to_string();
     let href = |c: &ContentItem| format!("/calls/{guid}/content/{}", c.key);
@@ -222,6 +241,7 @@ pub async fn render(
         can_delete: viewer.is_admin(),
         csrf: viewer.csrf(),
         refusal,
+        govern,
     };
     page::render(status, &page)
 }

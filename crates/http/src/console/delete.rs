@@ -3,7 +3,7 @@
 //! page then says why).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use callvault_services::ServiceError;
@@ -28,18 +28,15 @@ pub async fn delete(
         Ok(i) => i,
         Err(resp) => return resp,
     };
-    if !viewer.is_admin() {
-        return page::message(
-            StatusCode::FORBIDDEN,
-            Some(viewer.nav()),
-            "Not allowed",
-            "Only an account admin can delete calls.",
-        );
+    if let Some(refused) = viewer.admin_only("delete calls") {
+        return refused;
     }
     let actor = viewer.actor("delete");
     match state.vault.delete_interaction(&actor, &i.meta.guid).await {
         Ok(_) => Redirect::to(&format!("/?deleted={}", i.meta.guid)).into_response(),
-        Err(ServiceError::Conflict(why)) => call::render(&state, &viewer, &i, Some(why)).await,
+        Err(ServiceError::Conflict(why)) => {
+            call::render(&state, &viewer, &i, Some(why), None).await
+        }
         Err(e) => page::service_error(viewer.nav(), e),
     }
 }

@@ -6,9 +6,12 @@
 //! is needed to run it.
 
 mod assets;
+mod audit;
 mod call;
 mod delete;
 mod find;
+mod govern;
+mod holds;
 mod page;
 mod session;
 mod sign_in;
@@ -32,6 +35,11 @@ pub fn routes() -> Router<AppState> {
         .route("/calls/{guid}/play/{key}", get(call::play))
         .route("/calls/{guid}/peaks/{key}", get(call::peaks))
         .route("/calls/{guid}/delete", post(delete::delete))
+        .route("/calls/{guid}/holds", post(holds::place))
+        .route("/holds", get(holds::list))
+        .route("/holds/{id}/release", post(holds::release))
+        .route("/audit", get(audit::trail))
+        .route("/audit.csv", get(audit::csv))
         .merge(assets::routes())
         .layer(DefaultBodyLimit::max(MAX_FORM))
         .layer(axum::middleware::from_fn(page::security_headers))

@@ -5,7 +5,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use callvault_core::User;
 use callvault_services::access::Access;
@@ -40,6 +40,19 @@ impl Viewer {
 
     pub fn actor(&self, operation: &'static str) -> Actor {
         self.caller.actor(&self.principal, DIALECT, operation)
+    }
+
+    /// The refusal of a page or form that only an account admin may use; `None` for an
+    /// admin. Checked by every governance route, whatever the page showed.
+    pub fn admin_only(&self, what: &str) -> Option<Response> {
+        (!self.is_admin()).then(|| {
+            page::message(
+                StatusCode::FORBIDDEN,
+                Some(self.nav()),
+                "Not allowed",
+                &format!("Only an account admin can {what}."),
+            )
+        })
     }
 
     /// The form token of this session, for the hidden field of every form.

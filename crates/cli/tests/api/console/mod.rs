@@ -5,6 +5,7 @@
 mod browser;
 mod calls;
 mod find;
+mod govern;
 mod sign_in;
 
 use reqwest::redirect::Policy;
