@@ -258,7 +258,7 @@ async fn an_admin_deletes_a_call_and_it_is_gone() {
     b.c.goto(&a.s.url(&format!("/calls/{}", guid(2))))
         .await
         .unwrap();
-    b.click("details summary").await;
+    b.click("#delete-h ~ details summary").await;
     b.click("#confirm-delete").await;
     b.c.wait()
         .for_element(Locator::Css("p[role='status']"))
@@ -338,39 +338,38 @@ fn axe_source() -> String {
     })
 }
 
+/// Runs axe-core in the current page and fails on any serious or critical violation.
+async fn axe_check(b: &Browser, axe: &str, name: &str) {
+    b.c.execute(&format!("{axe}\nreturn true;"), vec![])
+        .await
+        .unwrap();
+    let found = b
+        .js_async(
+            "axe.run(document).then(r => done({
+               passes: r.passes.length,
+               serious: r.violations
+                 .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => v.id + ': ' + v.help + ' ' + v.nodes.map(n => n.target.join(' ')).join(', ')),
+             }));",
+        )
+        .await;
+    assert!(
+        found["passes"].as_u64().unwrap() > 10,
+        "{name}: axe ran its rules"
+    );
+    assert_eq!(found["serious"], json!([]), "{name}");
+}
+
 #[tokio::test]
 async fn the_main_pages_have_no_serious_accessibility_violations() {
     let a = Acme::new().await;
     let b = Browser::start().await;
     let axe = axe_source();
-    let check = |name: &'static str| {
-        let (b, axe) = (&b, &axe);
-        async move {
-            b.c.execute(&format!("{axe}\nreturn true;"), vec![])
-                .await
-                .unwrap();
-            let found = b
-                .js_async(
-                    "axe.run(document).then(r => done({
-                   passes: r.passes.length,
-                   serious: r.violations
-                     .filter(v => v.impact === 'serious' || v.impact === 'critical')
-                     .map(v => v.id + ': ' + v.help + ' ' + v.nodes.map(n => n.target.join(' ')).join(', ')),
-                 }));",
-                )
-                .await;
-            assert!(
-                found["passes"].as_u64().unwrap() > 10,
-                "{name}: axe ran its rules"
-            );
-            assert_eq!(found["serious"], json!([]), "{name}");
-        }
-    };
     b.c.goto(&a.s.url("/sign-in")).await.unwrap();
-    check("sign-in").await;
+    axe_check(&b, &axe, "sign-in").await;
     b.sign_in(&a, "ann").await;
     b.c.goto(&a.s.url("/?period=any")).await.unwrap();
-    check("find").await;
+    axe_check(&b, &axe, "find").await;
     b.c.goto(&a.s.url(&format!("/calls/{}", guid(1))))
         .await
         .unwrap();
@@ -378,6 +377,76 @@ async fn the_main_pages_have_no_serious_accessibility_violations() {
         .for_element(Locator::Css("#waveform.ready"))
         .await
         .unwrap();
-    check("interaction").await;
+    axe_check(&b, &axe, "interaction").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn an_admin_places_a_hold_and_then_cannot_delete_the_call() {
+    let a = Acme::new().await;
+    let b = Browser::start().await;
+    b.sign_in(&a, "ann").await;
+    b.c.goto(&a.s.url(&format!("/calls/{}", guid(1))))
+        .await
+        .unwrap();
+    b.click("#holds-h ~ details summary").await;
+    b.fill("#case_name", "Doe v. Acme").await;
+    b.fill("#reason", "Litigation notice of 2026-11-02").await;
+    b.click("#place-hold").await;
+    b.c.wait()
+        .for_element(Locator::Css("#call-holds"))
+        .await
+        .unwrap();
+    assert!(b.text().await.contains("Litigation notice of 2026-11-02"));
+
+    b.click("a[href='/holds']").await;
+    b.c.wait()
+        .for_element(Locator::Css("#holds"))
+        .await
+        .unwrap();
+    let listed = b.text().await;
+    assert!(
+        listed.contains("Doe v. Acme") && listed.contains("Active"),
+        "{listed}"
+    );
+
+    b.c.goto(&a.s.url(&format!("/calls/{}", guid(1))))
+        .await
+        .unwrap();
+    b.click("#delete-h ~ details summary").await;
+    b.click("#confirm-delete").await;
+    b.c.wait()
+        .for_element(Locator::Css("#refusal"))
+        .await
+        .unwrap();
+    let refused = b.text().await;
+    assert!(refused.contains("This call cannot be deleted"), "{refused}");
+    assert!(
+        refused.contains("under legal hold ('Doe v. Acme')"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("Litigation notice of 2026-11-02"),
+        "{refused}"
+    );
+    b.js("document.getElementById('holds-h').scrollIntoView(); return true;")
+        .await;
+    b.screenshot("interaction-governance-1280").await;
+
+    let axe = axe_source();
+    for (width, height) in [(1280, 900), (390, 844)] {
+        b.c.set_window_size(width, height).await.unwrap();
+        for (name, path) in [("holds", "/holds"), ("audit", "/audit")] {
+            b.c.goto(&a.s.url(path)).await.unwrap();
+            let overflow = b
+                .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+                .await;
+            assert_eq!(overflow, json!(0), "{name} at {width} px scrolls sideways");
+            b.screenshot(&format!("{name}-{width}")).await;
+            if width == 1280 {
+                axe_check(&b, &axe, name).await;
+            }
+        }
+    }
     b.close().await;
 }
