@@ -236,3 +236,66 @@ async fn a_bad_audit_filter_says_what_is_wrong() {
     let html = r.text().await.unwrap();
     assert!(html.contains("From must be a date like"), "{html}");
 }
+
+#[tokio::test]
+async fn the_calls_trail_pages_back_from_the_newest_record() {
+    let a = Acme::new().await;
+    let ann = a.session("ann").await;
+    // Each view of the page records a view and a read of its transcript.
+    for _ in 0..11 {
+        a.get(&ann, &page(1)).await.text().await.unwrap();
+    }
+    let html = a.get(&ann, &page(1)).await.text().await.unwrap();
+    let rows = |html: &str| html.matches("<td>user:ann</td>").count();
+    assert_eq!(rows(&html), 20, "a page of the trail");
+    let at = html
+        .find("?audit_before=")
+        .expect("a link to older records");
+    let before: i64 = html[at + 14..].split('#').next().unwrap().parse().unwrap();
+    let older = a
+        .get(&ann, &format!("{}?audit_before={before}", page(1)))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(rows(&older) >= 2, "{older}");
+    let (_, v) = json_of(
+        a.s.get(
+            &a.token,
+            &format!("/admin/audit?interaction={}&limit=1", guid(1)),
+        )
+        .await,
+    )
+    .await;
+    let oldest = v["records"][0]["seq"].as_i64().unwrap();
+    assert!(
+        oldest < before,
+        "the older page goes back to the first record"
+    );
+}
+
+#[tokio::test]
+async fn a_hold_released_from_the_holds_page_returns_there() {
+    let a = Acme::new().await;
+    let ann = a.session("ann").await;
+    let csrf = a.csrf(&ann).await;
+    let hold = [
+        ("csrf", csrf.as_str()),
+        ("case_name", "Roe v. Acme"),
+        ("reason", "subpoena"),
+    ];
+    a.post(&ann, &format!("{}/holds", page(3)), &hold).await;
+    let release = release_action(&a.get(&ann, "/holds").await.text().await.unwrap());
+    let r = a.post(&ann, &release, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/holds");
+    let html = a.get(&ann, "/holds").await.text().await.unwrap();
+    assert!(
+        html.contains("Released ") && html.contains("by user:ann"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("action=\"/holds/"),
+        "no release button left: {html}"
+    );
+}
