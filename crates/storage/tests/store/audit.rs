@@ -79,7 +79,49 @@ async fn two_nodes_appending_at_once_keep_one_chain(db: TestDb) {
     verify_run(&mut GENESIS.to_string(), &records).unwrap();
 }
 
+/// Newest first, paged back by seq, filtered, and within the tenant.
+async fn reads_back_newest_first_in_pages(db: TestDb) {
+    let store = db.store().await;
+    let t = store.create_tenant("acme", "UTC").await.unwrap().id;
+    let other = store.create_tenant("other", "UTC").await.unwrap().id;
+    let mut events: Vec<_> = (0..5)
+        .map(|n| {
+            let mut e = audit_event(t);
+            e.interaction = Some(format!("g{}", n % 2));
+            e.at = ts(n);
+            e
+        })
+        .collect();
+    events.push(audit_event(other));
+    store.append_audit(&events).await.unwrap();
+    let mine = all(&store, t).await;
+    let newest: Vec<_> = mine.iter().rev().cloned().collect();
+    let everything = AuditFilter::default();
+    let first = store
+        .audit_page_newest(t, &everything, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(first, newest[..2].to_vec());
+    let next = store
+        .audit_page_newest(t, &everything, Some(first[1].seq), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        next,
+        newest[2..].to_vec(),
+        "the rest, without the other tenant's"
+    );
+    let g0 = AuditFilter {
+        interaction: Some("g0".into()),
+        ..AuditFilter::default()
+    };
+    let found = store.audit_page_newest(t, &g0, None, 10).await.unwrap();
+    let at: Vec<_> = found.iter().map(|r| r.event.at).collect();
+    assert_eq!(at, [ts(4), ts(2), ts(0)]);
+}
+
 on_both!(
+    reads_back_newest_first_in_pages,
     chains_per_tenant_and_reads_back_filtered,
     two_nodes_appending_at_once_keep_one_chain,
 );
