@@ -21,6 +21,7 @@ pub mod governance;
 pub mod ingest;
 pub mod jobs;
 pub mod paging;
+mod pcm;
 pub mod peaks;
 pub mod reads;
 pub mod seal;

@@ -13,13 +13,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use callvault_core::ContentItem;
 use futures::StreamExt;
-use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::DecoderOptions;
-use symphonia::core::errors::Error as SymErr;
-use symphonia::core::formats::FormatOptions;
-use symphonia::core::io::{MediaSourceStream, ReadOnlySource};
-use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
+use symphonia::core::io::ReadOnlySource;
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::audio::ChannelReader;
@@ -118,58 +112,13 @@ impl Vault {
 
 /// Decodes every channel and keeps the loudest absolute sample per window.
 fn measure(reader: ChannelReader, media_type: &str) -> Result<Peaks, String> {
-    let mut hint = Hint::new();
-    hint.mime_type(media_type);
-    let mss = MediaSourceStream::new(Box::new(ReadOnlySource::new(reader)), Default::default());
-    let undecodable = |e: &dyn std::fmt::Display| format!("the audio cannot be decoded: {e}");
-    let probed = symphonia::default::get_probe()
-        .format(
-            &hint,
-            mss,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )
-        .map_err(|e| undecodable(&e))?;
-    let mut format = probed.format;
-    let track = format
-        .default_track()
-        .ok_or_else(|| undecodable(&"no audio track"))?;
-    let track_id = track.id;
-    let rate = track
-        .codec_params
-        .sample_rate
-        .filter(|r| *r > 0)
-        .ok_or_else(|| undecodable(&"no sample rate"))?;
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&track.codec_params, &DecoderOptions::default())
-        .map_err(|e| undecodable(&e))?;
-    let window = (u64::from(rate) * WINDOW_MS / 1000).max(1);
     let (mut windows, mut loudest, mut in_window, mut frames) = (Vec::new(), 0f32, 0u64, 0u64);
-    let mut buf: Option<SampleBuffer<f32>> = None;
-    loop {
-        let packet = match format.next_packet() {
-            Ok(p) => p,
-            Err(SymErr::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(SymErr::ResetRequired) => break,
-            Err(e) => return Err(undecodable(&e)),
-        };
-        if packet.track_id() != track_id {
-            continue;
-        }
-        let decoded = match decoder.decode(&packet) {
-            Ok(d) => d,
-            // A damaged frame is skipped, as players do.
-            Err(SymErr::DecodeError(_)) => continue,
-            Err(e) => return Err(undecodable(&e)),
-        };
-        let spec = *decoded.spec();
-        let n = spec.channels.count().max(1);
-        let b = match &mut buf {
-            Some(b) if b.capacity() >= decoded.capacity() * n => b,
-            _ => buf.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
-        };
-        b.copy_interleaved_ref(decoded);
-        for frame in b.samples().chunks(n) {
+    let mut rate = 0;
+    let source = Box::new(ReadOnlySource::new(reader));
+    crate::pcm::decode(source, media_type, |r, n, samples| {
+        rate = r;
+        let window = (u64::from(r) * WINDOW_MS / 1000).max(1);
+        for frame in samples.chunks(n) {
             let level = frame.iter().fold(0f32, |m, s| m.max(s.abs()));
             loudest = loudest.max(level);
             in_window += 1;
@@ -179,12 +128,12 @@ fn measure(reader: ChannelReader, media_type: &str) -> Result<Peaks, String> {
                 (loudest, in_window) = (0.0, 0);
             }
         }
-    }
+    })?;
     if in_window > 0 {
         windows.push(loudest);
     }
     if frames == 0 {
-        return Err(undecodable(&"no audio frames"));
+        return Err(crate::pcm::undecodable(&"no audio frames"));
     }
     Ok(Peaks {
         duration_ms: frames * 1000 / u64::from(rate),

@@ -4,14 +4,6 @@
 
 use std::io::Cursor;
 
-use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::DecoderOptions;
-use symphonia::core::errors::Error as SymErr;
-use symphonia::core::formats::FormatOptions;
-use symphonia::core::io::MediaSourceStream;
-use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
-
 use super::engine::ENGINE_RATE;
 
 /// Channels past the first two are not transcribed: telephony has two parties.
@@ -20,70 +12,21 @@ const MAX_CHANNELS: usize = 2;
 /// Decodes a WAV or MP3 recording into one 16 kHz sample vector per channel (at most
 /// two). The error is the reason the job fails with.
 pub fn decode_channels(bytes: Vec<u8>, media_type: &str) -> Result<Vec<Vec<i16>>, String> {
-    let mut hint = Hint::new();
-    hint.mime_type(media_type);
-    let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
-    let undecodable = |e: &dyn std::fmt::Display| format!("the audio cannot be decoded: {e}");
-    let probed = symphonia::default::get_probe()
-        .format(
-            &hint,
-            mss,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )
-        .map_err(|e| undecodable(&e))?;
-    let mut format = probed.format;
-    let track = format
-        .default_track()
-        .ok_or_else(|| undecodable(&"no audio track"))?;
-    let track_id = track.id;
-    let rate = track
-        .codec_params
-        .sample_rate
-        .filter(|r| *r > 0)
-        .ok_or_else(|| undecodable(&"no sample rate"))?;
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&track.codec_params, &DecoderOptions::default())
-        .map_err(|e| undecodable(&e))?;
     let mut channels: Vec<Vec<f32>> = Vec::new();
-    let mut buf: Option<SampleBuffer<f32>> = None;
-    loop {
-        let packet = match format.next_packet() {
-            Ok(p) => p,
-            Err(SymErr::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(SymErr::ResetRequired) => break,
-            Err(e) => return Err(undecodable(&e)),
-        };
-        if packet.track_id() != track_id {
-            continue;
-        }
-        let decoded = match decoder.decode(&packet) {
-            Ok(d) => d,
-            // A damaged frame is skipped, as players do.
-            Err(SymErr::DecodeError(_)) => continue,
-            Err(e) => return Err(undecodable(&e)),
-        };
-        let spec = *decoded.spec();
-        let n = spec.channels.count();
-        if n == 0 {
-            return Err(undecodable(&"no channels"));
-        }
-        let b = match &mut buf {
-            Some(b) if b.capacity() >= decoded.capacity() * n => b,
-            _ => buf.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
-        };
-        b.copy_interleaved_ref(decoded);
+    let mut rate = 0;
+    crate::pcm::decode(Box::new(Cursor::new(bytes)), media_type, |r, n, samples| {
+        rate = r;
         if channels.is_empty() {
             channels = vec![Vec::new(); n.min(MAX_CHANNELS)];
         }
-        for frame in b.samples().chunks(n) {
+        for frame in samples.chunks(n) {
             for (c, out) in channels.iter_mut().enumerate() {
-                out.push(frame[c]);
+                out.push(frame.get(c).copied().unwrap_or(0.0));
             }
         }
-    }
+    })?;
     if channels.is_empty() {
-        return Err(undecodable(&"no audio frames"));
+        return Err(crate::pcm::undecodable(&"no audio frames"));
     }
     Ok(channels.iter().map(|c| resample(c, rate)).collect())
 }
