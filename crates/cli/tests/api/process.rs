@@ -11,17 +11,24 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub(crate) fn cli(dir: &Path, args: &[&str]) -> (bool, Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_callvault"))
-        // Off: an engine would add transcripts and compete for the CPU.
-        .env("CALLVAULT_TRANSCRIPTION_ENGINE", "none")
+    cli_with(dir, None, args)
+}
+
+/// [`cli`] with a configuration file (the scale-out stores of a deployment).
+pub(crate) fn cli_with(dir: &Path, cfg: Option<&Path>, args: &[&str]) -> (bool, Value, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callvault"));
+    // Off: an engine would add transcripts and compete for the CPU.
+    cmd.env("CALLVAULT_TRANSCRIPTION_ENGINE", "none")
         // Webhook receivers of the tests listen on loopback.
         .env("CALLVAULT_EGRESS_ALLOW", "127.0.0.1")
         .args(args)
         .arg("--json")
         .arg("--data-dir")
-        .arg(dir)
-        .output()
-        .expect("run callvault");
+        .arg(dir);
+    if let Some(cfg) = cfg {
+        cmd.arg("--config").arg(cfg);
+    }
+    let out = cmd.output().expect("run callvault");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let json = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);

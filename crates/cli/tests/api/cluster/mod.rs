@@ -2,5 +2,5 @@
 
 mod migrate;
 mod multi_node;
-mod nodes;
+pub(crate) mod nodes;
 mod webhooks;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use callvault_storage::S3Settings;
 use callvault_testkit::PgTestDb;
 
 use crate::common::targets::{Provider, Target};
@@ -27,8 +28,15 @@ const ITEMS: u32 = 60;
 /// A configuration file for nodes of one deployment, and the database it names (kept
 /// until the test ends).
 pub(super) async fn config(dir: &Path) -> (PathBuf, Option<Arc<PgTestDb>>) {
+    let (path, db, _) = deployment(dir).await;
+    (path, db)
+}
+
+/// [`config`], and on the scale-out backends the bucket prefix it names, for tests that
+/// look at the stored blobs themselves.
+pub(crate) async fn deployment(dir: &Path) -> (PathBuf, Option<Arc<PgTestDb>>, Option<S3Settings>) {
     let mut text = String::from("export_lease_secs = 1\negress_allow = [\"127.0.0.1\"]\n");
-    let mut held = None;
+    let (mut held, mut bucket) = (None, None);
     if scale_out() {
         let pg = fresh_database().await;
         let db = pg.url().to_string();
@@ -40,15 +48,16 @@ pub(super) async fn config(dir: &Path) -> (PathBuf, Option<Arc<PgTestDb>>) {
              secret_access_key = \"test\"\nallow_http = true\n",
             s3.bucket,
             s3.prefix,
-            s3.endpoint.unwrap_or_default()
+            s3.endpoint.clone().unwrap_or_default()
         ));
+        bucket = Some(s3);
     }
     let path = dir.join("callvault.toml");
     std::fs::write(&path, text).unwrap();
-    (path, held)
+    (path, held, bucket)
 }
 
-pub(super) fn cli(dir: &Path, cfg: &Path, args: &[&str]) -> Value {
+pub(crate) fn cli(dir: &Path, cfg: &Path, args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_callvault"))
         // Off: an engine would add transcripts and compete for the CPU.
         .env("CALLVAULT_TRANSCRIPTION_ENGINE", "none")
@@ -68,13 +77,13 @@ pub(super) fn cli(dir: &Path, cfg: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
 
-pub(super) struct Node {
+pub(crate) struct Node {
     child: Child,
-    pub(super) base: String,
+    pub(crate) base: String,
 }
 
 impl Node {
-    pub(super) async fn spawn(dir: &Path, cfg: &Path) -> Self {
+    pub(crate) async fn spawn(dir: &Path, cfg: &Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
