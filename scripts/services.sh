@@ -76,9 +76,11 @@ az_up() { curl -sS -m 5 -o /dev/null "http://127.0.0.1:$AZURE_PORT/devstoreaccou
 if ! az_up; then
   log "starting Azurite on 127.0.0.1:$AZURE_PORT"
   # Every descriptor of the background process goes to the log: a shell left holding this
-  # script's stdout would keep `eval "$(scripts/services.sh)"` waiting for ever.
+  # script's stdout would keep `eval "$(scripts/services.sh)"` waiting for ever. The tests'
+  # containers are not removed, so a long-lived emulator fills up over repeated runs of the
+  # suite (one run writes a few hundred MB): 4 GiB holds a day of them.
   (cd "$CACHE" && exec "$AZ_DIR/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 \
-    --blobPort "$AZURE_PORT" --inMemoryPersistence --extentMemoryLimit 1024 \
+    --blobPort "$AZURE_PORT" --inMemoryPersistence --extentMemoryLimit 4096 \
     --skipApiVersionCheck) </dev/null >"$CACHE/azurite.log" 2>&1 &
   disown
   for _ in $(seq 1 60); do az_up && break; sleep 0.5; done
