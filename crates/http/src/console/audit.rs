@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use super::govern::local;
-use super::holds::time_zone;
+use super::holds::admin_time_zone;
 use super::page::{self, Nav};
 use super::session::Viewer;
 use crate::AppState;
@@ -127,10 +127,7 @@ pub async fn trail(
     viewer: Viewer,
     Query(f): Query<AuditParams>,
 ) -> Response {
-    if let Some(refused) = viewer.admin_only("read the audit trail") {
-        return refused;
-    }
-    let tz = match time_zone(&state, &viewer).await {
+    let tz = match admin_time_zone(&state, &viewer, "read the audit trail").await {
         Ok(tz) => tz,
         Err(resp) => return resp,
     };
@@ -170,10 +167,7 @@ pub async fn csv(
     viewer: Viewer,
     Query(f): Query<AuditParams>,
 ) -> Response {
-    if let Some(refused) = viewer.admin_only("read the audit trail") {
-        return refused;
-    }
-    let tz = match time_zone(&state, &viewer).await {
+    let tz = match admin_time_zone(&state, &viewer, "read the audit trail").await {
         Ok(tz) => tz,
         Err(resp) => return resp,
     };

@@ -39,12 +39,21 @@ pub async fn time_zone(state: &AppState, viewer: &Viewer) -> Result<Tz, Response
     }
 }
 
+/// The tenant's time zone for a page only admins may see; the refusal otherwise.
+pub async fn admin_time_zone(
+    state: &AppState,
+    viewer: &Viewer,
+    what: &str,
+) -> Result<Tz, Response> {
+    if let Some(refused) = viewer.admin_only(what) {
+        return Err(refused);
+    }
+    time_zone(state, viewer).await
+}
+
 /// `/holds`: every hold of the tenant, active ones first, newest first within each.
 pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
-    if let Some(refused) = viewer.admin_only("see legal holds") {
-        return refused;
-    }
-    let tz = match time_zone(&state, &viewer).await {
+    let tz = match admin_time_zone(&state, &viewer, "see legal holds").await {
         Ok(tz) => tz,
         Err(resp) => return resp,
     };
@@ -78,10 +87,9 @@ pub async fn place(
     Path(guid): Path<String>,
     Form(f): Form<PlaceForm>,
 ) -> Response {
-    if let Some(refused) = viewer.form_refusal(&state, &headers, f.csrf.as_deref()) {
-        return refused;
-    }
-    if let Some(refused) = viewer.admin_only("place legal holds") {
+    if let Some(refused) =
+        viewer.admin_form(&state, &headers, f.csrf.as_deref(), "place legal holds")
+    {
         return refused;
     }
     let i = match visible(&state, &viewer, &guid).await {
@@ -121,10 +129,9 @@ pub async fn release(
     Path(id): Path<String>,
     Form(f): Form<ReleaseForm>,
 ) -> Response {
-    if let Some(refused) = viewer.form_refusal(&state, &headers, f.csrf.as_deref()) {
-        return refused;
-    }
-    if let Some(refused) = viewer.admin_only("release legal holds") {
+    if let Some(refused) =
+        viewer.admin_form(&state, &headers, f.csrf.as_deref(), "release legal holds")
+    {
         return refused;
     }
     let no_hold = |viewer: &Viewer| {

@@ -55,6 +55,19 @@ impl Viewer {
         })
     }
 
+    /// The refusal of a state-changing form only admins may send: the form checks first
+    /// (a forged form learns nothing of roles), then the role.
+    pub fn admin_form(
+        &self,
+        state: &AppState,
+        headers: &HeaderMap,
+        csrf: Option<&str>,
+        what: &str,
+    ) -> Option<Response> {
+        self.form_refusal(state, headers, csrf)
+            .or_else(|| self.admin_only(what))
+    }
+
     /// The form token of this session, for the hidden field of every form.
     pub fn csrf(&self) -> String {
         form_token(&self.token)
