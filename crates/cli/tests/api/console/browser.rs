@@ -114,8 +114,7 @@ impl Browser {
         self.fill("#tenant", "acme").await;
         self.fill("#login", login).await;
         self.fill("#password", &format!("{login}-password")).await;
-        self.click("form[action='/sign-in'] button").await;
-        self.c.wait().for_element(Locator::Css("h1")).await.unwrap();
+        self.click_to_load("form[action='/sign-in'] button").await;
         assert_eq!(self.path().await, "/", "signed in, on the find page");
     }
 
@@ -133,6 +132,29 @@ impl Browser {
             .click()
             .await
             .unwrap();
+    }
+
+    /// Clicks what submits a form or follows a link, and returns once the browser shows
+    /// the new page. Waiting for an element instead races: the old page may have one
+    /// like it, and is still there until the answer arrives.
+    async fn click_to_load(&self, css: &str) {
+        self.js("window.leftBehind = true; return true;").await;
+        self.click(css).await;
+        for _ in 0..200 {
+            // Asked while the page is changing, the driver may answer with an error.
+            let loaded = self
+                .c
+                .execute(
+                    "return window.leftBehind === undefined && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await;
+            if matches!(loaded, Ok(Value::Bool(true))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("clicking {css} loaded no new page within 10 s");
     }
 
     async fn path(&self) -> String {
@@ -189,18 +211,12 @@ async fn an_admin_finds_a_call_plays_it_and_follows_its_transcript() {
     period.select_by_value("any").await.unwrap();
     b.click("details.more summary").await;
     b.fill("#agent", "a-1").await;
-    b.click("form[role='search'] button[type='submit']").await;
-    b.c.wait()
-        .for_element(Locator::Css("table.results"))
-        .await
-        .unwrap();
+    b.click_to_load("form[role='search'] button[type='submit']")
+        .await;
     assert_eq!(b.listed().await, vec![guid(1)]);
 
-    b.click(&format!("a[href='/calls/{}']", guid(1))).await;
-    b.c.wait()
-        .for_element(Locator::Css("#player"))
-        .await
-        .unwrap();
+    b.click_to_load(&format!("a[href='/calls/{}']", guid(1)))
+        .await;
     b.c.wait()
         .for_element(Locator::Css("#waveform.ready"))
         .await
@@ -261,11 +277,7 @@ async fn an_admin_deletes_a_call_and_it_is_gone() {
         .await
         .unwrap();
     b.click("#delete-h ~ details summary").await;
-    b.click("#confirm-delete").await;
-    b.c.wait()
-        .for_element(Locator::Css("p[role='status']"))
-        .await
-        .unwrap();
+    b.click_to_load("#confirm-delete").await;
     assert!(b
         .text()
         .await
@@ -288,11 +300,7 @@ async fn an_agent_typing_another_agents_call_url_gets_not_found_then_signs_out()
     assert!(!text.contains("+4420700003"));
     b.c.goto(&a.s.url("/?period=any")).await.unwrap();
     assert_eq!(b.listed().await, vec![guid(2)]);
-    b.click("form[action='/sign-out'] button").await;
-    b.c.wait()
-        .for_element(Locator::Css("#password"))
-        .await
-        .unwrap();
+    b.click_to_load("form[action='/sign-out'] button").await;
     assert_eq!(b.path().await, "/sign-in");
     b.c.goto(&a.s.url("/")).await.unwrap();
     assert_eq!(b.path().await, "/sign-in", "the old session is gone");

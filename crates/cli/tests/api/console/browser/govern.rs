@@ -1,7 +1,6 @@
 //! Legal holds in the browser: placed through the call page's form, listed on the Holds
 //! page, obeyed by the delete; the Holds and Audit pages at both widths and under axe-core.
 
-use fantoccini::Locator;
 use serde_json::json;
 
 use super::{axe_check, axe_source, Browser};
@@ -19,18 +18,10 @@ async fn an_admin_places_a_hold_and_then_cannot_delete_the_call() {
     b.click("#holds-h ~ details summary").await;
     b.fill("#case_name", "Doe v. Acme").await;
     b.fill("#reason", "Litigation notice of 2026-11-02").await;
-    b.click("#place-hold").await;
-    b.c.wait()
-        .for_element(Locator::Css("#call-holds"))
-        .await
-        .unwrap();
+    b.click_to_load("#place-hold").await;
     assert!(b.text().await.contains("Litigation notice of 2026-11-02"));
 
-    b.click("a[href='/holds']").await;
-    b.c.wait()
-        .for_element(Locator::Css("#holds"))
-        .await
-        .unwrap();
+    b.click_to_load("a[href='/holds']").await;
     let listed = b.text().await;
     assert!(
         listed.contains("Doe v. Acme") && listed.contains("Active"),
@@ -41,11 +32,7 @@ async fn an_admin_places_a_hold_and_then_cannot_delete_the_call() {
         .await
         .unwrap();
     b.click("#delete-h ~ details summary").await;
-    b.click("#confirm-delete").await;
-    b.c.wait()
-        .for_element(Locator::Css("#refusal"))
-        .await
-        .unwrap();
+    b.click_to_load("#confirm-delete").await;
     let refused = b.text().await;
     assert!(refused.contains("This call cannot be deleted"), "{refused}");
     assert!(
