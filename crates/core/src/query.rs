@@ -34,6 +34,8 @@ pub struct InteractionQuery {
     pub connect_from: Option<String>,
     pub connect_to: Option<String>,
     pub caller_name: Option<String>,
+    /// The queue's id, exactly.
+    pub queue: Option<String>,
     pub extension: Option<String>,
     /// Inclusive bounds on the call recording's duration in milliseconds.
     pub recording_ms: (Option<u64>, Option<u64>),

@@ -32,6 +32,7 @@ pub struct FindParams {
     pub from: String,
     pub to: String,
     pub agent: String,
+    pub queue: String,
     pub direction: String,
     pub from_number: String,
     pub to_number: String,
@@ -139,6 +140,7 @@ pub async fn find(
             || !f.order.eq("newest")
             || [
                 &f.agent,
+                &f.queue,
                 &f.direction,
                 &f.from_number,
                 &f.to_number,
@@ -169,6 +171,7 @@ fn query_string(p: &FindParams) -> String {
         ("from", &p.from),
         ("to", &p.to),
         ("agent", &p.agent),
+        ("queue", &p.queue),
         ("direction", &p.direction),
         ("from_number", &p.from_number),
         ("to_number", &p.to_number),
@@ -241,6 +244,7 @@ fn query(
     let mut q = InteractionQuery {
         start,
         handling_agent: text("Agent", &f.agent)?,
+        queue: text("Queue", &f.queue)?,
         connect_from_prefix: text("From number", &f.from_number)?,
         connect_to_prefix: text("To number", &f.to_number)?,
         direction: match f.direction.as_str() {

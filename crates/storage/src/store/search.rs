@@ -46,6 +46,7 @@ fn filter_storable(f: &InteractionQuery) -> bool {
         &f.connect_from,
         &f.connect_to,
         &f.caller_name,
+        &f.queue,
         &f.extension,
         &f.owning_user,
     ]
@@ -146,6 +147,7 @@ pub(super) fn push_filter_on(
         ("connect_from", f.connect_from.clone()),
         ("connect_to", f.connect_to.clone()),
         ("caller_name", f.caller_name.clone()),
+        ("queue_id", f.queue.clone()),
     ];
     for (col, value) in exact {
         if let Some(v) = value {

@@ -77,6 +77,34 @@ async fn filters_narrow_by_dates_agent_number_and_content() {
 }
 
 #[tokio::test]
+async fn a_queue_narrows_to_its_calls() {
+    let a = Acme::new().await;
+    for (n, queue) in [(4, "sales"), (5, "support")] {
+        let mut body = crate::common::call_body(
+            "2019-11-23T10:00:00Z",
+            "+4420700004",
+            "+4420700005",
+            "a-4",
+            "inbound",
+        );
+        body["queueId"] = json!(queue);
+        a.s.seed_call(&a.token, &guid(n), body, 1000).await;
+    }
+    let ann = a.session("ann").await;
+    let html = a
+        .get(&ann, "/?period=any&queue=sales")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(linked(&html), vec![guid(4)]);
+    assert!(
+        html.contains(r#"name="queue" value="sales""#),
+        "the form keeps it"
+    );
+}
+
+#[tokio::test]
 async fn words_said_find_the_call_and_mark_them() {
     let a = Acme::new().await;
     let ann = a.session("ann").await;
