@@ -1,6 +1,8 @@
 //! Webhooks: events per second delivered to a local receiver, and ingest throughput
 //! with and without three subscriptions to every upload (target: within 5 %), measured
-//! in turns (without, with, without, with) on one server so drift falls on both.
+//! in turns (without, held, with, twice) on one server so drift falls on all. The held
+//! turns subscribe to a receiver that never answers, which parts the outbox rows' cost
+//! from the sending's.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,10 +22,15 @@ use crate::wav;
 const TENANT: &str = "hooks";
 const SUBSCRIPTIONS: usize = 3;
 const CLIENTS: usize = 8;
+/// The server's timeout of a webhook request (`services::webhooks::SEND_TIMEOUT`).
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct HooksResult {
     pub without: Vec<Summary>,
     pub with: Vec<Summary>,
+    /// Turns with three subscriptions whose receiver never answers: the outbox rows'
+    /// cost to ingest, with next to no sending.
+    pub held: Vec<Summary>,
     pub events: u64,
     pub events_per_sec: f64,
 }
@@ -39,12 +46,16 @@ impl HooksResult {
 
     pub fn markdown(&self) -> String {
         format!(
-            "| ingest, {CLIENTS} clients | {:.0} uploads/s | {:.0} uploads/s | {:.3} | ≥ 0.95: {} |\n\n\
+            "| ingest, {CLIENTS} clients | {:.0} uploads/s | {:.0} uploads/s | {:.3} | ≥ 0.95: {} |\n\
+             | the same, the receiver holding every request (outbox rows only) | {:.0} uploads/s | {:.0} uploads/s | {:.3} | (diagnosis) |\n\n\
              {} events delivered to the local receiver at {:.0} events/s (each turn's events over the time from its first upload to its last event).\n",
             Self::rate(&self.with),
             Self::rate(&self.without),
             self.ratio(),
             if self.ratio() >= 0.95 { "met" } else { "**missed**" },
+            Self::rate(&self.held),
+            Self::rate(&self.without),
+            Self::rate(&self.held) / Self::rate(&self.without),
             self.events,
             self.events_per_sec
         )
@@ -53,7 +64,8 @@ impl HooksResult {
     pub fn json(&self) -> Value {
         json!({
             "withPerSec": Self::rate(&self.with), "withoutPerSec": Self::rate(&self.without),
-            "ratio": self.ratio(), "events": self.events, "eventsPerSec": self.events_per_sec,
+            "ratio": self.ratio(), "heldPerSec": Self::rate(&self.held),
+            "heldRatio": Self::rate(&self.held) / Self::rate(&self.without), "events": self.events, "eventsPerSec": self.events_per_sec,
         })
     }
 }
@@ -123,6 +135,61 @@ async fn ingest(api: &Api, bounds: Bounds, base: &Arc<Vec<u8>>) -> anyhow::Resul
     .await
 }
 
+/// A receiver that accepts connections and never answers: each subscription's sender
+/// then waits out its request timeout, so a turn against it costs ingest the outbox rows
+/// and next to no sending.
+async fn hold(listener: tokio::net::TcpListener) {
+    while let Ok((mut sock, _)) = listener.accept().await {
+        tokio::spawn(async move {
+            let mut sink = [0u8; 4096];
+            while sock.read(&mut sink).await.unwrap_or(0) > 0 {}
+        });
+    }
+}
+
+async fn subscribe(bin: &Path, data_dir: &Path, url: &str) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for n in 0..SUBSCRIPTIONS {
+        let name = format!("bench-{n}");
+        let s = admin(
+            bin,
+            data_dir,
+            &[
+                "webhook",
+                "create",
+                "--tenant",
+                TENANT,
+                "--name",
+                &name,
+                "--url",
+                url,
+                "--event",
+                "content.created",
+            ],
+        )
+        .await?;
+        ids.push(
+            s["id"]
+                .as_str()
+                .context("webhook create printed no id")?
+                .to_string(),
+        );
+    }
+    Ok(ids)
+}
+
+async fn unsubscribe(bin: &Path, data_dir: &Path, ids: Vec<String>) -> anyhow::Result<()> {
+    for id in ids {
+        admin(
+            bin,
+            data_dir,
+            &["webhook", "delete", "--tenant", TENANT, &id],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 pub async fn run(
     bin: &Path,
     work: &Path,
@@ -134,6 +201,9 @@ pub async fn run(
     admin(bin, &data_dir, &["tenant", "create", TENANT]).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/hook", listener.local_addr()?);
+    let holder = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let held_url = format!("http://{}/hook", holder.local_addr()?);
+    tokio::spawn(hold(holder));
     let receiver = Arc::new(Receiver {
         count: AtomicU64::new(0),
         span: Mutex::new(None),
@@ -143,36 +213,18 @@ pub async fn run(
     let result = async {
         let api = Api::connect(bin, &data_dir, &server, TENANT).await?;
         let base = Arc::new(wav::random_wav(ingest::FILE_LEN, rng));
-        let (mut with, mut without, mut rates) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut with, mut without, mut held, mut rates) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..2 {
             without.push(ingest(&api, bounds, &base).await?);
-            let mut ids = Vec::new();
-            for n in 0..SUBSCRIPTIONS {
-                let name = format!("bench-{n}");
-                let s = admin(
-                    bin,
-                    &data_dir,
-                    &[
-                        "webhook",
-                        "create",
-                        "--tenant",
-                        TENANT,
-                        "--name",
-                        &name,
-                        "--url",
-                        &url,
-                        "--event",
-                        "content.created",
-                    ],
-                )
-                .await?;
-                ids.push(
-                    s["id"]
-                        .as_str()
-                        .context("webhook create printed no id")?
-                        .to_string(),
-                );
-            }
+
+            let ids = subscribe(bin, &data_dir, &held_url).await?;
+            held.push(ingest(&api, bounds, &base).await?);
+            unsubscribe(bin, &data_dir, ids).await?;
+            // The senders held by it are free again once their requests time out.
+            tokio::time::sleep(SEND_TIMEOUT + Duration::from_secs(1)).await;
+
+            let ids = subscribe(bin, &data_dir, &url).await?;
             let before = receiver.count.load(Ordering::Relaxed);
             let began = Instant::now();
             let summary = ingest(&api, bounds, &base).await?;
@@ -191,20 +243,14 @@ pub async fn run(
                 .map_or(began, |(_, l)| l);
             rates.push(want as f64 / (last - began).as_secs_f64().max(0.001));
             with.push(summary);
-            for id in ids {
-                admin(
-                    bin,
-                    &data_dir,
-                    &["webhook", "delete", "--tenant", TENANT, &id],
-                )
-                .await?;
-            }
+            unsubscribe(bin, &data_dir, ids).await?;
         }
         let events = receiver.count.load(Ordering::Relaxed);
         let events_per_sec = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
         anyhow::Ok(HooksResult {
             without,
             with,
+            held,
             events,
             events_per_sec,
         })

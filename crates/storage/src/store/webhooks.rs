@@ -173,16 +173,17 @@ impl WebhookStore for SqlStore {
         max: u32,
     ) -> StoreResult<Option<(Subscription, Vec<Delivery>)>> {
         let mut tx = self.write().await?;
-        // The head: no earlier delivery of its subscription is pending. Another sender
-        // can take neither it (leased, or locked while this claim runs) nor what follows
-        // it (the head is pending before them).
+        // The head: a subscription's oldest pending delivery, found per subscription by an
+        // index seek, so a claim costs the same behind a backlog of thousands (a receiver
+        // that is down) as behind none. Another sender can take neither it (leased, or
+        // locked while this claim runs) nor what follows it (the head is pending before
+        // them).
         let head = Query::new(format!(
             "SELECT d.seq, d.subscription_id FROM webhook_deliveries d \
-             WHERE d.status = 'pending' \
+             WHERE d.seq IN (SELECT (SELECT MIN(e.seq) FROM webhook_deliveries e \
+               WHERE e.subscription_id = s.id AND e.status = 'pending') \
+               FROM webhook_subscriptions s) \
              AND d.next_us <= $1 AND (d.lease_until_us IS NULL OR d.lease_until_us < $1) \
-             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
-               WHERE e.subscription_id = d.subscription_id AND e.status = 'pending' \
-               AND e.seq < d.seq) \
              ORDER BY d.seq LIMIT 1{}",
             self.dialect.lock(Lock::UpdateSkipLocked)
         ))
@@ -192,32 +193,29 @@ impl WebhookStore for SqlStore {
         };
         let mut c = row.cols();
         let (seq, sub_id) = (c.i64()?, c.text()?);
-        // The due ones that follow it, stopping at the first that is not due: a batch is
-        // always the front of the queue.
-        let blocked = Query::new(
-            "SELECT MIN(seq) FROM webhook_deliveries WHERE subscription_id = $1 \
-             AND status = 'pending' AND seq > $2 AND next_us > $3",
+        // The head and the pending ones that follow it, up to the batch size, cut at the
+        // first that is not due: a batch is always the front of the queue.
+        let next = Query::new(
+            "SELECT seq, next_us FROM webhook_deliveries WHERE subscription_id = $1 \
+             AND status = 'pending' AND seq >= $2 ORDER BY seq LIMIT $3",
         )
         .bind(sub_id.as_str())
         .bind(seq)
-        .bind(now);
-        let stop = tx
-            .fetch_one(blocked)
-            .await?
-            .cols()
-            .opt_i64()?
-            .unwrap_or(i64::MAX);
-        let take = Query::new(format!(
-            "UPDATE webhook_deliveries SET lease_until_us = $1 WHERE seq IN \
-             (SELECT seq FROM webhook_deliveries WHERE subscription_id = $2 \
-              AND status = 'pending' AND seq >= $3 AND seq < $4 ORDER BY seq LIMIT $5) \
-             RETURNING {DELIVERY_COLUMNS}"
-        ))
-        .bind(lease_until)
-        .bind(sub_id.as_str())
-        .bind(seq)
-        .bind(stop)
         .bind(max.max(1));
+        let mut seqs = Vec::new();
+        for row in tx.fetch(next).await? {
+            let mut c = row.cols();
+            let (seq, next_us) = (c.i64()?, c.time()?);
+            if next_us > now {
+                break;
+            }
+            seqs.push(seq);
+        }
+        let mut take = Query::new("UPDATE webhook_deliveries SET lease_until_us = ");
+        take.push_bind(lease_until).push(" WHERE ");
+        self.dialect
+            .push_in(&mut take, "seq", crate::sql::Param::Ints(seqs));
+        take.push(&format!(" RETURNING {DELIVERY_COLUMNS}"));
         let mut batch = tx
             .fetch(take)
             .await?
@@ -244,16 +242,29 @@ impl WebhookStore for SqlStore {
         untried: &[i64],
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        // The delivered ones settle in one statement: a batch holds the single writer
+        // for one update, not one per event. A batch stops at its first failure, so at
+        // most one row takes the per-row statements below.
+        let delivered: Vec<i64> = sent
+            .iter()
+            .filter(|(_, s)| *s == Sent::Delivered)
+            .map(|(seq, _)| *seq)
+            .collect();
         let mut tx = self.write().await?;
+        if !delivered.is_empty() {
+            let mut q = Query::new(
+                "UPDATE webhook_deliveries SET status = 'delivered', \
+                 attempts = attempts + 1, lease_until_us = NULL, last_error = NULL, \
+                 delivered_us = ",
+            );
+            q.push_bind(now).push(" WHERE ");
+            self.dialect
+                .push_in(&mut q, "seq", crate::sql::Param::Ints(delivered));
+            tx.execute(q).await?;
+        }
         for (seq, s) in sent {
             let q = match s {
-                Sent::Delivered => Query::new(
-                    "UPDATE webhook_deliveries SET status = 'delivered', \
-                     attempts = attempts + 1, lease_until_us = NULL, last_error = NULL, \
-                     delivered_us = $1 WHERE seq = $2",
-                )
-                .bind(now)
-                .bind(*seq),
+                Sent::Delivered => continue,
                 Sent::Retry { error, next } => Query::new(
                     "UPDATE webhook_deliveries SET attempts = attempts + 1, \
                      lease_until_us = NULL, last_error = $1, next_us = $2 WHERE seq = $3",
