@@ -75,7 +75,7 @@ pub async fn prepare(vault: &Vault, interactions: usize) -> anyhow::Result<DemoA
         .iter()
         .find(|c| c.name == DEMO_CLIENT && c.revoked_at.is_none())
     {
-        Some(c) => vault.auth.rotate_secret(&c.client_id).await?,
+        Some(c) => vault.auth.rotate_secret(tenant.id, &c.client_id).await?,
         None => {
             vault
                 .auth

@@ -154,9 +154,10 @@ enum ClientCmd {
         #[arg(long)]
         tenant: String,
     },
-    /// Replace a client's secret and print the new one.
+    /// Replace a client's secret and print the new one (the operator may name any
+    /// tenant's client).
     Rotate { client_id: String },
-    /// Revoke a client and every token it holds.
+    /// Revoke a client and every token it holds (of any tenant).
     Revoke { client_id: String },
 }
 
@@ -258,7 +259,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             admin::print(out, list, human);
         }
         Command::Client(ClientCmd::Rotate { client_id }) => {
-            let c = vault.auth.rotate_secret(&client_id).await?;
+            let owner = vault.auth.client_owner(&client_id).await?;
+            let c = vault.auth.rotate_secret(owner, &client_id).await?;
             let tenant = vault
                 .tenant(c.tenant)
                 .await?
@@ -271,7 +273,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Client(ClientCmd::Revoke { client_id }) => {
-            vault.auth.revoke(&client_id).await?;
+            let owner = vault.auth.client_owner(&client_id).await?;
+            vault.auth.revoke(owner, &client_id).await?;
             admin::print(
                 out,
                 json!({ "clientId": client_id, "revoked": true }),

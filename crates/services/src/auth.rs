@@ -55,6 +55,7 @@ pub struct IssuedToken {
 #[derive(Debug, Clone)]
 pub struct ClientCredentials {
     pub client_id: String,
+    pub name: String,
     pub client_secret: String,
     pub tenant: TenantId,
     pub scopes: ScopeSet,
@@ -74,6 +75,11 @@ pub struct AuthService {
     checked: Mutex<HashMap<Vec<u8>, (Principal, Instant)>>,
     /// Budgets of failed sign-ins; the token endpoint checks and charges them.
     pub sign_in: crate::signin::SignInLimits,
+}
+
+/// The one answer for a client that is unknown, revoked, or another tenant's.
+fn no_client(client_id: &str) -> ServiceError {
+    ServiceError::NotFound(format!("active client '{client_id}' not found"))
 }
 
 pub(crate) fn random_token(prefix: &str) -> String {
@@ -96,12 +102,21 @@ impl AuthService {
         }
     }
 
+    /// A new client of `tenant` with `scopes`; its name is what people call it (shown in
+    /// the console and `client list`).
     pub async fn create_client(
         &self,
         tenant: TenantId,
         name: &str,
         scopes: ScopeSet,
     ) -> ServiceResult<ClientCredentials> {
+        if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+            return Err(Invalid::new(
+                "name",
+                "a client's name must be 1 to 128 printable characters",
+            )
+            .into());
+        }
         if scopes.is_empty() {
             return Err(Invalid::new("scopes", "a client needs at least one scope").into());
         }
@@ -122,52 +137,68 @@ impl AuthService {
             .await?;
         Ok(ClientCredentials {
             client_id,
+            name: name.to_string(),
             client_secret,
             tenant,
             scopes,
         })
     }
 
-    /// Replaces a client's secret; tokens already issued stay valid until they expire.
-    pub async fn rotate_secret(&self, client_id: &str) -> ServiceResult<ClientCredentials> {
-        let client = self.active_client(client_id).await?;
+    /// Replaces the secret of `tenant`'s active client `client_id`; tokens already issued
+    /// stay valid until they expire. Another tenant's client is not found, as an unknown
+    /// or revoked one is.
+    pub async fn rotate_secret(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+    ) -> ServiceResult<ClientCredentials> {
+        let client = self.client_of(tenant, client_id).await?;
         let client_secret = random_token(SECRET_PREFIX);
         if !self
             .store
             .set_client_secret(client_id, &hash_secret(&client_secret))
             .await?
         {
-            return Err(ServiceError::NotFound(format!(
-                "client '{client_id}' not found"
-            )));
+            return Err(no_client(client_id));
         }
         let scopes = ScopeSet::parse("scopes", &client.scopes)?;
         Ok(ClientCredentials {
             client_id: client.client_id,
+            name: client.name,
             client_secret,
             tenant: client.tenant_id,
             scopes,
         })
     }
 
-    pub async fn revoke(&self, client_id: &str) -> ServiceResult<()> {
+    /// Revokes `tenant`'s active client `client_id` and every token it holds. Another
+    /// tenant's client is not found, as an unknown or already revoked one is.
+    pub async fn revoke(&self, tenant: TenantId, client_id: &str) -> ServiceResult<()> {
+        self.client_of(tenant, client_id).await?;
         let revoked = self.store.revoke_client(client_id).await?;
         self.cache().retain(|_, (p, _)| p.client_id != client_id);
         if revoked {
             Ok(())
         } else {
-            Err(ServiceError::NotFound(format!(
-                "active client '{client_id}' not found"
-            )))
+            Err(no_client(client_id))
         }
     }
 
-    async fn active_client(&self, client_id: &str) -> ServiceResult<ApiClient> {
+    /// The tenant that owns client `client_id`, for the operator (the CLI), who may act
+    /// for any tenant and names a client by its id alone.
+    pub async fn client_owner(&self, client_id: &str) -> ServiceResult<TenantId> {
         match self.store.client_by_id(client_id).await? {
-            Some(c) if c.revoked_at.is_none() => Ok(c),
-            _ => Err(ServiceError::NotFound(format!(
-                "active client '{client_id}' not found"
-            ))),
+            Some(c) => Ok(c.tenant_id),
+            None => Err(no_client(client_id)),
+        }
+    }
+
+    /// `tenant`'s active client `client_id`. A client of another tenant answers exactly as
+    /// an unknown id, so that no tenant learns of another's clients.
+    async fn client_of(&self, tenant: TenantId, client_id: &str) -> ServiceResult<ApiClient> {
+        match self.store.client_by_id(client_id).await? {
+            Some(c) if c.tenant_id == tenant && c.revoked_at.is_none() => Ok(c),
+            _ => Err(no_client(client_id)),
         }
     }
 
@@ -358,6 +389,11 @@ impl AuthService {
             .set_tenant_api_token(tenant, &hash_secret(&token))
             .await?;
         Ok(token)
+    }
+
+    /// Whether the tenant has an API token for HTTP Basic dialects.
+    pub async fn has_tenant_api_token(&self, tenant: TenantId) -> ServiceResult<bool> {
+        Ok(self.store.tenant_api_token(tenant).await?.is_some())
     }
 
     /// HTTP Basic with the tenant name as user and its API token as password. Unknown

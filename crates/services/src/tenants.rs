@@ -1,8 +1,9 @@
-//! Tenant administration (the CLI's `tenant` and `client list` commands, demo setup) and
-//! the named leases that keep singleton background work on one node.
+//! Tenant administration (the CLI's `tenant` and `client list` commands, demo setup, the
+//! console's administration pages) and the named leases that keep singleton background
+//! work on one node.
 
 use callvault_core::tenant::{validate_tenant_name, validate_time_zone};
-use callvault_core::{Tenant, TenantId};
+use callvault_core::{Tenant, TenantId, User};
 use callvault_storage::meta::ApiClient;
 use chrono::{DateTime, Utc};
 
@@ -34,6 +35,11 @@ impl Vault {
     /// The tenant's API clients, oldest first (secrets only as hashes).
     pub async fn list_clients(&self, tenant: TenantId) -> ServiceResult<Vec<ApiClient>> {
         Ok(self.store.list_clients(tenant).await?)
+    }
+
+    /// The tenant's users (those with a login), by login.
+    pub async fn list_users(&self, tenant: TenantId) -> ServiceResult<Vec<User>> {
+        Ok(self.store.list_users(tenant).await?)
     }
 
     /// Takes or renews the lease `name` for `holder` until `until`; answers whether the

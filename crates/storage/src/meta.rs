@@ -135,6 +135,9 @@ pub trait UserStore: Send + Sync + 'static {
     async fn user_by_login(&self, tenant: TenantId, login: &str)
         -> StoreResult<Option<UserRecord>>;
     async fn user_by_id(&self, tenant: TenantId, id: &str) -> StoreResult<Option<User>>;
+    /// The tenant's users (agents with a login; not agents only named by interactions),
+    /// by login, bytewise.
+    async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<User>>;
 }
 
 /// Interactions and their lookups.

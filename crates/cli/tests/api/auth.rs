@@ -194,7 +194,8 @@ async fn bearer_token_rules() {
         .unwrap()
         .to_string();
     assert_eq!(s.get(&token, path).await.status(), StatusCode::OK);
-    s.vault.auth.revoke(&id).await.unwrap();
+    let acme = s.tenant("acme").await.tenant.id;
+    s.vault.auth.revoke(acme, &id).await.unwrap();
     assert_eq!(s.get(&token, path).await.status(), StatusCode::UNAUTHORIZED);
     let r = s
         .http

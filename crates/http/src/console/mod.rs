@@ -2,12 +2,15 @@
 //! with a little script, for the people who use recordings. It talks only to the services,
 //! with the same rules as the APIs: a session is a user's access token in an `HttpOnly`
 //! cookie, roles come from `Access`, reads and deletes are audited with the console user
-//! as the principal. Its assets are compiled into the binary, so nothing but the server
-//! is needed to run it.
+//! as the principal. An account admin also manages the tenant's API clients, users and
+//! Recordings API token. Its assets are compiled into the binary, so nothing but the
+//! server is needed to run it.
 
+mod api_token;
 mod assets;
 mod audit;
 mod call;
+mod clients;
 mod delete;
 mod find;
 mod govern;
@@ -15,6 +18,7 @@ mod holds;
 mod page;
 mod session;
 mod sign_in;
+mod users;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -40,6 +44,11 @@ pub fn routes() -> Router<AppState> {
         .route("/holds/{id}/release", post(holds::release))
         .route("/audit", get(audit::trail))
         .route("/audit.csv", get(audit::csv))
+        .route("/clients", get(clients::list).post(clients::create))
+        .route("/clients/{id}/rotate", post(clients::rotate))
+        .route("/clients/{id}/revoke", post(clients::revoke))
+        .route("/users", get(users::list).post(users::create))
+        .route("/api-token", get(api_token::show).post(api_token::generate))
         .merge(assets::routes())
         .layer(DefaultBodyLimit::max(MAX_FORM))
         .layer(axum::middleware::from_fn(page::security_headers))

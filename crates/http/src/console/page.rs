@@ -6,6 +6,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
+use callvault_core::User;
 use callvault_services::ServiceError;
 
 /// The signed-in user as the header shows them, with the form token of the sign-out form.
@@ -13,6 +14,16 @@ pub struct Nav {
     pub login: String,
     pub role: &'static str,
     pub csrf: String,
+}
+
+/// The role a user is shown with, in the header and on the users page: the one place
+/// that names roles, so that a new one is added here.
+pub fn role(user: &User) -> &'static str {
+    if user.is_admin {
+        "admin"
+    } else {
+        "agent"
+    }
 }
 
 /// A page that is a message: not found, refused, failed.
@@ -42,6 +53,16 @@ pub fn message(status: StatusCode, nav: Option<Nav>, title: &str, message: &str)
         message: message.into(),
     };
     render(status, &page)
+}
+
+/// A page that shows a secret once (a client secret, an API token): rendered as the
+/// answer to the form that made it, never reached by a URL, and never stored by a cache
+/// (said here as well as by [`security_headers`], so that it holds whatever that does).
+pub fn shown_once(t: &impl Template) -> Response {
+    let mut resp = render(StatusCode::OK, t);
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 pub fn forbidden(why: &str) -> Response {

@@ -76,7 +76,7 @@ impl Viewer {
     pub fn nav(&self) -> Nav {
         Nav {
             login: self.user.login.clone(),
-            role: if self.is_admin() { "admin" } else { "agent" },
+            role: page::role(&self.user),
             csrf: self.csrf(),
         }
     }

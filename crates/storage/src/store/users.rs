@@ -126,4 +126,17 @@ impl UserStore for SqlStore {
             .transpose()?
             .map(|(u, _)| u))
     }
+
+    async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<User>> {
+        let q = Query::new(format!(
+            "SELECT agent_id, login, is_admin, NULL FROM agents WHERE tenant_id = $1 \
+             AND password_hash IS NOT NULL ORDER BY login{}",
+            self.dialect.bytewise()
+        ));
+        self.fetch(q.bind(tenant.0))
+            .await?
+            .into_iter()
+            .map(|r| user(r, tenant).map(|(u, _)| u))
+            .collect()
+    }
 }

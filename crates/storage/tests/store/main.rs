@@ -14,6 +14,7 @@ mod jobs_nodes;
 mod parity;
 mod search;
 mod transcription;
+mod users;
 mod webhooks;
 
 use std::collections::HashSet;

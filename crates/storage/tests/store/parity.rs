@@ -132,6 +132,7 @@ pub(crate) async fn transcript(
     log!("login", s.user_by_login(t, "bob").await);
     log!("id", s.user_by_id(t, "a1").await);
     log!("id", s.user_by_id(t, "100001").await);
+    log!("users", s.list_users(t).await);
 
     for c in ["c1", "c2", "c1"] {
         log!("client", s.create_client(&client(c, t)).await);

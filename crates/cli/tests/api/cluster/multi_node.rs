@@ -111,7 +111,8 @@ async fn a_revocation_reaches_every_node_within_a_second() {
         StatusCode::OK,
         "node b has it cached now"
     );
-    a.vault.auth.revoke(&id).await.unwrap();
+    let acme = a.tenant("acme").await.tenant.id;
+    a.vault.auth.revoke(acme, &id).await.unwrap();
     let revoked = std::time::Instant::now();
     assert_eq!(
         a.get(&t, path).await.status(),

@@ -16,6 +16,7 @@ use tokio::process::{Child, Command};
 use super::{Acme, TRANSCRIPT};
 use crate::common::guid;
 
+mod admin;
 mod govern;
 
 /// A headless Chromium with a fresh profile, and the chromedriver that drives it.

@@ -1,7 +1,8 @@
 //! The web console at `/`: sessions and their cookie, forms and their CSRF checks,
-//! security headers, who sees which call, playing, downloading and deleting; over plain
-//! HTTP here, and in Debian's Chromium in `browser`.
+//! security headers, who sees which call, playing, downloading and deleting, and the
+//! administrator's pages; over plain HTTP here, and in Debian's Chromium in `browser`.
 
+mod admin;
 mod browser;
 mod calls;
 mod find;
