@@ -321,3 +321,45 @@ async fn a_users_rights_follow_the_user_not_the_client() {
             .unwrap();
     assert!(r.status().is_client_error());
 }
+
+/// The other APIs apply no role, so a reviewer's or an agent's token is refused there,
+/// reads and deletes alike, while an admin's works as a client's does.
+#[tokio::test]
+async fn only_an_admins_user_token_reaches_the_apis_without_roles() {
+    let v = handled_by_the_agent().await;
+    let acme = v.s.tenant("acme").await;
+    let reviewer = acme
+        .user_as("rita", callvault_core::Role::Reviewer)
+        .await
+        .access_token;
+    let interaction = format!("/interaction-content/interactions/{}", guid(1));
+    let search =
+        "/interaction-content/interactions?start=2019-01-01T00:00:00Z&end=2019-01-05T00:00:00Z";
+    for (who, token) in [("agent", &v.user), ("reviewer", &reviewer)] {
+        for path in [search, interaction.as_str(), "/transcripts/search?q=refund"] {
+            let (status, body) = json_of(v.s.get(token, path).await).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{who} {path}: {body}");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("for the Call Recording API and the console"),
+                "{body}"
+            );
+        }
+        let r =
+            v.s.http
+                .delete(v.s.url(&interaction))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{who} delete");
+    }
+    assert_eq!(v.s.get(&v.admin, search).await.status(), StatusCode::OK);
+    assert_eq!(
+        v.s.get(&v.admin, &interaction).await.status(),
+        StatusCode::OK,
+        "kept"
+    );
+}
