@@ -1,7 +1,7 @@
 //! `serve --demo`: a `demo` tenant full of realistic data on first start, and on every
 //! start a fresh client secret and token printed with working curl examples.
 
-use callvault_core::{ContentType, InteractionQuery, Scope, ScopeSet};
+use callvault_core::{ContentType, InteractionQuery, Role, Scope, ScopeSet};
 use callvault_services::demo::seed_demo;
 use callvault_services::Vault;
 use chrono::{Duration, Utc};
@@ -30,7 +30,7 @@ pub struct DemoAccess {
     pub transcription: String,
 }
 
-/// An account admin, and a plain user who owns on-demand recordings.
+/// An account admin, and an agent who owns on-demand recordings and handled calls.
 async fn create_users(vault: &Vault, tenant: &callvault_core::Tenant) -> anyhow::Result<()> {
     let on_demand = InteractionQuery {
         recording_kind: Some(callvault_core::interaction::RecordingKind::OnDemand),
@@ -44,11 +44,17 @@ async fn create_users(vault: &Vault, tenant: &callvault_core::Tenant) -> anyhow:
         .and_then(|i| i.meta.attributes.owning_user_id.clone());
     vault
         .auth
-        .create_user(tenant.id, None, DEMO_ADMIN.0, DEMO_ADMIN.1, true)
+        .create_user(tenant.id, None, DEMO_ADMIN.0, DEMO_ADMIN.1, Role::Admin)
         .await?;
     vault
         .auth
-        .create_user(tenant.id, owner.as_deref(), DEMO_USER.0, DEMO_USER.1, false)
+        .create_user(
+            tenant.id,
+            owner.as_deref(),
+            DEMO_USER.0,
+            DEMO_USER.1,
+            Role::Agent,
+        )
         .await?;
     Ok(())
 }

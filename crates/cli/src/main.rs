@@ -8,6 +8,7 @@ use callvault::config::{ServeArgs, Settings, StoreArgs};
 use callvault::governance_cmd::{self, GovernanceCmd};
 use callvault::webhook_cmd::WebhookCmd;
 use callvault::{admin, demo, ingest_cmd, migrate_cmd, server, transcribe_cmd, webhook_cmd};
+use callvault_core::Role;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -129,9 +130,14 @@ enum UserCmd {
         /// At least 8 characters; stored as an argon2id hash.
         #[arg(long, env = "CALLVAULT_USER_PASSWORD")]
         password: String,
-        /// An account admin sees company recordings and every user's.
-        #[arg(long)]
+        /// The same as `--role admin`.
+        #[arg(long, conflicts_with = "role")]
         admin: bool,
+        /// agent (the default) sees their own on-demand recordings and the calls they
+        /// handled; reviewer sees all the tenant's recordings but changes nothing; admin
+        /// also deletes, governs and manages.
+        #[arg(long, value_parser = parse_role)]
+        role: Option<Role>,
         /// Make an existing agent (by agent id) the user; default: a new numeric id.
         #[arg(long)]
         id: Option<String>,
@@ -159,6 +165,10 @@ enum ClientCmd {
     Rotate { client_id: String },
     /// Revoke a client and every token it holds (of any tenant).
     Revoke { client_id: String },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse("role", s).map_err(|e| e.message)
 }
 
 fn init_logging() {
@@ -286,21 +296,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             login,
             password,
             admin: is_admin,
+            role,
             id,
         }) => {
+            let role = match (is_admin, role) {
+                (true, _) => Role::Admin,
+                (false, role) => role.unwrap_or_default(),
+            };
             let t = admin::tenant_by_name(&vault, &tenant).await?;
             let u = vault
                 .auth
-                .create_user(t.id, id.as_deref(), &login, &password, is_admin)
+                .create_user(t.id, id.as_deref(), &login, &password, role)
                 .await?;
             admin::print(
                 out,
-                json!({ "tenant": tenant, "userId": u.id, "login": u.login, "admin": u.is_admin }),
+                json!({ "tenant": tenant, "userId": u.id, "login": u.login, "role": u.role, "admin": u.is_admin() }),
                 format!(
-                    "created user '{}' (id {}) in tenant '{tenant}'{}",
+                    "created user '{}' (id {}) in tenant '{tenant}' as {}",
                     u.login,
                     u.id,
-                    if u.is_admin { " as account admin" } else { "" }
+                    match u.role {
+                        Role::Admin => "account admin",
+                        Role::Reviewer => "reviewer",
+                        Role::Agent => "agent",
+                    }
                 ),
             );
         }

@@ -36,6 +36,6 @@ pub use job::{Job, JobKind, JobStatus};
 pub use query::InteractionQuery;
 pub use scope::{Scope, ScopeSet};
 pub use search::{SearchFilter, MAX_SEARCH_LIMIT, MAX_SEARCH_RANGE_DAYS};
-pub use tenant::{Tenant, TenantId, User};
+pub use tenant::{Role, Tenant, TenantId, User};
 pub use transcript::{Segment, TextQuery, Transcript};
 pub use transcription::{TranscriptionJob, TranscriptionState};

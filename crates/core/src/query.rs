@@ -42,6 +42,10 @@ pub struct InteractionQuery {
     /// Company recordings are those not marked on-demand.
     pub recording_kind: Option<RecordingKind>,
     pub owning_user: Option<String>,
+    /// What an agent may see: on-demand recordings this user owns, and interactions this
+    /// user handled (one of the handling agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visible_to_agent: Option<String>,
     pub transcription: Option<TranscriptionFilter>,
     /// Newest first instead of oldest first.
     pub newest_first: bool,

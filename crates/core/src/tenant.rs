@@ -21,7 +21,58 @@ pub struct User {
     pub tenant_id: TenantId,
     pub id: String,
     pub login: String,
-    pub is_admin: bool,
+    pub role: Role,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// What a user may see and do (issue 17). An agent sees their own on-demand recordings
+/// and the interactions they handled; a reviewer sees all the tenant's recordings but
+/// changes nothing; an admin also deletes, governs and manages.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    Agent,
+    Reviewer,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Agent, Role::Reviewer, Role::Admin];
+
+    /// The name stored in the database and shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Reviewer => "reviewer",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(field: &str, s: &str) -> Result<Role, crate::Invalid> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                crate::Invalid::new(
+                    field,
+                    format!("{field} '{s}' is not a role; roles: agent, reviewer, admin"),
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Time zones are IANA names; dialects that show local times depend on them.
@@ -49,5 +100,19 @@ pub fn validate_tenant_name(name: &str) -> Result<(), crate::Invalid> {
             "name",
             "tenant name must be 1 to 64 characters of letters, digits, '-', '_' or '.'",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_role_parses_from_the_name_it_is_stored_under() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse("role", r.as_str()), Ok(r));
+        }
+        assert!(Role::parse("role", "Admin").is_err());
+        assert!(Role::parse("role", "").is_err());
     }
 }

@@ -79,14 +79,26 @@ impl Authed {
 }
 
 impl Authed {
+    /// The caller, if its token has `scope`. The APIs that check this have no users of
+    /// their own and apply no role: they take an API client's token, or an admin's, who
+    /// may do all a client may. A reviewer's or an agent's token (it carries the content
+    /// scopes) is for the Call Recording API and the console, which apply its role.
     pub fn require(&self, scope: Scope) -> Result<&Principal, ApiError> {
-        if self.0.scopes.contains(scope) {
-            Ok(&self.0)
-        } else {
-            Err(ApiError::new(
+        if !self.0.scopes.contains(scope) {
+            return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 format!("The access token lacks the required scope {scope}"),
-            ))
+            ));
+        }
+        match &self.0.user {
+            Some(u) if !u.is_admin() => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "A {}'s token is for the Call Recording API and the console; this API takes an API client's token",
+                    u.role
+                ),
+            )),
+            _ => Ok(&self.0),
         }
     }
 }

@@ -13,7 +13,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use callvault_core::{Invalid, Scope, ScopeSet, Tenant, TenantId, User};
+use callvault_core::{Invalid, Role, Scope, ScopeSet, Tenant, TenantId, User};
 use callvault_storage::meta::{AccessToken, ApiClient};
 use callvault_storage::prelude::*;
 use callvault_storage::StoreError;
@@ -362,7 +362,7 @@ impl AuthService {
         id: Option<&str>,
         login: &str,
         password: &str,
-        is_admin: bool,
+        role: Role,
     ) -> ServiceResult<User> {
         if login.is_empty() || login.len() > 128 || login.chars().any(char::is_control) {
             return Err(
@@ -378,7 +378,7 @@ impl AuthService {
         }
         Ok(self
             .store
-            .create_user(tenant, id, login, &hash, is_admin)
+            .create_user(tenant, id, login, &hash, role)
             .await?)
     }
 

@@ -196,6 +196,9 @@ fn canonical(f: &InteractionQuery) -> Vec<u8> {
     if let Some(u) = &f.owning_user {
         put("owner", u);
     }
+    if let Some(u) = &f.visible_to_agent {
+        put("agent_sees", u);
+    }
     if let Some(t) = f.transcription {
         put(
             "transcription",

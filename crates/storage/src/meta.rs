@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use callvault_core::{
     AuditEvent, ContentItem, DeleteCause, Guid, Interaction, InteractionMeta, InteractionQuery,
-    Job, JobKind, JobStatus, Tenant, TenantId, User,
+    Job, JobKind, JobStatus, Role, Tenant, TenantId, User,
 };
 use chrono::{DateTime, Utc};
 
@@ -130,7 +130,7 @@ pub trait UserStore: Send + Sync + 'static {
         id: Option<&str>,
         login: &str,
         password_hash: &str,
-        is_admin: bool,
+        role: Role,
     ) -> StoreResult<User>;
     async fn user_by_login(&self, tenant: TenantId, login: &str)
         -> StoreResult<Option<UserRecord>>;

@@ -21,7 +21,7 @@ use futures::{AsyncWriteExt, StreamExt};
 use std::sync::Arc;
 use tokio_util::io::ReaderStream;
 
-use super::context::{Access, Ctx};
+use super::context::Ctx;
 use super::jobs::creator;
 use super::wire;
 use crate::error::{ApiError, ApiResult};
@@ -98,7 +98,7 @@ async fn retrieve_kind(
         .job(ctx.principal.tenant, &id)
         .await?
         .ok_or_else(not_found)?;
-    let mine = job.owner == creator(&ctx) || ctx.access() == Access::Account;
+    let mine = job.owner == creator(&ctx) || ctx.access().sees_all();
     if job.kind != kind || !mine {
         return Err(not_found());
     }

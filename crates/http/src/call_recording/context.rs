@@ -66,7 +66,7 @@ impl FromRequestParts<AppState> for Ctx {
     }
 }
 
-pub use callvault_services::access::Access;
+pub use callvault_services::access::{Access, Owner};
 
 impl Ctx {
     /// The actor for this request in the Call Recording API.
@@ -118,11 +118,11 @@ impl Ctx {
             )),
             (id, _) => id,
         };
-        if let Access::User(u) = self.access() {
+        if let Access::Agent(u) = self.access() {
             if u.id != id {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
-                    "Users may only see their own recordings",
+                    "An agent may only name themselves here (self or their own user id)",
                 ));
             }
         }
@@ -135,14 +135,18 @@ impl Ctx {
         }
     }
 
-    /// Company recordings are for account admins.
-    pub fn company(&self) -> Result<(), ApiError> {
-        match self.access() {
-            Access::Account => Ok(()),
-            Access::User(_) => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "Company call recordings are visible to account admins only",
-            )),
+    /// Refuses a delete of `owner`'s recording that the caller's role does not allow
+    /// (before looking the recording up): a reviewer deletes nothing, an agent only their
+    /// own on-demand recordings.
+    pub fn may_delete(&self, owner: &Owner) -> Result<(), ApiError> {
+        let access = self.access();
+        if access.may_delete(owner) {
+            return Ok(());
         }
+        let why = match access {
+            Access::Reviewer(_) => "Reviewers may see recordings but not delete them",
+            _ => "Company call recordings can be deleted by account admins only",
+        };
+        Err(ApiError::new(StatusCode::FORBIDDEN, why))
     }
 }

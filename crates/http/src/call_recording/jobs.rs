@@ -107,6 +107,7 @@ async fn create(
         }
         None => listing.query.recording_kind = Some(RecordingKind::Company),
     }
+    ctx.access().narrow(&mut listing.query);
     let me = creator(ctx);
     let job = state
         .vault
@@ -147,7 +148,6 @@ pub async fn create_company(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     ctx.account(&account)?;
-    ctx.company()?;
     create(&state, &ctx, &account, JobKind::Recordings, None, &body).await
 }
 
@@ -174,7 +174,6 @@ pub async fn create_company_transcriptions(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     ctx.account(&account)?;
-    ctx.company()?;
     create(
         &state,
         &ctx,

@@ -8,14 +8,12 @@ use callvault_core::interaction::RecordingKind;
 use callvault_core::{ContentItem, Interaction, Scope};
 use serde_json::Value;
 
-use super::context::Ctx;
+use super::context::{Ctx, Owner};
 use super::{filters, hal, wire};
 use crate::error::{ApiError, ApiResult};
 use crate::range::serve_content;
 use crate::AppState;
 use callvault_core::content::extension_for;
-
-use callvault_services::access::Owner;
 
 fn self_href(ctx: &Ctx, account: &str, owner: &Owner, id: i64) -> String {
     match owner {
@@ -39,7 +37,7 @@ fn not_found(id: &str) -> ApiError {
     )
 }
 
-/// The recording `id` if it exists and belongs to `owner`.
+/// The recording `id` if it exists, belongs to `owner` and the caller may see it.
 async fn find(
     state: &AppState,
     ctx: &Ctx,
@@ -53,7 +51,7 @@ async fn find(
         .interaction_by_number(ctx.principal.tenant, number)
         .await?
         .ok_or_else(|| not_found(id))?;
-    if &Owner::of(&i) != owner {
+    if &Owner::of(&i) != owner || !ctx.access().sees(&i) {
         return Err(not_found(id));
     }
     let rec = wire::recording_item(&i)
@@ -83,6 +81,7 @@ async fn list(
             ctx.url(&format!("/accounts/{account}/users/{u}/call_recordings"))
         }
     };
+    ctx.access().narrow(&mut listing.query);
     let (total, items) = listing.fetch(state, &ctx.actor("list recordings")).await?;
     let rendered = items
         .iter()
@@ -103,7 +102,7 @@ async fn list(
     get,
     path = "/accounts/{account}/company_call_recordings",
     tag = "Call Recording",
-    description = "Company call recordings (account admins).",
+    description = "Company call recordings: all of them for account admins and reviewers, those they handled for agents.",
     params(
         ("account" = String, Path, description = "self or the account id"),
         ("call_direction" = Option<String>, Query, description = "INBOUND, OUTBOUND or INTRA_PBX"),
@@ -134,7 +133,6 @@ pub async fn list_company(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     ctx.account(&account)?;
-    ctx.company()?;
     list(&state, &ctx, &account, Owner::Company, raw).await
 }
 
@@ -200,7 +198,6 @@ pub async fn get_company(
 ) -> ApiResult<Json<Value>> {
     ctx.require(Scope::ContentRead)?;
     ctx.account(&account)?;
-    ctx.company()?;
     let (i, rec) = find(&state, &ctx, &id, &Owner::Company).await?;
     state.vault.viewed(&ctx.actor("get recording"), &i).await;
     Ok(Json(render(&ctx, &account, &i, &rec)))
@@ -237,6 +234,7 @@ pub async fn get_user(
 
 async fn delete(state: &AppState, ctx: &Ctx, id: &str, owner: &Owner) -> ApiResult<StatusCode> {
     ctx.require(Scope::ContentDelete)?;
+    ctx.may_delete(owner)?;
     let (i, rec) = find(state, ctx, id, owner).await?;
     state
         .vault
@@ -256,6 +254,7 @@ async fn delete(state: &AppState, ctx: &Ctx, id: &str, owner: &Owner) -> ApiResu
     ),
     responses(
         (status = 204, description = "Deleted; the audio is removed from storage"),
+        (status = 403, description = "Not allowed for this user: a reviewer deletes nothing, an agent only their own on-demand recordings"),
         (status = 404, description = "No such recording here"),
     ),
     security(("bearer" = ["interaction-content:delete"]))
@@ -266,7 +265,6 @@ pub async fn delete_company(
     Path((account, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     ctx.account(&account)?;
-    ctx.company()?;
     delete(&state, &ctx, &id, &Owner::Company).await
 }
 
@@ -282,6 +280,7 @@ pub async fn delete_company(
     ),
     responses(
         (status = 204, description = "Deleted; the audio is removed from storage"),
+        (status = 403, description = "Not allowed for this user: a reviewer deletes nothing, an agent only their own on-demand recordings"),
         (status = 404, description = "No such recording here"),
     ),
     security(("bearer" = ["interaction-content:delete"]))
@@ -296,8 +295,8 @@ pub async fn delete_user(
     delete(&state, &ctx, &id, &Owner::User(user)).await
 }
 
-/// The audio of a recording the caller may see: any for account access, their own
-/// on-demand recordings for a plain user.
+/// The audio of a recording the caller may see: any for an admin, a reviewer or a client
+/// token; for an agent their own on-demand recordings and the calls they handled.
 #[utoipa::path(
     get,
     path = "/audio/recording/{id}",
@@ -326,7 +325,7 @@ pub async fn audio(
         .interaction_by_number(ctx.principal.tenant, number)
         .await?
         .ok_or_else(|| not_found(&id))?;
-    if !ctx.access().sees(&Owner::of(&i)) {
+    if !ctx.access().sees(&i) {
         return Err(not_found(&id));
     }
     let rec = wire::recording_item(&i).ok_or_else(|| not_found(&id))?;

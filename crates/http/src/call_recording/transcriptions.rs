@@ -19,7 +19,6 @@ use super::{filters, hal, wire};
 use crate::error::{ApiError, ApiResult};
 use crate::range::serve_content;
 use crate::AppState;
-use callvault_services::access::Owner;
 
 fn status_filter(pairs: &[(String, String)]) -> Result<TranscriptionFilter, Invalid> {
     let given = pairs
@@ -123,10 +122,10 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     ctx.require(Scope::ContentRead)?;
     ctx.account(&account)?;
-    ctx.company()?;
     let pairs = crate::params::given_pairs(raw.as_deref().unwrap_or_default());
     let mut listing = filters::parse(&pairs)?;
     listing.query.recording_kind = Some(RecordingKind::Company);
+    ctx.access().narrow(&mut listing.query);
     listing.query.transcription = Some(status_filter(&pairs)?);
     listing.kept.extend(
         pairs
@@ -194,7 +193,7 @@ pub async fn get(
         .interaction_by_number(ctx.principal.tenant, number)
         .await?
         .ok_or_else(not_found)?;
-    if !ctx.access().sees(&Owner::of(&i)) {
+    if !ctx.access().sees(&i) {
         return Err(not_found());
     }
     let t = transcript(&i).ok_or_else(not_found)?;

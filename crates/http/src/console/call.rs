@@ -13,7 +13,6 @@ use axum::Json;
 use callvault_core::content::{extension_for, MediaFamily};
 use callvault_core::transcript::indexed_text;
 use callvault_core::{ContentItem, ContentType, Guid, Interaction};
-use callvault_services::access::Owner;
 use callvault_services::content::resolve_key;
 use callvault_services::ServiceError;
 use serde::{Deserialize, Serialize};
@@ -92,7 +91,7 @@ pub async fn visible(
         .interaction(viewer.principal.tenant, &guid)
         .await
     {
-        Ok(i) if viewer.access().sees(&Owner::of(&i)) => Ok(i),
+        Ok(i) if viewer.access().sees(&i) => Ok(i),
         Ok(_) | Err(ServiceError::NotFound(_)) => Err(page::not_found(viewer.nav())),
         Err(e) => Err(page::service_error(viewer.nav(), e)),
     }

@@ -1,17 +1,15 @@
 //! The find page, the console's landing page: filters over the same search the
 //! Interaction Content API's `GET /interactions` runs (keyset pages with signed
 //! continuation tokens, so any number of calls pages without loading them all), or over
-//! the transcript search when words are given. An agent's searches are narrowed to the
-//! recordings they own, as `Access` rules.
+//! the transcript search when words are given. An agent's searches are narrowed, in the
+//! query, to the recordings they own and the calls they handled, as `Access` rules.
 
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use callvault_core::interaction::RecordingKind;
 use callvault_core::transcript::TextQuery;
 use callvault_core::{ContentType, Direction, Interaction, InteractionQuery};
-use callvault_services::access::Access;
 use callvault_services::transcription::{TextMatch, TextSearch};
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -258,10 +256,7 @@ fn query(
         newest_first: f.order == "newest",
         ..Default::default()
     };
-    if let Access::User(u) = viewer.access() {
-        q.recording_kind = Some(RecordingKind::OnDemand);
-        q.owning_user = Some(u.id);
-    }
+    viewer.access().narrow(&mut q);
     Ok(q)
 }
 

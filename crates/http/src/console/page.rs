@@ -19,11 +19,7 @@ pub struct Nav {
 /// The role a user is shown with, in the header and on the users page: the one place
 /// that names roles, so that a new one is added here.
 pub fn role(user: &User) -> &'static str {
-    if user.is_admin {
-        "admin"
-    } else {
-        "agent"
-    }
+    user.role.as_str()
 }
 
 /// A page that is a message: not found, refused, failed.

@@ -34,8 +34,10 @@ impl Viewer {
         Access::of(Some(&self.user))
     }
 
+    /// Whether the viewer may change what the tenant holds (delete, holds, governance):
+    /// an admin; a reviewer sees what an admin sees but changes nothing.
     pub fn is_admin(&self) -> bool {
-        self.access() == Access::Account
+        self.access().may_change()
     }
 
     pub fn actor(&self, operation: &'static str) -> Actor {

@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use callvault_core::User;
+use callvault_core::{Role, User};
 use callvault_services::ServiceError;
 use serde::Deserialize;
 
@@ -31,7 +31,8 @@ pub struct NewUser {
     login: String,
     password: String,
     id: String,
-    admin: Option<String>,
+    /// `agent`, `reviewer` or `admin`; empty is an agent, as the CLI's default.
+    role: String,
 }
 
 #[derive(Template)]
@@ -45,6 +46,7 @@ struct UsersPage {
     created: Option<UserRow>,
     error: Option<String>,
     f: NewUser,
+    roles: [Role; 3],
 }
 
 fn row(u: &User) -> UserRow {
@@ -75,6 +77,7 @@ async fn page_with(
         csrf: viewer.csrf(),
         error,
         f,
+        roles: Role::ALL,
     };
     page::render(status, &page)
 }
@@ -121,16 +124,28 @@ pub async fn create(
     f.login = f.login.trim().to_string();
     f.id = f.id.trim().to_string();
     let id = Some(f.id.as_str()).filter(|id| !id.is_empty());
+    let role = match f.role.as_str() {
+        "" => Role::Agent,
+        r => match Role::parse("Role", r) {
+            Ok(r) => r,
+            Err(e) => {
+                f.password.clear();
+                return page_with(
+                    &state,
+                    &viewer,
+                    StatusCode::BAD_REQUEST,
+                    None,
+                    Some(e.message),
+                    f,
+                )
+                .await;
+            }
+        },
+    };
     let created = state
         .vault
         .auth
-        .create_user(
-            viewer.principal.tenant,
-            id,
-            &f.login,
-            &f.password,
-            f.admin.is_some(),
-        )
+        .create_user(viewer.principal.tenant, id, &f.login, &f.password, role)
         .await;
     f.password.clear();
     let (status, why) = match created {

@@ -49,6 +49,7 @@ fn filter_storable(f: &InteractionQuery) -> bool {
         &f.queue,
         &f.extension,
         &f.owning_user,
+        &f.visible_to_agent,
     ]
     .into_iter()
     .flatten()
@@ -187,6 +188,22 @@ pub(super) fn push_filter_on(
     if let Some(user) = &f.owning_user {
         q.push(&format!(" AND {} = ", attr("owningUserId")))
             .push_bind(user.as_str());
+    }
+    if let Some(agent) = &f.visible_to_agent {
+        // Owned on-demand recordings, or handled interactions (`interaction_agents` holds
+        // each interaction's handling agents, indexed by agent).
+        q.push(&format!(
+            " AND (({} = 'onDemand' AND {} = ",
+            attr("recordingKind"),
+            attr("owningUserId")
+        ))
+        .push_bind(agent.as_str())
+        .push(
+            ") OR EXISTS (SELECT 1 FROM interaction_agents a WHERE a.interaction_id = i.id \
+             AND a.agent_id = ",
+        )
+        .push_bind(agent.as_str())
+        .push("))");
     }
     if let Some(t) = f.transcription {
         // A transcript makes a recording ready whoever stored it; otherwise its job says.

@@ -1,7 +1,7 @@
 //! Users: agents of a tenant who sign in with a login and password.
 
 use async_trait::async_trait;
-use callvault_core::{TenantId, User};
+use callvault_core::{Role, TenantId, User};
 
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
@@ -10,11 +10,14 @@ use crate::sql::{Lock, Query, Row};
 
 fn user(row: Row, tenant: TenantId) -> StoreResult<(User, Option<String>)> {
     let mut c = row.cols();
+    let (id, login, role) = (c.text()?, c.opt_text()?, c.text()?);
+    let role = Role::parse("role", &role)
+        .map_err(|_| StoreError::backend(format!("stored role {role:?} is unreadable")))?;
     let user = User {
         tenant_id: tenant,
-        id: c.text()?,
-        login: c.opt_text()?.unwrap_or_default(),
-        is_admin: c.bool()?,
+        id,
+        login: login.unwrap_or_default(),
+        role,
     };
     Ok((user, c.opt_text()?))
 }
@@ -30,7 +33,7 @@ impl UserStore for SqlStore {
         id: Option<&str>,
         login: &str,
         password_hash: &str,
-        is_admin: bool,
+        role: Role,
     ) -> StoreResult<User> {
         let login_taken = || StoreError::Conflict(format!("login '{login}' is taken"));
         let mut tx = self.write().await?;
@@ -60,17 +63,17 @@ impl UserStore for SqlStore {
         let n = tx
             .execute(
                 Query::new(
-                    "INSERT INTO agents (tenant_id, agent_id, login, password_hash, is_admin) \
+                    "INSERT INTO agents (tenant_id, agent_id, login, password_hash, role) \
                      VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT (tenant_id, agent_id) DO UPDATE SET login = excluded.login, \
-                     password_hash = excluded.password_hash, is_admin = excluded.is_admin \
+                     password_hash = excluded.password_hash, role = excluded.role \
                      WHERE agents.password_hash IS NULL",
                 )
                 .bind(tenant.0)
                 .bind(&id)
                 .bind(login)
                 .bind(password_hash)
-                .bind(is_admin),
+                .bind(role.as_str()),
             )
             .await
             .map_err(|e| match e {
@@ -87,7 +90,7 @@ impl UserStore for SqlStore {
             tenant_id: tenant,
             id,
             login: login.into(),
-            is_admin,
+            role,
         })
     }
 
@@ -97,7 +100,7 @@ impl UserStore for SqlStore {
         login: &str,
     ) -> StoreResult<Option<UserRecord>> {
         let q = Query::new(
-            "SELECT agent_id, login, is_admin, password_hash FROM agents \
+            "SELECT agent_id, login, role, password_hash FROM agents \
              WHERE tenant_id = $1 AND login = $2 AND password_hash IS NOT NULL",
         )
         .bind(tenant.0)
@@ -114,7 +117,7 @@ impl UserStore for SqlStore {
 
     async fn user_by_id(&self, tenant: TenantId, id: &str) -> StoreResult<Option<User>> {
         let q = Query::new(
-            "SELECT agent_id, login, is_admin, NULL FROM agents WHERE tenant_id = $1 \
+            "SELECT agent_id, login, role, NULL FROM agents WHERE tenant_id = $1 \
              AND agent_id = $2 AND password_hash IS NOT NULL",
         )
         .bind(tenant.0)
@@ -129,7 +132,7 @@ impl UserStore for SqlStore {
 
     async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<User>> {
         let q = Query::new(format!(
-            "SELECT agent_id, login, is_admin, NULL FROM agents WHERE tenant_id = $1 \
+            "SELECT agent_id, login, role, NULL FROM agents WHERE tenant_id = $1 \
              AND password_hash IS NOT NULL ORDER BY login{}",
             self.dialect.bytewise()
         ));

@@ -214,27 +214,31 @@ async fn users(db: TestDb) {
     store.upsert_interaction(t, &m).await.unwrap();
 
     let first = store
-        .create_user(t, None, "ann", "$argon2id$a", false)
+        .create_user(t, None, "ann", "$argon2id$a", Role::Agent)
         .await
         .unwrap();
     assert_eq!(first.id, "201", "after the largest numeric agent id");
     let admin = store
-        .create_user(t, Some("agent-x"), "boss", "$argon2id$b", true)
+        .create_user(t, Some("agent-x"), "boss", "$argon2id$b", Role::Admin)
         .await
         .unwrap();
-    assert!(admin.is_admin);
+    assert_eq!(admin.role, Role::Admin);
     assert!(matches!(
-        store.create_user(t, None, "ann", "h", false).await,
+        store.create_user(t, None, "ann", "h", Role::Agent).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
         store
-            .create_user(t, Some("agent-x"), "other", "h", false)
+            .create_user(t, Some("agent-x"), "other", "h", Role::Agent)
             .await,
         Err(StoreError::Conflict(_))
     ));
-    let next = store.create_user(t, None, "cy", "h", false).await.unwrap();
-    assert_eq!(next.id, "202");
+    let next = store
+        .create_user(t, None, "cy", "h", Role::Reviewer)
+        .await
+        .unwrap();
+    assert_eq!((next.id.as_str(), next.role), ("202", Role::Reviewer));
+    assert_eq!(store.user_by_id(t, "202").await.unwrap(), Some(next));
 
     let rec = store.user_by_login(t, "boss").await.unwrap().unwrap();
     assert_eq!(
@@ -247,7 +251,7 @@ async fn users(db: TestDb) {
 
     let fresh = store.create_tenant("globex", "UTC").await.unwrap().id;
     let u = store
-        .create_user(fresh, None, "ann", "h", false)
+        .create_user(fresh, None, "ann", "h", Role::Agent)
         .await
         .unwrap();
     assert_eq!(u.id, "100001");
@@ -301,9 +305,85 @@ async fn content_keeps_the_order_it_was_first_stored_in(db: TestDb) {
     store.close().await;
 }
 
+/// A database made before roles (with an agent that has no login, as ingest makes them):
+/// the roles migration keeps its admins admins and makes every other user an agent.
+async fn the_roles_migration_keeps_admins_and_makes_the_rest_agents(db: TestDb) {
+    let (dir, roles) = match &db {
+        TestDb::Sqlite(_) => ("sqlite", "0010_roles.sql"),
+        TestDb::Postgres(_) => ("postgres", "0008_roles.sql"),
+    };
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dir);
+    let before = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&all).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name().to_str().unwrap() < roles {
+            std::fs::copy(entry.path(), before.path().join(entry.file_name())).unwrap();
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(before.path()).await.unwrap();
+    assert!(migrator.iter().count() > 1);
+    let old_rows = [
+        "INSERT INTO tenants (name, time_zone, created_us) VALUES ('acme', 'UTC', 0)",
+        "INSERT INTO agents (tenant_id, agent_id, login, password_hash, is_admin) \
+         SELECT id, '7', 'boss', 'h', TRUE FROM tenants",
+        "INSERT INTO agents (tenant_id, agent_id, login, password_hash, is_admin) \
+         SELECT id, '8', 'ann', 'h', FALSE FROM tenants",
+        "INSERT INTO agents (tenant_id, agent_id) SELECT id, '9' FROM tenants",
+    ];
+    match &db {
+        TestDb::Sqlite(dir) => {
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            migrator.run(&mut c).await.unwrap();
+            for q in old_rows {
+                sqlx::query(q).execute(&mut c).await.unwrap();
+            }
+            c.close().await.unwrap();
+        }
+        TestDb::Postgres(pg) => {
+            let mut c = PgConnection::connect(pg.url()).await.unwrap();
+            migrator.run(&mut c).await.unwrap();
+            for q in old_rows {
+                sqlx::query(q).execute(&mut c).await.unwrap();
+            }
+            c.close().await.unwrap();
+        }
+    }
+    // Opening the store applies the rest, as a node upgraded in place does.
+    let store = db.store().await;
+    let t = store.tenant_by_name("acme").await.unwrap().unwrap().id;
+    let role = |login: &'static str| {
+        let store = &store;
+        async move {
+            store
+                .user_by_login(t, login)
+                .await
+                .unwrap()
+                .unwrap()
+                .user
+                .role
+        }
+    };
+    assert_eq!(role("boss").await, Role::Admin);
+    assert_eq!(role("ann").await, Role::Agent);
+    // A reviewer is new, and stored as such beside the migrated rows.
+    let u = store
+        .create_user(t, None, "rita", "h", Role::Reviewer)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user_by_id(t, &u.id).await.unwrap().unwrap().role,
+        Role::Reviewer
+    );
+    store.close().await;
+}
+
 on_both!(
     content_keeps_the_order_it_was_first_stored_in,
     content_put_replace_delete_and_released_blobs,
     clients_tokens_and_refresh_tokens_used_once,
     users,
+    the_roles_migration_keeps_admins_and_makes_the_rest_agents,
 );

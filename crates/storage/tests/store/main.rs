@@ -24,7 +24,7 @@ use callvault_core::interaction::RecordingKind;
 use callvault_core::query::TranscriptionFilter;
 use callvault_core::{
     Attributes, ContentItem, ContentType, DeleteCause, Direction, Guid, Interaction,
-    InteractionMeta, InteractionQuery, Job, JobKind, JobStatus, TenantId,
+    InteractionMeta, InteractionQuery, Job, JobKind, JobStatus, Role, TenantId,
 };
 use callvault_storage::meta::{AccessToken, ApiClient, PageStart, SearchCursor};
 use callvault_storage::prelude::*;

@@ -118,17 +118,26 @@ pub(crate) async fn transcript(
     );
     log!("referenced", s.blob_referenced("t1/new").await);
 
-    log!("user", s.create_user(t, None, "ann", "h1", false).await);
     log!(
         "user",
-        s.create_user(t, Some("a2"), "bob", "h2", true).await
+        s.create_user(t, None, "ann", "h1", Role::Agent).await
     );
     log!(
         "user",
-        s.create_user(t, Some("a2"), "cy", "h3", false).await
+        s.create_user(t, Some("a2"), "bob", "h2", Role::Admin).await
     );
-    log!("user", s.create_user(t, None, "bob", "h4", false).await);
-    log!("user", s.create_user(t, None, "dee", "h5", false).await);
+    log!(
+        "user",
+        s.create_user(t, Some("a2"), "cy", "h3", Role::Agent).await
+    );
+    log!(
+        "user",
+        s.create_user(t, None, "bob", "h4", Role::Agent).await
+    );
+    log!(
+        "user",
+        s.create_user(t, None, "dee", "h5", Role::Reviewer).await
+    );
     log!("login", s.user_by_login(t, "bob").await);
     log!("id", s.user_by_id(t, "a1").await);
     log!("id", s.user_by_id(t, "100001").await);

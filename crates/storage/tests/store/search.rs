@@ -321,6 +321,22 @@ pub(crate) fn search_cases(stored: &[Interaction]) -> Vec<(&'static str, Interac
             Box::new(|i| i.meta.attributes.owning_user_id.as_deref() == Some("u9")),
         ),
         (
+            "an agent's own on-demand recordings",
+            InteractionQuery {
+                visible_to_agent: Some("u9".into()),
+                ..all.clone()
+            },
+            Box::new(|i| i.meta.attributes.owning_user_id.as_deref() == Some("u9")),
+        ),
+        (
+            "an agent's handled calls",
+            InteractionQuery {
+                visible_to_agent: Some("a2".into()),
+                ..all.clone()
+            },
+            Box::new(|i| i.meta.handling_agents.contains(&"a2".to_string())),
+        ),
+        (
             "transcription pending",
             InteractionQuery {
                 transcription: Some(TranscriptionFilter::Pending),
@@ -404,4 +420,121 @@ async fn search_filters_and_both_paging_modes(db: TestDb) {
     store.close().await;
 }
 
-on_both!(search_filters_and_both_paging_modes,);
+/// What an agent sees (`visible_to_agent`): their own on-demand recordings and the calls
+/// they handled, narrowed in the query, so every page but the last is full; nothing of
+/// another tenant, where the same agent id means someone else.
+async fn an_agents_calls_are_narrowed_in_the_query_and_page_in_full(db: TestDb) {
+    let store = db.store().await;
+    let t = store.create_tenant("acme", "UTC").await.unwrap().id;
+    let other = store.create_tenant("globex", "UTC").await.unwrap().id;
+    let mut stored = Vec::new();
+    for n in 0..40i64 {
+        let mut m = meta(n / 2 * 10);
+        // Handled by agent 7 (alone or with others), by someone else, or on demand.
+        m.handling_agents = match n % 5 {
+            0 => vec!["7".into()],
+            1 => vec!["3".into(), "7".into()],
+            2 => vec!["3".into()],
+            3 => vec!["70".into()],
+            _ => Vec::new(),
+        };
+        if n % 4 == 3 {
+            m.attributes.recording_kind = Some(RecordingKind::OnDemand);
+            m.attributes.owning_user_id = Some(if n % 8 == 3 { "7" } else { "77" }.into());
+        }
+        if n % 10 == 9 {
+            // Not on demand, though it names the agent as its owner.
+            m.attributes.recording_kind = None;
+            m.attributes.owning_user_id = Some("7".into());
+        }
+        store.upsert_interaction(t, &m).await.unwrap();
+        if n != 20 {
+            let rec = item(
+                "callRecording",
+                ContentType::CallRecording,
+                &format!("r{n}"),
+            );
+            store.put_content(t, &m.guid, &rec).await.unwrap();
+        }
+        stored.push(store.get_interaction(t, &m.guid).await.unwrap().unwrap());
+
+        // The same agent id in another tenant, handling and owning.
+        let mut theirs = meta(n * 10);
+        theirs.handling_agents = vec!["7".into()];
+        theirs.attributes.recording_kind = Some(RecordingKind::OnDemand);
+        theirs.attributes.owning_user_id = Some("7".into());
+        store.upsert_interaction(other, &theirs).await.unwrap();
+        let rec = item(
+            "callRecording",
+            ContentType::CallRecording,
+            &format!("o{n}"),
+        );
+        store.put_content(other, &theirs.guid, &rec).await.unwrap();
+    }
+    let fx = Fixture { stored };
+    let sees = |i: &Interaction| {
+        let a = &i.meta.attributes;
+        i.meta.handling_agents.contains(&"7".to_string())
+            || (a.recording_kind == Some(RecordingKind::OnDemand)
+                && a.owning_user_id.as_deref() == Some("7"))
+    };
+    let agent = InteractionQuery {
+        visible_to_agent: Some("7".into()),
+        ..Default::default()
+    };
+    let company = InteractionQuery {
+        recording_kind: Some(RecordingKind::Company),
+        ..agent.clone()
+    };
+    let with_3 = InteractionQuery {
+        handling_agent: Some("3".into()),
+        ..agent.clone()
+    };
+    let cases: [(&str, &InteractionQuery, Pred); 3] = [
+        ("all", &agent, Box::new(sees)),
+        (
+            "company",
+            &company,
+            Box::new(move |i| {
+                sees(i) && i.meta.attributes.recording_kind != Some(RecordingKind::OnDemand)
+            }),
+        ),
+        (
+            "handled with agent 3",
+            &with_3,
+            Box::new(move |i| sees(i) && i.meta.handling_agents.contains(&"3".to_string())),
+        ),
+    ];
+    for (name, q, pred) in &cases {
+        for newest_first in [false, true] {
+            let q = InteractionQuery {
+                newest_first,
+                ..(*q).clone()
+            };
+            let want = fx.expect(pred, newest_first);
+            assert!(want.len() > 4, "{name}: more than a page");
+            // Both walks stop at the first page shorter than asked for, so a page cut
+            // short by rows dropped after the query would lose the rest.
+            assert_eq!(keyset_all(&store, t, &q).await, want, "{name}: keyset");
+            assert_eq!(offset_all(&store, t, &q).await, want, "{name}: offset");
+            assert_eq!(
+                store.count(t, &q).await.unwrap(),
+                want.len() as u64,
+                "{name}"
+            );
+        }
+    }
+    // In the other tenant the same id sees only that tenant's calls.
+    assert_eq!(store.count(other, &agent).await.unwrap(), 40);
+    let nobody = InteractionQuery {
+        visible_to_agent: Some("8".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.count(t, &nobody).await.unwrap(), 0);
+    store.close().await;
+}
+
+on_both!(
+    search_filters_and_both_paging_modes,
+    an_agents_calls_are_narrowed_in_the_query_and_page_in_full,
+);

@@ -18,31 +18,32 @@ async fn users_are_listed_by_login_within_their_tenant(db: TestDb) {
     // Bytewise: upper case before lower, "Zed" before "ann"; PostgreSQL's locale
     // collation would put them the other way.
     let zed = store
-        .create_user(t, None, "Zed", "$argon2id$z", false)
+        .create_user(t, None, "Zed", "$argon2id$z", Role::Agent)
         .await
         .unwrap();
     let boss = store
-        .create_user(t, Some("agent-x"), "boss", "$argon2id$b", true)
+        .create_user(t, Some("agent-x"), "boss", "$argon2id$b", Role::Admin)
         .await
         .unwrap();
     let ann = store
-        .create_user(t, None, "ann", "$argon2id$a", false)
+        .create_user(t, None, "ann", "$argon2id$a", Role::Reviewer)
         .await
         .unwrap();
     // The same logins in another tenant, and one of its own.
     let their_ann = store
-        .create_user(other, None, "ann", "$argon2id$o", true)
+        .create_user(other, None, "ann", "$argon2id$o", Role::Admin)
         .await
         .unwrap();
     let cy = store
-        .create_user(other, None, "cy", "$argon2id$c", false)
+        .create_user(other, None, "cy", "$argon2id$c", Role::Agent)
         .await
         .unwrap();
 
     let listed = store.list_users(t).await.unwrap();
     assert_eq!(listed, vec![zed, ann, boss.clone()]);
     assert!(listed.iter().all(|u| u.tenant_id == t));
-    assert!(boss.is_admin && listed[2].is_admin);
+    assert_eq!((boss.role, listed[2].role), (Role::Admin, Role::Admin));
+    assert_eq!(listed[1].role, Role::Reviewer);
     assert_eq!(listed[2].id, "agent-x", "the agent who got a login");
     assert_eq!(store.list_users(other).await.unwrap(), vec![their_ann, cy]);
     assert_eq!(store.list_users(TenantId(999)).await.unwrap(), vec![]);

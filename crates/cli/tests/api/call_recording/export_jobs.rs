@@ -133,11 +133,21 @@ async fn a_user_exports_their_own_on_demand_recordings() {
     assert_eq!(done["files_total"], 1);
 }
 
+/// An agent's export of company recordings holds the calls they handled, and only those.
 #[tokio::test]
-async fn a_user_cannot_export_company_recordings() {
+async fn an_agent_exports_only_the_company_recordings_they_handled() {
     let v = five_calls().await;
-    let r = v.post(&v.user, &company_export(), json!({})).await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    v.call(
+        6,
+        "2019-01-06T10:00:00Z",
+        300,
+        json!({"handlingAgents": [v.user_id]}),
+    )
+    .await;
+    let (status, job) = json_of(v.post(&v.user, &company_export(), json!({})).await).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    let done = wait_complete(&v, &v.user, &self_path(&v, &job)).await;
+    assert_eq!(done["files_total"], 1, "call 6, not 1–4");
 }
 
 #[tokio::test]

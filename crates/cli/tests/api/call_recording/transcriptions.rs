@@ -139,8 +139,18 @@ async fn a_pending_transcription_has_no_document() {
     );
 }
 
+/// An agent's listing holds the calls they handled, here none of the four; their
+/// transcripts are not found either.
 #[tokio::test]
-async fn a_user_cannot_list_the_companys_transcriptions() {
+async fn an_agent_lists_only_the_transcriptions_of_calls_they_handled() {
     let v = four_states().await;
-    assert_eq!(v.get(&v.user, &list("")).await.0, StatusCode::FORBIDDEN);
+    let (status, page) = v.get(&v.user, &list("")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(ids(&page, "transcriptions"), Vec::<i64>::new());
+    assert_eq!(
+        v.get(&v.user, "/call_recording/v1/api/transcription/1")
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
 }

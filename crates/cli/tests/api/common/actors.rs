@@ -1,6 +1,7 @@
 //! The actors a test needs, built per tenant: API clients with scopes and their tokens,
-//! and users (account admins or plain users) signed in with the password grant.
+//! and users (admins, reviewers or agents) signed in with the password grant.
 
+use callvault_core::Role;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -41,14 +42,21 @@ impl TenantActors<'_> {
         self.s.token(&self.tenant.name, scopes).await
     }
 
-    /// A new user with a login and password, signed in through a new client.
+    /// A new user with a login and password, signed in through a new client: an admin,
+    /// or else an agent.
     pub async fn user(&self, login: &str, admin: bool) -> SignedIn {
+        let role = if admin { Role::Admin } else { Role::Agent };
+        self.user_as(login, role).await
+    }
+
+    /// A new user of `role`, signed in through a new client.
+    pub async fn user_as(&self, login: &str, role: Role) -> SignedIn {
         let password = format!("{login}-password");
         let user = self
             .s
             .vault
             .auth
-            .create_user(self.tenant.id, None, login, &password, admin)
+            .create_user(self.tenant.id, None, login, &password, role)
             .await
             .unwrap();
         let (id, secret) = self.client(ALL_SCOPES).await;

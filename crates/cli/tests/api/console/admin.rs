@@ -302,7 +302,7 @@ fn admin_forms(
             vec![
                 ("login", login),
                 ("password", "long-enough"),
-                ("admin", "yes"),
+                ("role", "admin"),
             ],
         ),
         ("/api-token".into(), vec![]),
@@ -416,7 +416,7 @@ async fn a_user_created_by_the_admin_signs_in_with_their_role() {
         ("login", "eve"),
         ("password", "eve-password"),
         ("id", "agent-7"),
-        ("admin", "yes"),
+        ("role", "admin"),
     ];
     let r = a.post(&ann, "/users", &admin).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);

@@ -7,6 +7,7 @@ mod browser;
 mod calls;
 mod find;
 mod govern;
+mod roles;
 mod sign_in;
 
 use reqwest::redirect::Policy;
