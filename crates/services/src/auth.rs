@@ -193,9 +193,21 @@ impl AuthService {
         }
     }
 
-    /// `tenant`'s active client `client_id`. A client of another tenant answers exactly as
-    /// an unknown id, so that no tenant learns of another's clients.
+    /// `tenant`'s active client `client_id`, to rotate or revoke. A client of another
+    /// tenant answers exactly as an unknown id, so that no tenant learns of another's
+    /// clients. The console's own client is refused: it has no secret anyone holds, and
+    /// revoked it would lock every user of the tenant out of the console for good.
     async fn client_of(&self, tenant: TenantId, client_id: &str) -> ServiceResult<ApiClient> {
+        if client_id == crate::console::console_client_id(tenant) {
+            return Err(Invalid::new(
+                "clientId",
+                format!(
+                    "'{client_id}' is the console's own client and cannot be rotated or \
+                     revoked; a user's console sessions end when they sign out or expire"
+                ),
+            )
+            .into());
+        }
         match self.store.client_by_id(client_id).await? {
             Some(c) if c.tenant_id == tenant && c.revoked_at.is_none() => Ok(c),
             _ => Err(no_client(client_id)),

@@ -492,3 +492,23 @@ async fn a_new_recordings_api_token_works_and_the_old_one_does_not() {
     let html = a.get(&ann, "/api-token").await.text().await.unwrap();
     assert!(!html.contains(&new), "shown once");
 }
+
+/// The CLI's `client revoke` and `client rotate` go through these services: revoked, the
+/// console's client would refuse every sign-in of the tenant from then on.
+#[tokio::test]
+async fn the_consoles_own_client_cannot_be_revoked_or_rotated_by_the_operator() {
+    let a = Acme::new().await;
+    let ann = a.session("ann").await;
+    let tenant = a.acme().await;
+    let console = callvault_services::console::console_client_id(tenant);
+    let auth = &a.s.vault.auth;
+    for refused in [
+        auth.revoke(tenant, &console).await.err(),
+        auth.rotate_secret(tenant, &console).await.err(),
+    ] {
+        let why = refused.expect("refused").to_string();
+        assert!(why.contains("the console's own client"), "{why}");
+    }
+    assert_eq!(a.get(&ann, "/clients").await.status(), StatusCode::OK);
+    a.session("bob").await;
+}
