@@ -216,14 +216,20 @@ pub async fn run(
         let (mut with, mut without, mut held, mut rates) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..2 {
+            // Every turn starts after the same pause: the held turn's senders are free
+            // again once their requests time out, and the disk has written back what the
+            // turn before left dirty (a turn writes hundreds of MB of recordings), so no
+            // turn pays for the one before it.
+            let pause = || tokio::time::sleep(SEND_TIMEOUT + Duration::from_secs(1));
+            pause().await;
             without.push(ingest(&api, bounds, &base).await?);
 
             let ids = subscribe(bin, &data_dir, &held_url).await?;
+            pause().await;
             held.push(ingest(&api, bounds, &base).await?);
             unsubscribe(bin, &data_dir, ids).await?;
-            // The senders held by it are free again once their requests time out.
-            tokio::time::sleep(SEND_TIMEOUT + Duration::from_secs(1)).await;
 
+            pause().await;
             let ids = subscribe(bin, &data_dir, &url).await?;
             let before = receiver.count.load(Ordering::Relaxed);
             let began = Instant::now();
