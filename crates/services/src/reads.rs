@@ -56,6 +56,20 @@ impl Vault {
             .await?)
     }
 
+    /// A creator's jobs of every kind, newest first, with the total (the console's list
+    /// of a user's exports).
+    pub async fn jobs_of(
+        &self,
+        tenant: TenantId,
+        owner: &str,
+        (offset, limit): (u64, u32),
+    ) -> ServiceResult<(u64, Vec<Job>)> {
+        Ok(self
+            .store
+            .list_jobs(tenant, &JobKind::ALL, owner, None, offset, limit)
+            .await?)
+    }
+
     /// A finished job's interactions in the order the job froze them, `batch` at a time;
     /// those deleted since are left out.
     pub fn job_walk<'a>(&'a self, job: &'a Job, batch: u32) -> JobWalk<'a> {

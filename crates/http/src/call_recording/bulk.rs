@@ -14,6 +14,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use callvault_core::{ContentItem, ContentType, Job, JobKind, JobStatus, Scope};
+use callvault_services::access::Access;
 use callvault_services::audit::Actor;
 use callvault_services::Vault;
 use chrono::Utc;
@@ -102,17 +103,30 @@ async fn retrieve_kind(
     if job.kind != kind || !mine {
         return Err(not_found());
     }
-    let expired =
-        job.status == JobStatus::Expired || job.valid_until.is_some_and(|v| v < Utc::now());
-    if expired {
-        return Err(ApiError::new(
+    downloadable(&job).map_err(|(status, why)| ApiError::new(status, why))?;
+    let links = ctx.url("");
+    Ok(zip_response(
+        state.vault.clone(),
+        ctx.actor("bulk download"),
+        job,
+        links,
+        None,
+    ))
+}
+
+/// Whether a job's ZIP can be downloaded now: 410 for an expired job, 409 for one that
+/// is not complete, each with the reason.
+fn downloadable(job: &Job) -> Result<(), (StatusCode, String)> {
+    let id = &job.id;
+    if is_expired(job) {
+        return Err((
             StatusCode::GONE,
             format!("Job {id} has expired; create a new export"),
         ));
     }
     if job.status != JobStatus::Complete {
         let why = job.error.clone().unwrap_or_default();
-        return Err(ApiError::new(
+        return Err((
             StatusCode::CONFLICT,
             format!(
                 "Job {id} is {} ({} of {} files) {why}",
@@ -122,13 +136,37 @@ async fn retrieve_kind(
             ),
         ));
     }
-    let links = ctx.url("");
+    Ok(())
+}
+
+/// Whether a job is past its validity (marked so by the sweeper, or not yet).
+pub(crate) fn is_expired(job: &Job) -> bool {
+    job.status == JobStatus::Expired || job.valid_until.is_some_and(|v| v < Utc::now())
+}
+
+/// The ZIP of a complete job (which the caller has checked is the requester's, complete
+/// and valid), streamed as it is written; every file in it is read, and audited, as an
+/// item of a bulk download by `actor`. With `only`, interactions that access does not
+/// see are left out (the console passes its viewer's, so that a download never shows
+/// more than its user sees now). `links` is the Call Recording API's base URL, for the
+/// metadata's links.
+pub(crate) fn zip_response(
+    vault: Arc<Vault>,
+    actor: Actor,
+    job: Job,
+    links: String,
+    only: Option<Access>,
+) -> Response {
     let (writer, reader) = tokio::io::duplex(PIPE);
-    let vault = state.vault.clone();
-    let with_transcripts = kind == JobKind::RecordingsWithTranscriptions;
-    let actor = ctx.actor("bulk download");
+    let id = job.id.clone();
+    let with_transcripts = job.kind == JobKind::RecordingsWithTranscriptions;
     tokio::spawn(async move {
-        if let Err(e) = write_zip(vault, &actor, job, links, with_transcripts, writer).await {
+        let zip = Zip {
+            links,
+            with_transcripts,
+            only,
+        };
+        if let Err(e) = write_zip(vault, &actor, job, zip, writer).await {
             // The client sees the download end early; the ZIP has no central directory.
             tracing::warn!(error = %e, "bulk download stopped");
         }
@@ -141,19 +179,29 @@ async fn retrieve_kind(
         ),
     ];
     // Chunks as large as the pipe: the default 4 KiB would cost CPU per piece on both ends.
-    Ok((
+    (
         headers,
         Body::from_stream(ReaderStream::with_capacity(reader, PIPE)),
     )
-        .into_response())
+        .into_response()
+}
+
+/// What goes into a ZIP besides the job's recordings.
+struct Zip {
+    links: String,
+    with_transcripts: bool,
+    only: Option<Access>,
 }
 
 async fn write_zip(
     vault: Arc<Vault>,
     actor: &Actor,
     job: Job,
-    links: String,
-    with_transcripts: bool,
+    Zip {
+        links,
+        with_transcripts,
+        only,
+    }: Zip,
     out: tokio::io::DuplexStream,
 ) -> Result<(), String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
@@ -161,6 +209,9 @@ async fn write_zip(
     let mut walk = vault.job_walk(&job, ITEMS_PER_READ);
     while let Some(found) = walk.next_batch().await.map_err(|e| err(&e))? {
         for i in &found {
+            if only.as_ref().is_some_and(|a| !a.sees(i)) {
+                continue;
+            }
             let Some(rec) = wire::recording_item(i) else {
                 continue;
             };

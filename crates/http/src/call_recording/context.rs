@@ -4,7 +4,7 @@
 
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use callvault_core::Scope;
 use callvault_services::auth::Principal;
 
@@ -36,33 +36,36 @@ impl FromRequestParts<AppState> for Ctx {
             || "/call_recording/api".to_string(),
             |i| path[..i + 4].to_string(),
         );
-        let base = match &state.public_base_url {
-            Some(b) => b.trim_end_matches('/').to_string(),
-            None => {
-                let host = parts
-                    .headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .filter(|h| {
-                        h.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-                    })
-                    .unwrap_or("localhost");
-                let proto = parts
-                    .headers
-                    .get("x-forwarded-proto")
-                    .and_then(|h| h.to_str().ok())
-                    .filter(|p| *p == "https" || *p == "http")
-                    .unwrap_or(if state.tls { "https" } else { "http" });
-                format!("{proto}://{host}")
-            }
-        };
         Ok(Self {
             principal,
             caller,
-            base,
+            base: public_base(state, &parts.headers),
             prefix,
         })
+    }
+}
+
+/// `scheme://host` of links back to this server: the configured public base URL, else
+/// the request's `Host` (when it is a plain host name) and forwarded scheme.
+pub fn public_base(state: &AppState, headers: &HeaderMap) -> String {
+    match &state.public_base_url {
+        Some(b) => b.trim_end_matches('/').to_string(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| {
+                    h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+                })
+                .unwrap_or("localhost");
+            let proto = headers
+                .get("x-forwarded-proto")
+                .and_then(|h| h.to_str().ok())
+                .filter(|p| *p == "https" || *p == "http")
+                .unwrap_or(if state.tls { "https" } else { "http" });
+            format!("{proto}://{host}")
+        }
     }
 }
 

@@ -16,6 +16,12 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 
+pub(crate) use bulk::{is_expired, zip_response};
+pub(crate) use context::public_base;
+
+/// The prefix of the links in what the console hands out (a ZIP's metadata).
+pub(crate) const LINK_PREFIX: &str = "/call_recording/api";
+
 /// Every prefix a real client may use.
 pub const PREFIXES: [&str; 4] = [
     "/t/vbc.prod/call_recording/api",

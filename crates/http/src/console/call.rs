@@ -257,7 +257,7 @@ fn lines(t: ContentType, bytes: &[u8]) -> Vec<Line> {
         .collect()
 }
 
-fn size(bytes: u64) -> String {
+pub fn size(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / f64::from(1 << 20)),
         b if b >= 1 << 10 => format!("{:.0} kB", b as f64 / 1024.0),

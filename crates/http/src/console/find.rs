@@ -74,6 +74,9 @@ struct FindPage {
     words: bool,
     /// Whether a filter beyond the period and words is set, so the form shows them all.
     more: bool,
+    /// The hidden fields of the export form, when these results can be exported.
+    export: Option<Vec<(&'static str, String)>>,
+    csrf: String,
     periods: [(&'static str, &'static str); 5],
     directions: [Direction; 3],
     types: [ContentType; 12],
@@ -105,7 +108,7 @@ pub async fn find(
     if f.order != "oldest" {
         f.order = "newest".into();
     }
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    let today = today(tz);
     let (rows, next, error) = match query(&mut f, tz, today, &viewer) {
         Ok(q) => match run(&state, &viewer, &f, q, tz).await {
             Ok((rows, next)) => (rows, next, None),
@@ -146,6 +149,9 @@ pub async fn find(
             ]
             .iter()
             .any(|v| !v.trim().is_empty()),
+        export: (error.is_none() && !rows.is_empty() && f.q.trim().is_empty())
+            .then(|| export_fields(&f)),
+        csrf: viewer.csrf(),
         error: error.clone(),
         f,
         rows,
@@ -185,9 +191,38 @@ fn query_string(p: &FindParams) -> String {
     s.finish()
 }
 
-/// The search the filters describe. A period other than `custom` is resolved into its
-/// dates (in the tenant's time zone), which the form then shows.
-fn query(
+/// Today in the tenant's time zone, from which the periods count back.
+pub fn today(tz: Tz) -> NaiveDate {
+    Utc::now().with_timezone(&tz).date_naive()
+}
+
+/// The filters as the export form sends them back: the period pinned to the dates the
+/// page resolved it to, so that the export covers what the page listed whenever it is
+/// sent. Words said are not among them: an export runs the filters only, so the form is
+/// not offered with words.
+fn export_fields(f: &FindParams) -> Vec<(&'static str, String)> {
+    let mut fields = vec![("period", "custom".to_string())];
+    for (k, v) in [
+        ("from", &f.from),
+        ("to", &f.to),
+        ("agent", &f.agent),
+        ("queue", &f.queue),
+        ("direction", &f.direction),
+        ("from_number", &f.from_number),
+        ("to_number", &f.to_number),
+        ("content", &f.content),
+    ] {
+        if !v.is_empty() {
+            fields.push((k, v.clone()));
+        }
+    }
+    fields
+}
+
+/// The search the filters describe, narrowed to what the viewer may see. A period other
+/// than `custom` is resolved into its dates (in the tenant's time zone), which the form
+/// then shows. The find page lists with it, and the export form exports with it.
+pub fn query(
     f: &mut FindParams,
     tz: Tz,
     today: NaiveDate,

@@ -2,9 +2,10 @@
 //! with a little script, for the people who use recordings. It talks only to the services,
 //! with the same rules as the APIs: a session is a user's access token in an `HttpOnly`
 //! cookie, roles come from `Access`, reads and deletes are audited with the console user
-//! as the principal. An account admin also manages the tenant's API clients, users and
-//! Recordings API token. Its assets are compiled into the binary, so nothing but the
-//! server is needed to run it.
+//! as the principal. Anyone exports the calls they find as a ZIP (an export job, as the
+//! Call Recording API's). An account admin also manages the tenant's API clients, users
+//! and Recordings API token, and sees the Export API's jobs. Its assets are compiled
+//! into the binary, so nothing but the server is needed to run it.
 
 mod api_token;
 mod assets;
@@ -12,6 +13,7 @@ mod audit;
 mod call;
 mod clients;
 mod delete;
+mod exports;
 mod find;
 mod govern;
 mod holds;
@@ -40,6 +42,9 @@ pub fn routes() -> Router<AppState> {
         .route("/calls/{guid}/peaks/{key}", get(call::peaks))
         .route("/calls/{guid}/delete", post(delete::delete))
         .route("/calls/{guid}/holds", post(holds::place))
+        .route("/exports", get(exports::list).post(exports::start))
+        .route("/exports/{id}/zip", get(exports::download))
+        .route("/export-api", get(exports::export_api))
         .route("/holds", get(holds::list))
         .route("/holds/{id}/release", post(holds::release))
         .route("/audit", get(audit::trail))

@@ -17,6 +17,7 @@ use super::{Acme, TRANSCRIPT};
 use crate::common::guid;
 
 mod admin;
+mod exports;
 mod govern;
 
 /// A headless Chromium with a fresh profile, and the chromedriver that drives it.

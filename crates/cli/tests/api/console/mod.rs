@@ -5,6 +5,7 @@
 mod admin;
 mod browser;
 mod calls;
+mod exports;
 mod find;
 mod govern;
 mod roles;
