@@ -4,11 +4,13 @@
 # missing, then runs callvault-bench, which prints Markdown tables and writes
 # bench/out/results.json. When the export or scale phase is asked for (`--only export`,
 # `--only scale`), it also installs rclone (the export's peer) and starts PostgreSQL and
-# the S3 server with scripts/services.sh.
+# the S3 server with scripts/services.sh; for the console phase (`--only console`) it
+# installs Debian's Chromium and chromedriver.
 #
 # Arguments go to callvault-bench, e.g. a smoke run:  bench/run.sh --quick --interactions 20000
 # or the bulk download alone:                         bench/run.sh --only bulk --bulk-gb 2
 # or the export to S3 alone:                          bench/run.sh --only export --export-gb 2
+# or the console in a browser:                        bench/run.sh --only console
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,6 +66,14 @@ if wants export; then
     fi
     RCLONE_ARGS=(--rclone "$(command -v rclone)")
 fi
+if wants console && ! { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }; then
+    echo "installing Chromium and chromedriver ..." >&2
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get install -y chromium chromium-driver || {
+        as_root apt-get update
+        as_root apt-get install -y chromium chromium-driver
+    }
+fi
 if wants export || wants scale; then
     # PostgreSQL and the S3 server; exports CALLVAULT_TEST_{POSTGRES_URL,S3_ENDPOINT,S3_BUCKET},
     # which callvault-bench reads.
@@ -73,4 +83,4 @@ fi
 cargo build --release -p callvault -p callvault-bench
 
 mkdir -p bench/out
-exec target/release/callvault-bench --nginx "$NGINX" --zip "$ZIP" "${RCLONE_ARGS[@]}" --out bench/out "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/callvault-bench" --nginx "$NGINX" --zip "$ZIP" "${RCLONE_ARGS[@]}" --out bench/out "$@"

@@ -46,6 +46,16 @@ impl IngestResult {
 
 /// Creates interaction `guid` and uploads `wav` as its call recording.
 pub async fn put_recording(api: &Api, guid: &str, wav: Vec<u8>) -> anyhow::Result<()> {
+    put_call(api, guid, "audio/wav", wav).await
+}
+
+/// Creates interaction `guid` and uploads `audio` of `media_type` as its call recording.
+pub async fn put_call(
+    api: &Api,
+    guid: &str,
+    media_type: &str,
+    audio: Vec<u8>,
+) -> anyhow::Result<()> {
     let url = api.url(&format!("/interaction-content/interactions/{guid}"));
     let body = json!({
         "start": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -70,8 +80,8 @@ pub async fn put_recording(api: &Api, guid: &str, wav: Vec<u8>) -> anyhow::Resul
         .http
         .put(format!("{url}/content/callRecording"))
         .bearer_auth(&api.token)
-        .header("Content-Type", "audio/wav")
-        .body(wav)
+        .header("Content-Type", media_type)
+        .body(audio)
         .send()
         .await?;
     let status = resp.status();

@@ -4,7 +4,9 @@
 //! nothing about another while ratios carry over. See `docs/benchmarks.md`.
 
 mod audit;
+mod browser;
 mod bulk;
+mod console;
 mod cpu;
 mod data;
 mod download;
@@ -13,6 +15,7 @@ mod floor;
 mod hooks;
 mod ingest;
 mod load;
+mod mp3;
 mod nginx;
 mod report;
 mod retention;
@@ -106,6 +109,12 @@ struct Args {
     /// Concurrent clients in the scale phase.
     #[arg(long, default_value_t = 4)]
     scale_clients: usize,
+    /// chromedriver, for the console phase.
+    #[arg(long, default_value = "chromedriver")]
+    chromedriver: PathBuf,
+    /// The Chromium binary chromedriver starts; by default Debian's.
+    #[arg(long)]
+    chromium: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -127,13 +136,16 @@ enum Phase {
     /// Transcription's word error rate and speed (needs PocketSphinx and
     /// pocketsphinx-testdata from Debian).
     Transcription,
+    /// The console's page bytes and time to playback of an hour-long call in headless
+    /// Chromium (needs Debian's chromium and chromium-driver).
+    Console,
 }
 
 impl Args {
     fn runs(&self, phase: Phase) -> bool {
         if self.only.is_empty() {
-            // Export and scale need outside services, and retention rewrites a copy of
-            // the whole data set: they run only when named.
+            // Export and scale need outside services, the console a browser, and
+            // retention rewrites a copy of the whole data set: they run only when named.
             !matches!(
                 phase,
                 Phase::Export
@@ -142,6 +154,7 @@ impl Args {
                     | Phase::Transcription
                     | Phase::Text
                     | Phase::Webhooks
+                    | Phase::Console
             )
         } else {
             self.only.contains(&phase)
@@ -352,9 +365,25 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         } else {
             None
         };
+        let console = if args.runs(Phase::Console) {
+            eprintln!("console in Chromium ...");
+            let cfg = console::Config {
+                nginx: args.nginx.clone(),
+                chromedriver: args.chromedriver.clone(),
+                chromium: args
+                    .chromium
+                    .clone()
+                    .unwrap_or_else(browser::default_chromium),
+                rounds: if args.quick { 1 } else { 7 },
+            };
+            let log = out.join("callvault-console.log");
+            Some(console::run(bin, work, &log, &cfg).await?)
+        } else {
+            None
+        };
         anyhow::Ok((
             search, text, hooks, audit, retention, download, ingest, bulk, export, scale, words,
-            memory,
+            console, memory,
         ))
     }
     .await;
@@ -371,6 +400,7 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         export,
         scale,
         words,
+        console,
         memory,
     ) = measured?;
     let interactions = data.as_ref().map_or(0, |d| d.interactions);
@@ -392,6 +422,7 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
         export,
         scale,
         words,
+        console,
         memory,
     })
 }

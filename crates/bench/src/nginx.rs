@@ -1,6 +1,6 @@
-//! nginx as the download peer: a foreground child with its own prefix and configuration,
-//! serving one file with `sendfile on`, the kernel's zero-copy path, which is what a
-//! static file server at its best does.
+//! nginx as the download and playback peer: a foreground child with its own prefix and
+//! configuration, serving files with `sendfile on`, the kernel's zero-copy path, which is
+//! what a static file server at its best does.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -24,10 +24,15 @@ impl Nginx {
     /// Starts `nginx` from `prefix` (created, holding the config, pid file, logs and temp
     /// directories) serving `file` at [`FILE_PATH`].
     pub async fn start(bin: &Path, prefix: &Path, file: &Path) -> anyhow::Result<Self> {
+        Self::serve(bin, prefix, &[(FILE_PATH, file)]).await
+    }
+
+    /// [`Nginx::start`] serving each file at its URL path, typed by the path's extension.
+    pub async fn serve(bin: &Path, prefix: &Path, files: &[(&str, &Path)]) -> anyhow::Result<Self> {
         std::fs::create_dir_all(prefix.join("tmp"))?;
         let port = free_port()?;
         let conf = prefix.join("nginx.conf");
-        std::fs::write(&conf, config(prefix, port, file)?)?;
+        std::fs::write(&conf, config(prefix, port, files)?)?;
         let mut child = Command::new(bin)
             .arg("-p")
             .arg(prefix)
@@ -66,9 +71,16 @@ impl Nginx {
 /// One worker per core, as callvault's runtime has one thread per core; keep-alive without
 /// a request cap, as callvault has none; no access log, as callvault logs no requests by
 /// default.
-fn config(prefix: &Path, port: u16, file: &Path) -> anyhow::Result<String> {
+fn config(prefix: &Path, port: u16, files: &[(&str, &Path)]) -> anyhow::Result<String> {
     let p = |name: &str| -> PathBuf { prefix.join(name) };
-    let file = std::fs::canonicalize(file)?;
+    let mut locations = String::new();
+    for (path, file) in files {
+        let file = std::fs::canonicalize(file)?;
+        locations += &format!(
+            "        location = {path} {{ alias {}; }}\n",
+            file.display()
+        );
+    }
     // Workers of a master started as root would run as `nobody`, who may not read the
     // data directory; a non-root master ignores the directive with a warning.
     let user = if running_as_root() { "user root;" } else { "" };
@@ -89,18 +101,16 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
-    types {{ audio/wav wav; }}
+    types {{ audio/wav wav; audio/mpeg mp3; text/html html; }}
     server {{
         listen 127.0.0.1:{port};
         location = /ready {{ return 204; }}
-        location = {FILE_PATH} {{ alias {file}; }}
-    }}
+{locations}    }}
 }}
 "#,
         pid = p("nginx.pid").display(),
         errlog = p("error.log").display(),
         tmp = p("tmp").display(),
-        file = file.display(),
     ))
 }
 

@@ -37,6 +37,7 @@ pub struct Results {
     pub export: Option<ExportResult>,
     pub scale: Option<ScaleResult>,
     pub words: Option<crate::words::WordsResult>,
+    pub console: Option<crate::console::ConsoleResult>,
     pub memory: Vec<(&'static str, Memory)>,
 }
 
@@ -108,6 +109,9 @@ impl Results {
         if let Some(w) = &self.words {
             let _ = writeln!(s, "Transcription with the built-in engine (PocketSphinx 5prealpha, Debian's en-us model), end to end through the server; WER is word edits over reference words:\n");
             let _ = writeln!(s, "{}", w.markdown());
+        }
+        if let Some(c) = &self.console {
+            let _ = writeln!(s, "{}", c.markdown());
         }
         if let Some(r) = &self.retention {
             let _ = writeln!(s, "Retention deleting the older half of a copy of the data set (`callvault governance retention`), {} search clients at limit 100 on the same tenant:\n", 4);
@@ -252,6 +256,7 @@ impl Results {
             "export": self.export.as_ref().map(ExportResult::json),
             "scale": self.scale.as_ref().map(ScaleResult::json),
             "transcription": self.words.as_ref().map(crate::words::WordsResult::json),
+            "console": self.console.as_ref().map(crate::console::ConsoleResult::json),
             "memory": self.memory.iter().map(|(when, m)| {
                 let mut v = m.json();
                 v["when"] = Value::from(*when);
