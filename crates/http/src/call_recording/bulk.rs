@@ -233,7 +233,8 @@ async fn write_zip(
             );
             let bytes = serde_json::to_vec_pretty(&meta).map_err(|e| err(&e))?;
             zip.write_entry_whole(
-                ZipEntryBuilder::new(format!("{stem}.json").into(), Compression::Stored),
+                ZipEntryBuilder::new(format!("{stem}.json").into(), Compression::Stored)
+                    .last_modification_date(zip_time(i.meta.start)),
                 &bytes,
             )
             .await
@@ -261,6 +262,22 @@ async fn write_zip(
     Ok(())
 }
 
+/// The call's start as an entry's time, so that a file manager lists the recordings by
+/// when the calls were made (without it every entry reads 1980-00-00). ZIP times are
+/// local times without a zone; UTC is the one that means the same everywhere, and the
+/// format holds the years 1980 to 2107 only.
+fn zip_time(t: chrono::DateTime<chrono::Utc>) -> async_zip::ZipDateTime {
+    use chrono::{Datelike, Timelike};
+    async_zip::ZipDateTimeBuilder::new()
+        .year(t.year().clamp(1980, 2107))
+        .month(t.month())
+        .day(t.day())
+        .hour(t.hour())
+        .minute(t.minute())
+        .second(t.second())
+        .build()
+}
+
 /// One item into the ZIP, read (and recorded) as an item of a bulk download.
 async fn copy_item(
     vault: &Vault,
@@ -274,7 +291,8 @@ async fn copy_item(
         .open_bulk_item(actor, &i.meta.guid, item)
         .await
         .map_err(|e| e.to_string())?;
-    let entry = ZipEntryBuilder::new(name.to_string().into(), Compression::Stored);
+    let entry = ZipEntryBuilder::new(name.to_string().into(), Compression::Stored)
+        .last_modification_date(zip_time(i.meta.start));
     let mut w = zip
         .write_entry_stream(entry)
         .await

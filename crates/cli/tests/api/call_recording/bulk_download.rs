@@ -65,6 +65,20 @@ impl ZipJob {
 
     /// The admin's download, as (name, bytes) per ZIP entry.
     async fn entries(&self) -> Vec<(String, Vec<u8>)> {
+        let zip = self.zip().await;
+        let mut entries = Vec::new();
+        for (idx, entry) in zip.file().entries().iter().enumerate() {
+            let name = entry.filename().as_str().unwrap().to_string();
+            let mut reader = zip.reader_with_entry(idx).await.unwrap();
+            let mut data = Vec::new();
+            reader.read_to_end_checked(&mut data).await.unwrap();
+            entries.push((name, data));
+        }
+        entries
+    }
+
+    /// The admin's download, read as a ZIP.
+    async fn zip(&self) -> async_zip::base::read::mem::ZipFileReader {
         let r = self
             .v
             .s
@@ -77,18 +91,9 @@ impl ZipJob {
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()["content-type"], "application/zip");
         let bytes = r.bytes().await.unwrap().to_vec();
-        let zip = async_zip::base::read::mem::ZipFileReader::new(bytes)
+        async_zip::base::read::mem::ZipFileReader::new(bytes)
             .await
-            .expect("a valid ZIP");
-        let mut entries = Vec::new();
-        for (idx, entry) in zip.file().entries().iter().enumerate() {
-            let name = entry.filename().as_str().unwrap().to_string();
-            let mut reader = zip.reader_with_entry(idx).await.unwrap();
-            let mut data = Vec::new();
-            reader.read_to_end_checked(&mut data).await.unwrap();
-            entries.push((name, data));
-        }
-        entries
+            .expect("a valid ZIP")
     }
 
     /// The admin's GET of `url`, answered with its status only.
@@ -138,6 +143,22 @@ async fn the_zip_holds_the_recordings_their_metadata_and_the_transcript() {
         7,
         "3 recordings, 3 metadata files, 1 transcript: {names:?}"
     );
+}
+
+#[tokio::test]
+async fn each_entry_in_the_zip_is_dated_by_its_calls_start() {
+    let job = ZipJob::new().await;
+    let zip = job.zip().await;
+    for entry in zip.file().entries() {
+        let name = entry.filename().as_str().unwrap();
+        let n: u32 = name.split('.').next().unwrap().parse().unwrap();
+        let t = entry.last_modification_date();
+        assert_eq!(
+            (t.year(), t.month(), t.day(), t.hour(), t.minute()),
+            (2019, 1, n, 10, 0),
+            "{name}"
+        );
+    }
 }
 
 #[tokio::test]
