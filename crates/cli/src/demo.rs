@@ -137,7 +137,7 @@ pub fn banner(base: &str, d: &DemoAccess) -> String {
         "\ncallvault demo is ready at {base}\n\n\
          web console:   {base}/\n\
          sign in as     tenant {DEMO_TENANT}, login {admin} / password {admin_pw} (account admin)\n\
-         or             tenant {DEMO_TENANT}, login {user} / password {user_pw} (agent: own recordings)\n\n\
+         or             tenant {DEMO_TENANT}, login {user} / password {user_pw} (agent: the calls they handled and their own recordings)\n\n\
          tenant:        {DEMO_TENANT}\n\
          client_id:     {}\n\
          client_secret: {}\n\
