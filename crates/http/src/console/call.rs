@@ -47,6 +47,9 @@ pub struct ItemView {
     pub lines: Vec<Line>,
     pub text: Option<String>,
     pub actions: Vec<String>,
+    /// A JSON document without a form of its own (sentiment, categorisation) as
+    /// labelled values.
+    pub facts: Vec<(String, String)>,
 }
 
 pub struct Player {
@@ -160,12 +163,15 @@ pub async fn render(
             lines: Vec::new(),
             text: None,
             actions: Vec::new(),
+            facts: Vec::new(),
         };
         let shown = matches!(
             c.content_type,
             ContentType::Transcript
                 | ContentType::ChatTranscript
                 | ContentType::ConversationSummary
+                | ContentType::SentimentSummary
+                | ContentType::CategorizationResult
         );
         if shown && c.content_type.media_family() == MediaFamily::Json && c.length <= MAX_SHOWN {
             let bytes = match state
@@ -192,6 +198,10 @@ pub async fn render(
                                 .collect()
                         })
                         .unwrap_or_default();
+                }
+                ContentType::SentimentSummary | ContentType::CategorizationResult => {
+                    let doc: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+                    view.facts = super::facts::of(&doc);
                 }
                 _ => {}
             }

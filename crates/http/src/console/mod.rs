@@ -14,6 +14,7 @@ mod call;
 mod clients;
 mod delete;
 mod exports;
+mod facts;
 mod find;
 mod govern;
 mod holds;

@@ -203,6 +203,33 @@ async fn a_held_call_is_not_deleted_and_the_page_says_why() {
 }
 
 #[tokio::test]
+async fn sentiment_and_categorisation_read_as_labelled_values() {
+    let a = Acme::new().await;
+    let sentiment = json!({"overall": {"label": "negative", "score": -0.4}});
+    let categories = json!({"categories": [{"name": "<b>Refunds</b>", "confidence": 0.91}]});
+    for (key, doc) in [
+        ("sentimentSummary", sentiment),
+        ("categorizationResult", categories),
+    ] {
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        let r =
+            a.s.put_content(&a.token, &guid(1), key, "", "application/json", bytes)
+                .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{key}");
+    }
+    let ann = a.session("ann").await;
+    let html = a.get(&ann, &page(1)).await.text().await.unwrap();
+    for shown in [
+        "<dt>Overall › label</dt><dd>negative</dd>",
+        "<dt>Overall › score</dt><dd>-0.4</dd>",
+        "<dt>Categories › 1 › name</dt><dd>&#60;b&#62;Refunds&#60;/b&#62;</dd>",
+        "<dt>Categories › 1 › confidence</dt><dd>0.91</dd>",
+    ] {
+        assert!(html.contains(shown), "{shown}");
+    }
+}
+
+#[tokio::test]
 async fn a_chat_and_a_summary_are_shown_as_text_and_other_items_as_downloads() {
     let a = Acme::new().await;
     let chat = json!({"messages": [
