@@ -2,7 +2,7 @@
 //! the call, the retention that applies to it (reckoned by core's `Rules`, as every
 //! delete is), and its audit trail, newest first.
 
-use callvault_core::{Interaction, LegalHold};
+use callvault_core::{Interaction, LegalHold, Selector};
 use callvault_services::audit::AuditFilter;
 use callvault_services::ServiceError;
 use chrono::{DateTime, Utc};
@@ -24,6 +24,9 @@ pub struct HoldRow {
     /// "Active", or when and by whom it was released.
     pub state: String,
     pub active: bool,
+    /// Whether the hold covers more than one call named by its id: released from one
+    /// call's page, it is released for every call it covers, which the button says.
+    pub broad: bool,
 }
 
 pub struct PolicyRow {
@@ -57,7 +60,18 @@ pub fn hold_row(h: LegalHold, tz: Tz) -> HoldRow {
         ),
         (None, _) => "Active".into(),
     };
+    let broad = match h.selector.guids.as_slice() {
+        [one] => {
+            h.selector
+                != Selector {
+                    guids: vec![one.clone()],
+                    ..Default::default()
+                }
+        }
+        _ => true,
+    };
     HoldRow {
+        broad,
         id: h.id.to_string(),
         active: h.is_active(),
         case_name: h.case_name,

@@ -72,6 +72,39 @@ async fn a_hold_placed_from_the_page_stops_the_delete_until_it_is_released() {
 }
 
 #[tokio::test]
+async fn a_hold_by_query_says_its_release_reaches_every_call_it_covers() {
+    let a = Acme::new().await;
+    let ann = a.session("ann").await;
+    let csrf = a.csrf(&ann).await;
+    let hold = [
+        ("csrf", csrf.as_str()),
+        ("case_name", "One call"),
+        ("reason", "r"),
+    ];
+    a.post(&ann, &format!("{}/holds", page(1)), &hold).await;
+    let r =
+        a.s.http
+            .post(a.s.url("/admin/governance/holds"))
+            .bearer_auth(&a.token)
+            .json(&json!({"caseName": "Every inbound call", "reason": "r", "selector": {"direction": "inbound"}}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let html = a.get(&ann, &page(1)).await.text().await.unwrap();
+    assert!(
+        html.contains(
+            "Release for every call it covers <span class=\"sr\">hold Every inbound call"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("Release <span class=\"sr\">hold One call"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
 async fn an_agent_is_refused_every_governance_page_and_form() {
     let a = Acme::new().await;
     let bob = a.session("bob").await;
