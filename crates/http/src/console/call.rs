@@ -50,6 +50,8 @@ pub struct ItemView {
     /// A JSON document without a form of its own (sentiment, categorisation) as
     /// labelled values.
     pub facts: Vec<(String, String)>,
+    /// A screen or video recording's player source: the audited, ranged play route.
+    pub video: Option<String>,
 }
 
 pub struct Player {
@@ -164,6 +166,8 @@ pub async fn render(
             text: None,
             actions: Vec::new(),
             facts: Vec::new(),
+            video: (c.content_type.media_family() == MediaFamily::Video)
+                .then(|| format!("/calls/{guid}/play/{}", c.key)),
         };
         let shown = matches!(
             c.content_type,

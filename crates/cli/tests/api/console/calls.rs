@@ -84,6 +84,50 @@ async fn the_players_reads_are_audited_as_plays_by_the_user_even_from_byte_0() {
 }
 
 #[tokio::test]
+async fn a_screen_recording_plays_in_the_page_through_the_audited_play_route() {
+    let a = Acme::new().await;
+    let video: Vec<u8> = (0..4096u32).map(|n| n as u8).collect();
+    let r =
+        a.s.put_content(
+            &a.token,
+            &guid(1),
+            &guid(9),
+            "?type=screenRecording",
+            "video/mp4",
+            video.clone(),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let ann = a.session("ann").await;
+    let html = a.get(&ann, &page(1)).await.text().await.unwrap();
+    let src = format!("/calls/{}/play/{}", guid(1), guid(9));
+    assert!(
+        html.contains(&format!(
+            "<video class=\"screen\" controls preload=\"metadata\" src=\"{src}\""
+        )),
+        "{html}"
+    );
+    let r = a
+        .web
+        .get(a.s.url(&src))
+        .header("Cookie", &ann)
+        .header("Range", "bytes=1000-1999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.headers()["content-type"], "video/mp4");
+    assert_eq!(r.bytes().await.unwrap(), video[1000..2000]);
+    let plays = a.audited("play", 1).await;
+    assert_eq!(plays[0]["principal"], "user:ann");
+}
+
+#[tokio::test]
 async fn a_ranged_read_through_the_download_link_is_audited_as_a_play() {
     let a = Acme::new().await;
     let ann = a.session("ann").await;
