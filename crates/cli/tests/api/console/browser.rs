@@ -18,6 +18,7 @@ use crate::common::guid;
 
 mod admin;
 mod exports;
+mod find;
 mod govern;
 
 /// A headless Chromium with a fresh profile, and the chromedriver that drives it.
