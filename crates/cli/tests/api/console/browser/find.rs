@@ -20,6 +20,9 @@ impl Browser {
     }
 }
 
+/// The form's fields by id with their values, and the calls (by number) then listed.
+type Case = (Vec<(&'static str, &'static str)>, Vec<u32>);
+
 #[tokio::test]
 async fn each_filter_set_in_the_form_narrows_the_calls() {
     let a = Acme::new().await;
@@ -36,7 +39,7 @@ async fn each_filter_set_in_the_form_narrows_the_calls() {
     b.sign_in(&a, "ann").await;
 
     let any = ("period", "any");
-    let cases: Vec<(Vec<(&str, &str)>, Vec<u32>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             vec![
                 ("period", "custom"),
