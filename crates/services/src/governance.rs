@@ -61,6 +61,16 @@ pub struct RetentionReport {
     pub incomplete: bool,
 }
 
+/// The call a hold names when it names exactly one by id: its record then belongs to
+/// that call's trail as well as the tenant's. A hold on several calls or on a query stays
+/// on the tenant's trail only, as one record cannot name more than one call.
+fn one_call(h: &LegalHold) -> Option<&callvault_core::Guid> {
+    match h.selector.guids.as_slice() {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
 impl Vault {
     pub async fn create_hold(&self, actor: &Actor, new: NewHold) -> ServiceResult<LegalHold> {
         let tenant = actor.tenant;
@@ -80,7 +90,7 @@ impl Vault {
         };
         let event = actor.event(
             AuditAction::HoldPlaced,
-            None,
+            one_call(&hold),
             None,
             "ok",
             Some(format!("hold {} ('{}')", hold.id, hold.case_name)),
@@ -102,9 +112,10 @@ impl Vault {
 
     /// Releases a hold; nothing is deleted by the release itself.
     pub async fn release_hold(&self, actor: &Actor, id: Uuid) -> ServiceResult<LegalHold> {
+        let held = self.hold(actor.tenant, id).await?;
         let event = actor.event(
             AuditAction::HoldReleased,
-            None,
+            one_call(&held),
             None,
             "ok",
             Some(format!("hold {id}")),

@@ -62,6 +62,11 @@ async fn a_hold_placed_from_the_page_stops_the_delete_until_it_is_released() {
     let holds = api_holds(&a).await;
     assert_eq!(holds.len(), 1);
     assert_eq!(holds[0]["active"], false);
+    for action in ["holdPlaced", "holdReleased"] {
+        let in_trail = a.audited(action, 1).await;
+        assert_eq!(in_trail.len(), 1, "{action} is in the call's own trail");
+        assert_eq!(in_trail[0]["principal"], "user:ann");
+    }
     assert_eq!(holds[0]["releasedBy"], "user:ann");
     let html = a.get(&ann, &page(1)).await.text().await.unwrap();
     assert!(html.contains("Released "), "{html}");
