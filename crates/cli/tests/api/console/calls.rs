@@ -246,15 +246,9 @@ async fn a_held_call_is_not_deleted_and_the_page_says_why() {
     assert_eq!(a.get(&ann, &page(1)).await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn sentiment_and_categorisation_read_as_labelled_values() {
-    let a = Acme::new().await;
-    let sentiment = json!({"overall": {"label": "negative", "score": -0.4}});
-    let categories = json!({"categories": [{"name": "<b>Refunds</b>", "confidence": 0.91}]});
-    for (key, doc) in [
-        ("sentimentSummary", sentiment),
-        ("categorizationResult", categories),
-    ] {
+/// Call 1's page as the admin sees it, once these JSON documents are stored with it.
+async fn call_1_with<const N: usize>(a: &Acme, docs: [(&str, Value); N]) -> String {
+    for (key, doc) in docs {
         let bytes = serde_json::to_vec(&doc).unwrap();
         let r =
             a.s.put_content(&a.token, &guid(1), key, "", "application/json", bytes)
@@ -262,7 +256,22 @@ async fn sentiment_and_categorisation_read_as_labelled_values() {
         assert_eq!(r.status(), StatusCode::CREATED, "{key}");
     }
     let ann = a.session("ann").await;
-    let html = a.get(&ann, &page(1)).await.text().await.unwrap();
+    a.get(&ann, &page(1)).await.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn sentiment_and_categorisation_read_as_labelled_values() {
+    let a = Acme::new().await;
+    let sentiment = json!({"overall": {"label": "negative", "score": -0.4}});
+    let categories = json!({"categories": [{"name": "<b>Refunds</b>", "confidence": 0.91}]});
+    let html = call_1_with(
+        &a,
+        [
+            ("sentimentSummary", sentiment),
+            ("categorizationResult", categories),
+        ],
+    )
+    .await;
     for shown in [
         "<dt>Overall › label</dt><dd>negative</dd>",
         "<dt>Overall › score</dt><dd>-0.4</dd>",
@@ -281,15 +290,11 @@ async fn a_chat_and_a_summary_are_shown_as_text_and_other_items_as_downloads() {
         {"from": "agent", "offsetMs": 5000, "text": "I will send another today"},
     ]});
     let summary = json!({"language": "en-US", "summary": "Parcel lost; resent.", "actionItems": ["Track the new parcel"]});
-    for (key, doc) in [("chatTranscript", chat), ("conversationSummary", summary)] {
-        let bytes = serde_json::to_vec(&doc).unwrap();
-        let r =
-            a.s.put_content(&a.token, &guid(1), key, "", "application/json", bytes)
-                .await;
-        assert_eq!(r.status(), StatusCode::CREATED, "{key}");
-    }
-    let ann = a.session("ann").await;
-    let html = a.get(&ann, &page(1)).await.text().await.unwrap();
+    let html = call_1_with(
+        &a,
+        [("chatTranscript", chat), ("conversationSummary", summary)],
+    )
+    .await;
     for text in [
         "my parcel never came",
         "I will send another today",
