@@ -29,17 +29,6 @@ pub struct Driver {
     sessions: usize,
 }
 
-/// Debian's browser binary itself, not the wrapper script in /usr/bin, which chromedriver
-/// would start with flags of its own.
-pub fn default_chromium() -> PathBuf {
-    let real = Path::new("/usr/lib/chromium/chromium");
-    if real.exists() {
-        real.into()
-    } else {
-        "chromium".into()
-    }
-}
-
 impl Driver {
     pub async fn start(
         chromedriver: &Path,
@@ -88,22 +77,7 @@ impl Driver {
     pub async fn session(&mut self) -> anyhow::Result<Browser> {
         self.sessions += 1;
         let profile = self.profiles.join(format!("p{}", self.sessions));
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--autoplay-policy=no-user-gesture-required",
-            "--window-size=1280,900",
-        ]
-        .iter()
-        .map(|a| a.to_string())
-        .chain([format!("--user-data-dir={}", profile.display())])
-        .collect::<Vec<_>>();
+        let args = callvault_testkit::chromium::args(&profile);
         let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": { "binary": self.chromium, "args": args },

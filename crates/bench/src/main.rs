@@ -373,7 +373,7 @@ async fn run(args: &Args, bin: &Path, out: &Path, work: &Path) -> anyhow::Result
                 chromium: args
                     .chromium
                     .clone()
-                    .unwrap_or_else(browser::default_chromium),
+                    .unwrap_or_else(callvault_testkit::chromium::binary),
                 rounds: if args.quick { 1 } else { 7 },
             };
             let log = out.join("callvault-console.log");

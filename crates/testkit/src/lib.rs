@@ -1,4 +1,7 @@
-//! Helpers for the test suites of several crates (a dev-dependency only).
+//! Helpers shared by the test suites of several crates (as a dev-dependency) and by the
+//! benchmark, which starts the same browser the console tests do.
+
+pub mod chromium;
 
 use sqlx::{Connection, Executor, PgConnection};
 

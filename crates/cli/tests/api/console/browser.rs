@@ -46,15 +46,6 @@ fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// Debian's browser binary itself, not the wrapper script in /usr/bin.
-fn chromium() -> &'static str {
-    if std::path::Path::new("/usr/lib/chromium/chromium").exists() {
-        "/usr/lib/chromium/chromium"
-    } else {
-        "/usr/bin/chromium"
-    }
-}
-
 impl Browser {
     async fn start() -> Self {
         let port = free_port();
@@ -76,25 +67,10 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let profile = tempfile::tempdir().unwrap();
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--autoplay-policy=no-user-gesture-required",
-            "--window-size=1280,900",
-        ]
-        .iter()
-        .map(|a| a.to_string())
-        .chain([format!("--user-data-dir={}", profile.path().display())])
-        .collect::<Vec<_>>();
+        let args = callvault_testkit::chromium::args(profile.path());
         let caps = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": { "binary": chromium(), "args": args },
+            "goog:chromeOptions": { "binary": callvault_testkit::chromium::binary(), "args": args },
         });
         let c = ClientBuilder::new(HttpConnector::new())
             .capabilities(caps.as_object().unwrap().clone())
