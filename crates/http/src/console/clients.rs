@@ -211,10 +211,19 @@ fn no_client(viewer: &Viewer) -> Response {
     )
 }
 
-/// The id of a client this tenant's admin may rotate or revoke: not the console's own
-/// (revoking it would end every console session of the tenant and refuse new ones).
-fn managed(viewer: &Viewer, id: &str) -> bool {
-    id != console_client_id(viewer.principal.tenant)
+/// The refusal of a rotate or revoke form: its form checks and the admin's role, then
+/// the console's own client, which answers as an unknown one here (the services refuse
+/// it too, with the reason, for the CLI).
+fn refused(
+    state: &AppState,
+    viewer: &Viewer,
+    headers: &HeaderMap,
+    f: &CsrfForm,
+    id: &str,
+) -> Option<Response> {
+    viewer
+        .admin_form(state, headers, f.csrf.as_deref(), WHAT)
+        .or_else(|| (id == console_client_id(viewer.principal.tenant)).then(|| no_client(viewer)))
 }
 
 /// Gives a client a new secret and shows it; the old one gets no more tokens.
@@ -225,11 +234,8 @@ pub async fn rotate(
     Path(id): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Some(refused) = viewer.admin_form(&state, &headers, f.csrf.as_deref(), WHAT) {
-        return refused;
-    }
-    if !managed(&viewer, &id) {
-        return no_client(&viewer);
+    if let Some(r) = refused(&state, &viewer, &headers, &f, &id) {
+        return r;
     }
     match state
         .vault
@@ -251,11 +257,8 @@ pub async fn revoke(
     Path(id): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Some(refused) = viewer.admin_form(&state, &headers, f.csrf.as_deref(), WHAT) {
-        return refused;
-    }
-    if !managed(&viewer, &id) {
-        return no_client(&viewer);
+    if let Some(r) = refused(&state, &viewer, &headers, &f, &id) {
+        return r;
     }
     match state.vault.auth.revoke(viewer.principal.tenant, &id).await {
         Ok(()) => Redirect::to("/clients").into_response(),
