@@ -1,15 +1,18 @@
 //! The one execution layer under the metadata store: statements are written once, with
-//! `$N` placeholders, and run on SQLite (rusqlite, on blocking threads) or PostgreSQL
+//! `$N` placeholders, and run on SQLite (rusqlite: reads on the asking worker within a
+//! budget, everything else on blocking threads) or PostgreSQL
 //! (sqlx). What each backend hands back is a row of backend-neutral [`Value`]s, decoded
 //! once by the store; the few places where the two SQL dialects really differ ask
 //! [`Dialect`] for their fragment.
 
+mod budget;
 mod dialect;
 pub(crate) mod pg_lock;
 pub(crate) mod postgres;
 mod query;
 mod row;
 pub(crate) mod sqlite;
+mod sqlite_migrations;
 
 use async_trait::async_trait;
 

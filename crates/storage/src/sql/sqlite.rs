@@ -8,8 +8,7 @@
 //! read, with no hand-off per row.
 
 use std::ops::{Deref, DerefMut};
-use std::path::Path;
-use std::str::FromStr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +17,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
+use super::budget::Budget;
 use super::query::numbered_for_sqlite;
+use super::sqlite_migrations as migrations;
 use super::{Backend, Conn, Dialect, Param, Query, Row, Tx, Value};
 use crate::error::{StoreError, StoreResult};
 use crate::locks::{KeyGuard, StripedLocks};
@@ -30,11 +31,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a write waits for the writer connection before answering busy.
 const WRITE_WAIT: Duration = Duration::from_secs(60);
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-
 pub(crate) struct SqliteBackend {
+    path: PathBuf,
     writer: Arc<tokio::sync::Mutex<Connection>>,
-    readers: Arc<Mutex<Vec<Connection>>>,
+    /// Idle read connections. They are opened on first need, up to `READERS`, so that an
+    /// idle server holds one connection's schema and page cache, not nine.
+    readers: Arc<Mutex<Vec<Reader>>>,
     free: Arc<Semaphore>,
     locks: StripedLocks,
 }
@@ -46,18 +48,18 @@ impl SqliteBackend {
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir).await?;
         }
-        migrate(path).await?;
         let p = path.to_path_buf();
-        let (writer, readers) = blocking(move || -> StoreResult<_> {
+        if !blocking(move || migrations::up_to_date(&p, BUSY_TIMEOUT)).await?? {
+            migrations::migrate(path, BUSY_TIMEOUT).await?;
+        }
+        let p = path.to_path_buf();
+        let writer = blocking(move || -> StoreResult<_> {
             let writer = connect(&p, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
             writer.pragma_update(None, "foreign_keys", "ON")?;
             // Deleted rows are overwritten, not left in free pages: erasure must leave no
             // trace of a data subject in the file (docs/governance.md).
             writer.pragma_update(None, "secure_delete", "ON")?;
-            let readers = (0..READERS)
-                .map(|_| connect(&p, OpenFlags::SQLITE_OPEN_READ_ONLY))
-                .collect::<StoreResult<Vec<_>>>()?;
-            Ok((writer, readers))
+            Ok(writer)
         })
         .await??;
         let lock_dir = path.parent().map(|d| d.join("locks"));
@@ -65,28 +67,13 @@ impl SqliteBackend {
             tokio::fs::create_dir_all(d).await?;
         }
         Ok(Self {
+            path: path.to_path_buf(),
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
-            readers: Arc::new(Mutex::new(readers)),
+            readers: Arc::new(Mutex::new(Vec::with_capacity(READERS))),
             free: Arc::new(Semaphore::new(READERS)),
             locks: StripedLocks::new(64, lock_dir),
         })
     }
-}
-
-async fn migrate(path: &Path) -> StoreResult<()> {
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-    use sqlx::{ConnectOptions, Connection as _};
-    let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-        .map_err(StoreError::from_sqlx)?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(BUSY_TIMEOUT);
-    let mut conn = opts.connect().await.map_err(StoreError::from_sqlx)?;
-    let migrated = MIGRATOR.run(&mut conn).await;
-    conn.close().await.map_err(StoreError::from_sqlx)?;
-    Ok(migrated?)
 }
 
 fn connect(path: &Path, flags: OpenFlags) -> StoreResult<Connection> {
@@ -118,12 +105,20 @@ impl Backend for SqliteBackend {
             .acquire_owned()
             .await
             .map_err(|_| StoreError::backend("the database is closed"))?;
-        let conn = self
+        let idle = self
             .readers
             .lock()
             .map_err(|_| StoreError::backend("reader pool poisoned"))?
-            .pop()
-            .ok_or_else(|| StoreError::backend("no read connection left"))?;
+            .pop();
+        // The permit bounds the open connections: one is opened only when every open one
+        // is lent out and fewer than `READERS` exist.
+        let conn = match idle {
+            Some(c) => c,
+            None => {
+                let p = self.path.clone();
+                blocking(move || Reader::open(&p)).await??
+            }
+        };
         Ok(Box::new(Held(Some(Pooled {
             conn: Some(conn),
             pool: self.readers.clone(),
@@ -179,12 +174,33 @@ impl Backend for SqliteBackend {
     }
 }
 
-/// A connection lent out, moved onto a blocking thread for each statement and back. If
-/// the task is cancelled meanwhile, the connection is dropped where it is, on that thread,
-/// and its drop puts things right (see [`Pooled`] and [`Writing`]).
+/// A read connection and the budget its progress handler enforces.
+struct Reader {
+    conn: Connection,
+    budget: Arc<Budget>,
+}
+
+impl Reader {
+    fn open(path: &Path) -> StoreResult<Self> {
+        let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let budget = Budget::install(&conn);
+        Ok(Self { conn, budget })
+    }
+}
+
+/// A connection as lent out: a reader brings its budget for running on the worker.
+trait Lent: DerefMut<Target = Connection> + Send + 'static {
+    fn budget(&self) -> Option<Arc<Budget>>;
+}
+
+/// A connection lent out. Reads run first on the asking worker within the reader's
+/// budget (`budget.rs`); other statements, and reads that outrun the budget, are moved
+/// onto a blocking thread and back. If the task is cancelled meanwhile, the connection is
+/// dropped where it is, on that thread, and its drop puts things right (see [`Pooled`]
+/// and [`Writing`]).
 struct Held<C>(Option<C>);
 
-impl<C: DerefMut<Target = Connection> + Send + 'static> Held<C> {
+impl<C: Lent> Held<C> {
     async fn run<T: Send + 'static>(
         &mut self,
         f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
@@ -204,8 +220,18 @@ impl<C: DerefMut<Target = Connection> + Send + 'static> Held<C> {
 }
 
 #[async_trait]
-impl<C: DerefMut<Target = Connection> + Send + 'static> Conn for Held<C> {
+impl<C: Lent> Conn for Held<C> {
     async fn fetch(&mut self, q: Query) -> StoreResult<Vec<Row>> {
+        if let Some(conn) = self.0.as_mut() {
+            if let Some(budget) = conn.budget() {
+                if let Some(rows) = budget.within(|| fetch(conn, &q)) {
+                    return rows;
+                }
+                // How often reads outrun the budget: if this grows with every search,
+                // the budget or the statement needs a look.
+                metrics::counter!("callvault_sqlite_reads_moved_total").increment(1);
+            }
+        }
         self.run(move |c| fetch(c, &q)).await
     }
 
@@ -223,25 +249,42 @@ impl Tx for Held<Writing> {
 
 /// A read connection; going back to the pool when dropped, wherever that happens.
 struct Pooled {
-    conn: Option<Connection>,
-    pool: Arc<Mutex<Vec<Connection>>>,
+    conn: Option<Reader>,
+    pool: Arc<Mutex<Vec<Reader>>>,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Deref for Pooled {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        self.conn
+        &self
+            .conn
             .as_ref()
             .expect("a pooled connection is present until dropped")
+            .conn
     }
 }
 
 impl DerefMut for Pooled {
     fn deref_mut(&mut self) -> &mut Connection {
-        self.conn
+        &mut self
+            .conn
             .as_mut()
             .expect("a pooled connection is present until dropped")
+            .conn
+    }
+}
+
+impl Lent for Pooled {
+    fn budget(&self) -> Option<Arc<Budget>> {
+        self.conn.as_ref().map(|r| r.budget.clone())
+    }
+}
+
+impl Lent for Writing {
+    /// Writes wait for locks and fsync: they always go to the blocking pool.
+    fn budget(&self) -> Option<Arc<Budget>> {
+        None
     }
 }
 

@@ -1,0 +1,122 @@
+//! Reads on the async worker that asks for them, within a time budget.
+//!
+//! A search page is two short statements over rows in the page cache. Sending each to
+//! the blocking pool cost the server about a third of its CPU per page: two thread
+//! hand-offs, and every cell allocated on the pool's thread and freed on the worker's
+//! (docs/benchmarks.md, "Reads on the worker"). So a read first runs where it is asked
+//! for, with SQLite's progress handler watching the clock. A statement that outruns the
+//! budget (a long count, a scan, a stall on the disk) is interrupted and runs again from
+//! the start on the blocking pool, where it may take as long as it needs. Reads have no
+//! side effects, so the second run answers exactly what the first would have; the
+//! worker loses at most the budget, about what serializing a page of 1000 costs.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+/// How long a read may hold the async worker before it moves to the blocking pool.
+pub(crate) const INLINE_BUDGET: Duration = Duration::from_millis(4);
+
+/// SQLite virtual-machine steps between two looks at the clock: tens of microseconds.
+const STEPS_PER_CHECK: i32 = 1000;
+
+/// One reader connection's budget, shared with its progress handler.
+#[derive(Default)]
+pub(crate) struct Budget {
+    /// Nanoseconds since [`epoch`] after which the statement is interrupted; 0 when the
+    /// statement runs on the blocking pool, unbounded.
+    deadline_ns: AtomicU64,
+    /// Whether the handler interrupted the statement (as opposed to any other error).
+    tripped: AtomicBool,
+}
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_ns() -> u64 {
+    epoch().elapsed().as_nanos() as u64
+}
+
+impl Budget {
+    /// A budget for `conn`, whose progress handler enforces it.
+    pub(crate) fn install(conn: &Connection) -> Arc<Self> {
+        let budget = Arc::new(Self::default());
+        let b = budget.clone();
+        conn.progress_handler(STEPS_PER_CHECK, Some(move || b.exceeded()));
+        budget
+    }
+
+    fn exceeded(&self) -> bool {
+        let deadline = self.deadline_ns.load(Ordering::Relaxed);
+        if deadline != 0 && now_ns() > deadline {
+            self.tripped.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// Runs `f` on this thread within the budget: `None` when the budget ran out and
+    /// `f`'s answer (an interruption) is to be thrown away.
+    pub(crate) fn within<T>(&self, f: impl FnOnce() -> T) -> Option<T> {
+        self.tripped.store(false, Ordering::Relaxed);
+        let deadline = now_ns() + INLINE_BUDGET.as_nanos() as u64;
+        self.deadline_ns.store(deadline.max(1), Ordering::Relaxed);
+        let out = f();
+        self.deadline_ns.store(0, Ordering::Relaxed);
+        (!self.tripped.swap(false, Ordering::Relaxed)).then_some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::sqlite::SqliteBackend;
+    use crate::sql::{Backend, Query, Value};
+
+    /// Counts to `n` in SQLite's virtual machine: well past the budget for millions.
+    fn count_to(n: u64) -> String {
+        format!(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) \
+             SELECT count(*) FROM c"
+        )
+    }
+
+    fn count(conn: &Connection, n: u64) -> rusqlite::Result<i64> {
+        conn.query_row(&count_to(n), [], |r| r.get(0))
+    }
+
+    #[test]
+    fn a_short_read_answers_within_the_budget() {
+        let conn = Connection::open_in_memory().unwrap();
+        let budget = Budget::install(&conn);
+        assert_eq!(budget.within(|| count(&conn, 10).unwrap()), Some(10));
+    }
+
+    #[test]
+    fn a_read_past_the_budget_is_interrupted_and_the_next_one_runs_normally() {
+        let conn = Connection::open_in_memory().unwrap();
+        let budget = Budget::install(&conn);
+        assert!(budget.within(|| count(&conn, 50_000_000)).is_none());
+        assert_eq!(budget.within(|| count(&conn, 10).unwrap()), Some(10));
+        // Outside `within` there is no deadline at all.
+        assert_eq!(count(&conn, 2_000_000).unwrap(), 2_000_000);
+    }
+
+    #[tokio::test]
+    async fn a_read_that_outruns_the_budget_answers_in_full_from_the_blocking_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = SqliteBackend::open(&dir.path().join("v.db")).await.unwrap();
+        let mut conn = backend.read().await.unwrap();
+        let started = Instant::now();
+        let rows = conn.fetch(Query::new(count_to(3_000_000))).await.unwrap();
+        assert!(
+            started.elapsed() > INLINE_BUDGET,
+            "the statement must outrun the budget"
+        );
+        assert_eq!(rows[0].values(), &[Value::Int(3_000_000)]);
+    }
+}
