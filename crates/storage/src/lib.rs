@@ -7,6 +7,8 @@
 
 pub mod audit;
 pub mod blob;
+#[cfg(target_os = "linux")]
+mod cached_read;
 pub mod error;
 pub mod export;
 pub mod governance;

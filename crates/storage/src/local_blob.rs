@@ -80,9 +80,18 @@ impl BlobStore for LocalBlobStore {
 
     async fn open(&self, key: &str, range: Option<Range<u64>>) -> StoreResult<BlobRead> {
         let path = self.path_of(key)?;
-        // Open, size, position and, for a read of at most one chunk (a player's range
-        // request), read it too, in one trip to the blocking pool rather than three: the
-        // hand-offs, not the copy, are what a small range costs.
+        // A read of at most one chunk (a player's range request) whose bytes are cached is
+        // done here, with no trip to the blocking pool.
+        #[cfg(target_os = "linux")]
+        if let Some(bytes) = crate::cached_read::read_cached(&path, range.as_ref(), READ_CHUNK) {
+            return Ok(BlobRead {
+                len: bytes.len() as u64,
+                stream: futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) }).boxed(),
+            });
+        }
+        // Otherwise open, size, position and, for a read of at most one chunk, read it
+        // too, in one trip to the blocking pool rather than three: the hand-offs, not the
+        // copy, are what a small range costs.
         let opened = tokio::task::spawn_blocking(move || -> std::io::Result<Opened> {
             use std::io::{Read, Seek};
             let mut file = std::fs::File::open(&path)?;
