@@ -247,6 +247,11 @@ impl Vault {
         let started = std::time::Instant::now();
         let mut sent = Vec::new();
         let mut untried = Vec::new();
+        // The key and the receiver's address are checked once per batch, not per event:
+        // a name is resolved here and again by the client's guarded resolver whenever it
+        // connects, so an address that changes is caught either way, without a DNS query
+        // per event.
+        let ready = self.ready_to_send(&sub).await;
         for d in &batch {
             let stop = sent
                 .last()
@@ -256,7 +261,11 @@ impl Vault {
                 untried.push(d.seq);
                 continue;
             }
-            let outcome = match self.send(http, d, &sub).await {
+            let sending = match &ready {
+                Ok(key) => self.send(http, d, &sub, key).await,
+                Err(e) => Err(e.clone()),
+            };
+            let outcome = match sending {
                 Ok(()) => Sent::Delivered,
                 Err(error) => {
                     tracing::info!(subscription = %sub.id, seq = d.seq, %error, "webhook delivery failed");
@@ -285,16 +294,28 @@ impl Vault {
         })
     }
 
+    /// The subscription's signing key, once its receiver's address is allowed now.
+    async fn ready_to_send(&self, sub: &Subscription) -> Result<Vec<u8>, String> {
+        let key = self
+            .sealer
+            .open(&sub.sealed_key, sub.id.as_bytes())
+            .ok_or("the signing key cannot be unsealed with this node's master key")?;
+        // Checked again at send time: a name can come to resolve elsewhere after creation.
+        self.config
+            .egress
+            .check_url("url", &sub.url)
+            .await
+            .map_err(|e| e.message)?;
+        Ok(key)
+    }
+
     async fn send(
         &self,
         http: &reqwest::Client,
         d: &Delivery,
         sub: &Subscription,
+        key: &[u8],
     ) -> Result<(), String> {
-        let key = self
-            .sealer
-            .open(&sub.sealed_key, sub.id.as_bytes())
-            .ok_or("the signing key cannot be unsealed with this node's master key")?;
         let body = cloudevent(d)?;
         let now = self.clock.now().timestamp();
         let claims = Claims {
@@ -306,15 +327,9 @@ impl Vault {
         let jwt = jsonwebtoken::encode(
             &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
             &claims,
-            &jsonwebtoken::EncodingKey::from_secret(&key),
+            &jsonwebtoken::EncodingKey::from_secret(key),
         )
         .map_err(|e| format!("signing: {e}"))?;
-        // Checked again at send time: a name can come to resolve elsewhere after creation.
-        self.config
-            .egress
-            .check_url("url", &sub.url)
-            .await
-            .map_err(|e| e.message)?;
         let resp = http
             .post(&sub.url)
             .header("Content-Type", "application/cloudevents+json")
