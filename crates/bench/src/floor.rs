@@ -1,8 +1,9 @@
 //! The search floor: the server's two statements for one v3 page run through SQLite's C
 //! library (rusqlite, as the embedded store uses it), over a pool of eight read-only
-//! connections opened with the server's pragmas, each statement on a blocking thread as
-//! an async server must. Every column of every row is read (as SQLite hands it over, with
-//! no copy), which is the least any server answering the page has to do.
+//! connections opened with the server's pragmas, on the task that asks, as the server
+//! runs its short reads (it used to hop to a blocking thread, as the server did then).
+//! Every column of every row is read (as SQLite hands it over, with no copy), which is
+//! the least any server answering the page has to do.
 
 use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -81,11 +82,7 @@ impl Floor {
             .unwrap()
             .pop()
             .context("no connection left")?;
-        let (conn, rows) = tokio::task::spawn_blocking(move || {
-            let rows = run_page(&conn, tenant, start_us, end_us, limit);
-            (conn, rows)
-        })
-        .await?;
+        let rows = run_page(&conn, tenant, start_us, end_us, limit);
         self.conns.lock().unwrap().push(conn);
         rows
     }

@@ -33,6 +33,7 @@ pub struct Results {
     pub retention: Option<crate::retention::RetentionResult>,
     pub download: Vec<DownloadResult>,
     pub ingest: Vec<IngestResult>,
+    pub startup: Option<crate::startup::StartupResult>,
     pub bulk: Option<BulkResult>,
     pub export: Option<ExportResult>,
     pub scale: Option<ScaleResult>,
@@ -124,6 +125,9 @@ impl Results {
         }
         if !self.ingest.is_empty() {
             self.ingest_table(&mut s);
+        }
+        if let Some(st) = &self.startup {
+            let _ = writeln!(s, "{}", st.markdown(self.interactions));
         }
         if let Some(b) = &self.bulk {
             bulk_table(&mut s, b);
@@ -252,6 +256,7 @@ impl Results {
             "retention": self.retention.as_ref().map(crate::retention::RetentionResult::json),
             "download": self.download.iter().map(DownloadResult::json).collect::<Vec<_>>(),
             "ingest": self.ingest.iter().map(IngestResult::json).collect::<Vec<_>>(),
+            "startup": self.startup.as_ref().map(crate::startup::StartupResult::json),
             "bulk": self.bulk.as_ref().map(BulkResult::json),
             "export": self.export.as_ref().map(ExportResult::json),
             "scale": self.scale.as_ref().map(ScaleResult::json),

@@ -37,6 +37,13 @@ pub(crate) struct Window {
     end_us: i64,
 }
 
+impl Window {
+    /// The window as the search's query string (`start=..&end=..`).
+    pub(crate) fn query(&self) -> &str {
+        &self.query
+    }
+}
+
 /// The API and floor figures for one page size.
 pub struct SearchResult {
     pub limit: u32,

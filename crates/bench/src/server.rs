@@ -91,9 +91,24 @@ impl Server {
         log: &Path,
         env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
+        let mut server = Self::spawn(bin, data_dir, log, env)?;
+        wait_started(&mut server.child, &format!("{}/healthz", server.base))
+            .await
+            .with_context(|| format!("starting callvault (see {})", log.display()))?;
+        Ok(server)
+    }
+
+    /// Starts the server process and returns at once, before it listens (the start-up
+    /// phase times what follows).
+    pub fn spawn(
+        bin: &Path,
+        data_dir: &Path,
+        log: &Path,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let port = free_port()?;
         let log_file = std::fs::File::create(log)?;
-        let mut child = Command::new(bin)
+        let child = Command::new(bin)
             .arg("--data-dir")
             .arg(data_dir)
             .arg("serve")
@@ -113,10 +128,12 @@ impl Server {
             .with_context(|| format!("starting {}", bin.display()))?;
         let pid = child.id().context("the server exited at once")?;
         let base = format!("http://127.0.0.1:{port}");
-        wait_started(&mut child, &format!("{base}/healthz"))
-            .await
-            .with_context(|| format!("starting callvault (see {})", log.display()))?;
         Ok(Self { child, pid, base })
+    }
+
+    /// Whether the process has exited (with its status), without waiting.
+    pub fn exited(&mut self) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        Ok(self.child.try_wait()?)
     }
 
     /// Stops the server with SIGTERM (a graceful shutdown that checkpoints the WAL),
