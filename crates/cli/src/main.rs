@@ -12,12 +12,6 @@ use callvault_core::Role;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-/// mimalloc instead of glibc's malloc: a search page allocates and frees thousands of
-/// small values (row cells, strings, JSON), and glibc's allocator took a quarter of the
-/// server's CPU on that path, a third of it in `malloc_consolidate` (docs/benchmarks.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "callvault",
