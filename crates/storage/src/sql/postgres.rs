@@ -16,8 +16,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{
-    ConnectOptions, Connection, Executor, PgConnection, PgPool, Postgres, Row as _, TypeInfo,
-    ValueRef,
+    Column, ConnectOptions, Connection, Executor, PgConnection, PgPool, Postgres, Row as _,
+    TypeInfo,
 };
 
 use super::pg_lock::BlobLocks;
@@ -157,7 +157,8 @@ async fn fetch(conn: &mut PgConnection, q: Query) -> StoreResult<Vec<Row>> {
         .fetch_all(sqlx::query_with(&q.sql, args))
         .await
         .map_err(StoreError::from_sqlx)?;
-    rows.iter().map(row).collect()
+    let kinds = rows.first().map(kinds).unwrap_or_default();
+    rows.iter().map(|r| row(r, &kinds)).collect()
 }
 
 async fn execute(conn: &mut PgConnection, q: Query) -> StoreResult<u64> {
@@ -172,30 +173,53 @@ async fn execute(conn: &mut PgConnection, q: Query) -> StoreResult<u64> {
         .rows_affected())
 }
 
-fn row(r: &PgRow) -> StoreResult<Row> {
-    let mut values = Vec::with_capacity(r.len());
-    for i in 0..r.len() {
-        let raw = r.try_get_raw(i).map_err(StoreError::from_sqlx)?;
-        if raw.is_null() {
-            values.push(Value::Null);
-            continue;
-        }
-        let name = raw.type_info().name().to_string();
-        let v = match name.as_str() {
-            "INT8" | "INT4" | "INT2" => Value::Int(
-                match name.as_str() {
-                    "INT8" => r.try_get::<i64, _>(i),
-                    "INT4" => r.try_get::<i32, _>(i).map(i64::from),
-                    _ => r.try_get::<i16, _>(i).map(i64::from),
-                }
-                .map_err(StoreError::from_sqlx)?,
-            ),
-            "BOOL" => Value::Bool(r.try_get(i).map_err(StoreError::from_sqlx)?),
-            "BYTEA" => Value::Bytes(r.try_get(i).map_err(StoreError::from_sqlx)?),
-            "FLOAT8" => Value::Real(r.try_get(i).map_err(StoreError::from_sqlx)?),
-            _ => Value::Text(r.try_get(i).map_err(StoreError::from_sqlx)?),
+/// How a column's values are read, from its type: the same for every row of a result,
+/// so it is worked out once per statement, not once per cell.
+#[derive(Clone, Copy)]
+enum Kind {
+    Int8,
+    Int4,
+    Int2,
+    Bool,
+    Bytes,
+    Real,
+    Text,
+}
+
+fn kinds(r: &PgRow) -> Vec<Kind> {
+    r.columns()
+        .iter()
+        .map(|c| match c.type_info().name() {
+            "INT8" => Kind::Int8,
+            "INT4" => Kind::Int4,
+            "INT2" => Kind::Int2,
+            "BOOL" => Kind::Bool,
+            "BYTEA" => Kind::Bytes,
+            "FLOAT8" => Kind::Real,
+            _ => Kind::Text,
+        })
+        .collect()
+}
+
+fn row(r: &PgRow, kinds: &[Kind]) -> StoreResult<Row> {
+    fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
+        r: &'r PgRow,
+        i: usize,
+    ) -> StoreResult<Option<T>> {
+        r.try_get::<Option<T>, _>(i).map_err(StoreError::from_sqlx)
+    }
+    let mut values = Vec::with_capacity(kinds.len());
+    for (i, kind) in kinds.iter().enumerate() {
+        let v = match kind {
+            Kind::Int8 => get::<i64>(r, i)?.map(Value::Int),
+            Kind::Int4 => get::<i32>(r, i)?.map(|v| Value::Int(v.into())),
+            Kind::Int2 => get::<i16>(r, i)?.map(|v| Value::Int(v.into())),
+            Kind::Bool => get::<bool>(r, i)?.map(Value::Bool),
+            Kind::Bytes => get::<Vec<u8>>(r, i)?.map(Value::Bytes),
+            Kind::Real => get::<f64>(r, i)?.map(Value::Real),
+            Kind::Text => get::<String>(r, i)?.map(Value::Text),
         };
-        values.push(v);
+        values.push(v.unwrap_or(Value::Null));
     }
     Ok(Row(values))
 }
