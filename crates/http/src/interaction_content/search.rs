@@ -113,11 +113,12 @@ pub async fn search(
             let page = vault
                 .search_keyset(&actor, &filter, "continuationToken", token, limit)
                 .await?;
-            let items = page.items.iter().map(wire::interaction).collect();
+            let items: Vec<_> = page.items.iter().map(wire::interaction).collect();
+            let size = wire::page_size_hint(items.len());
             let meta = V3Meta {
                 next_continuation_token: page.next_token,
             };
-            Ok(version.respond(Page { items, meta }))
+            Ok(version.respond(Page { items, meta }, size))
         }
         ApiVersion::V2 => {
             let page = match params.get("page") {
@@ -136,7 +137,7 @@ pub async fn search(
                 page_count,
                 total_count: total,
             };
-            Ok(version.respond(Page { items, meta }))
+            Ok(version.respond(Page { items, meta }, wire::page_size_hint(count)))
         }
     }
 }

@@ -107,6 +107,12 @@ pub struct WireInteraction<'a> {
     content: Vec<WireContent<'a>>,
 }
 
+/// A buffer size that holds a page of `items` interactions in one allocation: one with
+/// a recording, a caller name, one agent and no attributes takes about 370 bytes.
+pub fn page_size_hint(items: usize) -> usize {
+    256 + items * 512
+}
+
 pub fn interaction(i: &Interaction) -> WireInteraction<'_> {
     let m = &i.meta;
     WireInteraction {
