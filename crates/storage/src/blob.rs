@@ -10,6 +10,29 @@ use futures::stream::BoxStream;
 
 use crate::error::StoreResult;
 
+/// Checks a blob key before any store turns it into a path: only the shapes the services
+/// derive (slash-separated segments of ASCII letters, digits, `-`, `_` and `.`, never `.`
+/// or `..`), so that a bad key can never address anything outside the blob area.
+pub(crate) fn check_key(key: &str) -> StoreResult<()> {
+    let ok = !key.is_empty()
+        && key.len() <= 512
+        && key.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::error::StoreError::backend(format!(
+            "invalid blob key {key:?}"
+        )))
+    }
+}
+
 /// A byte stream read from the store, with the length it will yield.
 pub struct BlobRead {
     pub stream: BoxStream<'static, std::io::Result<Bytes>>,
@@ -63,4 +86,21 @@ pub trait BlobUpload: Send {
     async fn commit(self: Box<Self>, key: &str) -> StoreResult<()>;
 
     async fn abort(self: Box<Self>);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_key;
+
+    #[test]
+    fn only_the_key_shapes_the_services_derive_pass() {
+        assert!(check_key("t1/ab/ab12cd-34_ef.wav").is_ok());
+        for bad in [
+            "", "..", "t1/../x", "/t1/x", "t1//x", "t1/./x", "t1/a b", "t1/é", "t1\\x",
+        ] {
+            assert!(check_key(bad).is_err(), "{bad:?} passed");
+        }
+        assert!(check_key(&"a".repeat(512)).is_ok());
+        assert!(check_key(&"a".repeat(513)).is_err());
+    }
 }

@@ -15,7 +15,7 @@ use tokio::fs::{self, File};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio_util::io::ReaderStream;
 
-use crate::blob::{BlobInfo, BlobRead, BlobStore, BlobUpload};
+use crate::blob::{check_key, BlobInfo, BlobRead, BlobStore, BlobUpload};
 use crate::error::{StoreError, StoreResult};
 
 /// Each read is one hop to the blocking pool; 1 MiB keeps hops few without holding much
@@ -45,23 +45,10 @@ impl LocalBlobStore {
         Ok(Self { blobs, staging })
     }
 
-    /// Maps a key to a path, refusing anything that could leave the blob directory.
+    /// Maps a key to a path ([`check_key`]: nothing that could leave the blob directory).
     fn path_of(&self, key: &str) -> StoreResult<PathBuf> {
-        let ok = !key.is_empty()
-            && key.len() <= 512
-            && key.split('/').all(|seg| {
-                !seg.is_empty()
-                    && seg != "."
-                    && seg != ".."
-                    && seg
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            });
-        if ok {
-            Ok(self.blobs.join(key))
-        } else {
-            Err(StoreError::backend(format!("invalid blob key {key:?}")))
-        }
+        check_key(key)?;
+        Ok(self.blobs.join(key))
     }
 }
 

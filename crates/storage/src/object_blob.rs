@@ -17,7 +17,7 @@ use object_store::client::{HttpError, HttpErrorKind};
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, RetryConfig, WriteMultipart};
 
-use crate::blob::{BlobInfo, BlobRead, BlobStore, BlobUpload};
+use crate::blob::{check_key, BlobInfo, BlobRead, BlobStore, BlobUpload};
 use crate::error::{StoreError, StoreResult};
 
 /// The largest object one server-side copy can produce on S3.
@@ -115,22 +115,10 @@ impl ObjectBlobStore {
         }
     }
 
-    /// Maps a blob key to an object path, refusing anything but the key shapes the
-    /// services derive (so a bad key can never address another area of the bucket).
+    /// Maps a blob key to an object path ([`check_key`]: a bad key can never address
+    /// another area of the bucket).
     fn path_of(&self, key: &str) -> StoreResult<Path> {
-        let ok = !key.is_empty()
-            && key.len() <= 512
-            && key.split('/').all(|seg| {
-                !seg.is_empty()
-                    && seg != "."
-                    && seg != ".."
-                    && seg
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            });
-        if !ok {
-            return Err(StoreError::backend(format!("invalid blob key {key:?}")));
-        }
+        check_key(key)?;
         Path::parse(self.under(BLOBS, key)).map_err(backend)
     }
 }
