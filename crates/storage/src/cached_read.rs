@@ -1,4 +1,4 @@
-//! Reading a blob's range without waiting for the disk, on the async worker.
+//! Reading blobs on the async worker without waiting for the disk.
 //!
 //! A player asks for ranges of at most a megabyte, mostly of recordings that were just
 //! played, so the bytes are usually in the kernel's page cache. Sending each range to the
@@ -11,6 +11,10 @@
 use std::io::IoSliceMut;
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::{BoxStream, StreamExt};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
 use rustix::io::ReadWriteFlags;
@@ -51,6 +55,58 @@ pub(crate) fn read_cached(path: &Path, range: Option<&Range<u64>>, max: usize) -
     Some(buf)
 }
 
+/// `len` bytes of `file` from `start`, in chunks of at most `chunk`: each read here on
+/// the worker when its bytes are cached (`RWF_NOWAIT`), on the blocking pool otherwise.
+/// Each chunk is read straight into the buffer that goes to the socket: tokio's file
+/// reads hop to the pool for every chunk and copy it once more on the way.
+pub(crate) fn chunks(
+    file: std::fs::File,
+    start: u64,
+    len: u64,
+    chunk: usize,
+) -> BoxStream<'static, std::io::Result<Bytes>> {
+    let state = (Arc::new(file), start, start.saturating_add(len));
+    futures::stream::try_unfold(state, move |(file, at, end)| async move {
+        if at >= end {
+            return Ok(None);
+        }
+        let want = usize::try_from(end - at).map_or(chunk, |left| left.min(chunk));
+        let mut buf = vec![0u8; want];
+        let cached = rustix::io::preadv2(
+            &*file,
+            &mut [IoSliceMut::new(&mut buf)],
+            at,
+            ReadWriteFlags::NOWAIT,
+        );
+        let buf = match cached {
+            Ok(n) if n > 0 => {
+                buf.truncate(n);
+                buf
+            }
+            _ => {
+                let f = file.clone();
+                tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+                    use std::os::unix::fs::FileExt;
+                    let n = f.read_at(&mut buf, at)?;
+                    buf.truncate(n);
+                    Ok(buf)
+                })
+                .await
+                .map_err(std::io::Error::other)??
+            }
+        };
+        if buf.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the blob ended before its length",
+            ));
+        }
+        let next = at + buf.len() as u64;
+        Ok(Some((Bytes::from(buf), (file, next, end))))
+    })
+    .boxed()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +132,34 @@ mod tests {
         assert_eq!(
             read_cached(&path, Some(&(10_000..10_000)), 1 << 20).unwrap(),
             b""
+        );
+    }
+
+    #[tokio::test]
+    async fn a_file_streams_in_chunks_from_its_offset() {
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        let (_dir, path) = file_of(&bytes);
+        let file = std::fs::File::open(&path).unwrap();
+        let parts: Vec<Bytes> = chunks(file, 100, 9_000, 4096)
+            .map(|c| c.unwrap())
+            .collect()
+            .await;
+        assert_eq!(
+            parts.iter().map(Bytes::len).collect::<Vec<_>>(),
+            [4096, 4096, 808]
+        );
+        assert_eq!(parts.concat(), &bytes[100..9_100]);
+    }
+
+    #[tokio::test]
+    async fn a_file_shorter_than_its_length_ends_in_an_error() {
+        let (_dir, path) = file_of(&[1u8; 100]);
+        let file = std::fs::File::open(&path).unwrap();
+        let parts: Vec<_> = chunks(file, 0, 200, 64).collect().await;
+        assert!(parts[..2].iter().all(Result::is_ok));
+        assert_eq!(
+            parts.last().unwrap().as_ref().unwrap_err().kind(),
+            std::io::ErrorKind::UnexpectedEof
         );
     }
 

@@ -12,8 +12,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use futures::StreamExt;
 use tokio::fs::{self, File};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio_util::io::ReaderStream;
+use tokio::io::{AsyncWriteExt, BufWriter};
 
 use crate::blob::{check_key, BlobInfo, BlobRead, BlobStore, BlobUpload};
 use crate::error::{StoreError, StoreResult};
@@ -26,8 +25,8 @@ const READ_CHUNK: usize = 1024 * 1024;
 enum Opened {
     /// The whole read, done already (it fit in one chunk).
     Read(Vec<u8>),
-    /// The file, positioned at the read's start, and the read's length.
-    File(std::fs::File, u64),
+    /// The file, the read's start and its length.
+    File(std::fs::File, u64, u64),
     OutOfRange(Range<u64>, u64),
 }
 
@@ -88,15 +87,15 @@ impl BlobStore for LocalBlobStore {
                 Some(r) => return Ok(Opened::OutOfRange(r.clone(), size)),
                 None => (0, size),
             };
-            if start > 0 {
-                file.seek(SeekFrom::Start(start))?;
-            }
             if len <= READ_CHUNK as u64 {
+                if start > 0 {
+                    file.seek(SeekFrom::Start(start))?;
+                }
                 let mut bytes = Vec::with_capacity(len as usize);
                 file.take(len).read_to_end(&mut bytes)?;
                 return Ok(Opened::Read(bytes));
             }
-            Ok(Opened::File(file, len))
+            Ok(Opened::File(file, start, len))
         })
         .await
         .map_err(|e| StoreError::backend(format!("blob open task failed: {e}")))?;
@@ -105,11 +104,10 @@ impl BlobStore for LocalBlobStore {
                 len: bytes.len() as u64,
                 stream: futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) }).boxed(),
             }),
-            Ok(Opened::File(file, len)) => {
-                let file = File::from_std(file);
-                let stream = ReaderStream::with_capacity(file.take(len), READ_CHUNK).boxed();
-                Ok(BlobRead { stream, len })
-            }
+            Ok(Opened::File(file, start, len)) => Ok(BlobRead {
+                stream: file_stream(file, start, len)?,
+                len,
+            }),
             Ok(Opened::OutOfRange(r, size)) => Err(StoreError::backend(format!(
                 "range {r:?} outside blob of {size} bytes"
             ))),
@@ -173,6 +171,31 @@ impl BlobStore for LocalBlobStore {
 }
 
 /// Lists every blob; entries removed while walking (a concurrent delete) are skipped.
+/// A long read's chunks, each read on the worker when cached (Linux).
+#[cfg(target_os = "linux")]
+fn file_stream(
+    file: std::fs::File,
+    start: u64,
+    len: u64,
+) -> std::io::Result<futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>> {
+    Ok(crate::cached_read::chunks(file, start, len, READ_CHUNK))
+}
+
+/// A long read's chunks, through tokio's file reads.
+#[cfg(not(target_os = "linux"))]
+fn file_stream(
+    mut file: std::fs::File,
+    start: u64,
+    len: u64,
+) -> std::io::Result<futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>> {
+    use std::io::Seek;
+    use tokio::io::AsyncReadExt;
+    use tokio_util::io::ReaderStream;
+    file.seek(SeekFrom::Start(start))?;
+    let file = File::from_std(file);
+    Ok(ReaderStream::with_capacity(file.take(len), READ_CHUNK).boxed())
+}
+
 fn walk(root: &Path) -> StoreResult<Vec<BlobInfo>> {
     let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
     let mut out = Vec::new();
