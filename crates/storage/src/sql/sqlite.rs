@@ -3,9 +3,10 @@
 //!
 //! Writes go through the one writer connection and start with `BEGIN IMMEDIATE`, so that
 //! writers queue in the process instead of failing with `SQLITE_BUSY`; reads use a pool
-//! of read-only connections and run beside the writer. Each statement runs on a blocking
-//! thread with its connection moved there and back, so rows are decoded where they are
-//! read, with no hand-off per row.
+//! of read-only connections and run beside the writer. A read runs on the worker that
+//! asks for it, within a time budget (`budget.rs`); a write, and a read that outruns the
+//! budget, runs on a blocking thread with its connection moved there and back. Either way
+//! a statement's rows are read out in one go, with no hand-off per row.
 
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
