@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use tokio::process::Command;
 
 use crate::rss::{mib, Memory};
-use crate::server::{admin, Api, Server};
+use crate::server::{admin, create_admin_user, Api, Server};
 use crate::wav;
 
 /// The export's tenant, apart from the search data set's.
@@ -300,22 +300,7 @@ pub async fn run(
 /// Creates the account admin and signs in with the password grant at `/token`, through a
 /// client of its own with read scope only.
 async fn sign_in(bin: &Path, data_dir: &Path, api: &Api) -> anyhow::Result<String> {
-    admin(
-        bin,
-        data_dir,
-        &[
-            "user",
-            "create",
-            "--tenant",
-            TENANT,
-            "--login",
-            LOGIN,
-            "--password",
-            PASSWORD,
-            "--admin",
-        ],
-    )
-    .await?;
+    create_admin_user(bin, data_dir, TENANT, LOGIN, PASSWORD).await?;
     let creds = admin(
         bin,
         data_dir,

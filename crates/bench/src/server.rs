@@ -37,6 +37,29 @@ pub async fn admin(bin: &Path, data_dir: &Path, args: &[&str]) -> anyhow::Result
         .with_context(|| format!("callvault {} printed no JSON", args.join(" ")))
 }
 
+/// Creates an admin user of `tenant` with `callvault user create`.
+pub async fn create_admin_user(
+    bin: &Path,
+    data_dir: &Path,
+    tenant: &str,
+    login: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    let args = [
+        "user",
+        "create",
+        "--tenant",
+        tenant,
+        "--login",
+        login,
+        "--password",
+        password,
+        "--role",
+        "admin",
+    ];
+    admin(bin, data_dir, &args).await.map(drop)
+}
+
 /// A free loopback port (bound, read, released; the kernel rarely hands it out again at
 /// once).
 pub fn free_port() -> anyhow::Result<u16> {

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::browser::{Browser, Driver};
 use crate::nginx::Nginx;
-use crate::server::{admin, Api, Server};
+use crate::server::{admin, create_admin_user, Api, Server};
 
 mod playback;
 mod report;
@@ -106,23 +106,7 @@ pub async fn run(
     let tenant_id = tenant["id"]
         .as_i64()
         .context("tenant create printed no id")?;
-    admin(
-        bin,
-        &data_dir,
-        &[
-            "user",
-            "create",
-            "--tenant",
-            TENANT,
-            "--login",
-            LOGIN,
-            "--password",
-            PASSWORD,
-            "--role",
-            "admin",
-        ],
-    )
-    .await?;
+    create_admin_user(bin, &data_dir, TENANT, LOGIN, PASSWORD).await?;
     let mp3 = crate::mp3::repeated_call(RECORDING_MS)?;
     let sha = hex::encode(Sha256::digest(&mp3.bytes));
     let recording_bytes = mp3.bytes.len() as u64;
