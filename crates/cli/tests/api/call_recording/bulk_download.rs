@@ -65,16 +65,7 @@ impl ZipJob {
 
     /// The admin's download, as (name, bytes) per ZIP entry.
     async fn entries(&self) -> Vec<(String, Vec<u8>)> {
-        let zip = self.zip().await;
-        let mut entries = Vec::new();
-        for (idx, entry) in zip.file().entries().iter().enumerate() {
-            let name = entry.filename().as_str().unwrap().to_string();
-            let mut reader = zip.reader_with_entry(idx).await.unwrap();
-            let mut data = Vec::new();
-            reader.read_to_end_checked(&mut data).await.unwrap();
-            entries.push((name, data));
-        }
-        entries
+        crate::common::zip_entries(&self.zip().await).await
     }
 
     /// The admin's download, read as a ZIP.

@@ -290,3 +290,18 @@ pub fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// Every entry of a ZIP, as (name, bytes), each read with its CRC checked.
+pub async fn zip_entries(
+    zip: &async_zip::base::read::mem::ZipFileReader,
+) -> Vec<(String, Vec<u8>)> {
+    let mut entries = Vec::new();
+    for (idx, entry) in zip.file().entries().iter().enumerate() {
+        let name = entry.filename().as_str().unwrap().to_string();
+        let mut reader = zip.reader_with_entry(idx).await.unwrap();
+        let mut data = Vec::new();
+        reader.read_to_end_checked(&mut data).await.unwrap();
+        entries.push((name, data));
+    }
+    entries
+}

@@ -129,15 +129,7 @@ impl Acme {
         let zip = async_zip::base::read::mem::ZipFileReader::new(bytes)
             .await
             .expect("a valid ZIP");
-        let mut entries = Vec::new();
-        for (idx, entry) in zip.file().entries().iter().enumerate() {
-            let name = entry.filename().as_str().unwrap().to_string();
-            let mut reader = zip.reader_with_entry(idx).await.unwrap();
-            let mut data = Vec::new();
-            reader.read_to_end_checked(&mut data).await.unwrap();
-            entries.push((name, data));
-        }
-        entries
+        crate::common::zip_entries(&zip).await
     }
 
     /// An export of what `find` lists, once complete: its id and the calls its ZIP holds.
