@@ -71,6 +71,64 @@ impl Budget {
     }
 }
 
+/// The writer's budget. A write cannot be interrupted and run again elsewhere: SQLite
+/// would roll back the whole transaction, and with it every write of its group commit
+/// (`group_commit.rs`). So a write statement runs on the asking worker, and one that
+/// outruns the budget hands that worker's other tasks to another thread
+/// (`block_in_place`) and finishes where it is. Statements inside an open transaction
+/// are short and touch cached pages; what waits for locks or fsync (`BEGIN IMMEDIATE`,
+/// `COMMIT`) still runs on the blocking pool.
+#[derive(Default)]
+pub(crate) struct Yielding {
+    deadline_ns: AtomicU64,
+}
+
+impl Yielding {
+    pub(crate) fn install(conn: &Connection) -> Arc<Self> {
+        let budget = Arc::new(Self::default());
+        let b = budget.clone();
+        conn.progress_handler(STEPS_PER_CHECK, Some(move || b.check()));
+        budget
+    }
+
+    /// Never interrupts: past the deadline, leaves the worker once and carries on.
+    fn check(&self) -> bool {
+        let deadline = self.deadline_ns.load(Ordering::Relaxed);
+        if deadline != 0 && now_ns() > deadline {
+            self.deadline_ns.store(0, Ordering::Relaxed);
+            leave_worker();
+        }
+        false
+    }
+
+    /// Runs `f` on this thread, leaving the async worker if it outruns the budget.
+    pub(crate) fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        let deadline = now_ns() + INLINE_BUDGET.as_nanos() as u64;
+        self.deadline_ns.store(deadline.max(1), Ordering::Relaxed);
+        let out = f();
+        self.deadline_ns.store(0, Ordering::Relaxed);
+        out
+    }
+}
+
+/// Hands the current worker's tasks to another thread, on tokio's multi-threaded runtime
+/// (the server's); elsewhere (single-threaded tests) the statement simply finishes.
+///
+/// `block_in_place` hands the worker's core to a thread it wakes, and takes it back when
+/// its closure returns if that thread has not picked it up yet: an empty closure would
+/// hand nothing over. So the closure waits a moment for the other thread, a millisecond
+/// added to a statement that has already run for the whole budget.
+fn leave_worker() {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    const HANDOVER: Duration = Duration::from_millis(1);
+    if Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread) {
+        tokio::task::block_in_place(|| std::thread::sleep(HANDOVER));
+        // How often writes outrun the budget: if this grows with every ingest, a
+        // statement needs a look.
+        metrics::counter!("callvault_sqlite_writes_moved_total").increment(1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +162,43 @@ mod tests {
         assert_eq!(budget.within(|| count(&conn, 10).unwrap()), Some(10));
         // Outside `within` there is no deadline at all.
         assert_eq!(count(&conn, 2_000_000).unwrap(), 2_000_000);
+    }
+
+    /// With one worker thread, a ticking task runs during a long write only if the write
+    /// left the worker. (The write runs in a spawned task: the test's own body runs on
+    /// the test's thread, not on the worker.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_write_that_outruns_the_budget_leaves_the_worker_to_other_tasks() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = SqliteBackend::open(&dir.path().join("v.db")).await.unwrap();
+        let ticks = Arc::new(AtomicU64::new(0));
+        let t = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                t.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let t = ticks.clone();
+        let (took, during) = tokio::spawn(async move {
+            let mut tx = backend.write().await.unwrap();
+            let before = t.load(Ordering::Relaxed);
+            let started = Instant::now();
+            let q = format!("CREATE TABLE t AS {}", count_to(3_000_000));
+            tx.execute(Query::new(q)).await.unwrap();
+            let out = (started.elapsed(), t.load(Ordering::Relaxed) - before);
+            tx.commit().await.unwrap();
+            out
+        })
+        .await
+        .unwrap();
+        ticker.abort();
+        assert!(
+            took > INLINE_BUDGET * 5,
+            "the statement must outrun the budget"
+        );
+        assert!(during >= 3, "{during} ticks in {took:?}");
     }
 
     #[tokio::test]

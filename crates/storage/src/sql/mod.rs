@@ -7,12 +7,14 @@
 
 mod budget;
 mod dialect;
+mod group_commit;
 pub(crate) mod pg_lock;
 pub(crate) mod postgres;
 mod query;
 mod row;
 pub(crate) mod sqlite;
 mod sqlite_migrations;
+mod sqlite_writer;
 
 use async_trait::async_trait;
 

@@ -2,25 +2,30 @@
 //! write survives a crash or power loss, through SQLite's C library (rusqlite).
 //!
 //! Writes go through the one writer connection and start with `BEGIN IMMEDIATE`, so that
-//! writers queue in the process instead of failing with `SQLITE_BUSY`; reads use a pool
-//! of read-only connections and run beside the writer. A read runs on the worker that
-//! asks for it, within a time budget (`budget.rs`); a write, and a read that outruns the
-//! budget, runs on a blocking thread with its connection moved there and back. Either way
-//! a statement's rows are read out in one go, with no hand-off per row.
+//! writers queue in the process instead of failing with `SQLITE_BUSY`; concurrent write
+//! transactions share one COMMIT and its fsync (`group_commit.rs`). Reads use a pool of
+//! read-only connections and run beside the writer. Reads, and the writer's statements
+//! inside a transaction, run on the worker that asks for them within a time budget
+//! (`budget.rs`); `BEGIN` and `COMMIT`, which wait for locks and fsync, and reads that
+//! outrun the budget, run on a blocking thread with the connection moved there and back.
+//! Either way a statement's rows are read out in one go, with no hand-off per row.
 
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::budget::Budget;
+use super::budget::{Budget, Yielding};
+use super::group_commit::WriterConn;
 use super::query::numbered_for_sqlite;
 use super::sqlite_migrations as migrations;
+use super::sqlite_writer::{Queued, Writing};
 use super::{Backend, Conn, Dialect, Param, Query, Row, Tx, Value};
 use crate::error::{StoreError, StoreResult};
 use crate::locks::{KeyGuard, StripedLocks};
@@ -34,7 +39,10 @@ const WRITE_WAIT: Duration = Duration::from_secs(60);
 
 pub(crate) struct SqliteBackend {
     path: PathBuf,
-    writer: Arc<tokio::sync::Mutex<Connection>>,
+    pub(super) writer: Arc<tokio::sync::Mutex<WriterConn>>,
+    /// Writers waiting for the writer connection: a transaction that ends while some
+    /// wait leaves the commit to them (`group_commit.rs`).
+    pub(super) waiting: Arc<AtomicUsize>,
     /// Idle read connections. They are opened on first need, up to `READERS`, so that an
     /// idle server holds one connection's schema and page cache, not nine.
     readers: Arc<Mutex<Vec<Reader>>>,
@@ -69,7 +77,8 @@ impl SqliteBackend {
         }
         Ok(Self {
             path: path.to_path_buf(),
-            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            writer: Arc::new(tokio::sync::Mutex::new(WriterConn::new(writer))),
+            waiting: Arc::new(AtomicUsize::new(0)),
             readers: Arc::new(Mutex::new(Vec::with_capacity(READERS))),
             free: Arc::new(Semaphore::new(READERS)),
             locks: StripedLocks::new(64, lock_dir),
@@ -87,7 +96,9 @@ fn connect(path: &Path, flags: OpenFlags) -> StoreResult<Connection> {
     Ok(conn)
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> StoreResult<T> {
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> StoreResult<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StoreError::backend(format!("database task failed: {e}")))
@@ -128,20 +139,13 @@ impl Backend for SqliteBackend {
     }
 
     async fn write(&self) -> StoreResult<Box<dyn Tx>> {
+        let queued = Queued::new(&self.waiting);
         let guard = tokio::time::timeout(WRITE_WAIT, self.writer.clone().lock_owned())
             .await
             .map_err(|_| StoreError::Busy("the database is busy; try again".into()))?;
-        let mut w = Held(Some(Writing(Some(guard))));
-        w.run(|c| {
-            // A transaction left open by a failed commit (a full disk) is rolled back
-            // here, so the writer is usable by the next one whatever happened to the last.
-            if !c.is_autocommit() {
-                c.execute_batch("ROLLBACK")?;
-            }
-            c.execute_batch("BEGIN IMMEDIATE")?;
-            Ok(())
-        })
-        .await?;
+        drop(queued);
+        let mut w = Held(Some(Writing::new(guard, self.waiting.clone())));
+        w.run(|w| w.writer().begin()).await?;
         Ok(Box::new(w))
     }
 
@@ -152,8 +156,9 @@ impl Backend for SqliteBackend {
     /// A rare, operator-driven step, so it runs on the writer where it stands: a
     /// checkpoint of a few pages.
     async fn forget_deleted(&self) -> StoreResult<()> {
-        let w = self.writer.lock().await;
-        w.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+        let mut w = self.writer.lock().await;
+        w.commit();
+        w.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
         Ok(())
     }
 
@@ -166,9 +171,10 @@ impl Backend for SqliteBackend {
                 readers.clear();
             }
         }
-        let w = self.writer.lock().await;
-        if w.is_autocommit() {
-            if let Err(e) = w.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+        let mut w = self.writer.lock().await;
+        w.commit();
+        if w.conn.is_autocommit() {
+            if let Err(e) = w.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
                 tracing::warn!(error = %e, "WAL checkpoint at close failed");
             }
         }
@@ -190,31 +196,41 @@ impl Reader {
 }
 
 /// A connection as lent out: a reader brings its budget for running on the worker.
-trait Lent: DerefMut<Target = Connection> + Send + 'static {
+pub(super) trait Lent: DerefMut<Target = Connection> + Send + 'static {
     fn budget(&self) -> Option<Arc<Budget>>;
+    /// After a statement failed.
+    fn failed(&mut self, _e: &StoreError) {}
+    /// The writer runs its statements on the worker, leaving it if they run long.
+    fn yielding(&self) -> Option<Arc<Yielding>> {
+        None
+    }
 }
 
 /// A connection lent out. Reads run first on the asking worker within the reader's
-/// budget (`budget.rs`); other statements, and reads that outrun the budget, are moved
-/// onto a blocking thread and back. If the task is cancelled meanwhile, the connection is
+/// budget, and a writer's statements on the asking worker too (`budget.rs`); reads that
+/// outrun the budget, and the writer's `BEGIN` and `COMMIT`, are moved onto a blocking
+/// thread and back. If the task is cancelled meanwhile, the connection is
 /// dropped where it is, on that thread, and its drop puts things right (see [`Pooled`]
 /// and [`Writing`]).
-struct Held<C>(Option<C>);
+pub(super) struct Held<C>(pub(super) Option<C>);
 
 impl<C: Lent> Held<C> {
-    async fn run<T: Send + 'static>(
+    pub(super) async fn run<T: Send + 'static>(
         &mut self,
-        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+        f: impl FnOnce(&mut C) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         let mut conn = self
             .0
             .take()
             .ok_or_else(|| StoreError::backend("the connection was lost"))?;
-        let (conn, out) = blocking(move || {
+        let (mut conn, out) = blocking(move || {
             let out = f(&mut conn);
             (conn, out)
         })
         .await?;
+        if let Err(e) = &out {
+            conn.failed(e);
+        }
         self.0 = Some(conn);
         out
     }
@@ -231,21 +247,34 @@ impl<C: Lent> Conn for Held<C> {
                 // How often reads outrun the budget: if this grows with every search,
                 // the budget or the statement needs a look.
                 metrics::counter!("callvault_sqlite_reads_moved_total").increment(1);
+            } else if let Some(y) = conn.yielding() {
+                return here(conn, &y, |c| fetch(c, &q));
             }
         }
         self.run(move |c| fetch(c, &q)).await
     }
 
     async fn execute(&mut self, q: Query) -> StoreResult<u64> {
+        if let Some(conn) = self.0.as_mut() {
+            if let Some(y) = conn.yielding() {
+                return here(conn, &y, |c| execute(c, &q));
+            }
+        }
         self.run(move |c| execute(c, &q)).await
     }
 }
 
-#[async_trait]
-impl Tx for Held<Writing> {
-    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
-        self.run(|c| Ok(c.execute_batch("COMMIT")?)).await
+/// Runs a writer's statement on this thread (see [`Yielding`]).
+fn here<C: Lent, T>(
+    conn: &mut C,
+    y: &Yielding,
+    f: impl FnOnce(&mut Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let out = y.run(|| f(conn));
+    if let Err(e) = &out {
+        conn.failed(e);
     }
+    out
 }
 
 /// A read connection; going back to the pool when dropped, wherever that happens.
@@ -282,57 +311,10 @@ impl Lent for Pooled {
     }
 }
 
-impl Lent for Writing {
-    /// Writes wait for locks and fsync: they always go to the blocking pool.
-    fn budget(&self) -> Option<Arc<Budget>> {
-        None
-    }
-}
-
 impl Drop for Pooled {
     fn drop(&mut self) {
         if let (Some(c), Ok(mut pool)) = (self.conn.take(), self.pool.lock()) {
             pool.push(c);
-        }
-    }
-}
-
-/// The writer connection during a transaction. Dropped with the transaction still open
-/// (not committed, or its task cancelled), it rolls back before the next writer gets the
-/// connection, on a blocking thread spawned for it (or, if that never runs because the
-/// runtime is shutting down, at the start of the next [`Backend::write`]).
-struct Writing(Option<OwnedMutexGuard<Connection>>);
-
-impl Deref for Writing {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        self.0
-            .as_ref()
-            .expect("the writer is present until dropped")
-    }
-}
-
-impl DerefMut for Writing {
-    fn deref_mut(&mut self) -> &mut Connection {
-        self.0
-            .as_mut()
-            .expect("the writer is present until dropped")
-    }
-}
-
-impl Drop for Writing {
-    fn drop(&mut self) {
-        let Some(guard) = self.0.take().filter(|g| !g.is_autocommit()) else {
-            return;
-        };
-        let rollback = move || {
-            if let Err(e) = guard.execute_batch("ROLLBACK") {
-                tracing::warn!(error = %e, "rollback failed; the next write retries it");
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => drop(rt.spawn_blocking(rollback)),
-            Err(_) => rollback(),
         }
     }
 }
