@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::ensure;
 use chrono::{SecondsFormat, Utc};
 use rand::rngs::StdRng;
+use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 
 use crate::cpu::{self, Probe};
@@ -21,9 +22,11 @@ use crate::wav;
 pub const FILE_LEN: usize = 100 * 1000;
 pub const CLIENTS: [usize; 2] = [1, 8];
 
-/// One concurrency level: the API and the fsync floor.
+/// One concurrency level and way of sending: the API and the fsync floor.
 pub struct IngestResult {
     pub clients: usize,
+    /// Requests per recording: 2 (interaction, then content) or 1 (a form with both).
+    pub requests: u8,
     pub api: Summary,
     pub floor: Summary,
 }
@@ -37,6 +40,7 @@ impl IngestResult {
     pub fn json(&self) -> Value {
         json!({
             "clients": self.clients,
+            "requestsPerRecording": self.requests,
             "api": self.api.json(),
             "fsyncFloor": self.floor.json(),
             "ratio": self.ratio(),
@@ -93,6 +97,40 @@ pub async fn put_call(
     Ok(())
 }
 
+/// Creates interaction `guid` with `wav` as its call recording in one request, a
+/// multipart form (`PUT .../with-content/callRecording`).
+pub async fn put_form(api: &Api, guid: &str, wav: Vec<u8>) -> anyhow::Result<()> {
+    let url = api.url(&format!(
+        "/interaction-content/interactions/{guid}/with-content/callRecording"
+    ));
+    let interaction = json!({
+        "start": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        "direction": "inbound",
+        "connectFrom": "1",
+        "connectTo": "2",
+    });
+    let form = Form::new()
+        .part(
+            "interaction",
+            Part::text(interaction.to_string()).mime_str("application/json")?,
+        )
+        .part("content", Part::bytes(wav).mime_str("audio/wav")?);
+    let resp = api
+        .http
+        .put(&url)
+        .bearer_auth(&api.token)
+        .multipart(form)
+        .send()
+        .await?;
+    let status = resp.status();
+    ensure!(
+        status.as_u16() == 201,
+        "one-request upload answered {status}: {}",
+        resp.text().await?
+    );
+    Ok(())
+}
+
 pub async fn run(
     api: &Api,
     floor_dir: &Path,
@@ -103,7 +141,8 @@ pub async fn run(
     let pid = api.pid;
     let mut out = Vec::new();
     for clients in CLIENTS {
-        let api_summary = {
+        let mut apis = Vec::new();
+        for requests in [2u8, 1] {
             let api = api.clone();
             let base = base.clone();
             let load = load::run(clients, bounds, move |_, _| {
@@ -111,18 +150,26 @@ pub async fn run(
                 let base = base.clone();
                 async move {
                     let id = uuid::Uuid::new_v4();
-                    put_recording(&api, &id.hyphenated().to_string(), distinct(&base, &id)).await?;
+                    let (guid, wav) = (id.hyphenated().to_string(), distinct(&base, &id));
+                    if requests == 2 {
+                        put_recording(&api, &guid, wav).await?;
+                    } else {
+                        put_form(&api, &guid, wav).await?;
+                    }
                     Ok(base.len() as u64)
                 }
             });
-            cpu::measure(Probe::Process(pid), load).await?
-        };
+            apis.push((requests, cpu::measure(Probe::Process(pid), load).await?));
+        }
         let floor = fsync_floor(floor_dir, clients, bounds, base.clone()).await?;
-        out.push(IngestResult {
-            clients,
-            api: api_summary,
-            floor,
-        });
+        for (requests, api) in apis {
+            out.push(IngestResult {
+                clients,
+                requests,
+                api,
+                floor: floor.clone(),
+            });
+        }
     }
     // Only now: ext4 without a journal walks past recently deleted inodes when it
     // creates a file, so removing thousands of files between two measurements slowed

@@ -216,14 +216,15 @@ impl Results {
         let _ = writeln!(s, "Durable ingest of distinct 100 kB WAVs:\n");
         let _ = writeln!(
             s,
-            "| clients | recordings/s | MB/s | p50 ms | p99 ms | server CPU ms/rec | write+fsync files/s | API/floor |"
+            "| clients | requests/rec | recordings/s | MB/s | p50 ms | p99 ms | server CPU ms/rec | write+fsync files/s | API/floor |"
         );
-        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for r in &self.ingest {
             let _ = writeln!(
                 s,
-                "| {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.2} |",
+                "| {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.2} |",
                 r.clients,
+                r.requests,
                 r.api.per_sec(),
                 r.api.mb_per_sec(),
                 ms(r.api.p50),

@@ -13,7 +13,9 @@ use callvault_core::{
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
-use callvault_storage::Derived;
+use callvault_storage::error::StoreResult;
+use callvault_storage::meta::PutContentOutcome;
+use callvault_storage::{BlobUpload, Derived};
 
 use crate::audio::AudioProbe;
 use crate::error::{ServiceError, ServiceResult};
@@ -103,6 +105,87 @@ impl Vault {
         S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
         E: std::fmt::Display,
     {
+        let (content_type, media_type) = self.check_upload(key, &upload)?;
+        let Some(interaction) = self.store.get_interaction(tenant, guid).await? else {
+            return Err(ServiceError::NotFound(format!(
+                "interaction {guid} not found"
+            )));
+        };
+        let got = self
+            .receive(tenant, key, content_type, media_type, upload, body)
+            .await?;
+        let derived = self
+            .derived(
+                tenant,
+                &interaction.meta,
+                has_transcript(&interaction),
+                content_type,
+                got.json.as_deref(),
+            )
+            .await?;
+        let write = self
+            .store
+            .put_content_derived(tenant, guid, &got.item, &derived);
+        let outcome = self
+            .commit_blob(got.upload, &got.item.blob_key, write)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("interaction {guid} not found")))?;
+        self.settle(&outcome, &got.item).await?;
+        Ok((got.item, outcome.created))
+    }
+
+    /// Creates or updates an interaction and streams one content item into it, for a
+    /// client that sends both in one request: both are stored in one transaction, so a
+    /// refused upload leaves no interaction behind. Answers the interaction with its
+    /// content and whether the interaction was new.
+    pub async fn upsert_with_content<S, E>(
+        &self,
+        tenant: TenantId,
+        meta: &InteractionMeta,
+        key: &ContentKey,
+        upload: ContentUpload,
+        body: S,
+    ) -> ServiceResult<(Interaction, bool)>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: std::fmt::Display,
+    {
+        meta.validate()?;
+        let (content_type, media_type) = self.check_upload(key, &upload)?;
+        let existing = self.store.get_interaction(tenant, &meta.guid).await?;
+        let transcribed = existing.as_ref().is_some_and(has_transcript);
+        let got = self
+            .receive(tenant, key, content_type, media_type, upload, body)
+            .await?;
+        let derived = self
+            .derived(tenant, meta, transcribed, content_type, got.json.as_deref())
+            .await?;
+        let write = async {
+            let stored = self
+                .store
+                .upsert_with_content(tenant, meta, &got.item, &derived)
+                .await?;
+            Ok(Some(stored))
+        };
+        let Some((interaction, created, outcome)) = self
+            .commit_blob(got.upload, &got.item.blob_key, write)
+            .await?
+        else {
+            return Err(ServiceError::NotFound(format!(
+                "interaction {} not found",
+                meta.guid
+            )));
+        };
+        self.settle(&outcome, &got.item).await?;
+        Ok((interaction, created))
+    }
+
+    /// The declared content type and media type of an upload, checked against its key.
+    fn check_upload(
+        &self,
+        key: &ContentKey,
+        upload: &ContentUpload,
+    ) -> ServiceResult<(ContentType, String)> {
         let content_type = resolve_type(key, upload.content_type)?;
         let media_type = content_type.validate_media_type("Content-Type", &upload.media_type)?;
         if upload.owning_agent.is_some() && content_type != ContentType::Voicemail {
@@ -127,11 +210,23 @@ impl Vault {
                 return Err(too_large(self.config.max_content_bytes));
             }
         }
-        let Some(interaction) = self.store.get_interaction(tenant, guid).await? else {
-            return Err(ServiceError::NotFound(format!(
-                "interaction {guid} not found"
-            )));
-        };
+        Ok((content_type, media_type))
+    }
+
+    /// Stages the body (checked, hashed, its duration read) and describes the item.
+    async fn receive<S, E>(
+        &self,
+        tenant: TenantId,
+        key: &ContentKey,
+        content_type: ContentType,
+        media_type: String,
+        upload: ContentUpload,
+        body: S,
+    ) -> ServiceResult<Received>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: std::fmt::Display,
+    {
         let family = content_type.media_family();
         let _permit = match family {
             MediaFamily::Audio | MediaFamily::Json => Some(
@@ -159,28 +254,38 @@ impl Vault {
             }),
             owning_interaction_plan: upload.owning_interaction_plan,
         };
-        let derived = self
-            .derived(tenant, &interaction, content_type, staged.json.as_deref())
-            .await?;
-        let outcome = {
-            let _guard = self.store.lock_blob(&item.blob_key).await;
-            staged.upload.commit(&item.blob_key).await?;
-            let outcome = self
-                .store
-                .put_content_derived(tenant, guid, &item, &derived)
-                .await?;
-            if outcome.is_none() && !self.store.blob_referenced(&item.blob_key).await? {
-                self.blobs.delete(&item.blob_key).await?;
-            }
-            outcome
-        };
-        let outcome = outcome
-            .ok_or_else(|| ServiceError::NotFound(format!("interaction {guid} not found")))?;
-        if let Some(released) = outcome.released_blob {
-            self.release_blobs(&[released]).await?;
+        Ok(Received {
+            item,
+            upload: staged.upload,
+            json: staged.json,
+        })
+    }
+
+    /// Commits the staged blob and then, under the blob key's lock, the rows `write`
+    /// stores; a write that stores nothing leaves the blob to be removed again unless
+    /// another item uses it.
+    async fn commit_blob<T>(
+        &self,
+        upload: Box<dyn BlobUpload>,
+        blob_key: &str,
+        write: impl std::future::Future<Output = StoreResult<Option<T>>>,
+    ) -> ServiceResult<Option<T>> {
+        let _guard = self.store.lock_blob(blob_key).await;
+        upload.commit(blob_key).await?;
+        let stored = write.await?;
+        if stored.is_none() && !self.store.blob_referenced(blob_key).await? {
+            self.blobs.delete(blob_key).await?;
+        }
+        Ok(stored)
+    }
+
+    /// After an item is stored: removes the blob it replaced, if nothing else uses it.
+    async fn settle(&self, outcome: &PutContentOutcome, item: &ContentItem) -> ServiceResult<()> {
+        if let Some(released) = &outcome.released_blob {
+            self.release_blobs(std::slice::from_ref(released)).await?;
         }
         metrics::counter!("callvault_ingested_bytes_total").increment(item.length);
-        Ok((item, outcome.created))
+        Ok(())
     }
 
     /// What the write derives from the item: its text for the index, and whether its
@@ -189,7 +294,8 @@ impl Vault {
     async fn derived(
         &self,
         tenant: TenantId,
-        interaction: &Interaction,
+        meta: &InteractionMeta,
+        transcribed: bool,
         content_type: ContentType,
         json: Option<&[u8]>,
     ) -> ServiceResult<Derived> {
@@ -200,16 +306,12 @@ impl Vault {
             content_type,
             ContentType::CallRecording | ContentType::Voicemail
         );
-        let has_transcript = interaction
-            .content
-            .iter()
-            .any(|c| c.content_type == ContentType::Transcript);
         let transcribe = audio
-            && !has_transcript
+            && !transcribed
             && self
                 .transcription_plan(tenant)
                 .await?
-                .is_some_and(|p| p.what.wants(content_type, interaction.meta.direction));
+                .is_some_and(|p| p.what.wants(content_type, meta.direction));
         Ok(Derived { text, transcribe })
     }
 
@@ -300,8 +402,22 @@ impl Vault {
     }
 }
 
+/// An upload staged and described, not yet committed.
+struct Received {
+    item: ContentItem,
+    upload: Box<dyn BlobUpload>,
+    json: Option<Vec<u8>>,
+}
+
+fn has_transcript(interaction: &Interaction) -> bool {
+    interaction
+        .content
+        .iter()
+        .any(|c| c.content_type == ContentType::Transcript)
+}
+
 struct Staged {
-    upload: Box<dyn callvault_storage::BlobUpload>,
+    upload: Box<dyn BlobUpload>,
     sha256: String,
     length: u64,
     duration_ms: Option<u64>,

@@ -196,6 +196,17 @@ pub trait ContentStore: Send + Sync + 'static {
         item: &ContentItem,
         derived: &Derived,
     ) -> StoreResult<Option<PutContentOutcome>>;
+    /// Creates or updates an interaction and stores a content item of it in one
+    /// transaction, for a client that sends both in one request: it sees both or neither.
+    /// Answers the interaction with its content, whether it was created, and the item's
+    /// outcome.
+    async fn upsert_with_content(
+        &self,
+        tenant: TenantId,
+        meta: &InteractionMeta,
+        item: &ContentItem,
+        derived: &Derived,
+    ) -> StoreResult<(Interaction, bool, PutContentOutcome)>;
     /// [`ContentStore::put_content_derived`] with nothing derived.
     async fn put_content(
         &self,

@@ -82,7 +82,7 @@ pub struct InteractionBody {
 }
 
 impl InteractionBody {
-    fn into_meta(self, guid: Guid) -> Result<InteractionMeta, Invalid> {
+    pub(super) fn into_meta(self, guid: Guid) -> Result<InteractionMeta, Invalid> {
         Ok(InteractionMeta {
             guid,
             start: parse_instant("start", &self.start)?,
@@ -143,26 +143,38 @@ pub async fn put_interaction(
     Ok((status, Json(wire::interaction(&interaction))).into_response())
 }
 
-fn upload_from(headers: &HeaderMap, params: &Params) -> ApiResult<ContentUpload> {
-    let header_str = |name: &str| -> ApiResult<Option<String>> {
-        match headers.get(name) {
-            None => Ok(None),
-            Some(v) => v
-                .to_str()
-                .map(|s| Some(s.trim().to_string()))
-                .map_err(|_| ApiError::bad_request(name, format!("{name} is not valid text"))),
-        }
-    };
-    let media_type = header_str("content-type")?
+fn header_str(headers: &HeaderMap, name: &str) -> ApiResult<Option<String>> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.trim().to_string()))
+            .map_err(|_| ApiError::bad_request(name, format!("{name} is not valid text"))),
+    }
+}
+
+/// An upload whose body is the content: its media type and length are the request's.
+fn body_upload(headers: &HeaderMap, params: &Params) -> ApiResult<ContentUpload> {
+    let media_type = header_str(headers, "content-type")?
         .ok_or_else(|| ApiError::bad_request("Content-Type", "Content-Type is required"))?;
-    let expected_len = header_str("content-length")?
+    let expected_len = header_str(headers, "content-length")?
         .map(|v| {
             v.parse::<u64>().map_err(|_| {
                 ApiError::bad_request("Content-Length", "Content-Length is not a number")
             })
         })
         .transpose()?;
-    let expected_sha256 = header_str("x-content-sha256")?;
+    upload_from(headers, params, media_type, expected_len)
+}
+
+/// What the client declares about an upload: in the query, and its digest in a header.
+pub(super) fn upload_from(
+    headers: &HeaderMap,
+    params: &Params,
+    media_type: String,
+    expected_len: Option<u64>,
+) -> ApiResult<ContentUpload> {
+    let expected_sha256 = header_str(headers, "x-content-sha256")?;
     if let Some(s) = &expected_sha256 {
         if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ApiError::bad_request(
@@ -242,7 +254,7 @@ pub async fn put_content(
     let tenant = auth.require(Scope::ContentWrite)?.tenant;
     let guid = Guid::parse("guid", &guid)?;
     let key = ContentKey::parse("contentKey", &key)?;
-    let upload = upload_from(&headers, &params)?;
+    let upload = body_upload(&headers, &params)?;
     let stream = body.into_data_stream();
     let (item, created) = state
         .vault

@@ -5,6 +5,7 @@ mod content;
 mod ingest;
 mod interactions;
 mod search;
+mod upload;
 pub mod version;
 pub mod wire;
 
@@ -44,6 +45,7 @@ where
         .layer(timed);
     let uploads = OpenApiRouter::new()
         .routes(routes!(ingest::put_content))
+        .routes(routes!(upload::put_with_content))
         .layer(DefaultBodyLimit::disable());
     timed.merge(uploads)
 }

@@ -36,6 +36,10 @@ pub(crate) struct WriterConn {
     pub(crate) conn: Connection,
     pub(crate) yielding: Arc<Yielding>,
     batch: Option<Batch>,
+    /// A member's savepoint is open: set by [`WriterConn::begin`], cleared by
+    /// [`WriterConn::end`]. Still set when the connection is next used, the member was
+    /// abandoned without ending (its rollback task never ran, at shutdown).
+    member: bool,
 }
 
 struct Batch {
@@ -97,11 +101,13 @@ impl WriterConn {
             conn,
             yielding,
             batch: None,
+            member: false,
         }
     }
 
     /// Starts a member: joins the open batch, or opens one with `BEGIN IMMEDIATE`.
     pub(crate) fn begin(&mut self) -> StoreResult<()> {
+        self.drop_abandoned()?;
         if self.batch.is_some() && self.conn.is_autocommit() {
             self.abandon(&StoreError::backend("the transaction was rolled back"));
         }
@@ -124,6 +130,22 @@ impl WriterConn {
             self.abandon(&e);
             return Err(e);
         }
+        self.member = true;
+        Ok(())
+    }
+
+    /// Rolls back the savepoint of a member that was abandoned without ending.
+    fn drop_abandoned(&mut self) -> StoreResult<()> {
+        if std::mem::take(&mut self.member) && !self.conn.is_autocommit() {
+            if let Err(e) = self
+                .conn
+                .execute_batch("ROLLBACK TO member; RELEASE member")
+            {
+                let e = StoreError::from(e);
+                self.abandon(&e);
+                return Err(e);
+            }
+        }
         Ok(())
     }
 
@@ -139,6 +161,7 @@ impl WriterConn {
     /// learn the batch's outcome), otherwise rolls it back. Then commits the batch unless
     /// `waiting` writers can join it.
     pub(crate) fn end(&mut self, keep: bool, waiting: bool) -> StoreResult<Option<Settled>> {
+        self.member = false;
         if self.batch.is_none() || self.conn.is_autocommit() {
             self.abandon(&StoreError::backend("the transaction was rolled back"));
             return if keep {
@@ -177,6 +200,9 @@ impl WriterConn {
 
     /// Commits the open batch, if any, and tells its members the outcome.
     pub(crate) fn commit(&mut self) {
+        if self.drop_abandoned().is_err() {
+            return;
+        }
         let Some(batch) = self.batch.take() else {
             return;
         };
@@ -327,6 +353,22 @@ mod tests {
         assert!(settled
             .iter()
             .all(|s| matches!(outcome(s), Some(Outcome::Committed))));
+    }
+
+    #[test]
+    fn a_member_abandoned_without_ending_is_rolled_back_by_the_next_use() {
+        let mut w = writer();
+        w.begin().unwrap();
+        insert(&w, 1).unwrap();
+        let kept = w.end(true, true).unwrap().unwrap();
+        w.begin().unwrap();
+        insert(&w, 2).unwrap();
+        // Its rollback task never ran; the next member comes.
+        w.begin().unwrap();
+        insert(&w, 3).unwrap();
+        w.end(true, false).unwrap();
+        assert!(matches!(outcome(&kept), Some(Outcome::Committed)));
+        assert_eq!(rows(&w), [1, 3]);
     }
 
     #[test]

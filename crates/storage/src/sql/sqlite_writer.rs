@@ -140,12 +140,16 @@ impl Drop for Writing {
         if self.ended {
             return;
         }
-        let Some(guard) = self.guard.take() else {
+        let Some(mut guard) = self.guard.take() else {
             return;
         };
-        let mut w = Writing::new(guard, self.waiting.clone());
+        let waiting = self.waiting.clone();
+        // The task owns the connection, not a `Writing`: dropped unrun (the runtime
+        // shutting down), it only releases the connection, and the next use rolls the
+        // abandoned member back (`WriterConn::begin`).
         let mut rollback = move || {
-            if let Err(e) = w.end(false) {
+            let waiting = waiting.load(Ordering::SeqCst) > 0;
+            if let Err(e) = guard.end(false, waiting) {
                 tracing::warn!(error = %e, "rollback failed; the next write retries it");
             }
         };
@@ -157,7 +161,7 @@ impl Drop for Writing {
 }
 
 impl Lent for Writing {
-    /// Writes wait for locks and fsync: they always go to the blocking pool.
+    /// A write cannot be interrupted and run again: see [`Lent::yielding`].
     fn budget(&self) -> Option<Arc<Budget>> {
         None
     }

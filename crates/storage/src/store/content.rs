@@ -5,7 +5,8 @@
 
 use async_trait::async_trait;
 use callvault_core::{
-    AuditEvent, ContentItem, ContentType, DeleteCause, Guid, Interaction, Refusal, TenantId,
+    AuditEvent, ContentItem, ContentType, DeleteCause, Guid, Interaction, InteractionMeta, Refusal,
+    TenantId,
 };
 use chrono::Utc;
 
@@ -58,18 +59,17 @@ impl SqlStore {
     }
 }
 
-#[async_trait]
-impl ContentStore for SqlStore {
-    async fn put_content_derived(
+impl SqlStore {
+    async fn put_content_in(
         &self,
+        tx: &mut dyn Conn,
         tenant: TenantId,
         guid: &Guid,
         item: &ContentItem,
         derived: &Derived,
     ) -> StoreResult<Option<PutContentOutcome>> {
-        let mut tx = self.write().await?;
         let Some(iid) = self
-            .held_interaction(tx.as_mut(), tenant, guid, Lock::NoKeyUpdate)
+            .held_interaction(tx, tenant, guid, Lock::NoKeyUpdate)
             .await?
         else {
             return Ok(None);
@@ -127,7 +127,7 @@ impl ContentStore for SqlStore {
             )
             .await?;
         }
-        index_in(tx.as_mut(), tenant, iid, &item.key, &derived.text).await?;
+        index_in(tx, tenant, iid, &item.key, &derived.text).await?;
         let event = |event_type, data: serde_json::Value| Event {
             tenant_id: tenant,
             event_type,
@@ -140,25 +140,20 @@ impl ContentStore for SqlStore {
             "contentType": item.content_type.as_str(), "mediaType": item.media_type,
             "length": item.length, "sha256": item.sha256, "replaced": !created,
         });
-        emit_in(
-            self.dialect,
-            tx.as_mut(),
-            &event(EventType::ContentCreated, about),
-        )
-        .await?;
+        emit_in(self.dialect, tx, &event(EventType::ContentCreated, about)).await?;
         if item.content_type == ContentType::Transcript {
             let ready = serde_json::json!({"interactionId": guid.as_str(), "contentKey": item.key});
             emit_in(
                 self.dialect,
-                tx.as_mut(),
+                tx,
                 &event(EventType::TranscriptionReady, ready),
             )
             .await?;
         }
         if item.content_type == ContentType::Transcript {
-            ready_in(tx.as_mut(), iid, now).await?;
+            ready_in(tx, iid, now).await?;
         } else if derived.transcribe {
-            queue_in(tx.as_mut(), tenant, iid, &item.key, now).await?;
+            queue_in(tx, tenant, iid, &item.key, now).await?;
         }
         tx.execute(
             Query::new(
@@ -172,7 +167,7 @@ impl ContentStore for SqlStore {
         .await?;
         let released_blob = match old {
             Some(old_key) if old_key != item.blob_key => {
-                if referenced(tx.as_mut(), &old_key).await? {
+                if referenced(tx, &old_key).await? {
                     None
                 } else {
                     Some(old_key)
@@ -180,11 +175,48 @@ impl ContentStore for SqlStore {
             }
             _ => None,
         };
-        tx.commit().await?;
         Ok(Some(PutContentOutcome {
             created,
             released_blob,
         }))
+    }
+}
+
+#[async_trait]
+impl ContentStore for SqlStore {
+    async fn put_content_derived(
+        &self,
+        tenant: TenantId,
+        guid: &Guid,
+        item: &ContentItem,
+        derived: &Derived,
+    ) -> StoreResult<Option<PutContentOutcome>> {
+        let mut tx = self.write().await?;
+        let outcome = self
+            .put_content_in(tx.as_mut(), tenant, guid, item, derived)
+            .await?;
+        if outcome.is_some() {
+            tx.commit().await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn upsert_with_content(
+        &self,
+        tenant: TenantId,
+        meta: &InteractionMeta,
+        item: &ContentItem,
+        derived: &Derived,
+    ) -> StoreResult<(Interaction, bool, PutContentOutcome)> {
+        let mut tx = self.write().await?;
+        let (_, created) = self.upsert_in(tx.as_mut(), tenant, meta).await?;
+        let outcome = self
+            .put_content_in(tx.as_mut(), tenant, &meta.guid, item, derived)
+            .await?
+            .ok_or_else(|| StoreError::backend("interaction vanished inside its transaction"))?;
+        let interaction = self.loaded(tx.as_mut(), tenant, &meta.guid).await?;
+        tx.commit().await?;
+        Ok((interaction, created, outcome))
     }
 
     async fn delete_content(

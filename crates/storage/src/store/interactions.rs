@@ -15,20 +15,19 @@ use crate::error::{StoreError, StoreResult};
 use crate::meta::InteractionStore;
 use crate::sql::{Conn, Dialect, Lock, Param, Query};
 
-#[async_trait]
-impl InteractionStore for SqlStore {
+impl SqlStore {
     /// Updates the interaction if it exists; otherwise holds the tenant's row (which every
     /// insert into the tenant takes first), looks again and inserts with the next number.
     /// Racing nodes thus never insert one GUID twice, and a number is only taken by an
     /// insert that happens, so numbers stay gap-free.
-    async fn upsert_interaction(
+    pub(super) async fn upsert_in(
         &self,
+        tx: &mut dyn Conn,
         tenant: TenantId,
         meta: &InteractionMeta,
     ) -> StoreResult<(Interaction, bool)> {
         let now = Utc::now().timestamp_micros();
-        let mut tx = self.write().await?;
-        let mut existing = update_existing(tx.as_mut(), tenant, meta, now).await?;
+        let mut existing = update_existing(tx, tenant, meta, now).await?;
         if existing.is_none() {
             let lock = format!(
                 "SELECT id FROM tenants WHERE id = $1{}",
@@ -40,7 +39,7 @@ impl InteractionStore for SqlStore {
             // Another node may have inserted the GUID while this one waited for the lock;
             // with SQLite's single writer nobody can have.
             if self.dialect == Dialect::Postgres {
-                existing = update_existing(tx.as_mut(), tenant, meta, now).await?;
+                existing = update_existing(tx, tenant, meta, now).await?;
             }
         }
         let created = existing.is_none();
@@ -50,7 +49,7 @@ impl InteractionStore for SqlStore {
                 tx.execute(q.bind(id)).await?;
                 id
             }
-            None => insert_new(tx.as_mut(), tenant, meta, now).await?,
+            None => insert_new(tx, tenant, meta, now).await?,
         };
         let mut agents: Vec<&str> = meta.handling_agents.iter().map(String::as_str).collect();
         // Sorted, so that transactions adding the same new agents lock them in the same
@@ -76,11 +75,22 @@ impl InteractionStore for SqlStore {
             tx.execute(std::mem::take(known.push(" ON CONFLICT DO NOTHING")))
                 .await?;
         }
-        let interaction = load_where(self.dialect, tx.as_mut(), tenant, Lookup::Guid(&meta.guid))
-            .await?
-            .ok_or_else(|| StoreError::backend("interaction vanished inside its transaction"))?;
-        tx.commit().await?;
+        let interaction = self.loaded(tx, tenant, &meta.guid).await?;
         Ok((interaction, created))
+    }
+}
+
+#[async_trait]
+impl InteractionStore for SqlStore {
+    async fn upsert_interaction(
+        &self,
+        tenant: TenantId,
+        meta: &InteractionMeta,
+    ) -> StoreResult<(Interaction, bool)> {
+        let mut tx = self.write().await?;
+        let out = self.upsert_in(tx.as_mut(), tenant, meta).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn get_interaction(

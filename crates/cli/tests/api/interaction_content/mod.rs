@@ -7,3 +7,4 @@ mod paging_props;
 mod search;
 mod shapes;
 mod uploads;
+mod with_content;
