@@ -48,6 +48,16 @@ impl IngestResult {
     }
 }
 
+/// The interaction of every upload: an inbound call that starts now.
+fn interaction() -> Value {
+    json!({
+        "start": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        "direction": "inbound",
+        "connectFrom": "1",
+        "connectTo": "2",
+    })
+}
+
 /// Creates interaction `guid` and uploads `wav` as its call recording.
 pub async fn put_recording(api: &Api, guid: &str, wav: Vec<u8>) -> anyhow::Result<()> {
     put_call(api, guid, "audio/wav", wav).await
@@ -61,12 +71,7 @@ pub async fn put_call(
     audio: Vec<u8>,
 ) -> anyhow::Result<()> {
     let url = api.url(&format!("/interaction-content/interactions/{guid}"));
-    let body = json!({
-        "start": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-        "direction": "inbound",
-        "connectFrom": "1",
-        "connectTo": "2",
-    });
+    let body = interaction();
     let resp = api
         .http
         .put(&url)
@@ -103,16 +108,10 @@ pub async fn put_form(api: &Api, guid: &str, wav: Vec<u8>) -> anyhow::Result<()>
     let url = api.url(&format!(
         "/interaction-content/interactions/{guid}/with-content/callRecording"
     ));
-    let interaction = json!({
-        "start": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-        "direction": "inbound",
-        "connectFrom": "1",
-        "connectTo": "2",
-    });
     let form = Form::new()
         .part(
             "interaction",
-            Part::text(interaction.to_string()).mime_str("application/json")?,
+            Part::text(interaction().to_string()).mime_str("application/json")?,
         )
         .part("content", Part::bytes(wav).mime_str("audio/wav")?);
     let resp = api

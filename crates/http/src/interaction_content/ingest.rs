@@ -143,6 +143,23 @@ pub async fn put_interaction(
     Ok((status, Json(wire::interaction(&interaction))).into_response())
 }
 
+/// The query of a content upload, for the document ([`upload_from`] reads it).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, non_snake_case)]
+pub(super) struct UploadParams {
+    /// Content type; required when contentKey is a UUID
+    r#type: Option<String>,
+    /// Voicemail only
+    owningAgent: Option<String>,
+    /// ivrAudioRecording only
+    owningInteractionPlan: Option<String>,
+    /// Content version
+    version: Option<u32>,
+    /// Duration for content whose bytes carry none; audio durations are read from the bytes
+    durationMs: Option<u64>,
+}
+
 fn header_str(headers: &HeaderMap, name: &str) -> ApiResult<Option<String>> {
     match headers.get(name) {
         None => Ok(None),
@@ -225,11 +242,7 @@ pub(super) fn upload_from(
     params(
         ("guid" = String, Path, format = Uuid, min_length = 36, max_length = 36, description = "GUID of an existing interaction"),
         ("contentKey" = String, Path, description = "Type name for single-instance types; a UUID for voicemail, screen, IVR and video recordings"),
-        ("type" = Option<String>, Query, description = "Content type; required when contentKey is a UUID"),
-        ("owningAgent" = Option<String>, Query, description = "Voicemail only"),
-        ("owningInteractionPlan" = Option<String>, Query, description = "ivrAudioRecording only"),
-        ("version" = Option<u32>, Query, description = "Content version"),
-        ("durationMs" = Option<u64>, Query, description = "Duration for content whose bytes carry none; audio durations are read from the bytes"),
+        UploadParams,
         ("X-Content-SHA256" = Option<String>, Header, description = "Expected SHA-256 (hex) of the body"),
     ),
     request_body(content = Vec<u8>, description = "The content bytes, streamed", content_type = "application/octet-stream"),

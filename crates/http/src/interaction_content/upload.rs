@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use callvault_core::{ContentKey, Guid, Scope};
 
-use super::ingest::{parse_json, upload_from, InteractionBody};
+use super::ingest::{parse_json, upload_from, InteractionBody, UploadParams};
 use super::wire;
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
@@ -39,11 +39,7 @@ pub struct InteractionWithContent {
     params(
         ("guid" = String, Path, format = Uuid, min_length = 36, max_length = 36, description = "36-character interaction GUID chosen by the client"),
         ("contentKey" = String, Path, description = "Type name for single-instance types; a UUID for voicemail, screen, IVR and video recordings"),
-        ("type" = Option<String>, Query, description = "Content type; required when contentKey is a UUID"),
-        ("owningAgent" = Option<String>, Query, description = "Voicemail only"),
-        ("owningInteractionPlan" = Option<String>, Query, description = "ivrAudioRecording only"),
-        ("version" = Option<u32>, Query, description = "Content version"),
-        ("durationMs" = Option<u64>, Query, description = "Duration for content whose bytes carry none; audio durations are read from the bytes"),
+        UploadParams,
         ("X-Content-SHA256" = Option<String>, Header, description = "Expected SHA-256 (hex) of the content part"),
     ),
     request_body(

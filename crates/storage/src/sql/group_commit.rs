@@ -264,6 +264,13 @@ mod tests {
         r.map(Result::unwrap).collect()
     }
 
+    /// A member that inserts `v` and is kept, ending with writers `waiting` or not.
+    fn kept(w: &mut WriterConn, v: i64, waiting: bool) -> Settled {
+        w.begin().unwrap();
+        insert(w, v).unwrap();
+        w.end(true, waiting).unwrap().unwrap()
+    }
+
     fn outcome(s: &Settled) -> Option<Outcome> {
         s.borrow().clone()
     }
@@ -271,14 +278,10 @@ mod tests {
     #[test]
     fn a_member_that_ends_with_writers_waiting_is_committed_by_the_last() {
         let mut w = writer();
-        w.begin().unwrap();
-        insert(&w, 1).unwrap();
-        let first = w.end(true, true).unwrap().unwrap();
+        let first = kept(&mut w, 1, true);
         assert!(outcome(&first).is_none(), "handed on, not committed yet");
         assert!(w.open());
-        w.begin().unwrap();
-        insert(&w, 2).unwrap();
-        let second = w.end(true, false).unwrap().unwrap();
+        let second = kept(&mut w, 2, false);
         assert!(matches!(outcome(&first), Some(Outcome::Committed)));
         assert!(matches!(outcome(&second), Some(Outcome::Committed)));
         assert!(!w.open() && w.conn.is_autocommit());
@@ -288,9 +291,7 @@ mod tests {
     #[test]
     fn a_member_that_rolls_back_undoes_only_its_own_statements() {
         let mut w = writer();
-        w.begin().unwrap();
-        insert(&w, 1).unwrap();
-        let kept = w.end(true, true).unwrap().unwrap();
+        let kept = kept(&mut w, 1, true);
         w.begin().unwrap();
         insert(&w, 2).unwrap();
         assert!(w.end(false, false).unwrap().is_none());
@@ -301,9 +302,7 @@ mod tests {
     #[test]
     fn a_batch_that_sqlite_rolled_back_fails_every_member() {
         let mut w = writer();
-        w.begin().unwrap();
-        insert(&w, 1).unwrap();
-        let first = w.end(true, true).unwrap().unwrap();
+        let first = kept(&mut w, 1, true);
         w.begin().unwrap();
         // What SQLite does by itself after some failures (a full disk, an I/O error).
         w.conn.execute_batch("ROLLBACK").unwrap();
@@ -315,9 +314,7 @@ mod tests {
         );
         assert!(rows(&w).is_empty());
         // The writer goes on: the next member opens a new batch.
-        w.begin().unwrap();
-        insert(&w, 3).unwrap();
-        let next = w.end(true, false).unwrap().unwrap();
+        let next = kept(&mut w, 3, false);
         assert!(matches!(outcome(&next), Some(Outcome::Committed)));
         assert_eq!(rows(&w), [3]);
     }
@@ -325,9 +322,7 @@ mod tests {
     #[test]
     fn a_failed_statement_that_sqlite_survives_leaves_the_batch_alone() {
         let mut w = writer();
-        w.begin().unwrap();
-        insert(&w, 1).unwrap();
-        let first = w.end(true, true).unwrap().unwrap();
+        let first = kept(&mut w, 1, true);
         w.begin().unwrap();
         let e = StoreError::from(insert(&w, 1).unwrap_err());
         w.failed(&e);
@@ -345,9 +340,7 @@ mod tests {
         let mut w = writer();
         let mut settled = Vec::new();
         for v in 0..MAX_MEMBERS as i64 {
-            w.begin().unwrap();
-            insert(&w, v).unwrap();
-            settled.push(w.end(true, true).unwrap().unwrap());
+            settled.push(kept(&mut w, v, true));
         }
         assert!(!w.open());
         assert!(settled
@@ -358,9 +351,7 @@ mod tests {
     #[test]
     fn a_member_abandoned_without_ending_is_rolled_back_by_the_next_use() {
         let mut w = writer();
-        w.begin().unwrap();
-        insert(&w, 1).unwrap();
-        let kept = w.end(true, true).unwrap().unwrap();
+        let kept = kept(&mut w, 1, true);
         w.begin().unwrap();
         insert(&w, 2).unwrap();
         // Its rollback task never ran; the next member comes.
@@ -374,9 +365,7 @@ mod tests {
     #[test]
     fn a_batch_dropped_unsettled_fails_its_members() {
         let mut w = writer();
-        w.begin().unwrap();
-        insert(&w, 1).unwrap();
-        let first = w.end(true, true).unwrap().unwrap();
+        let first = kept(&mut w, 1, true);
         drop(w);
         assert!(matches!(outcome(&first), Some(Outcome::Failed(_))));
     }

@@ -36,6 +36,11 @@ async fn send(s: &TestServer, t: &str, n: u32, form: Form) -> (StatusCode, Value
     json_of(r).await
 }
 
+/// The answer is `status` with an error naming `field`.
+fn refused(status: StatusCode, v: &Value, want: StatusCode, field: &str) {
+    assert_eq!((status, v["field"].as_str()), (want, Some(field)), "{v}");
+}
+
 fn body() -> Value {
     call_body("2021-03-01T10:00:00Z", "1", "2", "3", "inbound")
 }
@@ -108,18 +113,10 @@ async fn a_bad_interaction_part_is_refused_naming_its_field() {
     let wav = || callvault_services::audio::synth_wav(100, 8000, 440.0);
     let no_start = json!({"direction": "inbound"});
     let (status, v) = send(&s, &t, 1, form(&no_start, "audio/wav", wav())).await;
-    assert_eq!(
-        (status, v["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("interaction.start")),
-        "{v}"
-    );
+    refused(status, &v, StatusCode::BAD_REQUEST, "interaction.start");
     let bad_direction = json!({"start": "2021-03-01T10:00:00Z", "direction": "up"});
     let (status, v) = send(&s, &t, 1, form(&bad_direction, "audio/wav", wav())).await;
-    assert_eq!(
-        (status, v["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("interaction.direction")),
-        "{v}"
-    );
+    refused(status, &v, StatusCode::BAD_REQUEST, "interaction.direction");
 }
 
 #[tokio::test]
@@ -131,27 +128,15 @@ async fn a_form_without_its_parts_in_order_is_refused_naming_the_part() {
         .part("content", Part::bytes(wav()).mime_str("audio/wav").unwrap())
         .part("interaction", Part::text(body().to_string()));
     let (status, v) = send(&s, &t, 1, content_first).await;
-    assert_eq!(
-        (status, v["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("interaction")),
-        "{v}"
-    );
+    refused(status, &v, StatusCode::BAD_REQUEST, "interaction");
     let no_content = Form::new().part("interaction", Part::text(body().to_string()));
     let (status, v) = send(&s, &t, 1, no_content).await;
-    assert_eq!(
-        (status, v["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("content")),
-        "{v}"
-    );
+    refused(status, &v, StatusCode::BAD_REQUEST, "content");
     let untyped = Form::new()
         .part("interaction", Part::text(body().to_string()))
         .part("content", Part::bytes(wav()));
     let (status, v) = send(&s, &t, 1, untyped).await;
-    assert_eq!(
-        (status, v["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("content")),
-        "{v}"
-    );
+    refused(status, &v, StatusCode::BAD_REQUEST, "content");
 }
 
 #[tokio::test]
@@ -167,10 +152,11 @@ async fn a_body_that_is_not_a_form_is_refused() {
         .await
         .unwrap();
     let (status, v) = json_of(r).await;
-    assert_eq!(
-        (status, v["field"].as_str()),
-        (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("Content-Type")),
-        "{v}"
+    refused(
+        status,
+        &v,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "Content-Type",
     );
 }
 
