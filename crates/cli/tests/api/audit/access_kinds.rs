@@ -71,10 +71,7 @@ impl OneCall {
     }
 
     fn content(&self) -> String {
-        format!(
-            "/interaction-content/interactions/{}/content/callRecording",
-            self.g
-        )
+        recording_path(&self.g)
     }
 
     async fn search(&self) {

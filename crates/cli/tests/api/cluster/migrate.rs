@@ -47,18 +47,7 @@ async fn an_embedded_vault_moves_to_postgres_and_s3_and_reruns_safely() {
         )
         .await;
     }
-    let before = src
-        .get(
-            &t,
-            &format!(
-                "/interaction-content/interactions/{}/content/callRecording",
-                guid(2)
-            ),
-        )
-        .await
-        .bytes()
-        .await
-        .unwrap();
+    let before = src.recording(&t, &guid(2)).await;
     // The idle source server stays up: its WAL database reads consistently meanwhile.
     let dir = src.dir.path().to_path_buf();
     let key = std::fs::read_to_string(dir.join("master.key")).unwrap();
@@ -128,18 +117,7 @@ async fn an_embedded_vault_moves_to_postgres_and_s3_and_reruns_safely() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["items"].as_array().unwrap().len(), 4);
-    let after = node
-        .get(
-            &t,
-            &format!(
-                "/interaction-content/interactions/{}/content/callRecording",
-                guid(2)
-            ),
-        )
-        .await
-        .bytes()
-        .await
-        .unwrap();
+    let after = node.recording(&t, &guid(2)).await;
     assert_eq!(before, after);
     // New interactions continue the numbering instead of colliding.
     node.seed_call(

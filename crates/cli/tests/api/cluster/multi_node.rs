@@ -53,17 +53,7 @@ async fn tokens_pages_and_writes_carry_across_nodes() {
     assert_eq!(seen, (1..=5).map(guid).collect::<Vec<_>>());
 
     // Bytes written through one node download from the other.
-    let r = b
-        .get(
-            &t,
-            &format!(
-                "/interaction-content/interactions/{}/content/callRecording",
-                guid(3)
-            ),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.bytes().await.unwrap().starts_with(b"RIFF"));
+    assert!(b.recording(&t, &guid(3)).await.starts_with(b"RIFF"));
     // A delete on one is seen by the other.
     let r = b
         .http

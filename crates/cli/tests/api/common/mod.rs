@@ -205,6 +205,13 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Interaction `guid`'s call recording, which must be there.
+    pub async fn recording(&self, token: &str, guid: &str) -> Vec<u8> {
+        let r = self.get(token, &recording_path(guid)).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.bytes().await.unwrap().to_vec()
+    }
+
     pub async fn put_interaction(&self, token: &str, guid: &str, body: Value) -> Response {
         self.http
             .put(self.url(&format!("/interaction-content/interactions/{guid}")))
@@ -266,6 +273,11 @@ pub fn call_body(start: &str, from: &str, to: &str, agent: &str, direction: &str
         "connectTo": to,
         "handlingAgents": [{ "id": agent }],
     })
+}
+
+/// The address of interaction `guid`'s call recording in the Interaction Content API.
+pub fn recording_path(guid: &str) -> String {
+    format!("/interaction-content/interactions/{guid}/content/callRecording")
 }
 
 /// A deterministic GUID for test item `n`.

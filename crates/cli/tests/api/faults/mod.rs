@@ -63,14 +63,7 @@ async fn listed(s: &TestServer, t: &str) -> (StatusCode, Vec<String>) {
 
 /// Downloads interaction `n`'s recording.
 async fn download(s: &TestServer, t: &str, n: u32) -> Response {
-    s.get(
-        t,
-        &format!(
-            "/interaction-content/interactions/{}/content/callRecording",
-            guid(n)
-        ),
-    )
-    .await
+    s.get(t, &recording_path(&guid(n))).await
 }
 
 /// A refusal during an outage: 503 with `Retry-After` and a message in the dialect's

@@ -19,10 +19,7 @@ async fn download_whole_and_ranges() {
     )
     .await;
     let wav = callvault_services::audio::synth_wav(1000, 8000, 440.0);
-    let path = format!(
-        "/interaction-content/interactions/{}/content/callRecording",
-        guid(1)
-    );
+    let path = recording_path(&guid(1));
 
     let r = s
         .http

@@ -35,17 +35,10 @@ fn recording() -> Vec<u8> {
     callvault_services::audio::synth_wav(1234, 16000, 500.0)
 }
 
-fn recording_path() -> String {
-    format!(
-        "/interaction-content/interactions/{}/content/callRecording",
-        guid(1)
-    )
-}
-
 /// Uploads `wav` as interaction 1's recording, declaring `digest` as its SHA-256.
 async fn put_with_digest(s: &TestServer, t: &str, wav: &[u8], digest: &str) -> reqwest::Response {
     s.http
-        .put(s.url(&recording_path()))
+        .put(s.url(&recording_path(&guid(1))))
         .bearer_auth(t)
         .header("Content-Type", "audio/wav")
         .header("X-Content-SHA256", digest)
@@ -181,7 +174,7 @@ async fn a_wrong_digest_is_refused_and_nothing_is_stored() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(v["field"], "X-Content-SHA256");
     assert_eq!(
-        s.get(&t, &recording_path()).await.status(),
+        s.get(&t, &recording_path(&guid(1))).await.status(),
         StatusCode::NOT_FOUND
     );
 }
@@ -269,7 +262,7 @@ async fn refused_uploads_leave_no_staged_file_and_the_stored_recording_intact() 
     assert_refused(&s, &t, bad_addresses(&wav)).await;
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
     assert_eq!(s.vault.blobs.clean_staging(later).await.unwrap(), 0);
-    let r = s.get(&t, &recording_path()).await;
+    let r = s.get(&t, &recording_path(&guid(1))).await;
     assert_eq!(r.bytes().await.unwrap().to_vec(), wav);
 }
 

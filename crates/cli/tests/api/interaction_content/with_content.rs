@@ -61,16 +61,7 @@ async fn an_interaction_and_its_recording_arrive_in_one_request() {
     )
     .await;
     assert_eq!(v, stored, "the answer is the interaction as stored");
-    let recording = s
-        .get(
-            &t,
-            &format!(
-                "/interaction-content/interactions/{}/content/callRecording",
-                guid(1)
-            ),
-        )
-        .await;
-    assert_eq!(recording.bytes().await.unwrap().to_vec(), wav);
+    assert_eq!(s.recording(&t, &guid(1)).await, wav);
 }
 
 #[tokio::test]
