@@ -35,6 +35,9 @@ const MAX_AGE: Duration = Duration::from_millis(10);
 pub(crate) struct WriterConn {
     pub(crate) conn: Connection,
     pub(crate) yielding: Arc<Yielding>,
+    /// [`MAX_AGE`]; longer in tests that count commits, so that a slow machine cannot
+    /// split their batches.
+    pub(crate) max_age: Duration,
     batch: Option<Batch>,
     /// A member's savepoint is open: set by [`WriterConn::begin`], cleared by
     /// [`WriterConn::end`]. Still set when the connection is next used, the member was
@@ -100,6 +103,7 @@ impl WriterConn {
         Self {
             conn,
             yielding,
+            max_age: MAX_AGE,
             batch: None,
             member: false,
         }
@@ -192,7 +196,8 @@ impl WriterConn {
         if batch.members == 0 {
             // Nothing kept yet: no reason to hold the database's write lock.
             self.abandon(&StoreError::backend("nothing to commit"));
-        } else if !waiting || batch.members >= MAX_MEMBERS || batch.opened.elapsed() >= MAX_AGE {
+        } else if !waiting || batch.members >= MAX_MEMBERS || batch.opened.elapsed() >= self.max_age
+        {
             self.commit();
         }
         Ok(settled)
