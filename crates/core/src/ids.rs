@@ -50,6 +50,23 @@ impl fmt::Display for Guid {
     }
 }
 
+/// Whether `v` is a relative path that stays where it is put: at most 512 bytes of
+/// `/`-separated names, none empty or starting with `.` (so no `.`, `..` or hidden
+/// names), each of letters, digits, `-`, `_` and `.`. Shared by the checks of blob keys
+/// (storage) and of export prefixes from requests (services), so that both refuse the
+/// same shapes.
+pub fn is_portable_relative_path(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 512
+        && v.split('/').all(|seg| {
+            !seg.is_empty()
+                && !seg.starts_with('.')
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

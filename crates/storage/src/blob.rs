@@ -11,20 +11,10 @@ use futures::stream::BoxStream;
 use crate::error::StoreResult;
 
 /// Checks a blob key before any store turns it into a path: only the shapes the services
-/// derive (slash-separated segments of ASCII letters, digits, `-`, `_` and `.`, never `.`
-/// or `..`), so that a bad key can never address anything outside the blob area.
+/// derive (slash-separated segments of ASCII letters, digits, `-`, `_` and `.`, none
+/// starting with `.`), so that a bad key can never address anything outside the blob area.
 pub(crate) fn check_key(key: &str) -> StoreResult<()> {
-    let ok = !key.is_empty()
-        && key.len() <= 512
-        && key.split('/').all(|seg| {
-            !seg.is_empty()
-                && seg != "."
-                && seg != ".."
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        });
-    if ok {
+    if callvault_core::ids::is_portable_relative_path(key) {
         Ok(())
     } else {
         Err(crate::error::StoreError::backend(format!(
@@ -96,7 +86,16 @@ mod tests {
     fn only_the_key_shapes_the_services_derive_pass() {
         assert!(check_key("t1/ab/ab12cd-34_ef.wav").is_ok());
         for bad in [
-            "", "..", "t1/../x", "/t1/x", "t1//x", "t1/./x", "t1/a b", "t1/é", "t1\\x",
+            "",
+            "..",
+            "t1/../x",
+            "/t1/x",
+            "t1//x",
+            "t1/./x",
+            "t1/.hidden",
+            "t1/a b",
+            "t1/é",
+            "t1\\x",
         ] {
             assert!(check_key(bad).is_err(), "{bad:?} passed");
         }

@@ -221,6 +221,11 @@ fn walk(root: &Path) -> StoreResult<Vec<BlobInfo>> {
                     .map(|c| c.as_os_str().to_string_lossy())
                     .collect::<Vec<_>>()
                     .join("/");
+                // A file that is no blob key (a stray or hidden file) was not put there
+                // by the vault: not ours to list, and so not the sweeper's to delete.
+                if check_key(&key).is_err() {
+                    continue;
+                }
                 out.push(BlobInfo {
                     key,
                     modified: meta.modified()?,
@@ -371,5 +376,25 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    #[tokio::test]
+    async fn stray_files_in_the_blob_area_are_not_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(dir.path()).await.unwrap();
+        let mut up = store.stage().await.unwrap();
+        up.write(b"x").await.unwrap();
+        up.commit("t1/ab/abc").await.unwrap();
+        let blobs = dir.path().join("blobs/t1/ab");
+        std::fs::write(blobs.join(".DS_Store"), b"").unwrap();
+        std::fs::write(blobs.join("copy of abc"), b"").unwrap();
+        let keys: Vec<_> = store
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|b| b.key)
+            .collect();
+        assert_eq!(keys, ["t1/ab/abc"]);
     }
 }

@@ -237,6 +237,8 @@ impl BlobStore for ObjectBlobStore {
             .into_iter()
             .filter_map(|m| {
                 let key = m.location.as_ref().get(skip..)?.to_string();
+                // An object that is no blob key was not put there by a vault: not ours.
+                check_key(&key).ok()?;
                 Some(BlobInfo {
                     key,
                     modified: SystemTime::from(m.last_modified),

@@ -55,15 +55,7 @@ pub fn check_relative_path(field: &str, value: &str, allow_empty: bool) -> Resul
             Err(Invalid::new(field, format!("{field} must not be empty")))
         };
     }
-    let ok = v.len() <= 512
-        && v.split('/').all(|seg| {
-            !seg.is_empty()
-                && !seg.starts_with('.')
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        });
-    if ok {
+    if callvault_core::ids::is_portable_relative_path(v) {
         Ok(())
     } else {
         Err(Invalid::new(
