@@ -93,13 +93,7 @@ pub async fn put_call(
         .body(audio)
         .send()
         .await?;
-    let status = resp.status();
-    ensure!(
-        status.as_u16() == 201,
-        "content upload answered {status}: {}",
-        resp.text().await?
-    );
-    Ok(())
+    created(resp, "content upload").await
 }
 
 /// Creates interaction `guid` with `wav` as its call recording in one request, a
@@ -121,10 +115,15 @@ pub async fn put_form(api: &Api, guid: &str, wav: Vec<u8>) -> anyhow::Result<()>
         .multipart(form)
         .send()
         .await?;
+    created(resp, "one-request upload").await
+}
+
+/// Whether an upload answered 201; its body otherwise.
+async fn created(resp: reqwest::Response, what: &str) -> anyhow::Result<()> {
     let status = resp.status();
     ensure!(
         status.as_u16() == 201,
-        "one-request upload answered {status}: {}",
+        "{what} answered {status}: {}",
         resp.text().await?
     );
     Ok(())

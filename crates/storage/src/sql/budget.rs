@@ -1,4 +1,4 @@
-//! Reads on the async worker that asks for them, within a time budget.
+//! Statements on the async worker that asks for them, within a time budget.
 //!
 //! A search page is two short statements over rows in the page cache. Sending each to
 //! the blocking pool cost the server about a third of its CPU per page: two thread
@@ -8,7 +8,9 @@
 //! budget (a long count, a scan, a stall on the disk) is interrupted and runs again from
 //! the start on the blocking pool, where it may take as long as it needs. Reads have no
 //! side effects, so the second run answers exactly what the first would have; the
-//! worker loses at most the budget, about what serializing a page of 1000 costs.
+//! worker loses at most the budget, about what serializing a page of 1000 costs. A write
+//! cannot be re-run; one that outruns the budget leaves the worker instead
+//! ([`Overrun::LeaveWorker`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -16,16 +18,30 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-/// How long a read may hold the async worker before it moves to the blocking pool.
+/// How long a statement may hold the async worker before it leaves it.
 pub(crate) const INLINE_BUDGET: Duration = Duration::from_millis(4);
 
 /// SQLite virtual-machine steps between two looks at the clock: tens of microseconds.
 const STEPS_PER_CHECK: i32 = 1000;
 
-/// One reader connection's budget, shared with its progress handler.
-#[derive(Default)]
+/// What a statement that outruns the budget does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Overrun {
+    /// A read is interrupted, to run again on the blocking pool.
+    Interrupt,
+    /// A write cannot be interrupted and run again: SQLite would roll back the whole
+    /// transaction, and with it every write of its group commit (`group_commit.rs`). It
+    /// hands the worker's other tasks to another thread (`block_in_place`) and finishes
+    /// where it is. Statements inside an open transaction are short and touch cached
+    /// pages; what waits for locks or fsync (`BEGIN IMMEDIATE`, `COMMIT`) still runs on
+    /// the blocking pool.
+    LeaveWorker,
+}
+
+/// One connection's budget, shared with its progress handler.
 pub(crate) struct Budget {
-    /// Nanoseconds since [`epoch`] after which the statement is interrupted; 0 when the
+    overrun: Overrun,
+    /// Nanoseconds since [`epoch`] after which the statement overruns; 0 when the
     /// statement runs on the blocking pool, unbounded.
     deadline_ns: AtomicU64,
     /// Whether the handler interrupted the statement (as opposed to any other error).
@@ -43,24 +59,39 @@ fn now_ns() -> u64 {
 
 impl Budget {
     /// A budget for `conn`, whose progress handler enforces it.
-    pub(crate) fn install(conn: &Connection) -> Arc<Self> {
-        let budget = Arc::new(Self::default());
+    pub(crate) fn install(conn: &Connection, overrun: Overrun) -> Arc<Self> {
+        let budget = Arc::new(Self {
+            overrun,
+            deadline_ns: AtomicU64::new(0),
+            tripped: AtomicBool::new(false),
+        });
         let b = budget.clone();
         conn.progress_handler(STEPS_PER_CHECK, Some(move || b.exceeded()));
         budget
     }
 
+    /// Whether to interrupt the statement.
     fn exceeded(&self) -> bool {
         let deadline = self.deadline_ns.load(Ordering::Relaxed);
-        if deadline != 0 && now_ns() > deadline {
-            self.tripped.store(true, Ordering::Relaxed);
-            return true;
+        if deadline == 0 || now_ns() <= deadline {
+            return false;
         }
-        false
+        match self.overrun {
+            Overrun::Interrupt => {
+                self.tripped.store(true, Ordering::Relaxed);
+                true
+            }
+            Overrun::LeaveWorker => {
+                self.deadline_ns.store(0, Ordering::Relaxed);
+                leave_worker();
+                false
+            }
+        }
     }
 
     /// Runs `f` on this thread within the budget: `None` when the budget ran out and
-    /// `f`'s answer (an interruption) is to be thrown away.
+    /// `f`'s answer (an interruption) is to be thrown away. With
+    /// [`Overrun::LeaveWorker`] it is always `Some`.
     pub(crate) fn within<T>(&self, f: impl FnOnce() -> T) -> Option<T> {
         self.tripped.store(false, Ordering::Relaxed);
         let deadline = now_ns() + INLINE_BUDGET.as_nanos() as u64;
@@ -68,46 +99,6 @@ impl Budget {
         let out = f();
         self.deadline_ns.store(0, Ordering::Relaxed);
         (!self.tripped.swap(false, Ordering::Relaxed)).then_some(out)
-    }
-}
-
-/// The writer's budget. A write cannot be interrupted and run again elsewhere: SQLite
-/// would roll back the whole transaction, and with it every write of its group commit
-/// (`group_commit.rs`). So a write statement runs on the asking worker, and one that
-/// outruns the budget hands that worker's other tasks to another thread
-/// (`block_in_place`) and finishes where it is. Statements inside an open transaction
-/// are short and touch cached pages; what waits for locks or fsync (`BEGIN IMMEDIATE`,
-/// `COMMIT`) still runs on the blocking pool.
-#[derive(Default)]
-pub(crate) struct Yielding {
-    deadline_ns: AtomicU64,
-}
-
-impl Yielding {
-    pub(crate) fn install(conn: &Connection) -> Arc<Self> {
-        let budget = Arc::new(Self::default());
-        let b = budget.clone();
-        conn.progress_handler(STEPS_PER_CHECK, Some(move || b.check()));
-        budget
-    }
-
-    /// Never interrupts: past the deadline, leaves the worker once and carries on.
-    fn check(&self) -> bool {
-        let deadline = self.deadline_ns.load(Ordering::Relaxed);
-        if deadline != 0 && now_ns() > deadline {
-            self.deadline_ns.store(0, Ordering::Relaxed);
-            leave_worker();
-        }
-        false
-    }
-
-    /// Runs `f` on this thread, leaving the async worker if it outruns the budget.
-    pub(crate) fn run<T>(&self, f: impl FnOnce() -> T) -> T {
-        let deadline = now_ns() + INLINE_BUDGET.as_nanos() as u64;
-        self.deadline_ns.store(deadline.max(1), Ordering::Relaxed);
-        let out = f();
-        self.deadline_ns.store(0, Ordering::Relaxed);
-        out
     }
 }
 
@@ -150,14 +141,14 @@ mod tests {
     #[test]
     fn a_short_read_answers_within_the_budget() {
         let conn = Connection::open_in_memory().unwrap();
-        let budget = Budget::install(&conn);
+        let budget = Budget::install(&conn, Overrun::Interrupt);
         assert_eq!(budget.within(|| count(&conn, 10).unwrap()), Some(10));
     }
 
     #[test]
     fn a_read_past_the_budget_is_interrupted_and_the_next_one_runs_normally() {
         let conn = Connection::open_in_memory().unwrap();
-        let budget = Budget::install(&conn);
+        let budget = Budget::install(&conn, Overrun::Interrupt);
         assert!(budget.within(|| count(&conn, 50_000_000)).is_none());
         assert_eq!(budget.within(|| count(&conn, 10).unwrap()), Some(10));
         // Outside `within` there is no deadline at all.

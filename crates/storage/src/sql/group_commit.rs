@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::sync::watch;
 
-use super::budget::Yielding;
+use super::budget::{Budget, Overrun};
 use crate::error::{StoreError, StoreResult};
 
 /// At most this many members share one COMMIT, so that a steady stream of writers cannot
@@ -34,7 +34,7 @@ const MAX_AGE: Duration = Duration::from_millis(10);
 /// The writer connection and the batch open on it, if any.
 pub(crate) struct WriterConn {
     pub(crate) conn: Connection,
-    pub(crate) yielding: Arc<Yielding>,
+    pub(crate) budget: Arc<Budget>,
     /// [`MAX_AGE`]; longer in tests that count commits, so that a slow machine cannot
     /// split their batches.
     pub(crate) max_age: Duration,
@@ -99,10 +99,10 @@ impl Drop for Batch {
 
 impl WriterConn {
     pub(crate) fn new(conn: Connection) -> Self {
-        let yielding = Yielding::install(&conn);
+        let budget = Budget::install(&conn, Overrun::LeaveWorker);
         Self {
             conn,
-            yielding,
+            budget,
             max_age: MAX_AGE,
             batch: None,
             member: false,

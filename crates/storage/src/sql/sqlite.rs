@@ -21,7 +21,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::budget::{Budget, Yielding};
+use super::budget::{Budget, Overrun};
 use super::group_commit::WriterConn;
 use super::query::numbered_for_sqlite;
 use super::sqlite_migrations as migrations;
@@ -190,20 +190,16 @@ struct Reader {
 impl Reader {
     fn open(path: &Path) -> StoreResult<Self> {
         let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        let budget = Budget::install(&conn);
+        let budget = Budget::install(&conn, Overrun::Interrupt);
         Ok(Self { conn, budget })
     }
 }
 
-/// A connection as lent out: a reader brings its budget for running on the worker.
+/// A connection as lent out, with the budget for running its statements on the worker.
 pub(super) trait Lent: DerefMut<Target = Connection> + Send + 'static {
     fn budget(&self) -> Option<Arc<Budget>>;
     /// After a statement failed.
     fn failed(&mut self, _e: &StoreError) {}
-    /// The writer runs its statements on the worker, leaving it if they run long.
-    fn yielding(&self) -> Option<Arc<Yielding>> {
-        None
-    }
 }
 
 /// A connection lent out. Reads run first on the asking worker within the reader's
@@ -239,42 +235,40 @@ impl<C: Lent> Held<C> {
 #[async_trait]
 impl<C: Lent> Conn for Held<C> {
     async fn fetch(&mut self, q: Query) -> StoreResult<Vec<Row>> {
-        if let Some(conn) = self.0.as_mut() {
-            if let Some(budget) = conn.budget() {
-                if let Some(rows) = budget.within(|| fetch(conn, &q)) {
-                    return rows;
-                }
-                // How often reads outrun the budget: if this grows with every search,
-                // the budget or the statement needs a look.
-                metrics::counter!("callvault_sqlite_reads_moved_total").increment(1);
-            } else if let Some(y) = conn.yielding() {
-                return here(conn, &y, |c| fetch(c, &q));
-            }
+        if let Some(rows) = self.here(|c| fetch(c, &q)) {
+            return rows;
         }
         self.run(move |c| fetch(c, &q)).await
     }
 
     async fn execute(&mut self, q: Query) -> StoreResult<u64> {
-        if let Some(conn) = self.0.as_mut() {
-            if let Some(y) = conn.yielding() {
-                return here(conn, &y, |c| execute(c, &q));
-            }
+        if let Some(n) = self.here(|c| execute(c, &q)) {
+            return n;
         }
         self.run(move |c| execute(c, &q)).await
     }
 }
 
-/// Runs a writer's statement on this thread (see [`Yielding`]).
-fn here<C: Lent, T>(
-    conn: &mut C,
-    y: &Yielding,
-    f: impl FnOnce(&mut Connection) -> StoreResult<T>,
-) -> StoreResult<T> {
-    let out = y.run(|| f(conn));
-    if let Err(e) = &out {
-        conn.failed(e);
+impl<C: Lent> Held<C> {
+    /// Runs a statement on this thread within the connection's budget; `None` when it
+    /// is to run on the blocking pool instead (a read that outran the budget).
+    fn here<T>(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T>,
+    ) -> Option<StoreResult<T>> {
+        let conn = self.0.as_mut()?;
+        let budget = conn.budget()?;
+        let Some(out) = budget.within(|| f(conn)) else {
+            // How often reads outrun the budget: if this grows with every search, the
+            // budget or the statement needs a look.
+            metrics::counter!("callvault_sqlite_reads_moved_total").increment(1);
+            return None;
+        };
+        if let Err(e) = &out {
+            conn.failed(e);
+        }
+        Some(out)
     }
-    out
 }
 
 /// A read connection; going back to the pool when dropped, wherever that happens.

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 use tokio::sync::OwnedMutexGuard;
 
-use super::budget::{Budget, Yielding};
+use super::budget::Budget;
 use super::group_commit::{Settled, WriterConn};
 use super::sqlite::{blocking, Held, Lent};
 use super::Tx;
@@ -161,13 +161,9 @@ impl Drop for Writing {
 }
 
 impl Lent for Writing {
-    /// A write cannot be interrupted and run again: see [`Lent::yielding`].
+    /// The writer's budget leaves the worker rather than interrupt (`budget.rs`).
     fn budget(&self) -> Option<Arc<Budget>> {
-        None
-    }
-
-    fn yielding(&self) -> Option<Arc<Yielding>> {
-        self.guard.as_ref().map(|g| g.yielding.clone())
+        self.guard.as_ref().map(|g| g.budget.clone())
     }
 
     fn failed(&mut self, e: &StoreError) {
