@@ -170,7 +170,6 @@ impl BlobStore for LocalBlobStore {
     }
 }
 
-/// Lists every blob; entries removed while walking (a concurrent delete) are skipped.
 /// A long read's chunks, each read on the worker when cached (Linux).
 #[cfg(target_os = "linux")]
 fn file_stream(
@@ -196,6 +195,7 @@ fn file_stream(
     Ok(ReaderStream::with_capacity(file.take(len), READ_CHUNK).boxed())
 }
 
+/// Lists every blob; entries removed while walking (a concurrent delete) are skipped.
 fn walk(root: &Path) -> StoreResult<Vec<BlobInfo>> {
     let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
     let mut out = Vec::new();

@@ -112,25 +112,26 @@ impl Query {
 /// The SQL with every `$N` placeholder outside quotes written as SQLite's `?N`, which
 /// binds by number (SQLite would number `$N` by first appearance instead).
 pub(crate) fn numbered_for_sqlite(sql: &str) -> String {
+    // Byte by byte and copying the spans between placeholders: the quotes and `$` are
+    // ASCII, so every span boundary is a char boundary. This runs for every statement.
+    let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
-    let mut quote: Option<char> = None;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
+    let mut quote: Option<u8> = None;
+    let mut copied = 0;
+    for (i, &b) in bytes.iter().enumerate() {
         match quote {
-            Some(q) => {
-                if c == q {
-                    quote = None;
-                }
-                out.push(c);
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None if b == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                out.push_str(&sql[copied..i]);
+                out.push('?');
+                copied = i + 1;
             }
-            None if c == '\'' || c == '"' => {
-                quote = Some(c);
-                out.push(c);
-            }
-            None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => out.push('?'),
-            None => out.push(c),
+            None => {}
         }
     }
+    out.push_str(&sql[copied..]);
     out
 }
 
@@ -151,6 +152,14 @@ mod tests {
         assert_eq!(
             numbered_for_sqlite("SELECT '$1', \"$2\" FROM t WHERE a = $1 AND b = $12"),
             "SELECT '$1', \"$2\" FROM t WHERE a = ?1 AND b = ?12"
+        );
+    }
+
+    #[test]
+    fn sqlite_numbering_keeps_other_text_whole() {
+        assert_eq!(
+            numbered_for_sqlite("SELECT 'é$1', ñ FROM t WHERE a = $2 AND b = 'x$' AND c = $"),
+            "SELECT 'é$1', ñ FROM t WHERE a = ?2 AND b = 'x$' AND c = $"
         );
     }
 }
