@@ -99,7 +99,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .merge(ops::routes().layer(timed()))
         .split_for_parts();
     let api = api
-        .layer(axum::Extension(Arc::new(openapi::finish(doc))))
+        .layer(axum::Extension(openapi::Document::of(doc)))
         .layer(DefaultBodyLimit::max(limits.max_json_body))
         // The console is for people, not API clients: not in the API document.
         .merge(console::routes().layer(timed()));

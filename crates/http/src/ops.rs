@@ -1,7 +1,5 @@
 //! Operational endpoints: liveness, readiness, metrics and the OpenAPI document.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -30,8 +28,8 @@ async fn healthz() -> Json<serde_json::Value> {
 /// This document, built from the routers that serve the API.
 #[utoipa::path(get, path = "/openapi.json", tag = "Operations",
     responses((status = 200, description = "The OpenAPI 3.1 document")))]
-async fn openapi_json(Extension(doc): Extension<Arc<utoipa::openapi::OpenApi>>) -> Response {
-    Json(doc.as_ref().clone()).into_response()
+async fn openapi_json(Extension(doc): Extension<crate::openapi::Document>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], doc.0).into_response()
 }
 
 /// Readiness: the metadata store answers.

@@ -30,7 +30,7 @@ type HypFn = unsafe extern "C" fn(*mut c_void, *mut i32) -> *const c_char;
 type ProbFn = unsafe extern "C" fn(*mut c_void) -> i32;
 type ExpFn = unsafe extern "C" fn(*mut c_void, i32) -> f64;
 
-/// The library's entry points, resolved once; the libraries stay loaded with them.
+/// The library's entry points; the libraries stay loaded as long as this lives.
 struct Api {
     _ps: Library,
     _base: Library,
@@ -91,16 +91,24 @@ struct Decoder {
 // SAFETY: the decoder is only ever touched while its mutex is held.
 unsafe impl Send for Decoder {}
 
+/// The library and its decoder, loaded by the first transcription.
+struct Loaded {
+    decoder: Decoder,
+    api: Api,
+}
+
 pub struct PocketSphinx {
-    api: Arc<Api>,
     model_dir: PathBuf,
-    decoder: Arc<Mutex<Option<Decoder>>>,
+    loaded: Arc<Mutex<Option<Loaded>>>,
 }
 
 impl PocketSphinx {
-    /// Opens the library and checks the model's files; the error says what is missing.
+    /// Checks that the library loads and the model's files are there; the error says what
+    /// is missing. The library is closed again until a transcription needs it: it pulls
+    /// in BLAS, LAPACK and gfortran, 1.4 MiB resident in a server that may never
+    /// transcribe (docs/benchmarks.md).
     pub fn open(model_dir: &Path) -> Result<PocketSphinx, String> {
-        let api = Api::load().map_err(|e| {
+        Api::load().map_err(|e| {
             format!("the PocketSphinx library is not installed ({e}); run `{INSTALL_HINT}`")
         })?;
         for part in ["en-us/mdef", "en-us.lm.bin", "cmudict-en-us.dict"] {
@@ -113,9 +121,8 @@ impl PocketSphinx {
             }
         }
         Ok(PocketSphinx {
-            api: Arc::new(api),
             model_dir: model_dir.to_path_buf(),
-            decoder: Arc::new(Mutex::new(None)),
+            loaded: Arc::new(Mutex::new(None)),
         })
     }
 }
@@ -203,26 +210,24 @@ impl Engine for PocketSphinx {
     }
 
     async fn transcribe(&self, speech: Speech) -> Result<Vec<Heard>, EngineError> {
-        let (api, dir, decoder) = (
-            self.api.clone(),
-            self.model_dir.clone(),
-            self.decoder.clone(),
-        );
+        let (dir, loaded) = (self.model_dir.clone(), self.loaded.clone());
         tokio::task::spawn_blocking(move || {
-            let mut guard = decoder
+            let mut guard = loaded
                 .lock()
                 .map_err(|_| EngineError::Failed("the decoder panicked earlier".into()))?;
             if guard.is_none() {
-                *guard = Some(new_decoder(&api, &dir).map_err(EngineError::Unavailable)?);
+                let api = Api::load().map_err(EngineError::Unavailable)?;
+                let decoder = new_decoder(&api, &dir).map_err(EngineError::Unavailable)?;
+                *guard = Some(Loaded { decoder, api });
             }
-            let Some(d) = guard.as_ref() else {
+            let Some(Loaded { decoder: d, api }) = guard.as_ref() else {
                 return Err(EngineError::Unavailable("no decoder".into()));
             };
             let ms = |s: usize| s as u64 * 1000 / u64::from(ENGINE_RATE);
             let mut heard = Vec::new();
             for (start, end) in utterances(&speech.samples) {
                 let (text, confidence) =
-                    decode(&api, d, &speech.samples[start..end]).map_err(EngineError::Failed)?;
+                    decode(api, d, &speech.samples[start..end]).map_err(EngineError::Failed)?;
                 let text = text.trim();
                 if !text.is_empty() {
                     heard.push(Heard {

@@ -70,6 +70,25 @@ async fn pocketsphinx_hears_nothing_in_silence() {
     assert!(heard.is_empty(), "{heard:?}");
 }
 
+#[tokio::test]
+async fn pocketsphinx_is_loaded_only_once_something_is_transcribed() {
+    let mapped = || {
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap()
+            .contains("libpocketsphinx")
+    };
+    let engine = PocketSphinx::open(DEFAULT_MODEL_DIR.as_ref()).unwrap();
+    assert!(!mapped(), "open only checks that the library loads");
+    engine
+        .transcribe(Speech {
+            samples: vec![0; 16_000],
+            language: "en-US".into(),
+        })
+        .await
+        .unwrap();
+    assert!(mapped());
+}
+
 /// A server speaking the OpenAI transcription protocol, answering from a script: each
 /// request takes the next answer; every request's form fields are kept.
 struct Script {
