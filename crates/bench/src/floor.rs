@@ -54,7 +54,7 @@ impl Floor {
                     db,
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
-                c.pragma_update(None, "cache_size", -8192)?;
+                c.pragma_update(None, "cache_size", -4096)?; // the server's value
                 c.pragma_update(None, "temp_store", "MEMORY")?;
                 c.set_prepared_statement_cache_capacity(64);
                 Ok(c)

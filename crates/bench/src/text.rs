@@ -289,7 +289,7 @@ async fn raw(
         db,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    c.pragma_update(None, "cache_size", -8192)?;
+    c.pragma_update(None, "cache_size", -4096)?; // the server's value
     let c = Arc::new(std::sync::Mutex::new(c));
     load::run(1, bounds, move |_, i| {
         let (c, words) = (c.clone(), words.clone());
