@@ -354,14 +354,21 @@ impl Drop for LocalUpload {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn stage_commit_read_delete() {
+    /// A store in a new directory holding one blob at `key`, written in `parts`.
+    async fn holding(key: &str, parts: &[&[u8]]) -> (tempfile::TempDir, LocalBlobStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalBlobStore::open(dir.path()).await.unwrap();
         let mut up = store.stage().await.unwrap();
-        up.write(b"hello ").await.unwrap();
-        up.write(b"world").await.unwrap();
-        up.commit("t1/ab/abc").await.unwrap();
+        for part in parts {
+            up.write(part).await.unwrap();
+        }
+        up.commit(key).await.unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn stage_commit_read_delete() {
+        let (dir, store) = holding("t1/ab/abc", &[b"hello ", b"world"]).await;
         let r = store.open("t1/ab/abc", Some(6..11)).await.unwrap();
         assert_eq!(r.len, 5);
         let bytes: Vec<u8> = r.stream.map(|c| c.unwrap().to_vec()).concat().await;
@@ -380,11 +387,7 @@ mod tests {
 
     #[tokio::test]
     async fn stray_files_in_the_blob_area_are_not_listed() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalBlobStore::open(dir.path()).await.unwrap();
-        let mut up = store.stage().await.unwrap();
-        up.write(b"x").await.unwrap();
-        up.commit("t1/ab/abc").await.unwrap();
+        let (dir, store) = holding("t1/ab/abc", &[b"x"]).await;
         let blobs = dir.path().join("blobs/t1/ab");
         std::fs::write(blobs.join(".DS_Store"), b"").unwrap();
         std::fs::write(blobs.join("copy of abc"), b"").unwrap();
