@@ -9,8 +9,10 @@
 //! the interaction for its content), so each statement after the lock sees the winner of
 //! any race.
 
+use std::future::Future;
 use std::ops::DerefMut;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,12 +33,17 @@ const POOL_CONNECTIONS: u32 = 16;
 /// long a request waits while the database is down: sqlx keeps retrying a refused
 /// connection until this deadline, so it is kept well under the request timeout.
 pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+/// How long a query waits for a connection once one has not been had in
+/// [`ACQUIRE_TIMEOUT`]: while the database is down, each request is answered 503 within
+/// this, not after ten seconds, so clients are not held and do not pile up. The first
+/// connection had again ends it.
+const ACQUIRE_WHILE_DOWN: Duration = Duration::from_secs(1);
 
 pub(crate) struct PgBackend {
     pool: PgPool,
     locks: BlobLocks,
+    /// The last attempt to get a connection timed out (see [`ACQUIRE_WHILE_DOWN`]).
+    down: AtomicBool,
 }
 
 impl PgBackend {
@@ -50,8 +57,9 @@ impl PgBackend {
         // The migrator runs on a connection of its own that is always closed afterwards:
         // a failed migration leaves the migrator's session lock held, and only closing the
         // session releases it for the other nodes.
+        let migrator = super::migrations::POSTGRES_MIGRATIONS.migrator().await?;
         let mut conn = opts.connect().await.map_err(StoreError::from_sqlx)?;
-        let migrated = MIGRATOR.run(&mut conn).await;
+        let migrated = migrator.run(&mut conn).await;
         let closed = conn.close().await;
         migrated?;
         closed.map_err(StoreError::from_sqlx)?;
@@ -64,7 +72,34 @@ impl PgBackend {
         Ok(Self {
             pool,
             locks: BlobLocks::new(opts),
+            down: AtomicBool::new(false),
         })
+    }
+
+    /// Gets a connection (or a transaction on one) from the pool, within the shorter
+    /// deadline while the database is known to be down.
+    async fn connection<T>(
+        &self,
+        get: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> StoreResult<T> {
+        let got = if self.down.load(Ordering::Relaxed) {
+            tokio::time::timeout(ACQUIRE_WHILE_DOWN, get)
+                .await
+                .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+        } else {
+            get.await
+        };
+        let timed_out = matches!(got, Err(sqlx::Error::PoolTimedOut));
+        if timed_out != self.down.swap(timed_out, Ordering::Relaxed) {
+            if timed_out {
+                tracing::warn!(
+                    "no PostgreSQL connection could be had: answering 503 quickly until one is"
+                );
+            } else {
+                tracing::info!("PostgreSQL connections are had again");
+            }
+        }
+        got.map_err(StoreError::from_sqlx)
     }
 }
 
@@ -75,12 +110,12 @@ impl Backend for PgBackend {
     }
 
     async fn read(&self) -> StoreResult<Box<dyn Conn>> {
-        let conn = self.pool.acquire().await.map_err(StoreError::from_sqlx)?;
+        let conn = self.connection(self.pool.acquire()).await?;
         Ok(Box::new(Pg(conn)))
     }
 
     async fn write(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        let tx = self.connection(self.pool.begin()).await?;
         Ok(Box::new(Pg(tx)))
     }
 
