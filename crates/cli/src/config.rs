@@ -75,6 +75,7 @@ struct FileConfig {
     master_key: Option<String>,
     export_root: Option<PathBuf>,
     export_lease_secs: Option<u64>,
+    webhook_lease_secs: Option<u64>,
     egress_allow: Option<Vec<String>>,
     transcription: Option<TranscriptionSettings>,
 }
@@ -115,6 +116,9 @@ pub struct Settings {
     /// Where local export targets live (default `<data_dir>/exports`).
     pub export_root: Option<PathBuf>,
     pub export_lease: Duration,
+    /// How long a node owns a claimed batch of webhook deliveries (see
+    /// `services::webhooks`): how long a killed node's deliveries wait to be taken over.
+    pub webhook_lease: Duration,
     /// Internal addresses, networks or host names export targets may use.
     pub egress_allow: Vec<String>,
     /// The `[transcription]` table (default: the built-in engine, when installed).
@@ -142,6 +146,7 @@ impl Settings {
             master_key: None,
             export_root: None,
             export_lease: Duration::from_secs(120),
+            webhook_lease: Duration::from_secs(30),
             egress_allow: Vec::new(),
             transcription: TranscriptionSettings::default(),
         }
@@ -227,6 +232,11 @@ impl Settings {
         if let Some(l) = file.export_lease_secs {
             anyhow::ensure!(l >= 1, "export_lease_secs must be at least 1");
             s.export_lease = Duration::from_secs(l);
+        }
+        if let Some(l) = file.webhook_lease_secs {
+            // A send may take a third of the lease: under 3 s it would have no time at all.
+            anyhow::ensure!(l >= 3, "webhook_lease_secs must be at least 3");
+            s.webhook_lease = Duration::from_secs(l);
         }
         if let Some(t) = file.transcription {
             s.transcription = t;

@@ -65,6 +65,8 @@ pub async fn open_vault_and_store(
             .unwrap_or_else(|| settings.data_dir.join("exports")),
         export_lease: chrono::Duration::from_std(settings.export_lease)
             .context("export_lease_secs is too large")?,
+        webhook_lease: chrono::Duration::from_std(settings.webhook_lease)
+            .context("webhook_lease_secs is too large")?,
         master_key: keys::master_key(settings)?,
         clock,
         egress: callvault_services::egress::EgressPolicy::parse(&settings.egress_allow)

@@ -24,6 +24,9 @@ pub struct VaultConfig {
     /// How long an export runner owns a job without recording progress before another
     /// runner (on this node or another) takes it over.
     pub export_lease: chrono::Duration,
+    /// How long a webhook sender owns a claimed batch of deliveries; past it, another
+    /// sender (on this node or another) takes the batch over.
+    pub webhook_lease: chrono::Duration,
     /// Seals external storage credentials; every node of a deployment needs the same.
     pub master_key: [u8; 32],
     pub clock: Arc<dyn Clock>,
@@ -46,6 +49,7 @@ impl VaultConfig {
             token_ttl: Duration::from_secs(3600),
             max_content_bytes: 8 * 1024 * 1024 * 1024,
             export_lease: chrono::Duration::seconds(120),
+            webhook_lease: chrono::Duration::seconds(30),
             master_key: [0; 32],
             clock: Arc::new(SystemClock),
             egress: Default::default(),

@@ -20,12 +20,9 @@ use uuid::Uuid;
 use crate::error::{ServiceError, ServiceResult};
 use crate::Vault;
 
-/// How long one delivery may take before it counts as failed and is retried.
+/// How long one delivery may take before it counts as failed and is retried, at most: a
+/// third of the lease where that is shorter (see [`Vault::run_next_delivery`]).
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a sender owns a claimed batch; past it, another node takes it over. A batch
-/// stops starting sends at half of it, so one send's timeout still ends inside it; a
-/// subscription whose sender died waits this long.
-const LEASE_SECS: i64 = 30;
 /// Deliveries of one subscription claimed and settled together.
 const BATCH: u32 = 64;
 
@@ -238,9 +235,17 @@ impl Vault {
     /// Sends the next due batch of one subscription, in order, stopping at the first
     /// that fails (the rest wait behind it) or when the lease is half spent; answers
     /// what it found. A batch costs two write transactions, however long.
+    ///
+    /// The lease (`webhook_lease`, 30 s by default) is how long a subscription whose
+    /// sender died waits. No send starts after half of it, and each may take a third of
+    /// it at most, so the last one ends with a sixth of the lease left to settle the
+    /// batch before another sender may claim it.
     pub async fn run_next_delivery(&self, http: &reqwest::Client) -> ServiceResult<Round> {
         let now = self.clock.now();
-        let lease = now + chrono::Duration::seconds(LEASE_SECS);
+        let lease_for = self.config.webhook_lease;
+        let lease = now + lease_for;
+        let lease_for = lease_for.to_std().unwrap_or(SEND_TIMEOUT * 3);
+        let timeout = SEND_TIMEOUT.min(lease_for / 3);
         let Some((sub, batch)) = self.store.claim_deliveries(now, lease, BATCH).await? else {
             return Ok(Round::Idle);
         };
@@ -256,13 +261,13 @@ impl Vault {
             let stop = sent
                 .last()
                 .is_some_and(|(_, s)| !matches!(s, Sent::Delivered))
-                || started.elapsed() > Duration::from_secs(LEASE_SECS as u64 / 2);
+                || started.elapsed() > lease_for / 2;
             if stop {
                 untried.push(d.seq);
                 continue;
             }
             let sending = match &ready {
-                Ok(key) => self.send(http, d, &sub, key).await,
+                Ok(key) => self.send(http, d, &sub, key, timeout).await,
                 Err(e) => Err(e.clone()),
             };
             let outcome = match sending {
@@ -315,6 +320,7 @@ impl Vault {
         d: &Delivery,
         sub: &Subscription,
         key: &[u8],
+        timeout: Duration,
     ) -> Result<(), String> {
         let body = cloudevent(d)?;
         let now = self.clock.now().timestamp();
@@ -334,6 +340,7 @@ impl Vault {
             .post(&sub.url)
             .header("Content-Type", "application/cloudevents+json")
             .header("Vonage-Signature", jwt)
+            .timeout(timeout)
             .body(body)
             .send()
             .await

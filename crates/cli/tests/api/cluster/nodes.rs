@@ -35,7 +35,9 @@ pub(super) async fn config(dir: &Path) -> (PathBuf, Option<Arc<PgTestDb>>) {
 /// [`config`], and on the scale-out backends the bucket prefix it names, for tests that
 /// look at the stored blobs themselves.
 pub(crate) async fn deployment(dir: &Path) -> (PathBuf, Option<Arc<PgTestDb>>, Option<S3Settings>) {
-    let mut text = String::from("export_lease_secs = 1\negress_allow = [\"127.0.0.1\"]\n");
+    let mut text = String::from(
+        "export_lease_secs = 1\nwebhook_lease_secs = 5\negress_allow = [\"127.0.0.1\"]\n",
+    );
     let (mut held, mut bucket) = (None, None);
     if scale_out() {
         let pg = fresh_database().await;

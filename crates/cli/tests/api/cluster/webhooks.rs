@@ -174,7 +174,7 @@ async fn two_nodes_send_each_event_once_and_a_killed_nodes_deliveries_are_taken_
     drop(a);
     inbox.lock().unwrap().hold = false;
 
-    // A new node takes the dead node's deliveries over once its lease (30 s) lapses.
+    // A new node takes the dead node's deliveries over once its lease (5 s here) lapses.
     let _c = Node::spawn(d, &cfg).await;
     let got = wait_for_subjects(&inbox, &key, &acked, Duration::from_secs(90)).await;
     assert!(
