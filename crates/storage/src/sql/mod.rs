@@ -8,6 +8,7 @@
 mod budget;
 mod dialect;
 mod group_commit;
+mod migrations;
 pub(crate) mod pg_lock;
 pub(crate) mod postgres;
 mod query;

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::migrations::SQLITE_MIGRATIONS;
 use crate::error::{StoreError, StoreResult};
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Whether the file already holds exactly the embedded migrations, each applied in full
 /// with the same checksum. Read through rusqlite, so that a start on an up-to-date file
@@ -34,8 +33,9 @@ pub(crate) fn up_to_date(path: &Path, busy_timeout: Duration) -> StoreResult<boo
         }
         applied.insert(r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?);
     }
-    let wanted: Vec<_> = MIGRATOR
-        .iter()
+    let wanted: Vec<_> = SQLITE_MIGRATIONS
+        .migrations()
+        .into_iter()
         .filter(|m| !m.migration_type.is_down_migration())
         .collect();
     Ok(applied.len() == wanted.len()
@@ -54,8 +54,9 @@ pub(crate) async fn migrate(path: &Path, busy_timeout: Duration) -> StoreResult<
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(busy_timeout);
+    let migrator = SQLITE_MIGRATIONS.migrator().await?;
     let mut conn = opts.connect().await.map_err(StoreError::from_sqlx)?;
-    let migrated = MIGRATOR.run(&mut conn).await;
+    let migrated = migrator.run(&mut conn).await;
     conn.close().await.map_err(StoreError::from_sqlx)?;
     Ok(migrated?)
 }
