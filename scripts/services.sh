@@ -40,8 +40,9 @@ if ! command -v pg_isready >/dev/null 2>&1 || ! pg_up; then
   for _ in $(seq 1 60); do pg_up && break; sleep 0.5; done
   pg_up || { log "PostgreSQL did not come up on $PG_URL"; exit 1; }
 fi
-# Databases left by earlier runs of the suite.
-psql -q -d "$PG_URL" -At -c "SELECT datname FROM pg_database WHERE datname LIKE 'cvt\_%'" \
+# Databases left by earlier runs of the suite (crates/testkit names them; a test killed
+# mid-run never drops its own).
+psql -q -d "$PG_URL" -At -c "SELECT datname FROM pg_database WHERE datname LIKE 'callvault\_test\_%'" \
   | while read -r db; do psql -q -d "$PG_URL" -c "DROP DATABASE IF EXISTS \"$db\"" >&2 || true; done
 
 VENV="$CACHE/s3venv"
