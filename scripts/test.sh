@@ -15,42 +15,48 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
-# The built-in speech engine (CMU PocketSphinx and its US English model, from Debian's
-# packages): the transcription tests run it for real. callvault itself builds and runs
-# without it, with transcription off.
+# Debian packages the tests use, installed together (one package-list update):
+# - the built-in speech engine (CMU PocketSphinx and its US English model): the
+#   transcription tests run it for real. callvault itself builds and runs without it,
+#   with transcription off;
+# - Chromium and chromedriver: the console's browser tests drive them, and check each
+#   main page with axe-core (from npm, under .cache/ like the other test tools).
+packages=()
 if [ ! -e /usr/share/pocketsphinx/model/en-us/en-us.lm.bin ] \
   || ! ldconfig -p | grep -q libpocketsphinx.so.3; then
-  echo "installing PocketSphinx from Debian's packages" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq libpocketsphinx3 pocketsphinx-en-us >&2
+  packages+=(libpocketsphinx3 pocketsphinx-en-us)
 fi
-
-# The console's browser tests drive Debian's Chromium through chromedriver, and check
-# each main page with axe-core (from npm, under .cache/ like the other test tools).
 if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
-  echo "installing Chromium and chromedriver from Debian's packages" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq chromium chromium-driver >&2
+  packages+=(chromium chromium-driver)
 fi
 AXE_DIR=.cache/axe-core
+if [ ! -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ] && ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+if [ "${#packages[@]}" -gt 0 ]; then
+  echo "installing ${packages[*]} from Debian's packages" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq "${packages[@]}" >&2
+fi
 if [ ! -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ]; then
-  command -v npm >/dev/null 2>&1 || {
-    echo "installing Node.js and npm from Debian's packages" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >&2
-  }
   echo "installing axe-core from npm" >&2
   mkdir -p "$AXE_DIR"
   (cd "$AXE_DIR" && npm install --no-audit --no-fund --silent axe-core@4.14.1 >&2)
 fi
 
+# PostgreSQL and an S3-compatible server on loopback, for the scale-out run and the
+# storage crate's PostgreSQL tests: started (and on a fresh machine installed, which is
+# mostly waiting on the network) while the lints keep the cores busy.
+mkdir -p .cache
+./scripts/services.sh > .cache/services.env &
+services=$!
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# PostgreSQL and an S3-compatible server on loopback, for the scale-out run and the
-# storage crate's PostgreSQL tests.
-eval "$(./scripts/services.sh)"
+wait "$services"
+eval "$(cat .cache/services.env)"
 
 cargo nextest run --workspace --locked --no-fail-fast
 # The same API suite again, every test server on PostgreSQL + S3.
