@@ -42,14 +42,19 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) async fn spawn(dir: &Path) -> Self {
+        Self::spawn_with(dir, None).await
+    }
+
+    /// [`Server::spawn`] with a configuration file.
+    pub(crate) async fn spawn_with(dir: &Path, cfg: Option<&Path>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_callvault"))
-            // Off: an engine would add transcripts and compete for the CPU.
-            .env("CALLVAULT_TRANSCRIPTION_ENGINE", "none")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_callvault"));
+        // Off: an engine would add transcripts and compete for the CPU.
+        cmd.env("CALLVAULT_TRANSCRIPTION_ENGINE", "none")
             .env("CALLVAULT_EGRESS_ALLOW", "127.0.0.1")
             .args([
                 "serve",
@@ -57,7 +62,11 @@ impl Server {
                 &format!("127.0.0.1:{port}"),
                 "--data-dir",
             ])
-            .arg(dir)
+            .arg(dir);
+        if let Some(cfg) = cfg {
+            cmd.arg("--config").arg(cfg);
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -346,7 +346,11 @@ async fn a_server_killed_during_a_burst_of_ingests_loses_no_event() {
         c["clientSecret"].as_str().unwrap().to_string(),
     );
 
-    let server = Server::spawn(d).await;
+    // A batch in flight when the server is killed waits for its lease to lapse: 3 s, not
+    // the default 30, keeps the test short wherever the kill lands.
+    let cfg = d.join("callvault.toml");
+    std::fs::write(&cfg, "webhook_lease_secs = 3\n").unwrap();
+    let server = Server::spawn_with(d, Some(&cfg)).await;
     let token = bearer(&server.base, &id, &secret).await;
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut writers = Vec::new();
@@ -398,7 +402,7 @@ async fn a_server_killed_during_a_burst_of_ingests_loses_no_event() {
     );
 
     // After a restart every acknowledged item's event arrives; a retried one keeps its id.
-    let _server = Server::spawn(d).await;
+    let _server = Server::spawn_with(d, Some(&cfg)).await;
     let began = Instant::now();
     loop {
         let subjects: std::collections::HashMap<String, std::collections::HashSet<String>> = {

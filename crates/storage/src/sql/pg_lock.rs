@@ -8,6 +8,7 @@
 //! of blob locks (which go on to run queries) can never starve each other of
 //! connections.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
@@ -15,6 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgConnection, PgPool, Postgres};
 use tokio::sync::OwnedMutexGuard;
 
+use super::postgres::Reachability;
 use crate::error::{StoreError, StoreResult};
 use crate::locks::{KeyGuard, StripedLocks};
 
@@ -27,14 +29,16 @@ const UNLOCK_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct BlobLocks {
     stripes: StripedLocks,
     pool: PgPool,
+    reach: Arc<Reachability>,
 }
 
 impl BlobLocks {
     /// Connects lazily: a node that never locks a blob holds no lock connection, and idle
     /// ones are closed after a minute. Waiting for a lock is expected to be slow, so these
     /// sessions log no slow statements.
-    pub(crate) fn new(opts: PgConnectOptions) -> Self {
+    pub(crate) fn new(opts: PgConnectOptions, reach: Arc<Reachability>) -> Self {
         Self {
+            reach,
             stripes: StripedLocks::new(STRIPES as usize, None),
             pool: PgPoolOptions::new()
                 .max_connections(STRIPES)
@@ -69,7 +73,7 @@ impl BlobLocks {
     }
 
     async fn advisory(&self, id: i64) -> StoreResult<PoolConnection<Postgres>> {
-        let mut conn = self.pool.acquire().await.map_err(StoreError::from_sqlx)?;
+        let mut conn = self.reach.connection(self.pool.acquire()).await?;
         let waiting = CloseUnlessLocked {
             conn: &mut conn,
             locked: false,

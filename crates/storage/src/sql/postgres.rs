@@ -13,6 +13,7 @@ use std::future::Future;
 use std::ops::DerefMut;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -42,8 +43,7 @@ const ACQUIRE_WHILE_DOWN: Duration = Duration::from_secs(1);
 pub(crate) struct PgBackend {
     pool: PgPool,
     locks: BlobLocks,
-    /// The last attempt to get a connection timed out (see [`ACQUIRE_WHILE_DOWN`]).
-    down: AtomicBool,
+    reach: Arc<Reachability>,
 }
 
 impl PgBackend {
@@ -63,6 +63,7 @@ impl PgBackend {
         let closed = conn.close().await;
         migrated?;
         closed.map_err(StoreError::from_sqlx)?;
+        let reach = Arc::new(Reachability::default());
         let pool = PgPoolOptions::new()
             .max_connections(POOL_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -71,14 +72,23 @@ impl PgBackend {
             .map_err(StoreError::from_sqlx)?;
         Ok(Self {
             pool,
-            locks: BlobLocks::new(opts),
-            down: AtomicBool::new(false),
+            locks: BlobLocks::new(opts, reach.clone()),
+            reach,
         })
     }
+}
 
-    /// Gets a connection (or a transaction on one) from the pool, within the shorter
+/// Whether the last attempt to get a connection, from the query pool or the blob-lock
+/// pool, timed out (see [`ACQUIRE_WHILE_DOWN`]).
+#[derive(Default)]
+pub(crate) struct Reachability {
+    down: AtomicBool,
+}
+
+impl Reachability {
+    /// Gets a connection (or a transaction on one) from a pool, within the shorter
     /// deadline while the database is known to be down.
-    async fn connection<T>(
+    pub(crate) async fn connection<T>(
         &self,
         get: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> StoreResult<T> {
@@ -110,12 +120,12 @@ impl Backend for PgBackend {
     }
 
     async fn read(&self) -> StoreResult<Box<dyn Conn>> {
-        let conn = self.connection(self.pool.acquire()).await?;
+        let conn = self.reach.connection(self.pool.acquire()).await?;
         Ok(Box::new(Pg(conn)))
     }
 
     async fn write(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self.connection(self.pool.begin()).await?;
+        let tx = self.reach.connection(self.pool.begin()).await?;
         Ok(Box::new(Pg(tx)))
     }
 
