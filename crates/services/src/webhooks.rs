@@ -242,10 +242,13 @@ impl Vault {
     /// batch before another sender may claim it.
     pub async fn run_next_delivery(&self, http: &reqwest::Client) -> ServiceResult<Round> {
         let now = self.clock.now();
-        let lease_for = self.config.webhook_lease;
-        let lease = now + lease_for;
-        let lease_for = lease_for.to_std().unwrap_or(SEND_TIMEOUT * 3);
-        let timeout = SEND_TIMEOUT.min(lease_for / 3);
+        let lease = now + self.config.webhook_lease;
+        let lease_len = self
+            .config
+            .webhook_lease
+            .to_std()
+            .unwrap_or(SEND_TIMEOUT * 3);
+        let timeout = SEND_TIMEOUT.min(lease_len / 3);
         let Some((sub, batch)) = self.store.claim_deliveries(now, lease, BATCH).await? else {
             return Ok(Round::Idle);
         };
@@ -261,7 +264,7 @@ impl Vault {
             let stop = sent
                 .last()
                 .is_some_and(|(_, s)| !matches!(s, Sent::Delivered))
-                || started.elapsed() > lease_for / 2;
+                || started.elapsed() > lease_len / 2;
             if stop {
                 untried.push(d.seq);
                 continue;
