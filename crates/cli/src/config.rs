@@ -297,8 +297,10 @@ mod tests {
 
     #[test]
     fn flags_beat_the_file_and_the_file_beats_defaults() {
-        let (_d, path) =
-            file("data_dir = \"/srv/cv\"\nlisten = \"0.0.0.0:9000\"\ntoken_ttl_secs = 600\n");
+        let (_d, path) = file(
+            "data_dir = \"/srv/cv\"\nlisten = \"0.0.0.0:9000\"\ntoken_ttl_secs = 600\n\
+             webhook_lease_secs = 5\n",
+        );
         let store = StoreArgs {
             config: Some(path.clone()),
             data_dir: None,
@@ -308,6 +310,7 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from("/srv/cv"));
         assert_eq!(s.listen.port(), 9000);
         assert_eq!(s.token_ttl, Duration::from_secs(600));
+        assert_eq!(s.webhook_lease, Duration::from_secs(5));
         assert_eq!(s.max_concurrent_requests, 1024);
         assert!(
             s.database_url.is_none() && s.s3.is_none(),
@@ -355,6 +358,14 @@ mod tests {
             ("listen = \"nowhere\"", "listen"),
             ("tls_cert = \"c.pem\"", "together"),
             ("token_ttl_secs = 5", "at least 60"),
+            (
+                "export_lease_secs = 0",
+                "export_lease_secs must be at least 1",
+            ),
+            (
+                "webhook_lease_secs = 2",
+                "webhook_lease_secs must be at least 3",
+            ),
             ("database_url = \"mysql://x\"", "database_url"),
             ("blob_url = \"gs://b\"", "s3://bucket"),
             ("blob_url = \"s3://b\"\n[s3]\nregion = 1", "region"),
