@@ -31,13 +31,14 @@ use crate::locks::KeyGuard;
 /// Connections for queries, per node.
 const POOL_CONNECTIONS: u32 = 16;
 /// How long a query waits for a free connection before failing with 503. It is also how
-/// long a request waits while the database is down: sqlx keeps retrying a refused
-/// connection until this deadline, so it is kept well under the request timeout.
+/// long the first request waits once the database goes down (sqlx keeps retrying a
+/// refused connection until this deadline), so it is kept well under the request timeout.
 pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a query waits for a connection once one has not been had in
 /// [`ACQUIRE_TIMEOUT`]: while the database is down, each request is answered 503 within
-/// this, not after ten seconds, so clients are not held and do not pile up. The first
-/// connection had again ends it.
+/// this, not after ten seconds, so clients are not held and do not pile up. A pool
+/// exhausted for ten seconds by load alone counts the same, which sheds that load sooner.
+/// The first connection had again ends it.
 const ACQUIRE_WHILE_DOWN: Duration = Duration::from_secs(1);
 
 pub(crate) struct PgBackend {
