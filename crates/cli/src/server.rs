@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use callvault_http::{router, AppState, HttpLimits};
 use callvault_services::clock::{Clock, SystemClock};
-use callvault_services::webhooks::Round;
+use callvault_services::webhooks::{Courier, Round};
 use callvault_services::{Stores, Vault, VaultConfig};
 use callvault_storage::object_blob::MAX_COPY_BYTES;
 use callvault_storage::{BlobStore, LocalBlobStore, SqlStore, Store};
@@ -250,23 +250,19 @@ fn spawn_background(vault: &Arc<Vault>, stop: &watch::Sender<bool>) {
 const WEBHOOK_SENDERS: usize = 4;
 
 fn spawn_webhook_senders(vault: &Arc<Vault>, stop: &watch::Sender<bool>) {
-    let http = match vault
-        .config
-        .egress
-        .http_client(callvault_services::webhooks::SEND_TIMEOUT)
-    {
-        Ok(h) => h,
+    let courier = match Courier::start(&vault.config.egress, vault.clock.clone()) {
+        Ok(c) => Arc::new(c),
         Err(e) => {
-            tracing::error!(error = %e, "webhooks are off: no HTTP client");
+            tracing::error!(error = %e, "webhooks are off");
             return;
         }
     };
     for _ in 0..WEBHOOK_SENDERS {
-        let (vault, http, mut stop) = (vault.clone(), http.clone(), stop.subscribe());
+        let (vault, courier, mut stop) = (vault.clone(), courier.clone(), stop.subscribe());
         tokio::spawn(async move {
             loop {
                 let idle = tokio::select! {
-                    r = vault.run_next_delivery(&http) => match r {
+                    r = vault.run_next_delivery(&courier) => match r {
                         Ok(Round::Sent { full: true }) => Duration::ZERO,
                         Ok(Round::Sent { full: false }) => WEBHOOK_GATHER,
                         Ok(Round::Idle) => WEBHOOK_POLL,

@@ -3,37 +3,26 @@
 //! structured-mode request signed as the contact-center platform signs its own: a
 //! `Vonage-Signature` JWT (HS256, the base64-decoded subscription key) whose
 //! `payload_hash` is the SHA-256 of the exact body.
+//!
+//! [`sender`] claims and settles batches through the store; [`courier`] signs and posts
+//! them on a thread of its own that yields the CPU to requests.
 
-use std::time::Duration;
+mod courier;
+mod sender;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use callvault_core::webhook::{check_name, DeliveryState, EventType, Subscription, RETRY_FOR};
+use callvault_core::webhook::{check_name, DeliveryState, EventType, Subscription};
 use callvault_core::{Invalid, TenantId};
 pub use callvault_storage::webhook::Delivery;
-use callvault_storage::webhook::Sent;
-use rand::{Rng, RngCore};
-use serde::Serialize;
-use sha2::{Digest, Sha256};
+use rand::RngCore;
 use uuid::Uuid;
+
+pub use courier::{Courier, SEND_TIMEOUT};
+pub use sender::Round;
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::Vault;
-
-/// How long one delivery may take before it counts as failed and is retried, at most: a
-/// third of the lease where that is shorter (see [`Vault::run_next_delivery`]).
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// Deliveries of one subscription claimed and settled together.
-const BATCH: u32 = 64;
-
-/// What one round of a sender found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Round {
-    /// Nothing was due.
-    Idle,
-    /// A batch was sent; `full` when it was as large as a batch may be (more may be due).
-    Sent { full: bool },
-}
 
 /// What a client asks for when it creates or replaces a subscription.
 #[derive(Debug, Clone)]
@@ -51,14 +40,6 @@ pub struct SubscriptionSpec {
 pub struct Created {
     pub subscription: Subscription,
     pub key: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Claims<'a> {
-    iat: i64,
-    exp: i64,
-    jti: &'a str,
-    payload_hash: String,
 }
 
 impl Vault {
@@ -231,130 +212,6 @@ impl Vault {
             )))
         }
     }
-
-    /// Sends the next due batch of one subscription, in order, stopping at the first
-    /// that fails (the rest wait behind it) or when the lease is half spent; answers
-    /// what it found. A batch costs two write transactions, however long.
-    ///
-    /// The lease (`webhook_lease`, 30 s by default) is how long a subscription whose
-    /// sender died waits. No send starts after half of it, and each may take a third of
-    /// it at most, so the last one ends with a sixth of the lease left to settle the
-    /// batch before another sender may claim it.
-    pub async fn run_next_delivery(&self, http: &reqwest::Client) -> ServiceResult<Round> {
-        let now = self.clock.now();
-        let lease = now + self.config.webhook_lease;
-        let lease_len = self
-            .config
-            .webhook_lease
-            .to_std()
-            .unwrap_or(SEND_TIMEOUT * 3);
-        let timeout = SEND_TIMEOUT.min(lease_len / 3);
-        let Some((sub, batch)) = self.store.claim_deliveries(now, lease, BATCH).await? else {
-            return Ok(Round::Idle);
-        };
-        let started = std::time::Instant::now();
-        let mut sent = Vec::new();
-        let mut untried = Vec::new();
-        // The key and the receiver's address are checked once per batch, not per event:
-        // a name is resolved here and again by the client's guarded resolver whenever it
-        // connects, so an address that changes is caught either way, without a DNS query
-        // per event.
-        let ready = self.ready_to_send(&sub).await;
-        for d in &batch {
-            let stop = sent
-                .last()
-                .is_some_and(|(_, s)| !matches!(s, Sent::Delivered))
-                || started.elapsed() > lease_len / 2;
-            if stop {
-                untried.push(d.seq);
-                continue;
-            }
-            let sending = match &ready {
-                Ok(key) => self.send(http, d, &sub, key, timeout).await,
-                Err(e) => Err(e.clone()),
-            };
-            let outcome = match sending {
-                Ok(()) => Sent::Delivered,
-                Err(error) => {
-                    tracing::info!(subscription = %sub.id, seq = d.seq, %error, "webhook delivery failed");
-                    let next = self.clock.now() + jittered(d.attempts + 1);
-                    if next - d.event_at > RETRY_FOR || !sub.enabled {
-                        Sent::Failed { error }
-                    } else {
-                        Sent::Retry { error, next }
-                    }
-                }
-            };
-            let label = if outcome == Sent::Delivered {
-                "delivered"
-            } else {
-                "failed"
-            };
-            metrics::counter!("callvault_webhook_deliveries_total", "outcome" => label)
-                .increment(1);
-            sent.push((d.seq, outcome));
-        }
-        self.store
-            .settle_deliveries(&sent, &untried, self.clock.now())
-            .await?;
-        Ok(Round::Sent {
-            full: batch.len() >= BATCH as usize,
-        })
-    }
-
-    /// The subscription's signing key, once its receiver's address is allowed now.
-    async fn ready_to_send(&self, sub: &Subscription) -> Result<Vec<u8>, String> {
-        let key = self
-            .sealer
-            .open(&sub.sealed_key, sub.id.as_bytes())
-            .ok_or("the signing key cannot be unsealed with this node's master key")?;
-        // Checked again at send time: a name can come to resolve elsewhere after creation.
-        self.config
-            .egress
-            .check_url("url", &sub.url)
-            .await
-            .map_err(|e| e.message)?;
-        Ok(key)
-    }
-
-    async fn send(
-        &self,
-        http: &reqwest::Client,
-        d: &Delivery,
-        sub: &Subscription,
-        key: &[u8],
-        timeout: Duration,
-    ) -> Result<(), String> {
-        let body = cloudevent(d)?;
-        let now = self.clock.now().timestamp();
-        let claims = Claims {
-            iat: now,
-            exp: now + 300,
-            jti: &d.event_id,
-            payload_hash: hex::encode(Sha256::digest(&body)),
-        };
-        let jwt = jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-            &claims,
-            &jsonwebtoken::EncodingKey::from_secret(key),
-        )
-        .map_err(|e| format!("signing: {e}"))?;
-        let resp = http
-            .post(&sub.url)
-            .header("Content-Type", "application/cloudevents+json")
-            .header("Vonage-Signature", jwt)
-            .timeout(timeout)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| format!("{e}"))?;
-        let status = resp.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!("the receiver answered HTTP {status}"))
-        }
-    }
 }
 
 /// The event types once each, in a fixed order.
@@ -363,31 +220,4 @@ fn distinct(events: &[EventType]) -> Vec<EventType> {
     v.sort();
     v.dedup();
     v
-}
-
-/// The CloudEvents 1.0 structured-mode body.
-fn cloudevent(d: &Delivery) -> Result<Vec<u8>, String> {
-    let data: serde_json::Value =
-        serde_json::from_str(&d.data).map_err(|e| format!("stored event data: {e}"))?;
-    let mut v = serde_json::json!({
-        "specversion": "1.0",
-        "id": d.event_id,
-        "source": format!("/callvault/tenants/{}", d.tenant_id.0),
-        "type": d.event_type.cloudevent_type(),
-        "time": d.event_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "datacontenttype": "application/json",
-        "data": data,
-    });
-    if let Some(s) = &d.subject {
-        v["subject"] = serde_json::Value::from(s.as_str());
-    }
-    serde_json::to_vec(&v).map_err(|e| e.to_string())
-}
-
-/// The retry wait with up to a quarter of it added at random, so receivers that come
-/// back are not hit by every sender at once.
-fn jittered(failures: u32) -> chrono::Duration {
-    let base = callvault_core::webhook::retry_wait(failures);
-    let extra = rand::thread_rng().gen_range(0..=base.num_milliseconds().max(1) / 4);
-    base + chrono::Duration::milliseconds(extra)
 }

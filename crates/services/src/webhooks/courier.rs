@@ -1,0 +1,264 @@
+//! The courier signs and posts webhook notifications, on a thread of its own whose CPU
+//! priority is below the request threads'.
+//!
+//! Why a thread of its own: a signed POST costs CPU (about 90 µs on loopback, most of it
+//! the HTTP client and the kernel's TCP), and on a busy node that CPU came out of the
+//! requests that caused the events: three subscriptions to every upload cost ingest
+//! 11–14 % of its throughput on two cores (docs/benchmarks.md). Sending is asynchronous
+//! by design, so it is what should wait when the cores are busy; the operating system's
+//! scheduler is what can make it wait, and it schedules threads, not tasks. So the
+//! courier runs a single-threaded runtime on a thread with a raised niceness: when a core
+//! is idle it sends at full speed, and when every core is busy it gets a small share and
+//! the outbox holds the rest a little longer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+use super::Delivery;
+use crate::clock::Clock;
+use crate::egress::EgressPolicy;
+use crate::error::{ServiceError, ServiceResult};
+
+/// How long one delivery may take before it counts as failed and is retried, at most: a
+/// third of the lease where that is shorter (see [`crate::Vault::run_next_delivery`]).
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How far below the request threads the courier's thread runs (added to the process's
+/// niceness). At 10 the scheduler weighs it about a tenth of a request thread when both
+/// want a busy core; it still runs within milliseconds of waking, so request timeouts
+/// and leases are not at risk.
+const NICENESS: i32 = 10;
+
+/// The name of the courier's thread (and of its runtime's helper threads).
+pub const THREAD_NAME: &str = "webhook-send";
+
+/// One subscription's batch, to post in order.
+pub(super) struct Parcel {
+    pub url: String,
+    /// The raw (unsealed) signing key.
+    pub key: Vec<u8>,
+    pub deliveries: Vec<Delivery>,
+    /// The most one request may take.
+    pub timeout: Duration,
+    /// No request starts after this.
+    pub send_until: Instant,
+}
+
+/// What became of a parcel: its deliveries, and the outcome of each one tried, in order.
+/// Posting stops at the first failure (the rest wait behind it, to keep the order) and
+/// at the parcel's deadline, so the outcomes may be fewer than the deliveries.
+pub(super) type Posted = (Vec<Delivery>, Vec<Result<(), String>>);
+
+struct Job {
+    parcel: Parcel,
+    reply: oneshot::Sender<Posted>,
+}
+
+/// The handle the senders hand their batches to. Dropping the last one ends the thread.
+pub struct Courier {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Courier {
+    /// Starts the courier's thread, with an HTTP client that resolves and connects only
+    /// where the egress policy allows and follows no redirect.
+    pub fn start(egress: &EgressPolicy, clock: Arc<dyn Clock>) -> Result<Courier, String> {
+        let http = egress
+            .http_client(SEND_TIMEOUT)
+            .map_err(|e| format!("no HTTP client: {e}"))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name(THREAD_NAME)
+            .build()
+            .map_err(|e| format!("no runtime for sending: {e}"))?;
+        let (jobs, mut queue) = mpsc::channel::<Job>(16);
+        std::thread::Builder::new()
+            .name(THREAD_NAME.into())
+            .spawn(move || {
+                // Before the runtime starts: threads it creates inherit the niceness.
+                lower_priority();
+                runtime.block_on(async move {
+                    while let Some(Job { parcel, reply }) = queue.recv().await {
+                        let (http, clock) = (http.clone(), clock.clone());
+                        tokio::spawn(async move {
+                            let _ = reply.send(post_all(&http, &*clock, parcel).await);
+                        });
+                    }
+                });
+            })
+            .map_err(|e| format!("no thread for sending: {e}"))?;
+        Ok(Courier { jobs })
+    }
+
+    pub(super) async fn deliver(&self, parcel: Parcel) -> ServiceResult<Posted> {
+        let gone = || ServiceError::Unavailable("webhook sending has stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { parcel, reply })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())
+    }
+}
+
+/// Raises the calling thread's niceness by [`NICENESS`]. On Linux a thread's niceness is
+/// its own (`setpriority` with a thread id), and raising it needs no privilege.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid, getpriority and setpriority take and return plain integers and
+        // touch no memory of ours.
+        let failed = unsafe {
+            let tid = libc::gettid() as libc::id_t;
+            let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+            libc::setpriority(libc::PRIO_PROCESS, tid, (now + NICENESS).min(19)) != 0
+        };
+        if failed {
+            tracing::warn!(
+                error = %std::io::Error::last_os_error(),
+                "webhooks are sent at the request threads' CPU priority"
+            );
+        }
+    }
+}
+
+async fn post_all(http: &reqwest::Client, clock: &dyn Clock, p: Parcel) -> Posted {
+    let mut tried = Vec::with_capacity(p.deliveries.len());
+    for d in &p.deliveries {
+        if Instant::now() > p.send_until {
+            break;
+        }
+        let result = post(http, clock, d, &p.url, &p.key, p.timeout).await;
+        let failed = result.is_err();
+        tried.push(result);
+        if failed {
+            break;
+        }
+    }
+    (p.deliveries, tried)
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iat: i64,
+    exp: i64,
+    jti: &'a str,
+    payload_hash: String,
+}
+
+async fn post(
+    http: &reqwest::Client,
+    clock: &dyn Clock,
+    d: &Delivery,
+    url: &str,
+    key: &[u8],
+    timeout: Duration,
+) -> Result<(), String> {
+    let body = cloudevent(d)?;
+    let now = clock.now().timestamp();
+    let claims = Claims {
+        iat: now,
+        exp: now + 300,
+        jti: &d.event_id,
+        payload_hash: hex::encode(Sha256::digest(&body)),
+    };
+    let jwt = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(key),
+    )
+    .map_err(|e| format!("signing: {e}"))?;
+    let resp = http
+        .post(url)
+        .header("Content-Type", "application/cloudevents+json")
+        .header("Vonage-Signature", jwt)
+        .timeout(timeout)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("{e}"))?;
+    let status = resp.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("the receiver answered HTTP {status}"))
+    }
+}
+
+/// The CloudEvents 1.0 structured-mode body. The stored data is written into it as
+/// stored (checked to be JSON, not decoded and encoded again).
+#[derive(Serialize)]
+struct CloudEvent<'a> {
+    specversion: &'static str,
+    id: &'a str,
+    source: String,
+    #[serde(rename = "type")]
+    kind: String,
+    time: String,
+    datacontenttype: &'static str,
+    data: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
+}
+
+fn cloudevent(d: &Delivery) -> Result<Vec<u8>, String> {
+    let data: &RawValue =
+        serde_json::from_str(&d.data).map_err(|e| format!("stored event data: {e}"))?;
+    serde_json::to_vec(&CloudEvent {
+        specversion: "1.0",
+        id: &d.event_id,
+        source: format!("/callvault/tenants/{}", d.tenant_id.0),
+        kind: d.event_type.cloudevent_type(),
+        time: d
+            .event_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        datacontenttype: "application/json",
+        data,
+        subject: d.subject.as_deref(),
+    })
+    .map_err(|e| e.to_string())
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+
+    /// The niceness of each of this process's threads with the given name.
+    fn niceness_of(name: &str) -> Vec<i32> {
+        let mut found = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if comm.trim_end() != name {
+                continue;
+            }
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            // After the name in parentheses: state is field 3, nice field 19.
+            let after = &stat[stat.rfind(')').unwrap() + 2..];
+            found.push(after.split(' ').nth(16).unwrap().parse().unwrap());
+        }
+        found
+    }
+
+    #[test]
+    fn the_courier_sends_from_a_thread_below_the_request_threads_priority() {
+        // SAFETY: as in lower_priority.
+        let ours = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+        let _courier = Courier::start(&EgressPolicy::default(), Arc::new(SystemClock)).unwrap();
+        let want = (ours + NICENESS).min(19);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while niceness_of(THREAD_NAME) != [want] {
+            assert!(
+                Instant::now() < deadline,
+                "courier threads' niceness: {:?}, want [{want}]",
+                niceness_of(THREAD_NAME)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
