@@ -250,13 +250,7 @@ fn spawn_background(vault: &Arc<Vault>, stop: &watch::Sender<bool>) {
 const WEBHOOK_SENDERS: usize = 4;
 
 fn spawn_webhook_senders(vault: &Arc<Vault>, stop: &watch::Sender<bool>) {
-    let courier = match Courier::start(&vault.config.egress, vault.clock.clone()) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            tracing::error!(error = %e, "webhooks are off");
-            return;
-        }
-    };
+    let courier = Arc::new(Courier::new(&vault.config.egress, vault.clock.clone()));
     for _ in 0..WEBHOOK_SENDERS {
         let (vault, courier, mut stop) = (vault.clone(), courier.clone(), stop.subscribe());
         tokio::spawn(async move {

@@ -11,7 +11,7 @@
 //! is idle it sends at full speed, and when every core is busy it gets a small share and
 //! the outbox holds the rest a little longer.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -59,51 +59,68 @@ struct Job {
     reply: oneshot::Sender<Posted>,
 }
 
-/// The handle the senders hand their batches to. Dropping the last one ends the thread.
+/// The handle the senders hand their batches to. Its thread starts with the first batch,
+/// so a node without subscriptions spends no memory on it; dropping the handle ends it.
 pub struct Courier {
-    jobs: mpsc::Sender<Job>,
+    egress: EgressPolicy,
+    clock: Arc<dyn Clock>,
+    jobs: OnceLock<Result<mpsc::Sender<Job>, String>>,
 }
 
 impl Courier {
-    /// Starts the courier's thread, with an HTTP client that resolves and connects only
-    /// where the egress policy allows and follows no redirect.
-    pub fn start(egress: &EgressPolicy, clock: Arc<dyn Clock>) -> Result<Courier, String> {
-        let http = egress
-            .http_client(SEND_TIMEOUT)
-            .map_err(|e| format!("no HTTP client: {e}"))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .thread_name(THREAD_NAME)
-            .build()
-            .map_err(|e| format!("no runtime for sending: {e}"))?;
-        let (jobs, mut queue) = mpsc::channel::<Job>(16);
-        std::thread::Builder::new()
-            .name(THREAD_NAME.into())
-            .spawn(move || {
-                // Before the runtime starts: threads it creates inherit the niceness.
-                lower_priority();
-                runtime.block_on(async move {
-                    while let Some(Job { parcel, reply }) = queue.recv().await {
-                        let (http, clock) = (http.clone(), clock.clone());
-                        tokio::spawn(async move {
-                            let _ = reply.send(post_all(&http, &*clock, parcel).await);
-                        });
-                    }
-                });
-            })
-            .map_err(|e| format!("no thread for sending: {e}"))?;
-        Ok(Courier { jobs })
+    /// A courier whose HTTP client resolves and connects only where the egress policy
+    /// allows and follows no redirect.
+    pub fn new(egress: &EgressPolicy, clock: Arc<dyn Clock>) -> Courier {
+        Courier {
+            egress: egress.clone(),
+            clock,
+            jobs: OnceLock::new(),
+        }
+    }
+
+    fn jobs(&self) -> Result<&mpsc::Sender<Job>, String> {
+        self.jobs
+            .get_or_init(|| start(&self.egress, self.clock.clone()))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     pub(super) async fn deliver(&self, parcel: Parcel) -> ServiceResult<Posted> {
+        let jobs = self.jobs().map_err(ServiceError::Unavailable)?;
         let gone = || ServiceError::Unavailable("webhook sending has stopped".into());
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { parcel, reply })
-            .await
-            .map_err(|_| gone())?;
+        jobs.send(Job { parcel, reply }).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())
     }
+}
+
+/// Starts the courier's thread and answers where to send it batches.
+fn start(egress: &EgressPolicy, clock: Arc<dyn Clock>) -> Result<mpsc::Sender<Job>, String> {
+    let http = egress
+        .http_client(SEND_TIMEOUT)
+        .map_err(|e| format!("webhooks cannot be sent: no HTTP client: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name(THREAD_NAME)
+        .build()
+        .map_err(|e| format!("webhooks cannot be sent: no runtime: {e}"))?;
+    let (jobs, mut queue) = mpsc::channel::<Job>(16);
+    std::thread::Builder::new()
+        .name(THREAD_NAME.into())
+        .spawn(move || {
+            // Before the runtime starts: threads it creates inherit the niceness.
+            lower_priority();
+            runtime.block_on(async move {
+                while let Some(Job { parcel, reply }) = queue.recv().await {
+                    let (http, clock) = (http.clone(), clock.clone());
+                    tokio::spawn(async move {
+                        let _ = reply.send(post_all(&http, &*clock, parcel).await);
+                    });
+                }
+            });
+        })
+        .map_err(|e| format!("webhooks cannot be sent: no thread: {e}"))?;
+    Ok(jobs)
 }
 
 /// Raises the calling thread's niceness by [`NICENESS`]. On Linux a thread's niceness is
@@ -246,10 +263,17 @@ mod tests {
     }
 
     #[test]
+    fn a_courier_starts_no_thread_before_its_first_batch() {
+        let _courier = Courier::new(&EgressPolicy::default(), Arc::new(SystemClock));
+        assert_eq!(niceness_of(THREAD_NAME), Vec::<i32>::new());
+    }
+
+    #[test]
     fn the_courier_sends_from_a_thread_below_the_request_threads_priority() {
         // SAFETY: as in lower_priority.
         let ours = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
-        let _courier = Courier::start(&EgressPolicy::default(), Arc::new(SystemClock)).unwrap();
+        let courier = Courier::new(&EgressPolicy::default(), Arc::new(SystemClock));
+        courier.jobs().unwrap();
         let want = (ours + NICENESS).min(19);
         let deadline = Instant::now() + Duration::from_secs(5);
         while niceness_of(THREAD_NAME) != [want] {
