@@ -93,7 +93,11 @@ impl Vbc {
     }
 
     /// Gives call `n`'s recording a transcription job, as ingest does when an engine is
-    /// on, and fails it with `error` as a runner would (the test server runs none).
+    /// on, and fails it with `error` as a runner would.
+    ///
+    /// The test server's own runner may take the job first (its engine is off, so it puts
+    /// the job back for later with a lease or a wait): the claim here is made as of a
+    /// day later, past both, so it gets the job whichever way that race went.
     async fn transcription(&self, n: u32, failed: Option<&str>) {
         use callvault_storage::transcription::Settle;
         let store = &self.s.store;
@@ -106,9 +110,9 @@ impl Vbc {
             .await
             .unwrap());
         if let Some(error) = failed {
-            let lease = now + chrono::Duration::minutes(5);
+            let later = now + chrono::Duration::days(1);
             let job = store
-                .claim_transcription(now, lease)
+                .claim_transcription(later, later + chrono::Duration::minutes(5))
                 .await
                 .unwrap()
                 .unwrap();
