@@ -35,7 +35,7 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const NICENESS: i32 = 10;
 
 /// The name of the courier's thread (and of its runtime's helper threads).
-pub const THREAD_NAME: &str = "webhook-send";
+const THREAD_NAME: &str = "webhook-send";
 
 /// One subscription's batch, to post in order.
 pub(super) struct Parcel {

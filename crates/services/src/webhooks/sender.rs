@@ -51,6 +51,7 @@ impl Vault {
         // per event.
         let (batch, tried) = match self.ready_to_send(&sub).await {
             Ok(key) => {
+                let seqs: Vec<i64> = batch.iter().map(|d| d.seq).collect();
                 let parcel = Parcel {
                     url: sub.url.clone(),
                     key,
@@ -58,7 +59,17 @@ impl Vault {
                     timeout: SEND_TIMEOUT.min(lease_len / 3),
                     send_until: Instant::now() + lease_len / 2,
                 };
-                courier.deliver(parcel).await?
+                match courier.deliver(parcel).await {
+                    Ok(posted) => posted,
+                    Err(e) => {
+                        // Nothing was sent: the batch goes back at once instead of
+                        // waiting out its lease.
+                        self.store
+                            .settle_deliveries(&[], &seqs, self.clock.now())
+                            .await?;
+                        return Err(e);
+                    }
+                }
             }
             Err(e) => (batch, vec![Err(e)]),
         };
