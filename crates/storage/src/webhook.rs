@@ -11,6 +11,7 @@ use crate::error::StoreResult;
 /// One event on its way to one subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
+    /// The event's sequence number: a subscription's deliveries go out in its order.
     pub seq: i64,
     pub subscription_id: Uuid,
     pub tenant_id: TenantId,
@@ -23,6 +24,8 @@ pub struct Delivery {
     pub state: DeliveryState,
     pub attempts: u32,
     pub next_at: DateTime<Utc>,
+    /// Where the retry window starts: the event's time, or when it was last redelivered.
+    pub retry_from: DateTime<Utc>,
     pub last_error: Option<String>,
     pub delivered_at: Option<DateTime<Utc>>,
 }
@@ -46,22 +49,24 @@ pub trait WebhookStore: Send + Sync + 'static {
     /// Deletes it with its deliveries; answers whether it existed.
     async fn delete_subscription(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
 
-    /// Leases the oldest due delivery of a subscription whose earlier deliveries are all
-    /// done (its head), with up to `max - 1` of the due deliveries that follow it, so
-    /// each subscription's events go out in order, one batch at a time; answers them
-    /// with their subscription.
+    /// Leases the subscription, not leased already, whose oldest pending delivery (its
+    /// head) is due and older than any other's; answers it with the head and up to
+    /// `max - 1` of the due deliveries that follow it, so each subscription's events go
+    /// out in order, one batch at a time.
     async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         max: u32,
     ) -> StoreResult<Option<(Subscription, Vec<Delivery>)>>;
-    /// Settles a batch in one transaction: how each sent one went, and the leases of
-    /// those not tried given back.
+    /// Settles a batch of the subscription in one transaction: how each sent one went
+    /// (by event `seq`); those not tried stay queued. Gives back the claim's lease
+    /// (`lease_until`, as claimed) unless another claim holds the subscription now.
     async fn settle_deliveries(
         &self,
+        subscription: Uuid,
+        lease_until: DateTime<Utc>,
         sent: &[(i64, Sent)],
-        untried: &[i64],
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
     /// Puts a failed delivery of the subscription back in its queue, due now, with a new
@@ -73,7 +78,8 @@ pub trait WebhookStore: Send + Sync + 'static {
         event_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
-    /// Drops deliveries that were sent or given up on before `before`; answers how many.
+    /// Drops deliveries that were sent or given up on before `before`, and the events
+    /// none holds any more; answers how many deliveries.
     async fn prune_deliveries(&self, before: DateTime<Utc>) -> StoreResult<u64>;
     /// A subscription's deliveries, newest first.
     async fn deliveries(

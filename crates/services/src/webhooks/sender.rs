@@ -51,7 +51,6 @@ impl Vault {
         // per event.
         let (batch, tried) = match self.ready_to_send(&sub).await {
             Ok(key) => {
-                let seqs: Vec<i64> = batch.iter().map(|d| d.seq).collect();
                 let parcel = Parcel {
                     url: sub.url.clone(),
                     key,
@@ -65,7 +64,7 @@ impl Vault {
                         // Nothing was sent: the batch goes back at once instead of
                         // waiting out its lease.
                         self.store
-                            .settle_deliveries(&[], &seqs, self.clock.now())
+                            .settle_deliveries(sub.id, lease, &[], self.clock.now())
                             .await?;
                         return Err(e);
                     }
@@ -80,7 +79,7 @@ impl Vault {
                 Err(error) => {
                     tracing::info!(subscription = %sub.id, seq = d.seq, %error, "webhook delivery failed");
                     let next = self.clock.now() + jittered(d.attempts + 1);
-                    if next - d.event_at > RETRY_FOR || !sub.enabled {
+                    if next - d.retry_from > RETRY_FOR || !sub.enabled {
                         Sent::Failed { error }
                     } else {
                         Sent::Retry { error, next }
@@ -96,9 +95,8 @@ impl Vault {
                 .increment(1);
             sent.push((d.seq, outcome));
         }
-        let untried: Vec<i64> = batch[sent.len()..].iter().map(|d| d.seq).collect();
         self.store
-            .settle_deliveries(&sent, &untried, self.clock.now())
+            .settle_deliveries(sub.id, lease, &sent, self.clock.now())
             .await?;
         Ok(Round::Sent { full })
     }

@@ -24,7 +24,9 @@ pub enum Lock {
     Update,
     /// The row must not change until commit.
     Share,
-    /// Claim one row nobody else is claiming; pass over locked rows.
+    /// Claim one row nobody else is claiming; pass over locked rows. A claim never
+    /// changes a key, so the lock leaves rows that refer to the claimed one free to be
+    /// written: a subscription being claimed still takes new deliveries.
     UpdateSkipLocked,
 }
 
@@ -36,7 +38,7 @@ impl Dialect {
             (Dialect::Postgres, Lock::NoKeyUpdate) => " FOR NO KEY UPDATE",
             (Dialect::Postgres, Lock::Update) => " FOR UPDATE",
             (Dialect::Postgres, Lock::Share) => " FOR SHARE",
-            (Dialect::Postgres, Lock::UpdateSkipLocked) => " FOR UPDATE SKIP LOCKED",
+            (Dialect::Postgres, Lock::UpdateSkipLocked) => " FOR NO KEY UPDATE SKIP LOCKED",
         }
     }
 

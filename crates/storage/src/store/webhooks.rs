@@ -1,6 +1,7 @@
-//! Webhook subscriptions and the outbox: `emit_in` writes one delivery per matching
-//! subscription inside the caller's transaction, so an event exists exactly when its
-//! change committed.
+//! Webhook subscriptions and the outbox: `emit_in` writes the event once and queues it for
+//! each matching subscription inside the caller's transaction, so an event exists exactly
+//! when its change committed. A delivery lives in the queue until it is delivered or given
+//! up on, then in the settled table; a subscription's lease marks its one batch in flight.
 
 use async_trait::async_trait;
 use callvault_core::webhook::{DeliveryState, Event, EventType, Subscription};
@@ -11,13 +12,19 @@ use uuid::Uuid;
 use super::decode::to_json;
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
-use crate::sql::{Conn, Dialect, Lock, Query, Row};
+use crate::sql::{Conn, Dialect, Lock, Param, Query, Row};
 use crate::webhook::{Delivery, Sent, WebhookStore};
 
 const SUB_COLUMNS: &str =
     "id, tenant_id, name, url, events, enabled, sealed_key, created_us, updated_us";
-const DELIVERY_COLUMNS: &str = "seq, subscription_id, tenant_id, event_id, event_type, subject, \
-     data, event_us, status, attempts, next_us, last_error, delivered_us";
+/// A delivery's columns, queued (`q`) or settled (`d`) alike, with its event's (`e`):
+/// the two tables answer the same shape, so a listing is one union.
+const QUEUED: &str = "e.seq, q.subscription_id, e.tenant_id, e.event_id, e.event_type, e.subject, \
+     e.data, e.event_us, 'pending', q.attempts, q.next_us, q.window_us, q.last_error, CAST(NULL AS BIGINT)";
+const SETTLED: &str =
+    "e.seq, d.subscription_id, e.tenant_id, e.event_id, e.event_type, e.subject, \
+     e.data, e.event_us, d.status, d.attempts, d.settled_us, d.settled_us, d.last_error, \
+     CASE WHEN d.status = 'delivered' THEN d.settled_us END";
 
 fn corrupt(what: &str, v: &str) -> StoreError {
     StoreError::backend(format!("stored {what} {v:?} is unreadable"))
@@ -65,20 +72,30 @@ fn delivery(row: Row) -> StoreResult<Delivery> {
         state: DeliveryState::parse(&s).ok_or_else(|| corrupt("delivery state", &s))?,
         attempts: c.i64()?.clamp(0, i64::from(u32::MAX)) as u32,
         next_at: c.time()?,
+        retry_from: c.time()?,
         last_error: c.opt_text()?,
         delivered_at: c.opt_time()?,
     })
 }
 
-/// Writes the event for every enabled subscription of its tenant that wants it, inside
-/// the caller's transaction. One statement, and nothing written when none does.
+/// The enabled subscriptions of the event's tenant that want its type.
+fn push_wanting(d: Dialect, q: &mut Query, e: &Event) {
+    q.push(" FROM webhook_subscriptions s WHERE s.tenant_id = ")
+        .push_bind(e.tenant_id.0)
+        .push(" AND s.enabled AND");
+    d.push_json_array_contains(q, "s.events", e.event_type.as_str());
+}
+
+/// Writes the event, inside the caller's transaction, once, and queues it for every
+/// enabled subscription of its tenant that wants it; nothing is written when none does.
 pub(super) async fn emit_in(d: Dialect, conn: &mut dyn Conn, e: &Event) -> StoreResult<()> {
     let mut q = Query::new(
-        "INSERT INTO webhook_deliveries (subscription_id, tenant_id, event_id, event_type, \
-         subject, data, event_us, status, attempts, next_us) \
-         SELECT s.id, s.tenant_id, ",
+        "INSERT INTO webhook_events (tenant_id, event_id, event_type, subject, data, event_us) \
+         SELECT ",
     );
-    q.push_bind(Uuid::new_v4().to_string())
+    q.push_bind(e.tenant_id.0)
+        .push(", ")
+        .push_bind(Uuid::new_v4().to_string())
         .push(", ")
         .push_bind(e.event_type.as_str())
         .push(", ")
@@ -87,12 +104,23 @@ pub(super) async fn emit_in(d: Dialect, conn: &mut dyn Conn, e: &Event) -> Store
         .push_bind(e.data.as_str())
         .push(", ")
         .push_bind(e.at)
-        .push(", 'pending', 0, ")
+        .push(" WHERE EXISTS (SELECT 1");
+    push_wanting(d, &mut q, e);
+    q.push(") RETURNING seq");
+    let Some(row) = conn.fetch_optional(q).await? else {
+        return Ok(());
+    };
+    let seq = row.cols().i64()?;
+    let mut q = Query::new(
+        "INSERT INTO webhook_queue (subscription_id, event_seq, attempts, next_us, window_us) \
+         SELECT s.id, ",
+    );
+    q.push_bind(seq)
+        .push(", 0, ")
         .push_bind(e.at)
-        .push(" FROM webhook_subscriptions s WHERE s.tenant_id = ")
-        .push_bind(e.tenant_id.0)
-        .push(" AND s.enabled AND");
-    d.push_json_array_contains(&mut q, "s.events", e.event_type.as_str());
+        .push(", ")
+        .push_bind(e.at);
+    push_wanting(d, &mut q, e);
     conn.execute(q).await.map(drop)
 }
 
@@ -151,10 +179,12 @@ impl WebhookStore for SqlStore {
 
     async fn delete_subscription(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
         let mut tx = self.write().await?;
-        tx.execute(
-            Query::new("DELETE FROM webhook_deliveries WHERE subscription_id = $1").bind(id),
-        )
-        .await?;
+        for table in ["webhook_queue", "webhook_settled"] {
+            tx.execute(
+                Query::new(format!("DELETE FROM {table} WHERE subscription_id = $1")).bind(id),
+            )
+            .await?;
+        }
         let n = tx
             .execute(
                 Query::new("DELETE FROM webhook_subscriptions WHERE tenant_id = $1 AND id = $2")
@@ -173,78 +203,63 @@ impl WebhookStore for SqlStore {
         max: u32,
     ) -> StoreResult<Option<(Subscription, Vec<Delivery>)>> {
         let mut tx = self.write().await?;
-        // The head: a subscription's oldest pending delivery, found per subscription by an
-        // index seek, so a claim costs the same behind a backlog of thousands (a receiver
-        // that is down) as behind none. Another sender can take neither it (leased, or
-        // locked while this claim runs) nor what follows it (the head is pending before
-        // them).
+        // The subscription, not yet leased, whose queue's head is due and oldest. The
+        // head is found per subscription by a seek on the queue's key, which holds only
+        // what is still to send, so a claim costs the same behind a backlog of thousands
+        // (a receiver that is down) as behind none.
         let head = Query::new(format!(
-            "SELECT d.seq, d.subscription_id FROM webhook_deliveries d \
-             WHERE d.seq IN (SELECT (SELECT MIN(e.seq) FROM webhook_deliveries e \
-               WHERE e.subscription_id = s.id AND e.status = 'pending') \
-               FROM webhook_subscriptions s) \
-             AND d.next_us <= $1 AND (d.lease_until_us IS NULL OR d.lease_until_us < $1) \
-             ORDER BY d.seq LIMIT 1{}",
+            "SELECT {SUB_COLUMNS} FROM webhook_subscriptions s JOIN webhook_queue h \
+               ON h.subscription_id = s.id AND h.event_seq = (SELECT MIN(e.event_seq) \
+               FROM webhook_queue e WHERE e.subscription_id = s.id) \
+             WHERE (s.lease_until_us IS NULL OR s.lease_until_us < $1) AND h.next_us <= $1 \
+             ORDER BY h.event_seq LIMIT 1{}",
             self.dialect.lock(Lock::UpdateSkipLocked)
         ))
         .bind(now);
-        let Some(row) = tx.fetch_optional(head).await? else {
+        let Some(sub) = tx
+            .fetch_optional(head)
+            .await?
+            .map(subscription)
+            .transpose()?
+        else {
             return Ok(None);
         };
-        let mut c = row.cols();
-        let (seq, sub_id) = (c.i64()?, c.text()?);
-        // The head and the pending ones that follow it, up to the batch size, cut at the
-        // first that is not due: a batch is always the front of the queue.
-        let next = Query::new(
-            "SELECT seq, next_us FROM webhook_deliveries WHERE subscription_id = $1 \
-             AND status = 'pending' AND seq >= $2 ORDER BY seq LIMIT $3",
+        tx.execute(
+            Query::new("UPDATE webhook_subscriptions SET lease_until_us = $1 WHERE id = $2")
+                .bind(lease_until)
+                .bind(sub.id),
         )
-        .bind(sub_id.as_str())
-        .bind(seq)
+        .await?;
+        // The head and what follows it, up to the batch size, cut at the first that is
+        // not due: a batch is always the front of the queue.
+        let next = Query::new(format!(
+            "SELECT {QUEUED} FROM webhook_queue q JOIN webhook_events e ON e.seq = q.event_seq \
+             WHERE q.subscription_id = $1 ORDER BY q.event_seq LIMIT $2"
+        ))
+        .bind(sub.id)
         .bind(max.max(1));
-        let mut seqs = Vec::new();
+        let mut batch = Vec::new();
         for row in tx.fetch(next).await? {
-            let mut c = row.cols();
-            let (seq, next_us) = (c.i64()?, c.time()?);
-            if next_us > now {
+            let d = delivery(row)?;
+            if d.next_at > now {
                 break;
             }
-            seqs.push(seq);
+            batch.push(d);
         }
-        let mut take = Query::new("UPDATE webhook_deliveries SET lease_until_us = ");
-        take.push_bind(lease_until).push(" WHERE ");
-        self.dialect
-            .push_in(&mut take, "seq", crate::sql::Param::Ints(seqs));
-        take.push(&format!(" RETURNING {DELIVERY_COLUMNS}"));
-        let mut batch = tx
-            .fetch(take)
-            .await?
-            .into_iter()
-            .map(delivery)
-            .collect::<StoreResult<Vec<_>>>()?;
-        batch.sort_by_key(|d| d.seq);
-        let sub = tx
-            .fetch_one(
-                Query::new(format!(
-                    "SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE id = $1"
-                ))
-                .bind(sub_id.as_str()),
-            )
-            .await
-            .and_then(subscription)?;
         tx.commit().await?;
         Ok(Some((sub, batch)))
     }
 
     async fn settle_deliveries(
         &self,
+        subscription: Uuid,
+        lease_until: DateTime<Utc>,
         sent: &[(i64, Sent)],
-        untried: &[i64],
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        // The delivered ones settle in one statement: a batch holds the single writer
-        // for one update, not one per event. A batch stops at its first failure, so at
-        // most one row takes the per-row statements below.
+        // What is done leaves the queue for the settled table, the delivered ones of a
+        // batch in one statement each way. A batch stops at its first failure, so at most
+        // one delivery takes the per-row statements below.
         let delivered: Vec<i64> = sent
             .iter()
             .filter(|(_, s)| *s == Sent::Delivered)
@@ -253,45 +268,79 @@ impl WebhookStore for SqlStore {
         let mut tx = self.write().await?;
         if !delivered.is_empty() {
             let mut q = Query::new(
-                "UPDATE webhook_deliveries SET status = 'delivered', \
-                 attempts = attempts + 1, lease_until_us = NULL, last_error = NULL, \
-                 delivered_us = ",
+                "INSERT INTO webhook_settled (subscription_id, event_seq, status, attempts, \
+                 settled_us) SELECT subscription_id, event_seq, 'delivered', attempts + 1, ",
             );
-            q.push_bind(now).push(" WHERE ");
+            q.push_bind(now)
+                .push(" FROM webhook_queue WHERE subscription_id = ")
+                .push_bind(subscription)
+                .push(" AND ");
             self.dialect
-                .push_in(&mut q, "seq", crate::sql::Param::Ints(delivered));
+                .push_in(&mut q, "event_seq", Param::Ints(delivered.clone()));
+            tx.execute(q).await?;
+            let mut q = Query::new("DELETE FROM webhook_queue WHERE subscription_id = ");
+            q.push_bind(subscription).push(" AND ");
+            self.dialect
+                .push_in(&mut q, "event_seq", Param::Ints(delivered));
             tx.execute(q).await?;
         }
         for (seq, s) in sent {
-            let q = match s {
-                Sent::Delivered => continue,
-                Sent::Retry { error, next } => Query::new(
-                    "UPDATE webhook_deliveries SET attempts = attempts + 1, \
-                     lease_until_us = NULL, last_error = $1, next_us = $2 WHERE seq = $3",
-                )
-                .bind(error.as_str())
-                .bind(*next)
-                .bind(*seq),
-                Sent::Failed { error } => Query::new(
-                    "UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1, \
-                     lease_until_us = NULL, last_error = $1 WHERE seq = $2",
-                )
-                .bind(error.as_str())
-                .bind(*seq),
-            };
-            tx.execute(q).await?;
+            match s {
+                Sent::Delivered => {}
+                Sent::Retry { error, next } => {
+                    tx.execute(
+                        Query::new(
+                            "UPDATE webhook_queue SET attempts = attempts + 1, last_error = $1, \
+                             next_us = $2 WHERE subscription_id = $3 AND event_seq = $4",
+                        )
+                        .bind(error.as_str())
+                        .bind(*next)
+                        .bind(subscription)
+                        .bind(*seq),
+                    )
+                    .await?;
+                }
+                Sent::Failed { error } => {
+                    tx.execute(
+                        Query::new(
+                            "INSERT INTO webhook_settled (subscription_id, event_seq, status, \
+                             attempts, settled_us, last_error) SELECT subscription_id, \
+                             event_seq, 'failed', attempts + 1, $1, $2 FROM webhook_queue \
+                             WHERE subscription_id = $3 AND event_seq = $4",
+                        )
+                        .bind(now)
+                        .bind(error.as_str())
+                        .bind(subscription)
+                        .bind(*seq),
+                    )
+                    .await?;
+                    tx.execute(
+                        Query::new(
+                            "DELETE FROM webhook_queue WHERE subscription_id = $1 \
+                             AND event_seq = $2",
+                        )
+                        .bind(subscription)
+                        .bind(*seq),
+                    )
+                    .await?;
+                }
+            }
         }
-        if !untried.is_empty() {
-            let mut q = Query::new("UPDATE webhook_deliveries SET lease_until_us = NULL WHERE ");
-            self.dialect
-                .push_in(&mut q, "seq", crate::sql::Param::Ints(untried.to_vec()));
-            tx.execute(q).await?;
-        }
+        // The lease goes back only if it is still this claim's: a sender that outlived its
+        // lease must not free another's.
+        tx.execute(
+            Query::new(
+                "UPDATE webhook_subscriptions SET lease_until_us = NULL \
+                 WHERE id = $1 AND lease_until_us = $2",
+            )
+            .bind(subscription)
+            .bind(lease_until),
+        )
+        .await?;
         tx.commit().await
     }
 
-    /// The retry window counts from the event's time, so a redelivery moves that time to
-    /// now; the event keeps its id.
+    /// The retry window starts again now; the event keeps its id and its time.
     async fn redeliver(
         &self,
         tenant: TenantId,
@@ -299,24 +348,58 @@ impl WebhookStore for SqlStore {
         event_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let q = Query::new(
-            "UPDATE webhook_deliveries SET status = 'pending', next_us = $1, event_us = $1, \
-             lease_until_us = NULL WHERE tenant_id = $2 AND subscription_id = $3 \
-             AND event_id = $4 AND status = 'failed'",
+        let mut tx = self.write().await?;
+        let failed = Query::new(
+            "SELECT d.event_seq FROM webhook_settled d JOIN webhook_events e \
+             ON e.seq = d.event_seq WHERE d.subscription_id = $1 AND d.status = 'failed' \
+             AND e.tenant_id = $2 AND e.event_id = $3",
         )
-        .bind(now)
-        .bind(tenant.0)
         .bind(subscription)
+        .bind(tenant.0)
         .bind(event_id);
-        Ok(self.execute(q).await? > 0)
+        let Some(row) = tx.fetch_optional(failed).await? else {
+            return Ok(false);
+        };
+        let seq = row.cols().i64()?;
+        tx.execute(
+            Query::new(
+                "INSERT INTO webhook_queue (subscription_id, event_seq, attempts, next_us, \
+                 window_us, last_error) SELECT subscription_id, event_seq, attempts, $1, $1, \
+                 last_error FROM webhook_settled WHERE subscription_id = $2 AND event_seq = $3",
+            )
+            .bind(now)
+            .bind(subscription)
+            .bind(seq),
+        )
+        .await?;
+        tx.execute(
+            Query::new("DELETE FROM webhook_settled WHERE subscription_id = $1 AND event_seq = $2")
+                .bind(subscription)
+                .bind(seq),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
+    /// Settled deliveries go by the time they settled; an event goes once it is old
+    /// enough and older than every delivery still kept, queued or settled.
     async fn prune_deliveries(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        let q = Query::new(
-            "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND event_us < $1",
+        let mut tx = self.write().await?;
+        let n = tx
+            .execute(Query::new("DELETE FROM webhook_settled WHERE settled_us < $1").bind(before))
+            .await?;
+        tx.execute(
+            Query::new(
+                "DELETE FROM webhook_events WHERE event_us < $1 AND seq < COALESCE((\
+                 SELECT MIN(k.event_seq) FROM (SELECT event_seq FROM webhook_queue \
+                 UNION ALL SELECT event_seq FROM webhook_settled) k), seq + 1)",
+            )
+            .bind(before),
         )
-        .bind(before);
-        self.execute(q).await
+        .await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     async fn deliveries(
@@ -326,16 +409,23 @@ impl WebhookStore for SqlStore {
         state: Option<DeliveryState>,
         limit: u32,
     ) -> StoreResult<Vec<Delivery>> {
-        let mut q = Query::new(format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = "
-        ));
-        q.push_bind(tenant.0)
-            .push(" AND subscription_id = ")
-            .push_bind(subscription);
-        if let Some(s) = state {
-            q.push(" AND status = ").push_bind(s.as_str());
-        }
-        q.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
+        let queued = format!(
+            "SELECT {QUEUED} FROM webhook_queue q JOIN webhook_events e ON e.seq = q.event_seq \
+             WHERE q.subscription_id = $1 AND e.tenant_id = $2"
+        );
+        let settled = format!(
+            "SELECT {SETTLED} FROM webhook_settled d JOIN webhook_events e \
+             ON e.seq = d.event_seq WHERE d.subscription_id = $1 AND e.tenant_id = $2"
+        );
+        let sql = match state {
+            Some(DeliveryState::Pending) => queued,
+            Some(s) => format!("{settled} AND d.status = '{}'", s.as_str()),
+            None => format!("{queued} UNION ALL {settled}"),
+        };
+        let q = Query::new(format!("SELECT * FROM ({sql}) x ORDER BY 1 DESC LIMIT $3"))
+            .bind(subscription)
+            .bind(tenant.0)
+            .bind(limit);
         self.fetch(q).await?.into_iter().map(delivery).collect()
     }
 }

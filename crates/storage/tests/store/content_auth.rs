@@ -308,49 +308,19 @@ async fn content_keeps_the_order_it_was_first_stored_in(db: TestDb) {
 /// A database made before roles (with an agent that has no login, as ingest makes them):
 /// the roles migration keeps its admins admins and makes every other user an agent.
 async fn the_roles_migration_keeps_admins_and_makes_the_rest_agents(db: TestDb) {
-    let (dir, roles) = match &db {
-        TestDb::Sqlite(_) => ("sqlite", "0010_roles.sql"),
-        TestDb::Postgres(_) => ("postgres", "0008_roles.sql"),
-    };
-    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(dir);
-    let before = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(&all).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_name().to_str().unwrap() < roles {
-            std::fs::copy(entry.path(), before.path().join(entry.file_name())).unwrap();
-        }
-    }
-    let migrator = sqlx::migrate::Migrator::new(before.path()).await.unwrap();
-    assert!(migrator.iter().count() > 1);
-    let old_rows = [
-        "INSERT INTO tenants (name, time_zone, created_us) VALUES ('acme', 'UTC', 0)",
-        "INSERT INTO agents (tenant_id, agent_id, login, password_hash, is_admin) \
-         SELECT id, '7', 'boss', 'h', TRUE FROM tenants",
-        "INSERT INTO agents (tenant_id, agent_id, login, password_hash, is_admin) \
-         SELECT id, '8', 'ann', 'h', FALSE FROM tenants",
-        "INSERT INTO agents (tenant_id, agent_id) SELECT id, '9' FROM tenants",
-    ];
-    match &db {
-        TestDb::Sqlite(dir) => {
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
-            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            migrator.run(&mut c).await.unwrap();
-            for q in old_rows {
-                sqlx::query(q).execute(&mut c).await.unwrap();
-            }
-            c.close().await.unwrap();
-        }
-        TestDb::Postgres(pg) => {
-            let mut c = PgConnection::connect(pg.url()).await.unwrap();
-            migrator.run(&mut c).await.unwrap();
-            for q in old_rows {
-                sqlx::query(q).execute(&mut c).await.unwrap();
-            }
-            c.close().await.unwrap();
-        }
-    }
+    db.made_before(
+        "0010_roles.sql",
+        "0008_roles.sql",
+        &[
+            "INSERT INTO tenants (name, time_zone, created_us) VALUES ('acme', 'UTC', 0)",
+            "INSERT INTO agents (tenant_id, agent_id, login, password_hash, is_admin) \
+             SELECT id, '7', 'boss', 'h', TRUE FROM tenants",
+            "INSERT INTO agents (tenant_id, agent_id, login, password_hash, is_admin) \
+             SELECT id, '8', 'ann', 'h', FALSE FROM tenants",
+            "INSERT INTO agents (tenant_id, agent_id) SELECT id, '9' FROM tenants",
+        ],
+    )
+    .await;
     // Opening the store applies the rest, as a node upgraded in place does.
     let store = db.store().await;
     let t = store.tenant_by_name("acme").await.unwrap().unwrap().id;

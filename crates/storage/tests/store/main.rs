@@ -86,6 +86,47 @@ impl TestDb {
         self.pg().admin(sql).await
     }
 
+    /// Migrates this database as far as the migration before `sqlite_file` (SQLite) or
+    /// `postgres_file` (PostgreSQL), then runs `rows` on it: a database an earlier
+    /// version made, which the next [`TestDb::store`] upgrades in place.
+    async fn made_before(&self, sqlite_file: &str, postgres_file: &str, rows: &[&str]) {
+        let (dir, first_new) = match self {
+            TestDb::Sqlite(_) => ("sqlite", sqlite_file),
+            TestDb::Postgres(_) => ("postgres", postgres_file),
+        };
+        let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(dir);
+        let before = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(&all).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name().to_str().unwrap() < first_new {
+                std::fs::copy(entry.path(), before.path().join(entry.file_name())).unwrap();
+            }
+        }
+        let migrator = sqlx::migrate::Migrator::new(before.path()).await.unwrap();
+        assert!(migrator.iter().count() > 1);
+        match self {
+            TestDb::Sqlite(dir) => {
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
+                let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                migrator.run(&mut c).await.unwrap();
+                for q in rows {
+                    sqlx::query(q).execute(&mut c).await.unwrap();
+                }
+                c.close().await.unwrap();
+            }
+            TestDb::Postgres(pg) => {
+                let mut c = PgConnection::connect(pg.url()).await.unwrap();
+                migrator.run(&mut c).await.unwrap();
+                for q in rows {
+                    sqlx::query(q).execute(&mut c).await.unwrap();
+                }
+                c.close().await.unwrap();
+            }
+        }
+    }
+
     /// A store over this database, as a node would open it.
     async fn store(&self) -> SqlStore {
         match self {

@@ -100,7 +100,7 @@ async fn outbox_follows_changes_in_order_per_subscription(db: TestDb) {
         next: now + chrono::Duration::seconds(60),
     };
     store
-        .settle_deliveries(&[(a.seq, retry)], &[], now)
+        .settle_deliveries(sa.id, lease, &[(a.seq, retry)], now)
         .await
         .unwrap();
     assert!(store
@@ -109,8 +109,9 @@ async fn outbox_follows_changes_in_order_per_subscription(db: TestDb) {
         .unwrap()
         .is_none());
     let later = now + chrono::Duration::seconds(61);
+    let later_lease = later + chrono::Duration::seconds(15);
     let (_, batch) = store
-        .claim_deliveries(later, later + chrono::Duration::seconds(15), 10)
+        .claim_deliveries(later, later_lease, 10)
         .await
         .unwrap()
         .unwrap();
@@ -119,15 +120,35 @@ async fn outbox_follows_changes_in_order_per_subscription(db: TestDb) {
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
     assert_eq!((batch[0].seq, batch[0].attempts), (a.seq, 1));
     assert_eq!(batch[0].last_error.as_deref(), Some("HTTP 500"));
-    store
-        .settle_deliveries(&[(a.seq, Sent::Delivered)], &seqs[1..], later)
+    // A lease that ran out lets another sender claim the subscription; the first
+    // sender's late settle records its outcome but cannot give back the new lease.
+    let (_, del_again) = store
+        .claim_deliveries(later, later_lease, 5)
         .await
+        .unwrap()
         .unwrap();
+    assert_eq!(del_again[0].seq, b.seq);
     let gone = Sent::Failed {
         error: "gone".into(),
     };
     store
-        .settle_deliveries(&[(b.seq, gone)], &[], later)
+        .settle_deliveries(sb.id, lease, &[(b.seq, gone)], later)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_deliveries(later, later, 5)
+            .await
+            .unwrap()
+            .is_none(),
+        "both subscriptions are held by their second claims"
+    );
+    store
+        .settle_deliveries(sa.id, later_lease, &[(a.seq, Sent::Delivered)], later)
+        .await
+        .unwrap();
+    store
+        .settle_deliveries(sb.id, later_lease, &[], later)
         .await
         .unwrap();
     let (_, next) = store
@@ -139,6 +160,45 @@ async fn outbox_follows_changes_in_order_per_subscription(db: TestDb) {
         next[0].subject.as_deref(),
         Some(guids[1].as_str()),
         "then the second upload, its lease given back"
+    );
+
+    // Settled ones are listed by their outcome, with the event they carried.
+    let failed = store
+        .deliveries(t, deleted.id, Some(DeliveryState::Failed), 10)
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        (&failed[0].event_id, failed[0].last_error.as_deref()),
+        (&b.event_id, Some("gone"))
+    );
+    assert_eq!((failed[0].attempts, failed[0].delivered_at), (1, None));
+    let delivered = store
+        .deliveries(t, created.id, Some(DeliveryState::Delivered), 10)
+        .await
+        .unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        (
+            &delivered[0].data,
+            delivered[0].delivered_at.map(|t| t.timestamp_micros())
+        ),
+        (&a.data, Some(later.timestamp_micros()))
+    );
+    assert_eq!(
+        store
+            .deliveries(t, created.id, None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.state)
+            .collect::<Vec<_>>(),
+        [
+            DeliveryState::Pending,
+            DeliveryState::Pending,
+            DeliveryState::Delivered
+        ],
+        "newest first, queued and settled together"
     );
 
     // A failed one can be sent again, keeping its id; a delivered one cannot.
@@ -165,13 +225,14 @@ async fn outbox_follows_changes_in_order_per_subscription(db: TestDb) {
     );
     store
         .settle_deliveries(
+            deleted.id,
+            later,
             &[(
                 again[0].seq,
                 Sent::Failed {
                     error: "still gone".into(),
                 },
             )],
-            &[],
             later,
         )
         .await
@@ -202,3 +263,85 @@ async fn outbox_follows_changes_in_order_per_subscription(db: TestDb) {
 }
 
 on_both!(outbox_follows_changes_in_order_per_subscription,);
+
+/// An outbox written before events were stored once (one row per event and
+/// subscription): the migration keeps every delivery, its state and its event.
+async fn the_events_migration_keeps_the_old_outbox(db: TestDb) {
+    const A: &str = "00000000-0000-0000-0000-00000000000a";
+    const B: &str = "00000000-0000-0000-0000-00000000000b";
+    let sub = |id: &str, name: &str| {
+        format!(
+            "INSERT INTO webhook_subscriptions (id, tenant_id, name, url, events, enabled, \
+             sealed_key, created_us, updated_us) SELECT '{id}', id, '{name}', \
+             'https://example.com/{name}', '[\"content.created\"]', TRUE, '', 0, 0 FROM tenants"
+        )
+    };
+    let delivery = |sub: &str, event: &str, state: &str, attempts: i64, error: &str| {
+        format!(
+            "INSERT INTO webhook_deliveries (subscription_id, tenant_id, event_id, event_type, \
+             subject, data, event_us, status, attempts, next_us, last_error, delivered_us) \
+             SELECT '{sub}', id, '{event}', 'content.created', 'g-{event}', '{{\"of\":\"{event}\"}}', \
+             1000000, '{state}', {attempts}, 5000000, {error}, \
+             CASE WHEN '{state}' = 'delivered' THEN 7000000 END FROM tenants"
+        )
+    };
+    let rows = [
+        "INSERT INTO tenants (name, time_zone, created_us) VALUES ('acme', 'UTC', 0)".to_string(),
+        sub(A, "a"),
+        sub(B, "b"),
+        delivery(A, "e1", "pending", 2, "'HTTP 500'"),
+        delivery(B, "e1", "delivered", 1, "NULL"),
+        delivery(A, "e2", "failed", 9, "'gone'"),
+    ];
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    db.made_before("0012_webhook_events.sql", "0010_webhook_events.sql", &rows)
+        .await;
+    let store = db.store().await;
+    let t = store.tenant_by_name("acme").await.unwrap().unwrap().id;
+    let (a, b) = (Uuid::parse_str(A).unwrap(), Uuid::parse_str(B).unwrap());
+    let of_a = store.deliveries(t, a, None, 10).await.unwrap();
+    let seen: Vec<_> = of_a
+        .iter()
+        .map(|d| {
+            (
+                d.event_id.as_str(),
+                d.state,
+                d.attempts,
+                d.last_error.as_deref(),
+                d.data.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "e2",
+                DeliveryState::Failed,
+                9,
+                Some("gone"),
+                r#"{"of":"e2"}"#
+            ),
+            (
+                "e1",
+                DeliveryState::Pending,
+                2,
+                Some("HTTP 500"),
+                r#"{"of":"e1"}"#
+            ),
+        ]
+    );
+    assert_eq!(of_a[1].next_at.timestamp(), 5);
+    assert_eq!(of_a[1].subject.as_deref(), Some("g-e1"));
+    let of_b = store.deliveries(t, b, None, 10).await.unwrap();
+    assert_eq!(of_b.len(), 1);
+    assert_eq!(of_b[0].seq, of_a[1].seq, "one event, delivered to both");
+    assert_eq!(
+        (of_b[0].state, of_b[0].delivered_at.map(|t| t.timestamp())),
+        (DeliveryState::Delivered, Some(7))
+    );
+    assert!(store.redeliver(t, a, "e2", Utc::now()).await.unwrap());
+    store.close().await;
+}
+
+on_both!(the_events_migration_keeps_the_old_outbox);
