@@ -11,8 +11,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use tokio::fs::{self, File};
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::fs;
 
 use crate::blob::{check_key, BlobInfo, BlobRead, BlobStore, BlobUpload};
 use crate::error::{StoreError, StoreResult};
@@ -53,13 +52,15 @@ impl LocalBlobStore {
 
 #[async_trait]
 impl BlobStore for LocalBlobStore {
+    /// Creates nothing yet: the staged file is made by the first trip to the disk, which
+    /// for a recording smaller than the write buffer is its commit.
     async fn stage(&self) -> StoreResult<Box<dyn BlobUpload>> {
-        let path = self.staging.join(uuid::Uuid::new_v4().simple().to_string());
-        let file = File::create(&path).await.map_err(io_error)?;
         Ok(Box::new(LocalUpload {
-            file: Some(BufWriter::with_capacity(256 * 1024, file)),
-            path,
+            file: None,
+            staged: false,
+            path: self.staging.join(uuid::Uuid::new_v4().simple().to_string()),
             blobs: self.blobs.clone(),
+            buf: Vec::new(),
             since_check: CHECK_EVERY,
         }))
     }
@@ -129,16 +130,12 @@ impl BlobStore for LocalBlobStore {
 
     async fn delete(&self, key: &str) -> StoreResult<()> {
         let path = self.path_of(key)?;
-        match fs::remove_file(&path).await {
-            Ok(()) => {
-                if let Some(dir) = path.parent() {
-                    sync_dir(dir).await?;
-                }
-                Ok(())
-            }
+        blocking(move || match std::fs::remove_file(&path) {
+            Ok(()) => path.parent().map_or(Ok(()), sync_dir),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+            Err(e) => Err(e),
+        })
+        .await
     }
 
     async fn list(&self) -> StoreResult<Vec<BlobInfo>> {
@@ -191,7 +188,7 @@ fn file_stream(
     use tokio::io::AsyncReadExt;
     use tokio_util::io::ReaderStream;
     file.seek(SeekFrom::Start(start))?;
-    let file = File::from_std(file);
+    let file = fs::File::from_std(file);
     Ok(ReaderStream::with_capacity(file.take(len), READ_CHUNK).boxed())
 }
 
@@ -236,16 +233,85 @@ fn walk(root: &Path) -> StoreResult<Vec<BlobInfo>> {
     Ok(out)
 }
 
-async fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir).await?.sync_all().await
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
+/// Runs file-system work on the blocking pool, a full disk answered as such.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> StoreResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::backend(format!("blob task failed: {e}")))?
+        .map_err(io_error)
+}
+
+/// An upload's bytes gather in memory up to this much before a trip to the disk.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// An upload: its bytes gather in a buffer, and each trip to the blocking pool does all
+/// the file-system work that is due, so a recording under [`WRITE_BUFFER`] costs one
+/// trip (create, write, fsync, rename, directory fsync) instead of one per call: each
+/// trip is two thread hand-offs that every upload behind it waits for.
 struct LocalUpload {
-    file: Option<BufWriter<File>>,
+    /// The staged file, once created; `None` while it is out on the pool.
+    file: Option<std::fs::File>,
+    /// Whether a staged file may exist at `path` (to remove if the upload dies).
+    staged: bool,
     path: PathBuf,
     blobs: PathBuf,
+    buf: Vec<u8>,
     /// Bytes written since free space was last checked.
     since_check: u64,
+}
+
+/// Makes a staged upload durable under `dest`: its last bytes written and synced, then
+/// renamed into place and its directory synced (and the directories above it, when the
+/// rename made the first); if `dest` exists already, the same bytes are there (keys are
+/// content addresses) and the staged copy is removed.
+fn settle(
+    file: Option<std::fs::File>,
+    path: &Path,
+    buf: &[u8],
+    dest: &Path,
+    blobs: &Path,
+) -> std::io::Result<()> {
+    let file = append(file, path, buf)?;
+    file.sync_all()?;
+    drop(file);
+    if dest.try_exists()? {
+        return std::fs::remove_file(path);
+    }
+    let dir = dest
+        .parent()
+        .ok_or_else(|| std::io::Error::other("blob key has no parent"))?;
+    let created_dir = !dir.try_exists()?;
+    std::fs::create_dir_all(dir)?;
+    std::fs::rename(path, dest)?;
+    sync_dir(dir)?;
+    if created_dir {
+        let mut d = dir;
+        while let Some(parent) = d.parent() {
+            sync_dir(parent)?;
+            if parent == blobs {
+                break;
+            }
+            d = parent;
+        }
+    }
+    Ok(())
+}
+
+/// Appends `buf` to the staged file at `path`, creating it if `file` is `None`.
+fn append(file: Option<std::fs::File>, path: &Path, buf: &[u8]) -> std::io::Result<std::fs::File> {
+    use std::io::Write;
+    let mut file = match file {
+        Some(f) => f,
+        None => std::fs::File::create(path)?,
+    };
+    file.write_all(buf)?;
+    Ok(file)
 }
 
 /// Uploads stop while the file system has less free than this: 5 % of its size, at most
@@ -292,10 +358,24 @@ impl BlobUpload for LocalUpload {
             self.since_check = 0;
         }
         self.since_check += chunk.len() as u64;
-        match self.file.as_mut() {
-            Some(f) => f.write_all(chunk).await.map_err(io_error),
-            None => Err(StoreError::backend("write after commit")),
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(WRITE_BUFFER);
         }
+        self.buf.extend_from_slice(chunk);
+        if self.buf.len() < WRITE_BUFFER {
+            return Ok(());
+        }
+        let (file, path) = (self.file.take(), self.path.clone());
+        let mut buf = std::mem::take(&mut self.buf);
+        self.staged = true;
+        let (file, buf) = blocking(move || {
+            let file = append(file, &path, &buf)?;
+            buf.clear();
+            Ok((file, buf))
+        })
+        .await?;
+        (self.file, self.buf) = (Some(file), buf);
+        Ok(())
     }
 
     async fn commit(mut self: Box<Self>, key: &str) -> StoreResult<()> {
@@ -304,47 +384,32 @@ impl BlobUpload for LocalUpload {
             staging: PathBuf::new(),
         };
         let dest = store.path_of(key)?;
-        let mut file = self
-            .file
-            .take()
-            .ok_or_else(|| StoreError::backend("double commit"))?;
-        file.flush().await.map_err(io_error)?;
-        let file = file.into_inner();
-        file.sync_all().await.map_err(io_error)?;
-        drop(file);
-        if fs::try_exists(&dest).await? {
-            fs::remove_file(&self.path).await?;
-            return Ok(());
-        }
-        let dir = dest
-            .parent()
-            .ok_or_else(|| StoreError::backend("blob key has no parent"))?;
-        let created_dir = !fs::try_exists(dir).await?;
-        fs::create_dir_all(dir).await?;
-        fs::rename(&self.path, &dest).await?;
-        sync_dir(dir).await?;
-        if created_dir {
-            let mut d = dir;
-            while let Some(parent) = d.parent() {
-                sync_dir(parent).await?;
-                if parent == self.blobs {
-                    break;
-                }
-                d = parent;
+        let (file, path, blobs) = (self.file.take(), self.path.clone(), self.blobs.clone());
+        let buf = std::mem::take(&mut self.buf);
+        // From here the staged file is the trip's to remove or rename.
+        self.staged = false;
+        blocking(move || {
+            let done = settle(file, &path, &buf, &dest, &blobs);
+            if done.is_err() {
+                // Whatever step failed, the staged copy is not wanted (after a rename it
+                // is gone already).
+                let _ = std::fs::remove_file(&path);
             }
-        }
-        Ok(())
+            done
+        })
+        .await
     }
 
     async fn abort(mut self: Box<Self>) {
-        self.file.take();
-        let _ = fs::remove_file(&self.path).await;
+        if std::mem::take(&mut self.staged) {
+            let _ = fs::remove_file(&self.path).await;
+        }
     }
 }
 
 impl Drop for LocalUpload {
     fn drop(&mut self) {
-        if self.file.is_some() {
+        if self.staged {
             let _ = std::fs::remove_file(&self.path);
         }
     }
@@ -383,6 +448,55 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    fn staged_files(dir: &tempfile::TempDir) -> usize {
+        std::fs::read_dir(dir.path().join("staging"))
+            .unwrap()
+            .count()
+    }
+
+    #[tokio::test]
+    async fn a_small_upload_reaches_the_disk_only_when_committed() {
+        let (dir, store) = holding("t1/ab/one", &[b"x"]).await;
+        let mut up = store.stage().await.unwrap();
+        up.write(b"hello").await.unwrap();
+        assert_eq!(staged_files(&dir), 0, "nothing on disk before the commit");
+        up.commit("t1/ab/two").await.unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("blobs/t1/ab/two")).unwrap(),
+            b"hello"
+        );
+        // The same key again: the bytes are there already, the staged copy goes.
+        let mut again = store.stage().await.unwrap();
+        again.write(b"hello").await.unwrap();
+        again.commit("t1/ab/two").await.unwrap();
+        assert_eq!(staged_files(&dir), 0);
+    }
+
+    #[tokio::test]
+    async fn a_large_upload_is_written_as_it_comes_and_removed_if_it_dies() {
+        let (dir, store) = holding("t1/ab/one", &[b"x"]).await;
+        let chunk = vec![7u8; 100 * 1024];
+        let mut up = store.stage().await.unwrap();
+        for _ in 0..3 {
+            up.write(&chunk).await.unwrap();
+        }
+        assert_eq!(
+            staged_files(&dir),
+            1,
+            "past the buffer, the bytes are staged"
+        );
+        drop(up);
+        assert_eq!(staged_files(&dir), 0);
+        let mut up = store.stage().await.unwrap();
+        for _ in 0..3 {
+            up.write(&chunk).await.unwrap();
+        }
+        up.commit("t1/cd/big").await.unwrap();
+        let r = store.open("t1/cd/big", None).await.unwrap();
+        assert_eq!(r.len, 300 * 1024);
+        assert_eq!(staged_files(&dir), 0);
     }
 
     #[tokio::test]
