@@ -6,7 +6,8 @@
 # Interaction Content reads again once per version of the Accept header, and HTTP Basic
 # for the Recordings files API. The operation that rotates the Basic credentials
 # (POST /admin/tenant/api-token) is left out so the run keeps the credentials it uses.
-# Usage: scripts/schema-check.sh   (after `cargo build -p callvault`)
+# Usage: scripts/schema-check.sh   (after a debug build of callvault: the workspace's test
+# build makes one, as does `cargo build -p callvault`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,10 @@ if [ ! -x "$VENV/bin/st" ]; then
 fi
 
 BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/callvault"
+if [ ! -x "$BIN" ]; then
+  echo "schema-check: no $BIN; build it first (cargo build -p callvault)" >&2
+  exit 1
+fi
 DATA="$(mktemp -d)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 OUT="$DATA/server.out"

@@ -59,10 +59,13 @@ wait "$services"
 eval "$(cat .cache/services.env)"
 
 cargo nextest run --workspace --locked --no-fail-fast
-# The same API suite again, every test server on PostgreSQL + S3.
+# The same API suite again, every test server on PostgreSQL + S3. Selected with a filter
+# over the workspace, not with `-p callvault`: a single package resolves its dependencies'
+# features differently, and cargo would build a few minutes of them again.
 echo "== the API suite on PostgreSQL + S3 ==" >&2
-CALLVAULT_TEST_BACKEND=scaleout cargo nextest run -p callvault --locked --no-fail-fast
-# Generated requests against the served OpenAPI document, on a server with demo data.
+CALLVAULT_TEST_BACKEND=scaleout cargo nextest run --workspace --locked --no-fail-fast \
+  -E 'package(callvault)'
+# Generated requests against the served OpenAPI document, on a server with demo data:
+# the binary the test build made for the API tests (target/debug/callvault).
 echo "== the schema-driven API test (schemathesis) ==" >&2
-cargo build -p callvault --locked
 ./scripts/schema-check.sh

@@ -20,10 +20,13 @@ fn main() {
         writeln!(out, "pub(super) static {konst}: &[(&str, &str)] = &[").unwrap();
         for p in files {
             let name = p.file_name().unwrap().to_str().expect("a UTF-8 file name");
+            // Relative to the crate being compiled, not this run's absolute path: two
+            // checkouts sharing a target directory share this output (cargo's hash of a
+            // path package leaves the path out), and a checkout whose files differ must
+            // then fail to compile rather than embed the other's schema.
             writeln!(
                 out,
-                "    ({name:?}, include_str!({:?})),",
-                p.display().to_string()
+                "    ({name:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/migrations/{dir}/{name}\"))),"
             )
             .unwrap();
         }
