@@ -146,11 +146,20 @@ fn lower_priority() {
 
 async fn post_all(http: &reqwest::Client, clock: &dyn Clock, p: Parcel) -> Posted {
     let mut tried = Vec::with_capacity(p.deliveries.len());
+    // Parsed once per batch, not per event: reqwest would parse the text (and map its
+    // host through IDNA) for every request.
+    let url = match reqwest::Url::parse(&p.url) {
+        Ok(url) => url,
+        Err(e) => {
+            tried.push(Err(format!("the subscription's URL does not parse: {e}")));
+            return (p.deliveries, tried);
+        }
+    };
     for d in &p.deliveries {
         if Instant::now() > p.send_until {
             break;
         }
-        let result = post(http, clock, d, &p.url, &p.key, p.timeout).await;
+        let result = post(http, clock, d, &url, &p.key, p.timeout).await;
         let failed = result.is_err();
         tried.push(result);
         if failed {
@@ -172,7 +181,7 @@ async fn post(
     http: &reqwest::Client,
     clock: &dyn Clock,
     d: &Delivery,
-    url: &str,
+    url: &reqwest::Url,
     key: &[u8],
     timeout: Duration,
 ) -> Result<(), String> {
@@ -191,7 +200,7 @@ async fn post(
     )
     .map_err(|e| format!("signing: {e}"))?;
     let resp = http
-        .post(url)
+        .post(url.clone())
         .header("Content-Type", "application/cloudevents+json")
         .header("Vonage-Signature", jwt)
         .timeout(timeout)
