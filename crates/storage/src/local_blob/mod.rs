@@ -47,11 +47,16 @@ impl LocalBlobStore {
         Ok(Self { blobs, staging })
     }
 
-    /// Maps a key to a path ([`check_key`]: nothing that could leave the blob directory).
     fn path_of(&self, key: &str) -> StoreResult<PathBuf> {
-        check_key(key)?;
-        Ok(self.blobs.join(key))
+        blob_path(&self.blobs, key)
     }
+}
+
+/// Maps a key to its path under `blobs` ([`check_key`]: nothing that could leave the
+/// blob directory).
+fn blob_path(blobs: &Path, key: &str) -> StoreResult<PathBuf> {
+    check_key(key)?;
+    Ok(blobs.join(key))
 }
 
 #[async_trait]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use tokio::fs;
 
-use super::LocalBlobStore;
+use super::blob_path;
 use crate::blob::BlobUpload;
 use crate::error::{StoreError, StoreResult};
 
@@ -170,11 +170,7 @@ impl BlobUpload for LocalUpload {
     }
 
     async fn commit(mut self: Box<Self>, key: &str) -> StoreResult<()> {
-        let store = LocalBlobStore {
-            blobs: self.blobs.clone(),
-            staging: PathBuf::new(),
-        };
-        let dest = store.path_of(key)?;
+        let dest = blob_path(&self.blobs, key)?;
         let (file, path, blobs) = (self.file.take(), self.path.clone(), self.blobs.clone());
         let buf = std::mem::take(&mut self.buf);
         // From here the staged file is the trip's to remove or rename.
