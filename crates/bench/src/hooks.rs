@@ -1,8 +1,8 @@
 //! Webhooks: events per second delivered to a local receiver, and ingest throughput
 //! with and without three subscriptions to every upload (target: within 5 %), measured
-//! in turns (without, held, with, twice) on one server so drift falls on all. The held
-//! turns subscribe to a receiver that never answers, which parts the outbox rows' cost
-//! from the sending's.
+//! in turns on one server, in an order that gives each kind the same share of the drift
+//! ([`ORDER`]). The held turns subscribe to a receiver that never answers, which parts
+//! the outbox rows' cost from the sending's.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +25,40 @@ const SUBSCRIPTIONS: usize = 3;
 const CLIENTS: usize = 8;
 /// The server's timeout of a webhook request (`services::webhooks::SEND_TIMEOUT`).
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The kinds of turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    /// No subscription.
+    Without,
+    /// Three subscriptions whose receiver never answers: the outbox rows only.
+    Held,
+    /// Three subscriptions delivered to the local receiver.
+    With,
+}
+
+/// The turns in the order they run: two palindromes, so that each kind's turns sit on
+/// average at the same place in the run, and the ratio of each half can be compared
+/// with the other's. This VM's ingest drifts within a run, in steps more than in a
+/// line (the first turns after a run that deleted many files pay for ext4's search past
+/// recently deleted inodes; later ones for page-cache memory the host had not backed
+/// yet): with the kinds in a repeated order (without, held, with, twice) the drift fell
+/// most on the turns with delivery, which always came last (docs/benchmarks.md,
+/// "Webhook turns in palindromes").
+const ORDER: [Turn; 12] = [
+    Turn::Without,
+    Turn::Held,
+    Turn::With,
+    Turn::With,
+    Turn::Held,
+    Turn::Without,
+    Turn::Without,
+    Turn::Held,
+    Turn::With,
+    Turn::With,
+    Turn::Held,
+    Turn::Without,
+];
 
 pub struct HooksResult {
     pub without: Vec<Summary>,
@@ -52,25 +86,38 @@ impl HooksResult {
 
     /// Each turn in the order it ran: its kind and its summary.
     fn turns(&self) -> Vec<(&'static str, &Summary)> {
-        let mut v = Vec::new();
-        for (i, without) in self.without.iter().enumerate() {
-            v.push(("without", without));
-            v.extend(self.held.get(i).map(|s| ("held", s)));
-            v.extend(self.with.get(i).map(|s| ("with", s)));
-        }
-        v
+        let (mut without, mut held, mut with) =
+            (self.without.iter(), self.held.iter(), self.with.iter());
+        ORDER
+            .iter()
+            .filter_map(|kind| match kind {
+                Turn::Without => without.next().map(|s| ("without", s)),
+                Turn::Held => held.next().map(|s| ("held", s)),
+                Turn::With => with.next().map(|s| ("with", s)),
+            })
+            .collect()
     }
 
     pub fn ratio(&self) -> f64 {
         Self::rate(&self.with) / Self::rate(&self.without)
     }
 
+    /// The with / without ratio of each palindrome of [`ORDER`] by itself.
+    fn halves(&self) -> Vec<f64> {
+        self.with
+            .chunks(2)
+            .zip(self.without.chunks(2))
+            .map(|(with, without)| Self::rate(with) / Self::rate(without))
+            .collect()
+    }
+
     pub fn markdown(&self) -> String {
         format!(
             "| ingest, {CLIENTS} clients | {:.0} uploads/s | {:.0} uploads/s | {:.3} | ≥ 0.95: {} |\n\
              | the same, the receiver holding every request (outbox rows only) | {:.0} uploads/s | {:.0} uploads/s | {:.3} | (diagnosis) |\n\n\
+             Each palindrome's own ratio (with / without): {}.\n\n\
              Server CPU per upload during the turns: {:.2} ms without subscriptions, {:.2} ms with the outbox rows only, {:.2} ms with delivery.\n\n\
-             Turns in the order they ran (uploads/s, server CPU ms per upload): {}.\n\n\
+             Turns in the order they ran (uploads/s, server CPU ms per upload, p50 ms of an upload): {}.\n\n\
              {} events delivered to the local receiver at {:.0} events/s (each turn's events over the time from its first upload to its last event).\n",
             Self::rate(&self.with),
             Self::rate(&self.without),
@@ -79,15 +126,21 @@ impl HooksResult {
             Self::rate(&self.held),
             Self::rate(&self.without),
             Self::rate(&self.held) / Self::rate(&self.without),
+            self.halves()
+                .iter()
+                .map(|r| format!("{r:.3}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             Self::cpu_ms(&self.without),
             Self::cpu_ms(&self.held),
             Self::cpu_ms(&self.with),
             self.turns()
                 .iter()
                 .map(|(kind, s)| format!(
-                    "{kind} {:.0} ({:.2})",
+                    "{kind} {:.0} ({:.2}, {:.1})",
                     s.per_sec(),
-                    s.cpu_ms_per_request().unwrap_or(f64::NAN)
+                    s.cpu_ms_per_request().unwrap_or(f64::NAN),
+                    s.p50.as_secs_f64() * 1e3
                 ))
                 .collect::<Vec<_>>()
                 .join(", "),
@@ -99,12 +152,13 @@ impl HooksResult {
     pub fn json(&self) -> Value {
         json!({
             "withPerSec": Self::rate(&self.with), "withoutPerSec": Self::rate(&self.without),
-            "ratio": self.ratio(), "heldPerSec": Self::rate(&self.held),
+            "ratio": self.ratio(), "halves": self.halves(), "heldPerSec": Self::rate(&self.held),
             "heldRatio": Self::rate(&self.held) / Self::rate(&self.without),
             "cpuMsPerUpload": {"without": Self::cpu_ms(&self.without), "held": Self::cpu_ms(&self.held), "with": Self::cpu_ms(&self.with)},
             "events": self.events, "eventsPerSec": self.events_per_sec,
             "turns": self.turns().iter().map(|(kind, s)| json!({
                 "kind": kind, "perSec": s.per_sec(), "cpuMsPerUpload": s.cpu_ms_per_request(),
+                "p50Ms": s.p50.as_secs_f64() * 1e3,
             })).collect::<Vec<_>>(),
         })
     }
@@ -261,41 +315,49 @@ pub async fn run(
         // to 1.7 times the CPU per upload of the same turn later, and it was always a
         // turn without subscriptions.
         ingest(&api, bounds, &base).await?;
-        for _ in 0..2 {
+        // Half as long as the warm-up: twelve turns measure as long as six did before.
+        let bounds = Bounds {
+            duration: bounds.duration / 2,
+            ..bounds
+        };
+        for kind in ORDER {
             // Every turn starts after the same pause: the held turn's senders are free
             // again once their requests time out, and the disk has written back what the
             // turn before left dirty (a turn writes hundreds of MB of recordings), so no
             // turn pays for the one before it.
-            let pause = || tokio::time::sleep(SEND_TIMEOUT + Duration::from_secs(1));
-            pause().await;
-            without.push(cpu::measure(probe, ingest(&api, bounds, &base)).await?);
-
-            let ids = subscribe(bin, &data_dir, &held_url).await?;
-            pause().await;
-            held.push(cpu::measure(probe, ingest(&api, bounds, &base)).await?);
-            unsubscribe(bin, &data_dir, ids).await?;
-
-            pause().await;
-            let ids = subscribe(bin, &data_dir, &url).await?;
-            let before = receiver.count.load(Ordering::Relaxed);
-            let began = Instant::now();
-            let summary = cpu::measure(probe, ingest(&api, bounds, &base)).await?;
-            let want = summary.requests as u64 * SUBSCRIPTIONS as u64;
-            while receiver.count.load(Ordering::Relaxed) - before < want {
-                anyhow::ensure!(
-                    began.elapsed() < Duration::from_secs(300),
-                    "webhook deliveries stalled"
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(SEND_TIMEOUT + Duration::from_secs(1)).await;
+            match kind {
+                Turn::Without => {
+                    without.push(cpu::measure(probe, ingest(&api, bounds, &base)).await?)
+                }
+                Turn::Held => {
+                    let ids = subscribe(bin, &data_dir, &held_url).await?;
+                    held.push(cpu::measure(probe, ingest(&api, bounds, &base)).await?);
+                    unsubscribe(bin, &data_dir, ids).await?;
+                }
+                Turn::With => {
+                    let ids = subscribe(bin, &data_dir, &url).await?;
+                    let before = receiver.count.load(Ordering::Relaxed);
+                    let began = Instant::now();
+                    let summary = cpu::measure(probe, ingest(&api, bounds, &base)).await?;
+                    let want = summary.requests as u64 * SUBSCRIPTIONS as u64;
+                    while receiver.count.load(Ordering::Relaxed) - before < want {
+                        anyhow::ensure!(
+                            began.elapsed() < Duration::from_secs(300),
+                            "webhook deliveries stalled"
+                        );
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    let last = receiver
+                        .span
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .map_or(began, |(_, l)| l);
+                    rates.push(want as f64 / (last - began).as_secs_f64().max(0.001));
+                    with.push(summary);
+                    unsubscribe(bin, &data_dir, ids).await?;
+                }
             }
-            let last = receiver
-                .span
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .map_or(began, |(_, l)| l);
-            rates.push(want as f64 / (last - began).as_secs_f64().max(0.001));
-            with.push(summary);
-            unsubscribe(bin, &data_dir, ids).await?;
         }
         let events = receiver.count.load(Ordering::Relaxed);
         let events_per_sec = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
