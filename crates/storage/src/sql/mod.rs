@@ -6,6 +6,7 @@
 //! [`Dialect`] for their fragment.
 
 mod budget;
+mod checkpoint;
 mod dialect;
 mod group_commit;
 mod migrations;

@@ -3,7 +3,8 @@
 //!
 //! Writes go through the one writer connection and start with `BEGIN IMMEDIATE`, so that
 //! writers queue in the process instead of failing with `SQLITE_BUSY`; concurrent write
-//! transactions share one COMMIT and its fsync (`group_commit.rs`). Reads use a pool of
+//! transactions share one COMMIT and its fsync (`group_commit.rs`), and the log is
+//! checkpointed beside the writer, not by it (`checkpoint.rs`). Reads use a pool of
 //! read-only connections and run beside the writer. Reads, and the writer's statements
 //! inside a transaction, run on the worker that asks for them within a time budget
 //! (`budget.rs`); `BEGIN` and `COMMIT`, which wait for locks and fsync, and reads that
@@ -77,7 +78,9 @@ impl SqliteBackend {
         }
         Ok(Self {
             path: path.to_path_buf(),
-            writer: Arc::new(tokio::sync::Mutex::new(WriterConn::new(writer))),
+            writer: Arc::new(tokio::sync::Mutex::new(
+                WriterConn::new(writer).checkpoint_beside(path),
+            )),
             waiting: Arc::new(AtomicUsize::new(0)),
             readers: Arc::new(Mutex::new(Vec::with_capacity(READERS))),
             free: Arc::new(Semaphore::new(READERS)),
