@@ -1,7 +1,7 @@
 //! Webhooks: events per second delivered to a local receiver, and ingest throughput
 //! with and without three subscriptions to every upload (target: within 5 %), measured
 //! in turns on one server, in an order that gives each kind the same share of the drift
-//! ([`ORDER`]). The held turns subscribe to a receiver that never answers, which parts
+//! ([`PALINDROME`]). The held turns subscribe to a receiver that never answers, which parts
 //! the outbox rows' cost from the sending's.
 
 use std::path::Path;
@@ -37,21 +37,15 @@ enum Turn {
     With,
 }
 
-/// The turns in the order they run: two palindromes, so that each kind's turns sit on
-/// average at the same place in the run, and the ratio of each half can be compared
-/// with the other's. This VM's ingest drifts within a run, in steps more than in a
-/// line (the first turns after a run that deleted many files pay for ext4's search past
-/// recently deleted inodes; later ones for page-cache memory the host had not backed
-/// yet): with the kinds in a repeated order (without, held, with, twice) the drift fell
-/// most on the turns with delivery, which always came last (docs/benchmarks.md,
+/// The turns in the order they run: a palindrome, run [`ROUNDS`] times, so that each
+/// kind's turns sit on average at the same place in the run, and the ratio of each round
+/// can be compared with the other's. This VM's ingest drifts within a run, in steps more
+/// than in a line (the first turns after a run that deleted many files pay for ext4's
+/// search past recently deleted inodes; later ones for page-cache memory the host had not
+/// backed yet): with the kinds in a repeated order (without, held, with, twice) the drift
+/// fell most on the turns with delivery, which always came last (docs/benchmarks.md,
 /// "Webhook turns in palindromes").
-const ORDER: [Turn; 12] = [
-    Turn::Without,
-    Turn::Held,
-    Turn::With,
-    Turn::With,
-    Turn::Held,
-    Turn::Without,
+const PALINDROME: [Turn; 6] = [
     Turn::Without,
     Turn::Held,
     Turn::With,
@@ -59,6 +53,20 @@ const ORDER: [Turn; 12] = [
     Turn::Held,
     Turn::Without,
 ];
+const ROUNDS: usize = 2;
+
+/// How many turns of `kind` one round holds.
+fn per_round(kind: Turn) -> usize {
+    PALINDROME.iter().filter(|t| **t == kind).count().max(1)
+}
+
+/// Every turn of the run, in order.
+fn order() -> impl Iterator<Item = Turn> {
+    PALINDROME
+        .into_iter()
+        .cycle()
+        .take(PALINDROME.len() * ROUNDS)
+}
 
 pub struct HooksResult {
     pub without: Vec<Summary>,
@@ -88,8 +96,7 @@ impl HooksResult {
     fn turns(&self) -> Vec<(&'static str, &Summary)> {
         let (mut without, mut held, mut with) =
             (self.without.iter(), self.held.iter(), self.with.iter());
-        ORDER
-            .iter()
+        order()
             .filter_map(|kind| match kind {
                 Turn::Without => without.next().map(|s| ("without", s)),
                 Turn::Held => held.next().map(|s| ("held", s)),
@@ -102,11 +109,11 @@ impl HooksResult {
         Self::rate(&self.with) / Self::rate(&self.without)
     }
 
-    /// The with / without ratio of each palindrome of [`ORDER`] by itself.
+    /// The with / without ratio of each round of [`PALINDROME`] by itself.
     fn halves(&self) -> Vec<f64> {
         self.with
-            .chunks(2)
-            .zip(self.without.chunks(2))
+            .chunks(per_round(Turn::With))
+            .zip(self.without.chunks(per_round(Turn::Without)))
             .map(|(with, without)| Self::rate(with) / Self::rate(without))
             .collect()
     }
@@ -320,7 +327,7 @@ pub async fn run(
             duration: bounds.duration / 2,
             ..bounds
         };
-        for kind in ORDER {
+        for kind in order() {
             // Every turn starts after the same pause: the held turn's senders are free
             // again once their requests time out, and the disk has written back what the
             // turn before left dirty (a turn writes hundreds of MB of recordings), so no
