@@ -23,7 +23,6 @@ use rusqlite::Connection;
 use tokio::sync::watch;
 
 use super::budget::{Budget, Overrun};
-use super::checkpoint::Checkpointer;
 use crate::error::{StoreError, StoreResult};
 
 /// At most this many members share one COMMIT, so that a steady stream of writers cannot
@@ -44,8 +43,6 @@ pub(crate) struct WriterConn {
     /// [`WriterConn::end`]. Still set when the connection is next used, the member was
     /// abandoned without ending (its rollback task never ran, at shutdown).
     member: bool,
-    /// The checkpoints of the log, when they run beside the writer (`checkpoint.rs`).
-    checkpointer: Option<Arc<Checkpointer>>,
 }
 
 struct Batch {
@@ -100,15 +97,6 @@ impl Drop for Batch {
     }
 }
 
-impl Drop for WriterConn {
-    /// The hook goes before the checkpointer it points to.
-    fn drop(&mut self) {
-        if self.checkpointer.is_some() {
-            Checkpointer::uninstall(&self.conn);
-        }
-    }
-}
-
 impl WriterConn {
     pub(crate) fn new(conn: Connection) -> Self {
         let budget = Budget::install(&conn, Overrun::LeaveWorker);
@@ -118,15 +106,7 @@ impl WriterConn {
             max_age: MAX_AGE,
             batch: None,
             member: false,
-            checkpointer: None,
         }
-    }
-
-    /// Moves the log's checkpoints off this connection, to a thread with a connection
-    /// of its own to the database at `path`.
-    pub(crate) fn checkpoint_beside(mut self, path: &std::path::Path) -> Self {
-        self.checkpointer = Some(Checkpointer::install(&self.conn, path));
-        self
     }
 
     /// Starts a member: joins the open batch, or opens one with `BEGIN IMMEDIATE`.

@@ -6,7 +6,6 @@
 //! [`Dialect`] for their fragment.
 
 mod budget;
-mod checkpoint;
 mod dialect;
 mod group_commit;
 mod migrations;

@@ -3,8 +3,7 @@
 //!
 //! Writes go through the one writer connection and start with `BEGIN IMMEDIATE`, so that
 //! writers queue in the process instead of failing with `SQLITE_BUSY`; concurrent write
-//! transactions share one COMMIT and its fsync (`group_commit.rs`), and the log is
-//! checkpointed beside the writer, not by it (`checkpoint.rs`). Reads use a pool of
+//! transactions share one COMMIT and its fsync (`group_commit.rs`). Reads use a pool of
 //! read-only connections and run beside the writer. Reads, and the writer's statements
 //! inside a transaction, run on the worker that asks for them within a time budget
 //! (`budget.rs`); `BEGIN` and `COMMIT`, which wait for locks and fsync, and reads that
@@ -78,9 +77,7 @@ impl SqliteBackend {
         }
         Ok(Self {
             path: path.to_path_buf(),
-            writer: Arc::new(tokio::sync::Mutex::new(
-                WriterConn::new(writer).checkpoint_beside(path),
-            )),
+            writer: Arc::new(tokio::sync::Mutex::new(WriterConn::new(writer))),
             waiting: Arc::new(AtomicUsize::new(0)),
             readers: Arc::new(Mutex::new(Vec::with_capacity(READERS))),
             free: Arc::new(Semaphore::new(READERS)),
