@@ -41,8 +41,8 @@ enum Turn {
 /// kind's turns sit on average at the same place in the run, and the ratio of each round
 /// can be compared with the other's. This VM's ingest drifts within a run, in steps more
 /// than in a line (the first turns after a run that deleted many files pay for ext4's
-/// search past recently deleted inodes; later ones for page-cache memory the host had not
-/// backed yet): with the kinds in a repeated order (without, held, with, twice) the drift
+/// search past recently deleted inodes; later ones for page-cache memory the VM had not
+/// touched before): with the kinds in a repeated order (without, held, with, twice) the drift
 /// fell most on the turns with delivery, which always came last (docs/benchmarks.md,
 /// "Webhook turns in palindromes").
 const PALINDROME: [Turn; 6] = [
@@ -110,7 +110,7 @@ impl HooksResult {
     }
 
     /// The with / without ratio of each round of [`PALINDROME`] by itself.
-    fn halves(&self) -> Vec<f64> {
+    fn rounds(&self) -> Vec<f64> {
         self.with
             .chunks(per_round(Turn::With))
             .zip(self.without.chunks(per_round(Turn::Without)))
@@ -122,7 +122,7 @@ impl HooksResult {
         format!(
             "| ingest, {CLIENTS} clients | {:.0} uploads/s | {:.0} uploads/s | {:.3} | ≥ 0.95: {} |\n\
              | the same, the receiver holding every request (outbox rows only) | {:.0} uploads/s | {:.0} uploads/s | {:.3} | (diagnosis) |\n\n\
-             Each palindrome's own ratio (with / without): {}.\n\n\
+             Each round's own ratio (with / without): {}.\n\n\
              Server CPU per upload during the turns: {:.2} ms without subscriptions, {:.2} ms with the outbox rows only, {:.2} ms with delivery.\n\n\
              Turns in the order they ran (uploads/s, server CPU ms per upload, p50 ms of an upload): {}.\n\n\
              {} events delivered to the local receiver at {:.0} events/s (each turn's events over the time from its first upload to its last event).\n",
@@ -133,7 +133,7 @@ impl HooksResult {
             Self::rate(&self.held),
             Self::rate(&self.without),
             Self::rate(&self.held) / Self::rate(&self.without),
-            self.halves()
+            self.rounds()
                 .iter()
                 .map(|r| format!("{r:.3}"))
                 .collect::<Vec<_>>()
@@ -159,7 +159,7 @@ impl HooksResult {
     pub fn json(&self) -> Value {
         json!({
             "withPerSec": Self::rate(&self.with), "withoutPerSec": Self::rate(&self.without),
-            "ratio": self.ratio(), "halves": self.halves(), "heldPerSec": Self::rate(&self.held),
+            "ratio": self.ratio(), "rounds": self.rounds(), "heldPerSec": Self::rate(&self.held),
             "heldRatio": Self::rate(&self.held) / Self::rate(&self.without),
             "cpuMsPerUpload": {"without": Self::cpu_ms(&self.without), "held": Self::cpu_ms(&self.held), "with": Self::cpu_ms(&self.with)},
             "events": self.events, "eventsPerSec": self.events_per_sec,
