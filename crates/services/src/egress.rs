@@ -85,8 +85,10 @@ impl EgressPolicy {
         self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
     }
 
-    /// Checks an endpoint before it is stored: its host, and every address it resolves to.
-    pub async fn check_url(&self, field: &str, endpoint: &str) -> Result<(), Invalid> {
+    /// Checks an endpoint before it is stored or used: its host, and every address it
+    /// resolves to. Answers the parsed URL, so a caller that goes on to use it (the
+    /// webhook courier) does not parse the text again.
+    pub async fn check_url(&self, field: &str, endpoint: &str) -> Result<url::Url, Invalid> {
         let refuse = |why: String| {
             Invalid::new(
                 field,
@@ -97,10 +99,10 @@ impl EgressPolicy {
         let port = url.port_or_known_default().unwrap_or(443);
         match url.host() {
             Some(url::Host::Ipv4(ip)) if !self.allows_ip(ip.into()) => {
-                Err(refuse(format!("points at an internal address ({ip})")))
+                return Err(refuse(format!("points at an internal address ({ip})")));
             }
             Some(url::Host::Ipv6(ip)) if !self.allows_ip(ip.into()) => {
-                Err(refuse(format!("points at an internal address ({ip})")))
+                return Err(refuse(format!("points at an internal address ({ip})")));
             }
             Some(url::Host::Domain(name)) if !self.allows_host(name) => {
                 let addrs = tokio::time::timeout(
@@ -114,13 +116,13 @@ impl EgressPolicy {
                     ))
                 })?
                 .map_err(|e| refuse(format!("names a host ({name}) that does not resolve: {e}")))?;
-                match addrs.map(|a| a.ip()).find(|ip| !self.allows_ip(*ip)) {
-                    Some(ip) => Err(refuse(format!("resolves to an internal address ({ip})"))),
-                    None => Ok(()),
+                if let Some(ip) = addrs.map(|a| a.ip()).find(|ip| !self.allows_ip(*ip)) {
+                    return Err(refuse(format!("resolves to an internal address ({ip})")));
                 }
             }
-            _ => Ok(()),
+            _ => {}
         }
+        Ok(url)
     }
 
     /// A plain HTTP client that resolves through this policy and follows no redirect

@@ -39,7 +39,8 @@ const THREAD_NAME: &str = "webhook-send";
 
 /// One subscription's batch, to post in order.
 pub(super) struct Parcel {
-    pub url: String,
+    /// The receiver's URL, parsed once per batch (by the egress check), not per event.
+    pub url: url::Url,
     /// The raw (unsealed) signing key.
     pub key: Vec<u8>,
     pub deliveries: Vec<Delivery>,
@@ -146,20 +147,11 @@ fn lower_priority() {
 
 async fn post_all(http: &reqwest::Client, clock: &dyn Clock, p: Parcel) -> Posted {
     let mut tried = Vec::with_capacity(p.deliveries.len());
-    // Parsed once per batch, not per event: reqwest would parse the text (and map its
-    // host through IDNA) for every request.
-    let url = match reqwest::Url::parse(&p.url) {
-        Ok(url) => url,
-        Err(e) => {
-            tried.push(Err(format!("the subscription's URL does not parse: {e}")));
-            return (p.deliveries, tried);
-        }
-    };
     for d in &p.deliveries {
         if Instant::now() > p.send_until {
             break;
         }
-        let result = post(http, clock, d, &url, &p.key, p.timeout).await;
+        let result = post(http, clock, d, &p.url, &p.key, p.timeout).await;
         let failed = result.is_err();
         tried.push(result);
         if failed {

@@ -50,9 +50,9 @@ impl Vault {
         // connects, so an address that changes is caught either way, without a DNS query
         // per event.
         let (batch, tried) = match self.ready_to_send(&sub).await {
-            Ok(key) => {
+            Ok((key, url)) => {
                 let parcel = Parcel {
-                    url: sub.url.clone(),
+                    url,
                     key,
                     deliveries: batch,
                     timeout: SEND_TIMEOUT.min(lease_len / 3),
@@ -101,19 +101,21 @@ impl Vault {
         Ok(Round::Sent { full })
     }
 
-    /// The subscription's signing key, once its receiver's address is allowed now.
-    async fn ready_to_send(&self, sub: &Subscription) -> Result<Vec<u8>, String> {
+    /// The subscription's signing key and its receiver's URL, once that address is
+    /// allowed now.
+    async fn ready_to_send(&self, sub: &Subscription) -> Result<(Vec<u8>, url::Url), String> {
         let key = self
             .sealer
             .open(&sub.sealed_key, sub.id.as_bytes())
             .ok_or("the signing key cannot be unsealed with this node's master key")?;
         // Checked again at send time: a name can come to resolve elsewhere after creation.
-        self.config
+        let url = self
+            .config
             .egress
             .check_url("url", &sub.url)
             .await
             .map_err(|e| e.message)?;
-        Ok(key)
+        Ok((key, url))
     }
 }
 

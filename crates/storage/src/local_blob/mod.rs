@@ -20,8 +20,9 @@ mod upload;
 
 use upload::{blocking, low_on_space, sync_dir, LocalUpload};
 
-/// Each read is one hop to the blocking pool; 1 MiB keeps hops few without holding much
-/// memory per download.
+/// A download is read in chunks of this size, each on the worker when its bytes are
+/// cached and on the blocking pool otherwise: 1 MiB keeps the reads few without holding
+/// much memory per download.
 const READ_CHUNK: usize = 1024 * 1024;
 
 /// What opening a blob found, on the blocking pool.
