@@ -76,6 +76,55 @@ pub struct HooksResult {
     pub held: Vec<Summary>,
     pub events: u64,
     pub events_per_sec: f64,
+    /// What the server wrote during each turn, in the order the turns ran.
+    pub commits: Vec<Commits>,
+}
+
+/// The server's group-commit counters (`/metrics`) and the bytes it has sent to the
+/// disk (`/proc/PID/io`: recordings, the write-ahead log, checkpoints), or their growth
+/// over a turn. The outbox's cost shows here as bytes, which the turns' throughput on a
+/// noisy machine cannot show.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Commits {
+    pub commits: f64,
+    pub writes: f64,
+    pub disk_bytes: f64,
+}
+
+impl Commits {
+    async fn read(api: &Api) -> anyhow::Result<Commits> {
+        let io = std::fs::read_to_string(format!("/proc/{}/io", api.pid))?;
+        let disk_bytes = io
+            .lines()
+            .find_map(|l| l.strip_prefix("write_bytes:")?.trim().parse().ok())
+            .context("no write_bytes in /proc/PID/io")?;
+        let text = api
+            .http
+            .get(format!("{}/metrics", api.base))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+                .unwrap_or(0.0)
+        };
+        Ok(Commits {
+            commits: value("callvault_sqlite_commits_total"),
+            writes: value("callvault_sqlite_committed_writes_total"),
+            disk_bytes,
+        })
+    }
+
+    fn since(self, before: Commits) -> Commits {
+        Commits {
+            commits: self.commits - before.commits,
+            writes: self.writes - before.writes,
+            disk_bytes: self.disk_bytes - before.disk_bytes,
+        }
+    }
 }
 
 impl HooksResult {
@@ -105,6 +154,26 @@ impl HooksResult {
             .collect()
     }
 
+    /// Commits per upload, write transactions per commit and kB sent to the disk per
+    /// upload over the turns of `kind`.
+    fn commit_rates(&self, kind: &str) -> (f64, f64, f64) {
+        let (mut sum, mut uploads) = (Commits::default(), 0.0);
+        for ((k, s), c) in self.turns().into_iter().zip(&self.commits) {
+            if k == kind {
+                sum.commits += c.commits;
+                sum.writes += c.writes;
+                sum.disk_bytes += c.disk_bytes;
+                uploads += s.requests as f64;
+            }
+        }
+        let uploads = uploads.max(1.0);
+        (
+            sum.commits / uploads,
+            sum.writes / sum.commits.max(1.0),
+            sum.disk_bytes / uploads / 1e3,
+        )
+    }
+
     pub fn ratio(&self) -> f64 {
         Self::rate(&self.with) / Self::rate(&self.without)
     }
@@ -124,6 +193,7 @@ impl HooksResult {
              | the same, the receiver holding every request (outbox rows only) | {:.0} uploads/s | {:.0} uploads/s | {:.3} | (diagnosis) |\n\n\
              Each round's own ratio (with / without): {}.\n\n\
              Server CPU per upload during the turns: {:.2} ms without subscriptions, {:.2} ms with the outbox rows only, {:.2} ms with delivery.\n\n\
+             Per upload, SQLite commits (write transactions per commit) and kB sent to the disk: {}.\n\n\
              Turns in the order they ran (uploads/s, server CPU ms per upload, p50 ms of an upload): {}.\n\n\
              {} events delivered to the local receiver at {:.0} events/s (each turn's events over the time from its first upload to its last event).\n",
             Self::rate(&self.with),
@@ -141,6 +211,12 @@ impl HooksResult {
             Self::cpu_ms(&self.without),
             Self::cpu_ms(&self.held),
             Self::cpu_ms(&self.with),
+            ["without", "held", "with"]
+                .map(|k| {
+                    let (per_upload, per_commit, kb) = self.commit_rates(k);
+                    format!("{k} {per_upload:.3} ({per_commit:.1}) {kb:.1} kB")
+                })
+                .join(", "),
             self.turns()
                 .iter()
                 .map(|(kind, s)| format!(
@@ -157,12 +233,17 @@ impl HooksResult {
     }
 
     pub fn json(&self) -> Value {
+        let commits = ["without", "held", "with"].map(|k| {
+            let (per_upload, per_commit, kb) = self.commit_rates(k);
+            json!({"kind": k, "perUpload": per_upload, "writesPerCommit": per_commit, "diskKbPerUpload": kb})
+        });
         json!({
             "withPerSec": Self::rate(&self.with), "withoutPerSec": Self::rate(&self.without),
             "ratio": self.ratio(), "rounds": self.rounds(), "heldPerSec": Self::rate(&self.held),
             "heldRatio": Self::rate(&self.held) / Self::rate(&self.without),
             "cpuMsPerUpload": {"without": Self::cpu_ms(&self.without), "held": Self::cpu_ms(&self.held), "with": Self::cpu_ms(&self.with)},
             "events": self.events, "eventsPerSec": self.events_per_sec,
+            "commitsPerUpload": commits,
             "turns": self.turns().iter().map(|(kind, s)| json!({
                 "kind": kind, "perSec": s.per_sec(), "cpuMsPerUpload": s.cpu_ms_per_request(),
                 "p50Ms": s.p50.as_secs_f64() * 1e3,
@@ -239,6 +320,18 @@ async fn ingest(api: &Api, bounds: Bounds, base: &Arc<Vec<u8>>) -> anyhow::Resul
 /// A receiver that accepts connections and never answers: each subscription's sender
 /// then waits out its request timeout, so a turn against it costs ingest the outbox rows
 /// and next to no sending.
+/// One turn's ingest, with the server's CPU and its group commits meanwhile.
+async fn measured(
+    api: &Api,
+    probe: cpu::Probe,
+    bounds: Bounds,
+    base: &Arc<Vec<u8>>,
+) -> anyhow::Result<(Summary, Commits)> {
+    let before = Commits::read(api).await?;
+    let summary = cpu::measure(probe, ingest(api, bounds, base)).await?;
+    Ok((summary, Commits::read(api).await?.since(before)))
+}
+
 async fn hold(listener: tokio::net::TcpListener) {
     while let Ok((mut sock, _)) = listener.accept().await {
         tokio::spawn(async move {
@@ -315,8 +408,8 @@ pub async fn run(
         let api = Api::connect(bin, &data_dir, &server, TENANT).await?;
         let probe = cpu::Probe::Process(server.pid);
         let base = Arc::new(wav::random_wav(ingest::FILE_LEN, rng));
-        let (mut with, mut without, mut held, mut rates) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut with, mut without, mut held, mut rates, mut commits) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         // A turn that is not counted: the first turn after start paid for the server's
         // warm-up (its heap and the WAL growing, the blob directories being made), at up
         // to 1.7 times the CPU per upload of the same turn later, and it was always a
@@ -335,18 +428,23 @@ pub async fn run(
             tokio::time::sleep(SEND_TIMEOUT + Duration::from_secs(1)).await;
             match kind {
                 Turn::Without => {
-                    without.push(cpu::measure(probe, ingest(&api, bounds, &base)).await?)
+                    let (summary, c) = measured(&api, probe, bounds, &base).await?;
+                    without.push(summary);
+                    commits.push(c);
                 }
                 Turn::Held => {
                     let ids = subscribe(bin, &data_dir, &held_url).await?;
-                    held.push(cpu::measure(probe, ingest(&api, bounds, &base)).await?);
+                    let (summary, c) = measured(&api, probe, bounds, &base).await?;
+                    held.push(summary);
+                    commits.push(c);
                     unsubscribe(bin, &data_dir, ids).await?;
                 }
                 Turn::With => {
                     let ids = subscribe(bin, &data_dir, &url).await?;
                     let before = receiver.count.load(Ordering::Relaxed);
                     let began = Instant::now();
-                    let summary = cpu::measure(probe, ingest(&api, bounds, &base)).await?;
+                    let (summary, c) = measured(&api, probe, bounds, &base).await?;
+                    commits.push(c);
                     let want = summary.requests as u64 * SUBSCRIPTIONS as u64;
                     while receiver.count.load(Ordering::Relaxed) - before < want {
                         anyhow::ensure!(
@@ -374,6 +472,7 @@ pub async fn run(
             held,
             events,
             events_per_sec,
+            commits,
         })
     }
     .await;
