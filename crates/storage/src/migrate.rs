@@ -49,11 +49,19 @@ enum Kind {
     Bool,
 }
 
+/// One table to copy: its columns, and the key its rows are read in order of.
+struct Table {
+    name: String,
+    cols: Vec<String>,
+    /// `rowid`, or a `WITHOUT ROWID` table's primary key columns.
+    key: Vec<String>,
+}
+
 /// The tables to copy, in creation order (parents before the tables that refer to
 /// them), each with the source's columns: read from the migrated schemas themselves, so
 /// a new table or column is carried without being listed again here. SQLite's text index
 /// is not copied: PostgreSQL derives its own from the segments' text.
-async fn source_tables(from: &mut dyn Conn) -> StoreResult<Vec<(String, Vec<String>)>> {
+async fn source_tables(from: &mut dyn Conn) -> StoreResult<Vec<Table>> {
     let names = from
         .fetch(Query::new(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
@@ -63,16 +71,32 @@ async fn source_tables(from: &mut dyn Conn) -> StoreResult<Vec<(String, Vec<Stri
         .await?;
     let mut tables = Vec::new();
     for row in names {
-        let table = row.cols().text()?;
-        let cols = from
-            .fetch(Query::new("SELECT name FROM pragma_table_info($1) ORDER BY cid").bind(&table))
+        let name = row.cols().text()?;
+        let cols = names_of(
+            from,
+            "SELECT name FROM pragma_table_info($1) ORDER BY cid",
+            &name,
+        )
+        .await?;
+        let without_rowid = from
+            .scalar_i64(Query::new("SELECT wr FROM pragma_table_list WHERE name = $1").bind(&name))
             .await?
-            .into_iter()
-            .map(|r| r.cols().text())
-            .collect::<StoreResult<Vec<_>>>()?;
-        tables.push((table, cols));
+            != 0;
+        let key = if without_rowid {
+            let pk = "SELECT name FROM pragma_table_info($1) WHERE pk > 0 ORDER BY pk";
+            names_of(from, pk, &name).await?
+        } else {
+            vec!["rowid".to_owned()]
+        };
+        tables.push(Table { name, cols, key });
     }
     Ok(tables)
+}
+
+/// The names one statement about `table` answers.
+async fn names_of(from: &mut dyn Conn, sql: &str, table: &str) -> StoreResult<Vec<String>> {
+    let rows = from.fetch(Query::new(sql.to_owned()).bind(table)).await?;
+    rows.into_iter().map(|r| r.cols().text()).collect()
 }
 
 /// The target's column types of one table.
@@ -120,6 +144,17 @@ fn param(v: Value, kind: Kind) -> StoreResult<Param> {
     })
 }
 
+/// A source row's key value, bound again to read on from it.
+fn key_param(v: Value) -> StoreResult<Param> {
+    match v {
+        Value::Int(i) => Ok(Param::Int(Some(i))),
+        Value::Text(s) => Ok(Param::Text(Some(s))),
+        v => Err(StoreError::backend(format!(
+            "a key value {v:?} is neither integer nor text"
+        ))),
+    }
+}
+
 fn check_dialects(from: &SqlStore, to: &SqlStore) -> StoreResult<()> {
     if from.dialect() == Dialect::Sqlite && to.dialect() == Dialect::Postgres {
         Ok(())
@@ -136,7 +171,12 @@ pub async fn copy_metadata(from: &SqlStore, to: &SqlStore) -> StoreResult<Vec<Ta
     let mut src = from.read().await?;
     let mut dst = to.read().await?;
     let mut reports = Vec::new();
-    for (table, cols) in source_tables(src.as_mut()).await? {
+    for Table {
+        name: table,
+        cols,
+        key,
+    } in source_tables(src.as_mut()).await?
+    {
         let kinds = target_kinds(dst.as_mut(), &table).await?;
         let kinds = cols
             .iter()
@@ -147,28 +187,45 @@ pub async fn copy_metadata(from: &SqlStore, to: &SqlStore) -> StoreResult<Vec<Ta
             })
             .collect::<StoreResult<Vec<_>>>()?;
         let names = cols.join(", ");
-        let select =
-            format!("SELECT rowid, {names} FROM {table} WHERE rowid > $1 ORDER BY rowid LIMIT $2");
-        let mut after = 0i64;
+        let keys = key.join(", ");
+        let marks = (1..=key.len()).map(|n| format!("${n}")).collect::<Vec<_>>();
+        let from_start = format!("SELECT {keys}, {names} FROM {table} ORDER BY {keys} LIMIT $1");
+        let onwards = format!(
+            "SELECT {keys}, {names} FROM {table} WHERE ({keys}) > ({}) ORDER BY {keys} LIMIT ${}",
+            marks.join(", "),
+            key.len() + 1
+        );
+        // The last row's key, once a page was read.
+        let mut after: Option<Vec<Param>> = None;
         let mut source = 0u64;
         loop {
-            let rows = src
-                .fetch(Query::new(select.as_str()).bind(after).bind(BATCH))
-                .await?;
+            let page = match &after {
+                None => Query::new(from_start.as_str()),
+                Some(last) => last
+                    .iter()
+                    .cloned()
+                    .fold(Query::new(onwards.as_str()), Query::bind),
+            };
+            let rows = src.fetch(page.bind(BATCH)).await?;
             if rows.is_empty() {
                 break;
             }
             source += rows.len() as u64;
             let mut insert = Query::new(format!("INSERT INTO {table} ({names}) VALUES "));
             for (n, row) in rows.into_iter().enumerate() {
-                let mut values = row.0.into_iter();
-                if let Some(Value::Int(rowid)) = values.next() {
-                    after = rowid;
-                }
+                let mut values = row.0;
                 let params = values
+                    .split_off(key.len())
+                    .into_iter()
                     .zip(&kinds)
                     .map(|(v, k)| param(v, *k))
                     .collect::<StoreResult<Vec<_>>>()?;
+                after = Some(
+                    values
+                        .into_iter()
+                        .map(key_param)
+                        .collect::<StoreResult<_>>()?,
+                );
                 insert
                     .push(if n == 0 { "" } else { ", " })
                     .push_tuple(params);

@@ -28,6 +28,8 @@ pub enum Lock {
     /// changes a key, so the lock leaves rows that refer to the claimed one free to be
     /// written: a subscription being claimed still takes new deliveries.
     UpdateSkipLocked,
+    /// Take rows nobody else is taking, to delete them; pass over locked rows.
+    DeleteSkipLocked,
 }
 
 impl Dialect {
@@ -39,6 +41,7 @@ impl Dialect {
             (Dialect::Postgres, Lock::Update) => " FOR UPDATE",
             (Dialect::Postgres, Lock::Share) => " FOR SHARE",
             (Dialect::Postgres, Lock::UpdateSkipLocked) => " FOR NO KEY UPDATE SKIP LOCKED",
+            (Dialect::Postgres, Lock::DeleteSkipLocked) => " FOR UPDATE SKIP LOCKED",
         }
     }
 
@@ -88,20 +91,33 @@ impl Dialect {
 
     /// Whether the JSON array of texts in `column` holds `value`.
     pub fn push_json_array_contains(self, q: &mut Query, column: &str, value: &str) {
+        self.push_json_array_holds(q, column, |q| {
+            q.push_bind(value);
+        });
+    }
+
+    /// Whether the JSON array of texts in `column` holds the text in `value_column`.
+    pub fn push_json_array_contains_column(self, q: &mut Query, column: &str, value_column: &str) {
+        self.push_json_array_holds(q, column, |q| {
+            q.push(value_column);
+        });
+    }
+
+    fn push_json_array_holds(self, q: &mut Query, column: &str, value: impl FnOnce(&mut Query)) {
         match self {
             Dialect::Sqlite => {
                 q.push(" EXISTS (SELECT 1 FROM json_each(")
                     .push(column)
-                    .push(") e WHERE e.value = ")
-                    .push_bind(value)
-                    .push(")");
+                    .push(") e WHERE e.value = ");
+                value(q);
+                q.push(")");
             }
             Dialect::Postgres => {
                 q.push(" ")
                     .push(column)
-                    .push("::jsonb @> jsonb_build_array(")
-                    .push_bind(value)
-                    .push("::text)");
+                    .push("::jsonb @> jsonb_build_array(");
+                value(q);
+                q.push("::text)");
             }
         }
     }

@@ -1,7 +1,9 @@
-//! Webhook subscriptions and the outbox: `emit_in` writes the event once and queues it for
-//! each matching subscription inside the caller's transaction, so an event exists exactly
-//! when its change committed. A delivery lives in the queue until it is delivered or given
-//! up on, then in the settled table; a subscription's lease marks its one batch in flight.
+//! Webhook subscriptions and the outbox: `emit_in` writes the event once, marked as not
+//! yet queued, inside the caller's transaction, so an event exists exactly when its change
+//! committed. A claim first queues the marked events for the subscriptions that want them
+//! (`queue_events`), many in one transaction. A delivery lives in the queue until it is
+//! delivered or given up on, then in the settled table; a subscription's lease marks its
+//! one batch in flight.
 
 use async_trait::async_trait;
 use callvault_core::webhook::{DeliveryState, Event, EventType, Subscription};
@@ -25,6 +27,10 @@ const SETTLED: &str =
     "e.seq, d.subscription_id, e.tenant_id, e.event_id, e.event_type, e.subject, \
      e.data, e.event_us, d.status, d.attempts, d.settled_us, d.settled_us, d.last_error, \
      CASE WHEN d.status = 'delivered' THEN d.settled_us END";
+
+/// An event not yet queued, as the pending delivery it will be (`s`: its subscription).
+const UNQUEUED: &str = "e.seq, s.id, e.tenant_id, e.event_id, e.event_type, e.subject, \
+     e.data, e.event_us, 'pending', 0, e.event_us, e.event_us, CAST(NULL AS TEXT), CAST(NULL AS BIGINT)";
 
 fn corrupt(what: &str, v: &str) -> StoreError {
     StoreError::backend(format!("stored {what} {v:?} is unreadable"))
@@ -86,8 +92,11 @@ fn push_wanting(d: Dialect, q: &mut Query, e: &Event) {
     d.push_json_array_contains(q, "s.events", e.event_type.as_str());
 }
 
-/// Writes the event, inside the caller's transaction, once, and queues it for every
-/// enabled subscription of its tenant that wants it; nothing is written when none does.
+/// Writes the event, inside the caller's transaction, once, and marks it as still to be
+/// queued; nothing is written when no enabled subscription of its tenant wants it. The
+/// change's transaction appends two rows at the end of two keys, however many
+/// subscriptions want the event: one queue row per subscription would land in a place of
+/// the queue's key for each (docs/benchmarks.md, "Outbox rows out of the upload").
 pub(super) async fn emit_in(d: Dialect, conn: &mut dyn Conn, e: &Event) -> StoreResult<()> {
     let mut q = Query::new(
         "INSERT INTO webhook_events (tenant_id, event_id, event_type, subject, data, event_us) \
@@ -111,17 +120,52 @@ pub(super) async fn emit_in(d: Dialect, conn: &mut dyn Conn, e: &Event) -> Store
         return Ok(());
     };
     let seq = row.cols().i64()?;
+    conn.execute(Query::new("INSERT INTO webhook_unqueued (seq) VALUES ($1)").bind(seq))
+        .await
+        .map(drop)
+}
+
+/// Events still to be queued, at most this many per claim.
+const QUEUE_AT_ONCE: i64 = 1_000;
+
+/// The condition on `s` of the subscriptions an unqueued event `e` goes to: its tenant's
+/// that existed when it happened (as when the change wrote it), and are enabled and want
+/// its type when it is queued, a claim later.
+fn push_takers(d: Dialect, q: &mut Query) {
+    q.push(" s.tenant_id = e.tenant_id AND s.created_us <= e.event_us AND s.enabled AND");
+    d.push_json_array_contains_column(q, "s.events", "e.event_type");
+}
+
+/// Queues the events that changes marked (oldest first, up to [`QUEUE_AT_ONCE`]) for the
+/// subscriptions that want them, and removes the marks; inside the claim's transaction.
+/// On PostgreSQL two nodes take disjoint marks.
+async fn queue_events(d: Dialect, tx: &mut dyn Conn) -> StoreResult<()> {
+    let marked = Query::new(format!(
+        "SELECT seq FROM webhook_unqueued ORDER BY seq LIMIT $1{}",
+        d.lock(Lock::DeleteSkipLocked)
+    ))
+    .bind(QUEUE_AT_ONCE);
+    let seqs = tx
+        .fetch(marked)
+        .await?
+        .into_iter()
+        .map(|r| r.cols().i64())
+        .collect::<StoreResult<Vec<_>>>()?;
+    if seqs.is_empty() {
+        return Ok(());
+    }
     let mut q = Query::new(
         "INSERT INTO webhook_queue (subscription_id, event_seq, attempts, next_us, window_us) \
-         SELECT s.id, ",
+         SELECT s.id, e.seq, 0, e.event_us, e.event_us \
+         FROM webhook_events e JOIN webhook_subscriptions s ON",
     );
-    q.push_bind(seq)
-        .push(", 0, ")
-        .push_bind(e.at)
-        .push(", ")
-        .push_bind(e.at);
-    push_wanting(d, &mut q, e);
-    conn.execute(q).await.map(drop)
+    push_takers(d, &mut q);
+    q.push(" WHERE ");
+    d.push_in(&mut q, "e.seq", Param::Ints(seqs.clone()));
+    tx.execute(q).await?;
+    let mut q = Query::new("DELETE FROM webhook_unqueued WHERE ");
+    d.push_in(&mut q, "seq", Param::Ints(seqs));
+    tx.execute(q).await.map(drop)
 }
 
 #[async_trait]
@@ -203,6 +247,7 @@ impl WebhookStore for SqlStore {
         max: u32,
     ) -> StoreResult<Option<(Subscription, Vec<Delivery>)>> {
         let mut tx = self.write().await?;
+        queue_events(self.dialect, tx.as_mut()).await?;
         // The subscription, not yet leased, whose queue's head is due and oldest. The
         // head is found per subscription by a seek on the queue's key, which holds only
         // what is still to send, so a claim costs the same behind a backlog of thousands
@@ -383,7 +428,8 @@ impl WebhookStore for SqlStore {
     }
 
     /// Settled deliveries go by the time they settled; an event goes once it is old
-    /// enough and older than every delivery still kept, queued or settled.
+    /// enough and older than every delivery still kept, queued or settled, and than every
+    /// event not yet queued.
     async fn prune_deliveries(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         let mut tx = self.write().await?;
         let n = tx
@@ -393,7 +439,8 @@ impl WebhookStore for SqlStore {
             Query::new(
                 "DELETE FROM webhook_events WHERE event_us < $1 AND seq < COALESCE((\
                  SELECT MIN(k.event_seq) FROM (SELECT event_seq FROM webhook_queue \
-                 UNION ALL SELECT event_seq FROM webhook_settled) k), seq + 1)",
+                 UNION ALL SELECT event_seq FROM webhook_settled \
+                 UNION ALL SELECT seq FROM webhook_unqueued) k), seq + 1)",
             )
             .bind(before),
         )
@@ -417,10 +464,18 @@ impl WebhookStore for SqlStore {
             "SELECT {SETTLED} FROM webhook_settled d JOIN webhook_events e \
              ON e.seq = d.event_seq WHERE d.subscription_id = $1 AND e.tenant_id = $2"
         );
+        // An event not yet queued is pending for the subscription that will take it.
+        let mut unqueued = Query::new(format!(
+            "SELECT {UNQUEUED} FROM webhook_unqueued u JOIN webhook_events e ON e.seq = u.seq \
+             JOIN webhook_subscriptions s ON s.id = $1 AND"
+        ));
+        push_takers(self.dialect, &mut unqueued);
+        unqueued.push(" WHERE e.tenant_id = $2");
+        let unqueued = unqueued.sql().to_owned();
         let sql = match state {
-            Some(DeliveryState::Pending) => queued,
+            Some(DeliveryState::Pending) => format!("{queued} UNION ALL {unqueued}"),
             Some(s) => format!("{settled} AND d.status = '{}'", s.as_str()),
-            None => format!("{queued} UNION ALL {settled}"),
+            None => format!("{queued} UNION ALL {unqueued} UNION ALL {settled}"),
         };
         let q = Query::new(format!("SELECT * FROM ({sql}) x ORDER BY 1 DESC LIMIT $3"))
             .bind(subscription)

@@ -345,3 +345,139 @@ async fn the_events_migration_keeps_the_old_outbox(db: TestDb) {
 }
 
 on_both!(the_events_migration_keeps_the_old_outbox);
+
+/// `callvault migrate` reads each SQLite table in pages in key order: by `rowid`, or by a
+/// `WITHOUT ROWID` table's primary key (the queue's is two columns), so every row
+/// arrives once when pages end inside one subscription's rows and between two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_move_to_postgres_pages_the_queue_by_its_two_column_key() {
+    const A: &str = "00000000-0000-0000-0000-00000000000a";
+    const B: &str = "00000000-0000-0000-0000-00000000000b";
+    const PER_SUBSCRIPTION: i64 = 1_500;
+    let series = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n \
+         WHERE i < {PER_SUBSCRIPTION})"
+    );
+    let sub = |id: &str, name: &str| {
+        format!(
+            "INSERT INTO webhook_subscriptions (id, tenant_id, name, url, events, enabled, \
+             sealed_key, created_us, updated_us) SELECT '{id}', id, '{name}', \
+             'https://example.com/{name}', '[\"content.created\"]', TRUE, X'00', 0, 0 \
+             FROM tenants"
+        )
+    };
+    let queue = |id: &str| {
+        format!(
+            "{series} INSERT INTO webhook_queue (subscription_id, event_seq, attempts, next_us, \
+             window_us) SELECT '{id}', i, 0, i, i FROM n"
+        )
+    };
+    let rows = [
+        "INSERT INTO tenants (name, time_zone, created_us) VALUES ('acme', 'UTC', 0)".into(),
+        sub(A, "a"),
+        sub(B, "b"),
+        format!(
+            "{series} INSERT INTO webhook_events (seq, tenant_id, event_id, event_type, data, \
+             event_us) SELECT i, (SELECT id FROM tenants), 'e' || i, 'content.created', '{{}}', i \
+             FROM n"
+        ),
+        queue(A),
+        queue(B),
+    ];
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let embedded = TestDb::sqlite();
+    embedded.made_before("9999", "9999", &rows).await;
+    let from = embedded.store().await;
+    let scaled = TestDb::postgres().await;
+    let to = scaled.store().await;
+
+    let reports = callvault_storage::migrate::copy_metadata(&from, &to)
+        .await
+        .unwrap();
+    let queue = reports.iter().find(|r| r.table == "webhook_queue").unwrap();
+    assert_eq!((queue.source, queue.target), (3_000, 3_000));
+    let t = to.tenant_by_name("acme").await.unwrap().unwrap().id;
+    for id in [A, B] {
+        let pending = to
+            .deliveries(t, Uuid::parse_str(id).unwrap(), None, 5_000)
+            .await
+            .unwrap();
+        let seqs: Vec<i64> = pending.iter().rev().map(|d| d.seq).collect();
+        assert_eq!(seqs, (1..=PER_SUBSCRIPTION).collect::<Vec<_>>(), "{id}");
+    }
+    from.close().await;
+    to.close().await;
+}
+
+/// A change marks its event as still to be queued, and the next claim queues it for the
+/// subscriptions that want it and existed when it happened: the listing shows the same
+/// pending delivery before and after, once, and pruning keeps an event not yet queued.
+async fn an_event_is_the_same_pending_delivery_before_and_after_it_is_queued(db: TestDb) {
+    let store = db.store().await;
+    let t = store.create_tenant("acme", "UTC").await.unwrap().id;
+    let hook = subscription(t, "created", vec![EventType::ContentCreated]);
+    store.create_subscription(&hook).await.unwrap();
+    let upload = |n: i64| {
+        let store = &store;
+        async move {
+            let m = meta(n);
+            store.upsert_interaction(t, &m).await.unwrap();
+            let rec = item(
+                "callRecording",
+                ContentType::CallRecording,
+                &format!("r{n}"),
+            );
+            store.put_content(t, &m.guid, &rec).await.unwrap();
+        }
+    };
+    let pending = || async {
+        store
+            .deliveries(t, hook.id, Some(DeliveryState::Pending), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.seq, d.event_id, d.attempts, d.data))
+            .collect::<Vec<_>>()
+    };
+    upload(1).await;
+    let before = pending().await;
+    assert_eq!(before.len(), 1);
+    // A subscription made after the change does not get its event, queued or not.
+    let late = Subscription {
+        created_at: Utc::now(),
+        ..subscription(t, "late", vec![EventType::ContentCreated])
+    };
+    store.create_subscription(&late).await.unwrap();
+    let of_late = || async { store.deliveries(t, late.id, None, 10).await.unwrap() };
+    assert!(of_late().await.is_empty());
+    // A claim before the event is due queues it and sends nothing.
+    let early = ts(0);
+    assert!(store
+        .claim_deliveries(early, early, 5)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(pending().await, before);
+    assert!(of_late().await.is_empty());
+    upload(2).await;
+    assert_eq!(
+        store
+            .prune_deliveries(Utc::now() + chrono::Duration::days(30))
+            .await
+            .unwrap(),
+        0
+    );
+    let both = pending().await;
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert_eq!(both[1], before[0]);
+    let now = Utc::now();
+    let (_, batch) = store.claim_deliveries(now, now, 5).await.unwrap().unwrap();
+    assert_eq!(
+        batch.iter().map(|d| d.seq).collect::<Vec<_>>(),
+        [both[1].0, both[0].0],
+        "both, oldest first"
+    );
+    store.close().await;
+}
+
+on_both!(an_event_is_the_same_pending_delivery_before_and_after_it_is_queued);
