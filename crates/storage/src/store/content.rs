@@ -12,9 +12,9 @@ use chrono::Utc;
 
 use super::audit::append;
 use super::interactions::{load_where, Lookup};
+use super::outbox::emit_in;
 use super::text::index_in;
 use super::transcription::{queue_in, ready_in};
-use super::webhooks::emit_in;
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
 use crate::locks::KeyGuard;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::decode::{export_job, storage, to_json, EXPORT_COLUMNS, STORAGE_COLUMNS};
-use super::webhooks::emit_in;
+use super::outbox::emit_in;
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
 use crate::export::{Candidate, CandidateQuery, ExportStore, RunOutcome};

@@ -5,7 +5,7 @@ use callvault_core::{Job, JobKind, JobStatus, TenantId};
 use chrono::{DateTime, Utc};
 
 use super::decode::{bulk_job, BULK_JOB_COLUMNS};
-use super::webhooks::emit_in;
+use super::outbox::emit_in;
 use super::SqlStore;
 use crate::error::StoreResult;
 use crate::meta::JobStore;

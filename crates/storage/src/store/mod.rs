@@ -15,6 +15,7 @@ mod governance;
 mod interactions;
 mod jobs;
 mod leases;
+mod outbox;
 mod search;
 mod tenants;
 mod text;

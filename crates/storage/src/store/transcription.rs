@@ -9,8 +9,8 @@ use callvault_core::transcription::{
 use callvault_core::{ContentType, Direction, Interaction, InteractionQuery, TenantId};
 use chrono::{DateTime, Utc};
 
+use super::outbox::emit_in;
 use super::search::push_after;
-use super::webhooks::emit_in;
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{PageStart, SearchCursor};

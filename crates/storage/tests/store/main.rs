@@ -159,6 +159,16 @@ fn meta(start: i64) -> InteractionMeta {
     }
 }
 
+/// Stores an interaction starting at `start` with one call recording (blob `blob`), as
+/// an upload does; answers its GUID.
+async fn recorded(store: &SqlStore, t: TenantId, start: i64, blob: &str) -> Guid {
+    let m = meta(start);
+    store.upsert_interaction(t, &m).await.unwrap();
+    let rec = item("callRecording", ContentType::CallRecording, blob);
+    store.put_content(t, &m.guid, &rec).await.unwrap();
+    m.guid
+}
+
 fn item(key: &str, t: ContentType, blob: &str) -> ContentItem {
     ContentItem {
         key: key.into(),

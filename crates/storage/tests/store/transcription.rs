@@ -342,19 +342,12 @@ async fn backfill_finds_recordings_without_a_transcript_or_a_job(db: TestDb) {
     let t = store.create_tenant("acme", "UTC").await.unwrap().id;
     let mut plain = Vec::new();
     for n in 0..5 {
-        let m = meta(n * 10);
-        store.upsert_interaction(t, &m).await.unwrap();
-        let rec = item(
-            "callRecording",
-            ContentType::CallRecording,
-            &format!("r{n}"),
-        );
-        store.put_content(t, &m.guid, &rec).await.unwrap();
+        let guid = recorded(&store, t, n * 10, &format!("r{n}")).await;
         if n == 1 {
             let tr = item("transcript", ContentType::Transcript, "t1");
-            store.put_content(t, &m.guid, &tr).await.unwrap();
+            store.put_content(t, &guid, &tr).await.unwrap();
         }
-        plain.push(store.get_interaction(t, &m.guid).await.unwrap().unwrap());
+        plain.push(store.get_interaction(t, &guid).await.unwrap().unwrap());
     }
     store
         .queue_transcription(t, plain[3].id, "callRecording", ts(0))

@@ -39,15 +39,7 @@ async fn outbox_follows_changes_in_order_per_subscription(db: TestDb) {
     ));
     let mut guids = Vec::new();
     for n in 0..3 {
-        let m = meta(n);
-        store.upsert_interaction(t, &m).await.unwrap();
-        let rec = item(
-            "callRecording",
-            ContentType::CallRecording,
-            &format!("r{n}"),
-        );
-        store.put_content(t, &m.guid, &rec).await.unwrap();
-        guids.push(m.guid);
+        guids.push(recorded(&store, t, n, &format!("r{n}")).await);
     }
     store
         .delete_interaction(t, &guids[0], DeleteCause::Request, &audit_event(t))
@@ -417,19 +409,6 @@ async fn an_event_is_the_same_pending_delivery_before_and_after_it_is_queued(db:
     let t = store.create_tenant("acme", "UTC").await.unwrap().id;
     let hook = subscription(t, "created", vec![EventType::ContentCreated]);
     store.create_subscription(&hook).await.unwrap();
-    let upload = |n: i64| {
-        let store = &store;
-        async move {
-            let m = meta(n);
-            store.upsert_interaction(t, &m).await.unwrap();
-            let rec = item(
-                "callRecording",
-                ContentType::CallRecording,
-                &format!("r{n}"),
-            );
-            store.put_content(t, &m.guid, &rec).await.unwrap();
-        }
-    };
     let pending = || async {
         store
             .deliveries(t, hook.id, Some(DeliveryState::Pending), 10)
@@ -439,7 +418,7 @@ async fn an_event_is_the_same_pending_delivery_before_and_after_it_is_queued(db:
             .map(|d| (d.seq, d.event_id, d.attempts, d.data))
             .collect::<Vec<_>>()
     };
-    upload(1).await;
+    recorded(&store, t, 1, "r1").await;
     let before = pending().await;
     assert_eq!(before.len(), 1);
     // A subscription made after the change does not get its event, queued or not.
@@ -459,7 +438,7 @@ async fn an_event_is_the_same_pending_delivery_before_and_after_it_is_queued(db:
         .is_none());
     assert_eq!(pending().await, before);
     assert!(of_late().await.is_empty());
-    upload(2).await;
+    recorded(&store, t, 2, "r2").await;
     assert_eq!(
         store
             .prune_deliveries(Utc::now() + chrono::Duration::days(30))
