@@ -77,7 +77,7 @@ pub struct HooksResult {
     pub events: u64,
     pub events_per_sec: f64,
     /// What the server wrote during each turn, in the order the turns ran.
-    pub commits: Vec<Commits>,
+    pub written: Vec<Written>,
 }
 
 /// The server's group-commit counters (`/metrics`) and the bytes it has sent to the
@@ -85,14 +85,15 @@ pub struct HooksResult {
 /// over a turn. The outbox's cost shows here as bytes, which the turns' throughput on a
 /// noisy machine cannot show.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Commits {
+pub struct Written {
     pub commits: f64,
-    pub writes: f64,
+    /// Write transactions, each a member of one commit.
+    pub transactions: f64,
     pub disk_bytes: f64,
 }
 
-impl Commits {
-    async fn read(api: &Api) -> anyhow::Result<Commits> {
+impl Written {
+    async fn read(api: &Api) -> anyhow::Result<Written> {
         let io = std::fs::read_to_string(format!("/proc/{}/io", api.pid))?;
         let disk_bytes = io
             .lines()
@@ -111,17 +112,17 @@ impl Commits {
                 .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
                 .unwrap_or(0.0)
         };
-        Ok(Commits {
+        Ok(Written {
             commits: value("callvault_sqlite_commits_total"),
-            writes: value("callvault_sqlite_committed_writes_total"),
+            transactions: value("callvault_sqlite_committed_writes_total"),
             disk_bytes,
         })
     }
 
-    fn since(self, before: Commits) -> Commits {
-        Commits {
+    fn since(self, before: Written) -> Written {
+        Written {
             commits: self.commits - before.commits,
-            writes: self.writes - before.writes,
+            transactions: self.transactions - before.transactions,
             disk_bytes: self.disk_bytes - before.disk_bytes,
         }
     }
@@ -156,20 +157,20 @@ impl HooksResult {
 
     /// Commits per upload, write transactions per commit and kB sent to the disk per
     /// upload over the turns of `kind`.
-    fn commit_rates(&self, kind: &str) -> (f64, f64, f64) {
-        let (mut sum, mut uploads) = (Commits::default(), 0.0);
-        for ((k, s), c) in self.turns().into_iter().zip(&self.commits) {
+    fn written_per_upload(&self, kind: &str) -> (f64, f64, f64) {
+        let (mut sum, mut uploads) = (Written::default(), 0.0);
+        for ((k, s), w) in self.turns().into_iter().zip(&self.written) {
             if k == kind {
-                sum.commits += c.commits;
-                sum.writes += c.writes;
-                sum.disk_bytes += c.disk_bytes;
+                sum.commits += w.commits;
+                sum.transactions += w.transactions;
+                sum.disk_bytes += w.disk_bytes;
                 uploads += s.requests as f64;
             }
         }
         let uploads = uploads.max(1.0);
         (
             sum.commits / uploads,
-            sum.writes / sum.commits.max(1.0),
+            sum.transactions / sum.commits.max(1.0),
             sum.disk_bytes / uploads / 1e3,
         )
     }
@@ -213,7 +214,7 @@ impl HooksResult {
             Self::cpu_ms(&self.with),
             ["without", "held", "with"]
                 .map(|k| {
-                    let (per_upload, per_commit, kb) = self.commit_rates(k);
+                    let (per_upload, per_commit, kb) = self.written_per_upload(k);
                     format!("{k} {per_upload:.3} ({per_commit:.1}) {kb:.1} kB")
                 })
                 .join(", "),
@@ -234,7 +235,7 @@ impl HooksResult {
 
     pub fn json(&self) -> Value {
         let commits = ["without", "held", "with"].map(|k| {
-            let (per_upload, per_commit, kb) = self.commit_rates(k);
+            let (per_upload, per_commit, kb) = self.written_per_upload(k);
             json!({"kind": k, "perUpload": per_upload, "writesPerCommit": per_commit, "diskKbPerUpload": kb})
         });
         json!({
@@ -320,16 +321,16 @@ async fn ingest(api: &Api, bounds: Bounds, base: &Arc<Vec<u8>>) -> anyhow::Resul
 /// A receiver that accepts connections and never answers: each subscription's sender
 /// then waits out its request timeout, so a turn against it costs ingest the outbox rows
 /// and next to no sending.
-/// One turn's ingest, with the server's CPU and its group commits meanwhile.
+/// One turn's ingest, with the server's CPU and what it wrote meanwhile.
 async fn measured(
     api: &Api,
     probe: cpu::Probe,
     bounds: Bounds,
     base: &Arc<Vec<u8>>,
-) -> anyhow::Result<(Summary, Commits)> {
-    let before = Commits::read(api).await?;
+) -> anyhow::Result<(Summary, Written)> {
+    let before = Written::read(api).await?;
     let summary = cpu::measure(probe, ingest(api, bounds, base)).await?;
-    Ok((summary, Commits::read(api).await?.since(before)))
+    Ok((summary, Written::read(api).await?.since(before)))
 }
 
 async fn hold(listener: tokio::net::TcpListener) {
@@ -408,7 +409,7 @@ pub async fn run(
         let api = Api::connect(bin, &data_dir, &server, TENANT).await?;
         let probe = cpu::Probe::Process(server.pid);
         let base = Arc::new(wav::random_wav(ingest::FILE_LEN, rng));
-        let (mut with, mut without, mut held, mut rates, mut commits) =
+        let (mut with, mut without, mut held, mut rates, mut written) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         // A turn that is not counted: the first turn after start paid for the server's
         // warm-up (its heap and the WAL growing, the blob directories being made), at up
@@ -426,25 +427,24 @@ pub async fn run(
             // turn before left dirty (a turn writes hundreds of MB of recordings), so no
             // turn pays for the one before it.
             tokio::time::sleep(SEND_TIMEOUT + Duration::from_secs(1)).await;
-            match kind {
+            let turn_written = match kind {
                 Turn::Without => {
-                    let (summary, c) = measured(&api, probe, bounds, &base).await?;
+                    let (summary, w) = measured(&api, probe, bounds, &base).await?;
                     without.push(summary);
-                    commits.push(c);
+                    w
                 }
                 Turn::Held => {
                     let ids = subscribe(bin, &data_dir, &held_url).await?;
-                    let (summary, c) = measured(&api, probe, bounds, &base).await?;
+                    let (summary, w) = measured(&api, probe, bounds, &base).await?;
                     held.push(summary);
-                    commits.push(c);
                     unsubscribe(bin, &data_dir, ids).await?;
+                    w
                 }
                 Turn::With => {
                     let ids = subscribe(bin, &data_dir, &url).await?;
                     let before = receiver.count.load(Ordering::Relaxed);
                     let began = Instant::now();
-                    let (summary, c) = measured(&api, probe, bounds, &base).await?;
-                    commits.push(c);
+                    let (summary, w) = measured(&api, probe, bounds, &base).await?;
                     let want = summary.requests as u64 * SUBSCRIPTIONS as u64;
                     while receiver.count.load(Ordering::Relaxed) - before < want {
                         anyhow::ensure!(
@@ -461,8 +461,10 @@ pub async fn run(
                     rates.push(want as f64 / (last - began).as_secs_f64().max(0.001));
                     with.push(summary);
                     unsubscribe(bin, &data_dir, ids).await?;
+                    w
                 }
-            }
+            };
+            written.push(turn_written);
         }
         let events = receiver.count.load(Ordering::Relaxed);
         let events_per_sec = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
@@ -472,7 +474,7 @@ pub async fn run(
             held,
             events,
             events_per_sec,
-            commits,
+            written,
         })
     }
     .await;

@@ -379,7 +379,8 @@ impl WebhookStore for SqlStore {
             "SELECT {SETTLED} FROM webhook_settled d JOIN webhook_events e \
              ON e.seq = d.event_seq WHERE d.subscription_id = $1 AND e.tenant_id = $2"
         );
-        // An event not yet queued is pending for the subscription that will take it.
+        // An event not yet queued is pending for the subscription that will take it. Its
+        // statement binds nothing of its own, so its text joins the union as it is.
         let mut unqueued = Query::new(format!(
             "SELECT {UNQUEUED} FROM webhook_unqueued u JOIN webhook_events e ON e.seq = u.seq \
              JOIN webhook_subscriptions s ON s.id = $1 AND"
