@@ -4,10 +4,18 @@
 //! played, so the bytes are usually in the kernel's page cache. Sending each range to the
 //! blocking pool cost two thread hand-offs per request (docs/benchmarks.md). Here the
 //! path is opened with `RESOLVE_CACHED` (only if every component is in the dentry cache)
-//! and read with `RWF_NOWAIT` (only what is in the page cache), so neither call can wait
-//! for the disk; anything else (a cold file, an older kernel, any error) answers `None`
-//! and the caller takes the blocking path, which also reports errors properly.
+//! and the bytes are taken only if every page is in the page cache, so nothing here can
+//! wait for the disk; anything else (a cold file, an older kernel, any error) answers
+//! `None` and the caller takes the blocking path, which also reports errors properly.
+//!
+//! A read of 64 KiB or more is answered from a mapping of the file's pages ([`Maps`])
+//! rather than copied: the response then goes from the page cache to the socket in one
+//! copy, where a buffer cost a copy into it, its zeroing and its allocation. A blob file
+//! is never written after it is renamed into place, nor truncated (a delete unlinks it,
+//! and a mapping keeps the unlinked file), so a mapping of bytes within its size stays
+//! valid for as long as a response holds it.
 
+use std::fs::File;
 use std::io::IoSliceMut;
 use std::ops::Range;
 use std::path::Path;
@@ -19,9 +27,20 @@ use futures::stream::{BoxStream, StreamExt};
 use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
 use rustix::io::ReadWriteFlags;
 
+use crate::mapped::Maps;
+
+/// Below this, copying the bytes costs less than mapping them: a mapping is three system
+/// calls (map, residency check, unmap) and a page fault per 64 KiB.
+const MAP_FROM: usize = 64 * 1024;
+
 /// The bytes of `range` (the whole file when `None`) if the file is at most `max` bytes
 /// long there and all of it is cached; `None` otherwise.
-pub(crate) fn read_cached(path: &Path, range: Option<&Range<u64>>, max: usize) -> Option<Vec<u8>> {
+pub(crate) fn read_cached(
+    maps: &Arc<Maps>,
+    path: &Path,
+    range: Option<&Range<u64>>,
+    max: usize,
+) -> Option<Bytes> {
     let fd = rustix::fs::openat2(
         CWD,
         path,
@@ -30,18 +49,38 @@ pub(crate) fn read_cached(path: &Path, range: Option<&Range<u64>>, max: usize) -
         ResolveFlags::CACHED,
     )
     .ok()?;
-    let size = rustix::fs::fstat(&fd).ok()?.st_size as u64;
+    let file = File::from(fd);
+    let meta = file.metadata().ok()?;
     let (start, end) = match range {
-        Some(r) if r.start <= r.end && r.end <= size => (r.start, r.end),
+        Some(r) if r.start <= r.end && r.end <= meta.len() => (r.start, r.end),
         Some(_) => return None,
-        None => (0, size),
+        None => (0, meta.len()),
     };
     let len = usize::try_from(end - start).ok().filter(|l| *l <= max)?;
+    cached_bytes(maps, &file, &meta, start, len)
+}
+
+/// `len` bytes of `file` from `start`, which the caller knows to lie within the file, if
+/// every one of them is in the page cache: from its mapping when there are many, copied
+/// otherwise.
+fn cached_bytes(
+    maps: &Arc<Maps>,
+    file: &File,
+    meta: &std::fs::Metadata,
+    start: u64,
+    len: usize,
+) -> Option<Bytes> {
+    if len == 0 {
+        return Some(Bytes::new());
+    }
+    if len >= MAP_FROM {
+        return maps.cached(file, meta, start, len);
+    }
     let mut buf = vec![0u8; len];
     let mut done = 0;
     while done < len {
         let n = rustix::io::preadv2(
-            &fd,
+            file,
             &mut [IoSliceMut::new(&mut buf[done..])],
             start + done as u64,
             ReadWriteFlags::NOWAIT,
@@ -52,57 +91,60 @@ pub(crate) fn read_cached(path: &Path, range: Option<&Range<u64>>, max: usize) -
         }
         done += n;
     }
-    Some(buf)
+    Some(Bytes::from(buf))
 }
 
-/// `len` bytes of `file` from `start`, in chunks of at most `chunk`: each read here on
-/// the worker when its bytes are cached (`RWF_NOWAIT`), on the blocking pool otherwise.
-/// Each chunk is read straight into the buffer that goes to the socket: tokio's file
-/// reads hop to the pool for every chunk and copy it once more on the way.
+/// `len` bytes of `file` from `start`, in chunks of at most `chunk`: each taken on the
+/// worker when its bytes are cached, read on the blocking pool otherwise. A cached chunk
+/// is a slice of the file's mapping (see the module comment); a read one goes straight into the buffer that goes
+/// to the socket, where tokio's file reads hop to the pool for every chunk and copy it once
+/// more on the way.
 pub(crate) fn chunks(
-    file: std::fs::File,
+    maps: Arc<Maps>,
+    file: File,
     start: u64,
     len: u64,
     chunk: usize,
 ) -> BoxStream<'static, std::io::Result<Bytes>> {
+    // Only bytes within the file may be mapped (a mapping past its end faults); a file
+    // shorter than the read is left to the blocking read, which reports it.
+    let meta = file.metadata().ok();
+    let size = meta.as_ref().map_or(0, |m| m.len());
     let state = (Arc::new(file), start, start.saturating_add(len));
-    futures::stream::try_unfold(state, move |(file, at, end)| async move {
-        if at >= end {
-            return Ok(None);
-        }
-        let want = usize::try_from(end - at).map_or(chunk, |left| left.min(chunk));
-        let mut buf = vec![0u8; want];
-        let cached = rustix::io::preadv2(
-            &*file,
-            &mut [IoSliceMut::new(&mut buf)],
-            at,
-            ReadWriteFlags::NOWAIT,
-        );
-        let buf = match cached {
-            Ok(n) if n > 0 => {
-                buf.truncate(n);
-                buf
+    futures::stream::try_unfold(state, move |(file, at, end)| {
+        let (maps, meta) = (maps.clone(), meta.clone());
+        async move {
+            if at >= end {
+                return Ok(None);
             }
-            _ => {
-                let f = file.clone();
-                tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-                    use std::os::unix::fs::FileExt;
-                    let n = f.read_at(&mut buf, at)?;
-                    buf.truncate(n);
-                    Ok(buf)
-                })
-                .await
-                .map_err(std::io::Error::other)??
+            let want = usize::try_from(end - at).map_or(chunk, |left| left.min(chunk));
+            let cached = meta
+                .filter(|_| at + want as u64 <= size)
+                .and_then(|meta| cached_bytes(&maps, &file, &meta, at, want));
+            let bytes = match cached {
+                Some(bytes) => bytes,
+                None => {
+                    let f = file.clone();
+                    tokio::task::spawn_blocking(move || -> std::io::Result<Bytes> {
+                        use std::os::unix::fs::FileExt;
+                        let mut buf = vec![0u8; want];
+                        let n = f.read_at(&mut buf, at)?;
+                        buf.truncate(n);
+                        Ok(Bytes::from(buf))
+                    })
+                    .await
+                    .map_err(std::io::Error::other)??
+                }
+            };
+            if bytes.is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the blob ended before its length",
+                ));
             }
-        };
-        if buf.is_empty() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the blob ended before its length",
-            ));
+            let next = at + bytes.len() as u64;
+            Ok(Some((bytes, (file, next, end))))
         }
-        let next = at + buf.len() as u64;
-        Ok(Some((Bytes::from(buf), (file, next, end))))
     })
     .boxed()
 }
@@ -110,6 +152,10 @@ pub(crate) fn chunks(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn maps() -> Arc<Maps> {
+        Arc::new(Maps::default())
+    }
 
     fn file_of(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -125,14 +171,53 @@ mod tests {
         let bytes: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
         let (_dir, path) = file_of(&bytes);
         assert_eq!(
-            read_cached(&path, Some(&(100..5000)), 1 << 20).unwrap(),
+            read_cached(&maps(), &path, Some(&(100..5000)), 1 << 20).unwrap(),
             &bytes[100..5000]
         );
-        assert_eq!(read_cached(&path, None, 1 << 20).unwrap(), bytes);
+        assert_eq!(read_cached(&maps(), &path, None, 1 << 20).unwrap(), bytes);
         assert_eq!(
-            read_cached(&path, Some(&(10_000..10_000)), 1 << 20).unwrap(),
-            b""
+            read_cached(&maps(), &path, Some(&(10_000..10_000)), 1 << 20).unwrap(),
+            &b""[..]
         );
+    }
+
+    #[test]
+    fn a_large_cached_range_is_mapped_from_an_unaligned_offset() {
+        let bytes: Vec<u8> = (0..=250u8).cycle().take(300_000).collect();
+        let (_dir, path) = file_of(&bytes);
+        assert_eq!(
+            read_cached(&maps(), &path, Some(&(5_001..205_001)), 1 << 20).unwrap(),
+            &bytes[5_001..205_001]
+        );
+        assert_eq!(
+            read_cached(&maps(), &path, Some(&(4_096..300_000)), 1 << 20).unwrap(),
+            &bytes[4_096..]
+        );
+    }
+
+    #[test]
+    fn a_mapping_outlives_the_deleted_file() {
+        let bytes: Vec<u8> = (0..=250u8).cycle().take(200_000).collect();
+        let (_dir, path) = file_of(&bytes);
+        let read = read_cached(&maps(), &path, None, 1 << 20).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(read, bytes);
+    }
+
+    #[tokio::test]
+    async fn a_file_streams_in_mapped_chunks_from_its_offset() {
+        let bytes: Vec<u8> = (0..=250u8).cycle().take(300_000).collect();
+        let (_dir, path) = file_of(&bytes);
+        let file = File::open(&path).unwrap();
+        let parts: Vec<Bytes> = chunks(maps(), file, 1, 299_999, 100_000)
+            .map(|c| c.unwrap())
+            .collect()
+            .await;
+        assert_eq!(
+            parts.iter().map(Bytes::len).collect::<Vec<_>>(),
+            [100_000, 100_000, 99_999]
+        );
+        assert_eq!(parts.concat(), &bytes[1..]);
     }
 
     #[tokio::test]
@@ -140,7 +225,7 @@ mod tests {
         let bytes: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
         let (_dir, path) = file_of(&bytes);
         let file = std::fs::File::open(&path).unwrap();
-        let parts: Vec<Bytes> = chunks(file, 100, 9_000, 4096)
+        let parts: Vec<Bytes> = chunks(maps(), file, 100, 9_000, 4096)
             .map(|c| c.unwrap())
             .collect()
             .await;
@@ -155,7 +240,7 @@ mod tests {
     async fn a_file_shorter_than_its_length_ends_in_an_error() {
         let (_dir, path) = file_of(&[1u8; 100]);
         let file = std::fs::File::open(&path).unwrap();
-        let parts: Vec<_> = chunks(file, 0, 200, 64).collect().await;
+        let parts: Vec<_> = chunks(maps(), file, 0, 200, 64).collect().await;
         assert!(parts[..2].iter().all(Result::is_ok));
         assert_eq!(
             parts.last().unwrap().as_ref().unwrap_err().kind(),
@@ -167,17 +252,17 @@ mod tests {
     fn what_it_cannot_answer_goes_to_the_blocking_path() {
         let (dir, path) = file_of(&[7u8; 4096]);
         assert!(
-            read_cached(&path, Some(&(0..4097)), 1 << 20).is_none(),
+            read_cached(&maps(), &path, Some(&(0..4097)), 1 << 20).is_none(),
             "past the end"
         );
         assert!(
-            read_cached(&path, Some(&Range { start: 10, end: 5 }), 1 << 20).is_none(),
+            read_cached(&maps(), &path, Some(&Range { start: 10, end: 5 }), 1 << 20).is_none(),
             "reversed"
         );
         assert!(
-            read_cached(&path, None, 4095).is_none(),
+            read_cached(&maps(), &path, None, 4095).is_none(),
             "longer than the caller takes"
         );
-        assert!(read_cached(&dir.path().join("missing"), None, 1 << 20).is_none());
+        assert!(read_cached(&maps(), &dir.path().join("missing"), None, 1 << 20).is_none());
     }
 }

@@ -15,6 +15,8 @@ pub mod governance;
 pub mod lease;
 pub mod local_blob;
 pub mod locks;
+#[cfg(target_os = "linux")]
+mod mapped;
 pub mod meta;
 pub mod migrate;
 pub mod object_blob;

@@ -37,6 +37,9 @@ enum Opened {
 pub struct LocalBlobStore {
     blobs: PathBuf,
     staging: PathBuf,
+    /// Files mapped for the reads of cached content.
+    #[cfg(target_os = "linux")]
+    maps: std::sync::Arc<crate::mapped::Maps>,
 }
 
 impl LocalBlobStore {
@@ -45,7 +48,12 @@ impl LocalBlobStore {
         let staging = root.join("staging");
         fs::create_dir_all(&blobs).await?;
         fs::create_dir_all(&staging).await?;
-        Ok(Self { blobs, staging })
+        Ok(Self {
+            blobs,
+            staging,
+            #[cfg(target_os = "linux")]
+            maps: Default::default(),
+        })
     }
 
     fn path_of(&self, key: &str) -> StoreResult<PathBuf> {
@@ -76,10 +84,12 @@ impl BlobStore for LocalBlobStore {
         // A read of at most one chunk (a player's range request) whose bytes are cached is
         // done here, with no trip to the blocking pool.
         #[cfg(target_os = "linux")]
-        if let Some(bytes) = crate::cached_read::read_cached(&path, range.as_ref(), READ_CHUNK) {
+        if let Some(bytes) =
+            crate::cached_read::read_cached(&self.maps, &path, range.as_ref(), READ_CHUNK)
+        {
             return Ok(BlobRead {
                 len: bytes.len() as u64,
-                stream: futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) }).boxed(),
+                stream: futures::stream::once(async move { Ok(bytes) }).boxed(),
             });
         }
         // Otherwise open, size, position and, for a read of at most one chunk, read it
@@ -112,7 +122,7 @@ impl BlobStore for LocalBlobStore {
                 stream: futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) }).boxed(),
             }),
             Ok(Opened::File(file, start, len)) => Ok(BlobRead {
-                stream: file_stream(file, start, len)?,
+                stream: self.file_stream(file, start, len)?,
                 len,
             }),
             Ok(Opened::OutOfRange(r, size)) => Err(StoreError::backend(format!(
@@ -173,29 +183,39 @@ impl BlobStore for LocalBlobStore {
     }
 }
 
-/// A long read's chunks, each read on the worker when cached (Linux).
-#[cfg(target_os = "linux")]
-fn file_stream(
-    file: std::fs::File,
-    start: u64,
-    len: u64,
-) -> std::io::Result<futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>> {
-    Ok(crate::cached_read::chunks(file, start, len, READ_CHUNK))
-}
+impl LocalBlobStore {
+    /// A long read's chunks, each taken on the worker when cached (Linux).
+    #[cfg(target_os = "linux")]
+    fn file_stream(
+        &self,
+        file: std::fs::File,
+        start: u64,
+        len: u64,
+    ) -> std::io::Result<futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>> {
+        Ok(crate::cached_read::chunks(
+            self.maps.clone(),
+            file,
+            start,
+            len,
+            READ_CHUNK,
+        ))
+    }
 
-/// A long read's chunks, through tokio's file reads.
-#[cfg(not(target_os = "linux"))]
-fn file_stream(
-    mut file: std::fs::File,
-    start: u64,
-    len: u64,
-) -> std::io::Result<futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>> {
-    use std::io::Seek;
-    use tokio::io::AsyncReadExt;
-    use tokio_util::io::ReaderStream;
-    file.seek(SeekFrom::Start(start))?;
-    let file = fs::File::from_std(file);
-    Ok(ReaderStream::with_capacity(file.take(len), READ_CHUNK).boxed())
+    /// A long read's chunks, through tokio's file reads.
+    #[cfg(not(target_os = "linux"))]
+    fn file_stream(
+        &self,
+        mut file: std::fs::File,
+        start: u64,
+        len: u64,
+    ) -> std::io::Result<futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>> {
+        use std::io::Seek;
+        use tokio::io::AsyncReadExt;
+        use tokio_util::io::ReaderStream;
+        file.seek(SeekFrom::Start(start))?;
+        let file = fs::File::from_std(file);
+        Ok(ReaderStream::with_capacity(file.take(len), READ_CHUNK).boxed())
+    }
 }
 
 /// Lists every blob; entries removed while walking (a concurrent delete) are skipped.
