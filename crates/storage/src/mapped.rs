@@ -29,9 +29,14 @@ const KEEP: Duration = Duration::from_secs(2);
 /// At most this many files stay mapped; the least recently read goes first.
 const MAX_FILES: usize = 64;
 
-/// Files larger than this are mapped per read rather than kept (address space is plenty,
-/// but a kept mapping of a huge file holds every page a read has touched).
-const MAX_KEPT_LEN: u64 = 1 << 30;
+/// At most this many bytes of files stay mapped. A mapped page counts in the server's
+/// resident memory while it is mapped (it is the page cache's page, not a copy), so this
+/// bounds what monitoring sees, not what the kernel caches.
+const MAX_KEPT_BYTES: u64 = 256 << 20;
+
+/// Files larger than this are mapped per read rather than kept: one would crowd out the
+/// recordings being played.
+const MAX_KEPT_LEN: u64 = 64 << 20;
 
 /// The kept mappings of one blob store.
 pub(crate) struct Maps {
@@ -59,6 +64,13 @@ struct Kept {
 struct Entry {
     map: Arc<memmap2::Mmap>,
     read: Instant,
+}
+
+impl Kept {
+    /// The bytes mapped now (at most 64 files: summing beats keeping a count in step).
+    fn bytes(&self) -> u64 {
+        self.files.values().map(|e| e.map.len() as u64).sum()
+    }
 }
 
 /// A slice of a mapping, owned by the bytes a response sends.
@@ -109,7 +121,8 @@ impl Maps {
         // Mapping is a system call but not a wait for the disk: it is made under the lock
         // so that two reads of one file share one mapping.
         let map = Arc::new(map(file, 0, usize::try_from(meta.len()).ok()?)?);
-        if kept.files.len() >= MAX_FILES {
+        let wanted = map.len() as u64;
+        while kept.files.len() >= MAX_FILES || kept.bytes() + wanted > MAX_KEPT_BYTES {
             let oldest = kept
                 .files
                 .iter()
@@ -246,6 +259,32 @@ mod tests {
         assert_eq!(maps.len(), 1);
         tokio::time::sleep(keep * 4).await;
         assert_eq!(maps.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_least_recently_read_file_is_unmapped_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let maps = Arc::new(Maps::default());
+        let paths: Vec<_> = (0..=MAX_FILES)
+            .map(|i| {
+                let path = dir.path().join(i.to_string());
+                std::fs::write(&path, vec![i as u8; 70_000]).unwrap();
+                std::fs::read(&path).unwrap();
+                path
+            })
+            .collect();
+        for path in &paths[..MAX_FILES] {
+            read(&maps, path, 0, 70_000).unwrap();
+        }
+        read(&maps, &paths[0], 0, 70_000).unwrap();
+        read(&maps, &paths[MAX_FILES], 0, 70_000).unwrap();
+        assert_eq!(maps.len(), MAX_FILES);
+        let kept = maps.inner.lock().unwrap();
+        let mapped = |i: usize| {
+            let meta = std::fs::metadata(&paths[i]).unwrap();
+            kept.files.contains_key(&(meta.dev(), meta.ino()))
+        };
+        assert!(mapped(0) && mapped(MAX_FILES) && !mapped(1));
     }
 
     #[tokio::test]
