@@ -179,7 +179,9 @@ fn map(file: &File, start: u64, len: usize) -> Option<memmap2::Mmap> {
 }
 
 /// Whether every page under `map[start..end]` is in the page cache (`mincore`), so that
-/// no page fault while sending it waits for the disk on an async worker.
+/// sending it from an async worker does not wait for the disk. A page evicted between
+/// this check and the send is read in by the send's page fault, on the worker: rare, as
+/// the pages were just found cached and the kernel evicts the least recently used first.
 fn resident(map: &memmap2::Mmap, start: usize, end: usize) -> bool {
     if start >= end {
         return true;
