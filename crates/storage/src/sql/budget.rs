@@ -107,18 +107,30 @@ impl Budget {
 ///
 /// `block_in_place` hands the worker's core to a thread it wakes, and takes it back when
 /// its closure returns if that thread has not picked it up yet: an empty closure would
-/// hand nothing over. So the closure waits a moment for the other thread, a millisecond
-/// added to a statement that has already run for the whole budget.
+/// hand nothing over. So the closure waits until a task spawned just before, which only
+/// a thread holding a core runs, has run: the other thread has taken over. Waiting a fixed
+/// millisecond instead failed on a loaded machine, where waking a thread took longer, and
+/// the write then kept the worker for all its run. After [`HANDOVER_MAX`] it gives up.
 fn leave_worker() {
     use tokio::runtime::{Handle, RuntimeFlavor};
-    const HANDOVER: Duration = Duration::from_millis(1);
     if Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread) {
-        tokio::task::block_in_place(|| std::thread::sleep(HANDOVER));
+        let taken = Arc::new(AtomicBool::new(false));
+        let t = taken.clone();
+        tokio::spawn(async move { t.store(true, Ordering::Release) });
+        tokio::task::block_in_place(|| {
+            let started = Instant::now();
+            while !taken.load(Ordering::Acquire) && started.elapsed() < HANDOVER_MAX {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        });
         // How often writes outrun the budget: if this grows with every ingest, a
         // statement needs a look.
         metrics::counter!("callvault_sqlite_writes_moved_total").increment(1);
     }
 }
+
+/// The longest a statement waits for another thread to take over its worker's tasks.
+const HANDOVER_MAX: Duration = Duration::from_millis(50);
 
 #[cfg(test)]
 mod tests {
