@@ -60,9 +60,8 @@ pub(crate) fn read_cached(
     cached_bytes(maps, &file, &meta, start, len)
 }
 
-/// `len` bytes of `file` from `start`, which the caller knows to lie within the file, if
-/// every one of them is in the page cache: from its mapping when there are many, copied
-/// otherwise.
+/// `len` bytes of `file` from `start`, if they lie within the file and every one of them
+/// is in the page cache: from its mapping when there are many, copied otherwise.
 fn cached_bytes(
     maps: &Arc<Maps>,
     file: &File,
@@ -96,9 +95,10 @@ fn cached_bytes(
 
 /// `len` bytes of `file` from `start`, in chunks of at most `chunk`: each taken on the
 /// worker when its bytes are cached, read on the blocking pool otherwise. A cached chunk
-/// is a slice of the file's mapping (see the module comment); a read one goes straight into the buffer that goes
-/// to the socket, where tokio's file reads hop to the pool for every chunk and copy it once
-/// more on the way.
+/// is a slice of the file's mapping (see the module comment); a read one goes straight
+/// into the buffer that goes to the socket, where tokio's file reads hop to the pool for
+/// every chunk and copy it once more on the way. A file shorter than the read is left to
+/// the blocking read, which reports it.
 pub(crate) fn chunks(
     maps: Arc<Maps>,
     file: File,
@@ -106,10 +106,7 @@ pub(crate) fn chunks(
     len: u64,
     chunk: usize,
 ) -> BoxStream<'static, std::io::Result<Bytes>> {
-    // Only bytes within the file may be mapped (a mapping past its end faults); a file
-    // shorter than the read is left to the blocking read, which reports it.
     let meta = file.metadata().ok();
-    let size = meta.as_ref().map_or(0, |m| m.len());
     let state = (Arc::new(file), start, start.saturating_add(len));
     futures::stream::try_unfold(state, move |(file, at, end)| {
         let (maps, meta) = (maps.clone(), meta.clone());
@@ -118,9 +115,7 @@ pub(crate) fn chunks(
                 return Ok(None);
             }
             let want = usize::try_from(end - at).map_or(chunk, |left| left.min(chunk));
-            let cached = meta
-                .filter(|_| at + want as u64 <= size)
-                .and_then(|meta| cached_bytes(&maps, &file, &meta, at, want));
+            let cached = meta.and_then(|meta| cached_bytes(&maps, &file, &meta, at, want));
             let bytes = match cached {
                 Some(bytes) => bytes,
                 None => {
@@ -242,6 +237,19 @@ mod tests {
         let file = std::fs::File::open(&path).unwrap();
         let parts: Vec<_> = chunks(maps(), file, 0, 200, 64).collect().await;
         assert!(parts[..2].iter().all(Result::is_ok));
+        assert_eq!(
+            parts.last().unwrap().as_ref().unwrap_err().kind(),
+            std::io::ErrorKind::UnexpectedEof
+        );
+    }
+
+    #[tokio::test]
+    async fn a_file_shorter_than_its_mapped_length_ends_in_an_error() {
+        let (_dir, path) = file_of(&[1u8; 150_000]);
+        let file = File::open(&path).unwrap();
+        let parts: Vec<_> = chunks(maps(), file, 0, 300_000, 100_000).collect().await;
+        assert_eq!(parts[0].as_ref().unwrap().len(), 100_000);
+        assert_eq!(parts[1].as_ref().unwrap().len(), 50_000);
         assert_eq!(
             parts.last().unwrap().as_ref().unwrap_err().kind(),
             std::io::ErrorKind::UnexpectedEof

@@ -87,8 +87,8 @@ impl AsRef<[u8]> for Slice {
 }
 
 impl Maps {
-    /// `len` bytes of `file` (`meta` is its metadata) from `start`, which the caller knows
-    /// to lie within the file, if every page of them is in the page cache.
+    /// `len` bytes of `file` (`meta` is its metadata) from `start`, if they lie within the
+    /// file (a mapping past its end faults) and every page of them is in the page cache.
     pub(crate) fn cached(
         self: &Arc<Self>,
         file: &File,
@@ -96,14 +96,14 @@ impl Maps {
         start: u64,
         len: usize,
     ) -> Option<Bytes> {
-        let end = start.checked_add(len as u64)?;
+        let end = start.checked_add(len as u64).filter(|e| *e <= meta.len())?;
         if meta.len() > MAX_KEPT_LEN {
             let map = map(file, start, len)?;
             return resident(&map, 0, len).then(|| Bytes::from_owner(map));
         }
         let map = self.kept(file, meta)?;
         let (start, end) = (usize::try_from(start).ok()?, usize::try_from(end).ok()?);
-        if end > map.len() || !resident(&map, start, end) {
+        if !resident(&map, start, end) {
             return None;
         }
         Some(Bytes::from_owner(Slice { map, start, end }))
