@@ -63,8 +63,9 @@ pub(super) fn push_takers(d: Dialect, q: &mut Query) {
 
 /// Queues the events that changes marked (oldest first, up to [`QUEUE_AT_ONCE`]) for the
 /// subscriptions that want them, and removes the marks; inside the claim's transaction.
-/// On PostgreSQL two nodes take disjoint marks.
-pub(super) async fn queue_events(d: Dialect, tx: &mut dyn Conn) -> StoreResult<()> {
+/// On PostgreSQL two nodes take disjoint marks. Answers whether it took any: the claim
+/// must then commit, even with nothing to send.
+pub(super) async fn queue_events(d: Dialect, tx: &mut dyn Conn) -> StoreResult<bool> {
     let marked = Query::new(format!(
         "SELECT seq FROM webhook_unqueued ORDER BY seq LIMIT $1{}",
         d.lock(Lock::DeleteSkipLocked)
@@ -77,7 +78,7 @@ pub(super) async fn queue_events(d: Dialect, tx: &mut dyn Conn) -> StoreResult<(
         .map(|r| r.cols().i64())
         .collect::<StoreResult<Vec<_>>>()?;
     if seqs.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let mut q = Query::new(
         "INSERT INTO webhook_queue (subscription_id, event_seq, attempts, next_us, window_us) \
@@ -90,5 +91,6 @@ pub(super) async fn queue_events(d: Dialect, tx: &mut dyn Conn) -> StoreResult<(
     tx.execute(q).await?;
     let mut q = Query::new("DELETE FROM webhook_unqueued WHERE ");
     d.push_in(&mut q, "seq", Param::Ints(seqs));
-    tx.execute(q).await.map(drop)
+    tx.execute(q).await?;
+    Ok(true)
 }

@@ -162,7 +162,7 @@ impl WebhookStore for SqlStore {
         max: u32,
     ) -> StoreResult<Option<(Subscription, Vec<Delivery>)>> {
         let mut tx = self.write().await?;
-        queue_events(self.dialect, tx.as_mut()).await?;
+        let queued = queue_events(self.dialect, tx.as_mut()).await?;
         // The subscription, not yet leased, whose queue's head is due and oldest. The
         // head is found per subscription by a seek on the queue's key, which holds only
         // what is still to send, so a claim costs the same behind a backlog of thousands
@@ -182,6 +182,12 @@ impl WebhookStore for SqlStore {
             .map(subscription)
             .transpose()?
         else {
+            // What was queued stays queued: undone, the same marks would come back to
+            // every claim, and marks no subscription takes any more (theirs was deleted)
+            // would hold up every event behind them.
+            if queued {
+                tx.commit().await?;
+            }
             return Ok(None);
         };
         tx.execute(

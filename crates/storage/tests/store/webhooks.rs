@@ -460,3 +460,41 @@ async fn an_event_is_the_same_pending_delivery_before_and_after_it_is_queued(db:
 }
 
 on_both!(an_event_is_the_same_pending_delivery_before_and_after_it_is_queued);
+
+/// Events whose subscription was deleted before they were queued are taken by nobody. A
+/// claim that queues such events and then finds nothing to send must still keep what it
+/// did: undone, the same oldest marks came back to every claim, and once a claim's worth
+/// of them (a receiver held every sender's lease while a burst of uploads went by, and
+/// then its subscriptions were deleted) stood at the head, no event of any tenant was
+/// ever queued again.
+async fn events_nobody_takes_any_more_do_not_hold_up_the_queue(db: TestDb) {
+    let store = db.store().await;
+    let t = store.create_tenant("acme", "UTC").await.unwrap().id;
+    let gone = subscription(t, "gone", vec![EventType::ContentCreated]);
+    store.create_subscription(&gone).await.unwrap();
+    for n in 0..1_001 {
+        recorded(&store, t, n, &format!("r{n}")).await;
+    }
+    assert!(store.delete_subscription(t, gone.id).await.unwrap());
+    let kept = Subscription {
+        created_at: Utc::now(),
+        ..subscription(t, "kept", vec![EventType::ContentCreated])
+    };
+    store.create_subscription(&kept).await.unwrap();
+    let last = recorded(&store, t, 2_000, "last").await;
+    let now = Utc::now();
+    let mut claimed = None;
+    for _ in 0..3 {
+        claimed = store.claim_deliveries(now, now, 5).await.unwrap();
+        if claimed.is_some() {
+            break;
+        }
+    }
+    let (sub, batch) = claimed.expect("the kept subscription's event is never claimed");
+    assert_eq!(sub.id, kept.id);
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0].subject.as_deref(), Some(last.as_str()));
+    store.close().await;
+}
+
+on_both!(events_nobody_takes_any_more_do_not_hold_up_the_queue);
