@@ -19,4 +19,5 @@ mod ops;
 mod process;
 mod recordings_files;
 mod transcripts;
+mod webhook_answers;
 mod webhooks;

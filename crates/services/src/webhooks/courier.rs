@@ -199,13 +199,60 @@ async fn post(
         .body(body)
         .send()
         .await
-        .map_err(|e| format!("{e}"))?;
+        .map_err(|e| with_causes(&e))?;
     let status = resp.status();
+    let said = drain(resp).await;
     if status.is_success() {
         Ok(())
-    } else {
+    } else if said.is_empty() {
         Err(format!("the receiver answered HTTP {status}"))
+    } else {
+        Err(format!("the receiver answered HTTP {status}: {said}"))
     }
+}
+
+/// An error and its causes, outermost first: the client's own message ("error sending
+/// request for url") says nothing an operator can act on; its causes say why (a refused
+/// connection, a timeout, a connection the receiver closed).
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// The most of an answer's body that is read: enough for any acknowledgement or error
+/// page a receiver sends, little enough that a receiver cannot make the courier read for
+/// long.
+const ANSWER_MAX: usize = 16 * 1024;
+
+/// How much of an answer's body the error of a failed delivery quotes.
+const QUOTE_MAX: usize = 200;
+
+/// Reads the answer's body to its end (at most [`ANSWER_MAX`]) and gives its start as
+/// text. A body left unread closes the connection when the answer is dropped, so a
+/// receiver that answers with a body (`200 OK` and a word, a JSON acknowledgement) would
+/// cost every delivery a new connection, and over https a new TLS handshake; read to its
+/// end, the connection goes back to the client's pool for the next delivery.
+async fn drain(mut resp: reqwest::Response) -> String {
+    let mut start = Vec::new();
+    let mut read = 0;
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        read += chunk.len();
+        let room = QUOTE_MAX.saturating_sub(start.len());
+        start.extend_from_slice(&chunk[..room.min(chunk.len())]);
+        if read > ANSWER_MAX {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&start);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The CloudEvents 1.0 structured-mode body. The stored data is written into it as
