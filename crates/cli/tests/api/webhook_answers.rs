@@ -70,11 +70,18 @@ async fn raw_receiver(answer: &'static str) -> (String, Arc<Seen>) {
     (url, seen)
 }
 
-async fn subscribe_to(s: &TestServer, token: &str, url: &str) -> Value {
+/// A server, a token with the webhooks scope, and a subscription to content.created at a
+/// raw receiver that answers `answer`.
+async fn subscribed(answer: &'static str) -> (TestServer, String, Arc<Seen>, Value) {
+    let s = TestServer::start().await;
+    let token = s
+        .token("acme", &format!("{ALL_SCOPES} callvault:webhooks"))
+        .await;
+    let (url, seen) = raw_receiver(answer).await;
     let (status, sub) = json_of(
         s.http
             .post(s.url("/webhooks/subscriptions"))
-            .bearer_auth(token)
+            .bearer_auth(&token)
             .json(&json!({"name": "answers", "url": url, "events": ["content.created"]}))
             .send()
             .await
@@ -82,7 +89,7 @@ async fn subscribe_to(s: &TestServer, token: &str, url: &str) -> Value {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{sub}");
-    sub
+    (s, token, seen, sub)
 }
 
 async fn seed(s: &TestServer, token: &str, calls: u32) {
@@ -99,15 +106,10 @@ async fn seed(s: &TestServer, token: &str, calls: u32) {
 
 #[tokio::test]
 async fn deliveries_to_a_receiver_that_answers_with_a_body_share_one_connection() {
-    let s = TestServer::start().await;
-    let token = s
-        .token("acme", &format!("{ALL_SCOPES} callvault:webhooks"))
-        .await;
-    let (url, seen) = raw_receiver(
+    let (s, token, seen, _) = subscribed(
         "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 8\r\n\r\naccepted",
     )
     .await;
-    subscribe_to(&s, &token, &url).await;
     seed(&s, &token, 10).await;
     let began = Instant::now();
     while seen.requests.load(Ordering::SeqCst) < 10 {
@@ -129,15 +131,10 @@ async fn deliveries_to_a_receiver_that_answers_with_a_body_share_one_connection(
 
 #[tokio::test]
 async fn a_failed_delivery_quotes_what_the_receiver_said() {
-    let s = TestServer::start().await;
-    let token = s
-        .token("acme", &format!("{ALL_SCOPES} callvault:webhooks"))
-        .await;
-    let (url, seen) = raw_receiver(
+    let (s, token, seen, sub) = subscribed(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 24\r\n\r\nthe\r\ndatabase   is down\n",
     )
     .await;
-    let sub = subscribe_to(&s, &token, &url).await;
     seed(&s, &token, 1).await;
     let id = sub["id"].as_str().unwrap();
     let began = Instant::now();
