@@ -132,7 +132,7 @@ async fn deliveries_to_a_receiver_that_answers_with_a_body_share_one_connection(
 #[tokio::test]
 async fn a_failed_delivery_quotes_what_the_receiver_said() {
     let (s, token, seen, sub) = subscribed(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 24\r\n\r\nthe\r\ndatabase   is down\n",
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 28\r\n\r\nthe\r\ndatabase \x1b[31m is down\n",
     )
     .await;
     seed(&s, &token, 1).await;
@@ -155,7 +155,7 @@ async fn a_failed_delivery_quotes_what_the_receiver_said() {
     };
     assert!(seen.requests.load(Ordering::SeqCst) >= 1);
     assert_eq!(
-        error,
-        "the receiver answered HTTP 503 Service Unavailable: the database is down"
+        error, "the receiver answered HTTP 503 Service Unavailable: the database [31m is down",
+        "one line, its escape character a space"
     );
 }

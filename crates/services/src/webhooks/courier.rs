@@ -236,7 +236,7 @@ const ANSWER_MAX: usize = 16 * 1024;
 const QUOTE_MAX: usize = 200;
 
 /// Reads the answer's body to its end (at most [`ANSWER_MAX`]) and gives its start as
-/// text. A body left unread closes the connection when the answer is dropped, so a
+/// one line of text. A body left unread closes the connection when the answer is dropped, so a
 /// receiver that answers with a body (`200 OK` and a word, a JSON acknowledgement) would
 /// cost every delivery a new connection, and over https a new TLS handshake; read to its
 /// end, the connection goes back to the client's pool for the next delivery.
@@ -251,7 +251,12 @@ async fn drain(mut resp: reqwest::Response) -> String {
             break;
         }
     }
-    let text = String::from_utf8_lossy(&start);
+    // Control characters (a terminal's escape sequences among them) become spaces: the
+    // text is shown by the CLI as well as in JSON.
+    let text: String = String::from_utf8_lossy(&start)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
