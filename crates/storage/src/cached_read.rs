@@ -27,7 +27,7 @@ use futures::stream::{BoxStream, StreamExt};
 use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
 use rustix::io::ReadWriteFlags;
 
-use crate::mapped::Maps;
+use crate::mapped::{Keep, Maps};
 
 /// Below this, copying the bytes costs less than mapping them: a mapping is three system
 /// calls (map, residency check, unmap) and a page fault per 64 KiB.
@@ -57,23 +57,30 @@ pub(crate) fn read_cached(
         None => (0, meta.len()),
     };
     let len = usize::try_from(end - start).ok().filter(|l| *l <= max)?;
-    cached_bytes(maps, &file, &meta, start, len)
+    // A range keeps its file mapped for the player's next one; a whole file is read once.
+    let keep = if range.is_some() {
+        Keep::Kept
+    } else {
+        Keep::Once
+    };
+    cached_bytes(maps, &file, &meta, start, len, keep)
 }
 
 /// `len` bytes of `file` from `start`, if they lie within the file and every one of them
-/// is in the page cache: from its mapping when there are many, copied otherwise.
+/// is in the page cache: from a mapping when there are many, copied otherwise.
 fn cached_bytes(
     maps: &Arc<Maps>,
     file: &File,
     meta: &std::fs::Metadata,
     start: u64,
     len: usize,
+    keep: Keep,
 ) -> Option<Bytes> {
     if len == 0 {
         return Some(Bytes::new());
     }
     if len >= MAP_FROM {
-        return maps.cached(file, meta, start, len);
+        return maps.cached(file, meta, start, len, keep);
     }
     let mut buf = vec![0u8; len];
     let mut done = 0;
@@ -115,7 +122,8 @@ pub(crate) fn chunks(
                 return Ok(None);
             }
             let want = usize::try_from(end - at).map_or(chunk, |left| left.min(chunk));
-            let cached = meta.and_then(|meta| cached_bytes(&maps, &file, &meta, at, want));
+            let cached =
+                meta.and_then(|meta| cached_bytes(&maps, &file, &meta, at, want, Keep::Once));
             let bytes = match cached {
                 Some(bytes) => bytes,
                 None => {
@@ -204,7 +212,8 @@ mod tests {
         let bytes: Vec<u8> = (0..=250u8).cycle().take(300_000).collect();
         let (_dir, path) = file_of(&bytes);
         let file = File::open(&path).unwrap();
-        let parts: Vec<Bytes> = chunks(maps(), file, 1, 299_999, 100_000)
+        let maps = maps();
+        let parts: Vec<Bytes> = chunks(maps.clone(), file, 1, 299_999, 100_000)
             .map(|c| c.unwrap())
             .collect()
             .await;
@@ -213,6 +222,7 @@ mod tests {
             [100_000, 100_000, 99_999]
         );
         assert_eq!(parts.concat(), &bytes[1..]);
+        assert_eq!(maps.len(), 0, "a stream leaves its file unmapped once sent");
     }
 
     #[tokio::test]

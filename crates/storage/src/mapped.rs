@@ -73,6 +73,21 @@ impl Kept {
     }
 }
 
+/// Whether a read may leave its file mapped for the reads after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// A single range, as a player asks for them: the file is mapped and kept, since the
+    /// next range of it is likely seconds away.
+    Kept,
+    /// A chunk of a stream (a whole file, an open-ended range, a bulk download's entry):
+    /// it uses a kept mapping where one is there, and is otherwise mapped by itself and
+    /// unmapped once sent. A stream reads each byte once, so keeping its file mapped
+    /// saves nothing, and a bulk download reading files one after another would keep
+    /// the last 256 MiB of them resident (docs/benchmarks.md, "Streams do not keep their
+    /// files mapped").
+    Once,
+}
+
 /// A slice of a mapping, owned by the bytes a response sends.
 struct Slice {
     map: Arc<memmap2::Mmap>,
@@ -95,18 +110,30 @@ impl Maps {
         meta: &std::fs::Metadata,
         start: u64,
         len: usize,
+        keep: Keep,
     ) -> Option<Bytes> {
         let end = start.checked_add(len as u64).filter(|e| *e <= meta.len())?;
-        if meta.len() > MAX_KEPT_LEN {
+        let kept = match keep {
+            Keep::Kept if meta.len() <= MAX_KEPT_LEN => self.kept(file, meta),
+            _ => self.existing(meta),
+        };
+        let Some(map) = kept else {
             let map = map(file, start, len)?;
             return resident(&map, 0, len).then(|| Bytes::from_owner(map));
-        }
-        let map = self.kept(file, meta)?;
+        };
         let (start, end) = (usize::try_from(start).ok()?, usize::try_from(end).ok()?);
         if !resident(&map, start, end) {
             return None;
         }
         Some(Bytes::from_owner(Slice { map, start, end }))
+    }
+
+    /// The file's kept mapping, if there is one now.
+    fn existing(&self, meta: &std::fs::Metadata) -> Option<Arc<memmap2::Mmap>> {
+        let mut kept = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = kept.files.get_mut(&(meta.dev(), meta.ino()))?;
+        entry.read = Instant::now();
+        Some(entry.map.clone())
     }
 
     /// The kept mapping of the whole file, made now if there is none.
@@ -147,7 +174,7 @@ impl Maps {
 
     /// How many files are mapped now.
     #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.inner.lock().unwrap().files.len()
     }
 }
@@ -212,9 +239,48 @@ mod tests {
     }
 
     fn read(maps: &Arc<Maps>, path: &std::path::Path, start: u64, len: usize) -> Option<Bytes> {
+        read_as(maps, path, start, len, Keep::Kept)
+    }
+
+    fn read_as(
+        maps: &Arc<Maps>,
+        path: &std::path::Path,
+        start: u64,
+        len: usize,
+        keep: Keep,
+    ) -> Option<Bytes> {
         let file = File::open(path).unwrap();
         let meta = file.metadata().unwrap();
-        maps.cached(&file, &meta, start, len)
+        maps.cached(&file, &meta, start, len, keep)
+    }
+
+    #[tokio::test]
+    async fn a_streamed_chunk_leaves_no_mapping_but_uses_a_kept_one() {
+        let (_dir, path, bytes) = cached_file(300_000);
+        let maps = Arc::new(Maps::default());
+        assert_eq!(
+            read_as(&maps, &path, 0, 100_000, Keep::Once).unwrap(),
+            &bytes[..100_000]
+        );
+        assert_eq!(maps.len(), 0, "a stream's chunk is unmapped once sent");
+        read(&maps, &path, 100_000, 100_000).unwrap();
+        let kept = maps
+            .inner
+            .lock()
+            .unwrap()
+            .files
+            .values()
+            .next()
+            .unwrap()
+            .map
+            .clone();
+        let chunk = read_as(&maps, &path, 200_000, 100_000, Keep::Once).unwrap();
+        assert_eq!(chunk, &bytes[200_000..]);
+        assert!(
+            std::ptr::eq(chunk.as_ptr(), kept[200_000..].as_ptr()),
+            "the chunk is a slice of the kept mapping"
+        );
+        assert_eq!(maps.len(), 1);
     }
 
     #[tokio::test]
