@@ -5,9 +5,10 @@
 //! a few seconds. Mapping it for each range and unmapping it after cost more than copying
 //! the range did: under 16 clients reading 1 MiB ranges, `munmap` alone (the page-table
 //! teardown and the other cores' TLB flushes) took 12 % of the server's CPU and `mmap`
-//! with its page faults another 5 % (docs/benchmarks.md). So a file is mapped once, whole,
-//! and each read takes a slice of that mapping; a mapping unused for [`KEEP`] is dropped
-//! by a sweeper task, and the last slice still held by a response unmaps it.
+//! with its page faults another 5 % (docs/benchmarks.md). So a file read by a range is
+//! mapped once, whole, and each read takes a slice of that mapping; a mapping unused for
+//! [`KEEP`] is dropped by a sweeper task, and the last slice still held by a response
+//! unmaps it. A stream's chunks are mapped one by one instead ([`Keep::Once`]).
 //!
 //! A mapping is found by the file's device and inode, read from the descriptor the read
 //! just opened, so a path that now names another file (a blob deleted and stored again)
