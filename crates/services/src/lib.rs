@@ -24,6 +24,7 @@ pub mod paging;
 mod pcm;
 pub mod peaks;
 pub mod reads;
+mod remote;
 pub mod seal;
 pub mod signin;
 pub mod tenants;

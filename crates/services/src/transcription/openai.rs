@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::decode::wav;
 use super::engine::{Engine, EngineError, Heard, Speech};
+use crate::remote::{quote, with_causes};
 
 /// Tries per channel before the engine counts as unavailable for this round.
 const TRIES: u32 = 4;
@@ -94,7 +95,7 @@ impl OpenAi {
         let resp = req
             .send()
             .await
-            .map_err(|e| Try::Again(None, format!("{}: {e}", self.url)))?;
+            .map_err(|e| Try::Again(None, with_causes(&e)))?;
         let status = resp.status();
         let retry_after = resp
             .headers()
@@ -105,7 +106,7 @@ impl OpenAi {
         let body = resp
             .text()
             .await
-            .map_err(|e| Try::Again(None, format!("reading the answer: {e}")))?;
+            .map_err(|e| Try::Again(None, format!("reading the answer: {}", with_causes(&e))))?;
         if status.as_u16() == 429 || status.is_server_error() {
             return Err(Try::Again(
                 retry_after,
@@ -135,7 +136,7 @@ enum Try {
 }
 
 /// The error's message as the server gave it (`{"error": {"message": ...}}`), or the
-/// start of the body.
+/// start of the body; quoted either way ([`quote`]: short, one line).
 fn brief(body: &str) -> String {
     #[derive(Deserialize)]
     struct E {
@@ -150,8 +151,8 @@ fn brief(body: &str) -> String {
     match serde_json::from_str::<E>(body) {
         Ok(E {
             error: Inner::Object { message } | Inner::Text(message),
-        }) => message,
-        Err(_) => body.chars().take(200).collect(),
+        }) => quote(message.as_bytes()),
+        Err(_) => quote(body.as_bytes()),
     }
 }
 

@@ -23,6 +23,7 @@ use super::Delivery;
 use crate::clock::Clock;
 use crate::egress::EgressPolicy;
 use crate::error::{ServiceError, ServiceResult};
+use crate::remote::{quote, with_causes, QUOTE_MAX};
 
 /// How long one delivery may take before it counts as failed and is retried, at most: a
 /// third of the lease where that is shorter (see [`crate::Vault::run_next_delivery`]).
@@ -211,32 +212,13 @@ async fn post(
     }
 }
 
-/// An error and its causes, outermost first: the client's own message ("error sending
-/// request for url") says nothing an operator can act on; its causes say why (a refused
-/// connection, a timeout, a connection the receiver closed).
-fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let more = c.to_string();
-        if !text.contains(&more) {
-            text = format!("{text}: {more}");
-        }
-        cause = c.source();
-    }
-    text
-}
-
 /// The most of an answer's body that is read: enough for any acknowledgement or error
 /// page a receiver sends, little enough that a receiver cannot make the courier read for
 /// long.
 const ANSWER_MAX: usize = 16 * 1024;
 
-/// How much of an answer's body the error of a failed delivery quotes.
-const QUOTE_MAX: usize = 200;
-
 /// Reads the answer's body to its end (at most [`ANSWER_MAX`]) and gives its start as
-/// one line of text. A body left unread closes the connection when the answer is dropped, so a
+/// one line of text ([`quote`]). A body left unread closes the connection when the answer is dropped, so a
 /// receiver that answers with a body (`200 OK` and a word, a JSON acknowledgement) would
 /// cost every delivery a new connection, and over https a new TLS handshake; read to its
 /// end, the connection goes back to the client's pool for the next delivery.
@@ -251,13 +233,7 @@ async fn drain(mut resp: reqwest::Response) -> String {
             break;
         }
     }
-    // Control characters (a terminal's escape sequences among them) become spaces: the
-    // text is shown by the CLI as well as in JSON.
-    let text: String = String::from_utf8_lossy(&start)
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    quote(&start)
 }
 
 /// The CloudEvents 1.0 structured-mode body. The stored data is written into it as
