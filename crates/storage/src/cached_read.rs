@@ -207,16 +207,22 @@ mod tests {
         assert_eq!(read, bytes);
     }
 
-    #[tokio::test]
-    async fn a_file_streams_in_mapped_chunks_from_its_offset() {
-        let bytes: Vec<u8> = (0..=250u8).cycle().take(300_000).collect();
-        let (_dir, path) = file_of(&bytes);
-        let file = File::open(&path).unwrap();
+    /// The chunks of `len` bytes of a cached file of `bytes` from `start`, and the maps
+    /// they were read through.
+    async fn streamed(bytes: &[u8], start: u64, len: u64, chunk: usize) -> (Vec<Bytes>, Arc<Maps>) {
+        let (_dir, path) = file_of(bytes);
         let maps = maps();
-        let parts: Vec<Bytes> = chunks(maps.clone(), file, 1, 299_999, 100_000)
+        let parts = chunks(maps.clone(), File::open(&path).unwrap(), start, len, chunk)
             .map(|c| c.unwrap())
             .collect()
             .await;
+        (parts, maps)
+    }
+
+    #[tokio::test]
+    async fn a_file_streams_in_mapped_chunks_from_its_offset() {
+        let bytes: Vec<u8> = (0..=250u8).cycle().take(300_000).collect();
+        let (parts, maps) = streamed(&bytes, 1, 299_999, 100_000).await;
         assert_eq!(
             parts.iter().map(Bytes::len).collect::<Vec<_>>(),
             [100_000, 100_000, 99_999]
@@ -228,12 +234,7 @@ mod tests {
     #[tokio::test]
     async fn a_file_streams_in_chunks_from_its_offset() {
         let bytes: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
-        let (_dir, path) = file_of(&bytes);
-        let file = std::fs::File::open(&path).unwrap();
-        let parts: Vec<Bytes> = chunks(maps(), file, 100, 9_000, 4096)
-            .map(|c| c.unwrap())
-            .collect()
-            .await;
+        let (parts, _) = streamed(&bytes, 100, 9_000, 4096).await;
         assert_eq!(
             parts.iter().map(Bytes::len).collect::<Vec<_>>(),
             [4096, 4096, 808]
