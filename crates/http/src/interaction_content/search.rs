@@ -9,7 +9,7 @@ use callvault_core::{Direction, Scope, SearchFilter};
 use serde::Serialize;
 
 use super::version::{negotiate, ApiVersion, V2_JSON, V3_JSON};
-use super::wire::{self, WireInteraction};
+use super::wire::{self, Interactions};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
@@ -45,7 +45,7 @@ fn filter_from(params: &Params) -> ApiResult<SearchFilter> {
 /// A search page, serialized straight from the borrowed wire shapes.
 #[derive(Serialize)]
 struct Page<'a, M> {
-    items: Vec<WireInteraction<'a>>,
+    items: Interactions<'a>,
     meta: M,
 }
 
@@ -113,11 +113,11 @@ pub async fn search(
             let page = vault
                 .search_keyset(&actor, &filter, "continuationToken", token, limit)
                 .await?;
-            let items: Vec<_> = page.items.iter().map(wire::interaction).collect();
-            let size = wire::page_size_hint(items.len());
+            let size = wire::page_size_hint(page.items.len());
             let meta = V3Meta {
                 next_continuation_token: page.next_token,
             };
+            let items = Interactions(&page.items);
             Ok(version.respond(Page { items, meta }, size))
         }
         ApiVersion::V2 => {
@@ -130,7 +130,7 @@ pub async fn search(
             let (total, items) = (found.total, found.items);
             let page_count = total.div_ceil(u64::from(limit));
             let count = items.len();
-            let items = items.iter().map(wire::interaction).collect();
+            let items = Interactions(&items);
             let meta = V2Meta {
                 page,
                 count,

@@ -1,8 +1,8 @@
 //! The JSON shapes of `001`: interactions and content items.
 
-use callvault_core::time::format_utc_seconds;
+use callvault_core::time::UtcSeconds;
 use callvault_core::{ContentItem, ContentType, Interaction};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 /// `001` shows phone numbers as JSON numbers (`"connectFrom": 14154204204`). Addresses that
 /// are plain numbers without a leading zero and fit a double exactly are written that way;
@@ -60,7 +60,7 @@ pub struct WireContent<'a> {
     owning_agent: Option<Id<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     owning_interaction_plan: Option<Id<'a>>,
-    last_modified: String,
+    last_modified: UtcSeconds,
     properties: Properties,
 }
 
@@ -87,7 +87,7 @@ pub fn content_item(c: &ContentItem) -> WireContent<'_> {
         content_length: c.length,
         owning_agent,
         owning_interaction_plan,
-        last_modified: format_utc_seconds(c.last_modified),
+        last_modified: UtcSeconds(c.last_modified),
         properties: Properties {
             version: c.version.map(|value| Measure { value }),
             duration,
@@ -99,12 +99,39 @@ pub fn content_item(c: &ContentItem) -> WireContent<'_> {
 #[serde(rename_all = "camelCase")]
 pub struct WireInteraction<'a> {
     guid: &'a str,
-    start: String,
+    start: UtcSeconds,
     connect_from: Address<'a>,
     connect_to: Address<'a>,
     direction: &'static str,
-    handling_agents: Vec<Id<'a>>,
-    content: Vec<WireContent<'a>>,
+    handling_agents: Agents<'a>,
+    content: Contents<'a>,
+}
+
+/// `[{"id": ...}]` of each agent, written from the model's list without collecting it.
+pub struct Agents<'a>(&'a [String]);
+
+impl Serialize for Agents<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|id| Id { id }))
+    }
+}
+
+/// An interaction's content items, each mapped as it is written.
+pub struct Contents<'a>(&'a [ContentItem]);
+
+impl Serialize for Contents<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(content_item))
+    }
+}
+
+/// A page's interactions, each mapped as it is written.
+pub struct Interactions<'a>(pub &'a [Interaction]);
+
+impl Serialize for Interactions<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(interaction))
+    }
 }
 
 /// A buffer size that holds a page of `items` interactions in one allocation: one with
@@ -117,12 +144,12 @@ pub fn interaction(i: &Interaction) -> WireInteraction<'_> {
     let m = &i.meta;
     WireInteraction {
         guid: m.guid.as_str(),
-        start: format_utc_seconds(m.start),
+        start: UtcSeconds(m.start),
         connect_from: address(&m.connect_from),
         connect_to: address(&m.connect_to),
         direction: m.direction.as_str(),
-        handling_agents: m.handling_agents.iter().map(|a| Id { id: a }).collect(),
-        content: i.content.iter().map(content_item).collect(),
+        handling_agents: Agents(&m.handling_agents),
+        content: Contents(&i.content),
     }
 }
 
