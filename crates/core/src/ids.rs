@@ -6,10 +6,11 @@ use uuid::Uuid;
 use crate::Invalid;
 
 /// An interaction's public identifier: a 36-character GUID, kept in lowercase hyphenated
-/// form so that lookups do not depend on how a client spelled it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// form so that lookups do not depend on how a client spelled it. The text is held
+/// inline, not on the heap: a search page reads a thousand of them from the database.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Guid(String);
+pub struct Guid([u8; 36]);
 
 impl Guid {
     /// Parses a GUID the way the Interaction Content API validates path parameters.
@@ -19,15 +20,28 @@ impl Guid {
         }
         let uuid = Uuid::try_parse(s)
             .map_err(|_| Invalid::new(field, format!("GUID '{s}' is not a valid GUID")))?;
-        Ok(Self(uuid.hyphenated().to_string()))
+        Ok(Self::of(uuid))
     }
 
     pub fn new_random() -> Self {
-        Self(Uuid::new_v4().hyphenated().to_string())
+        Self::of(Uuid::new_v4())
+    }
+
+    fn of(uuid: Uuid) -> Self {
+        let mut text = [0u8; 36];
+        uuid.hyphenated().encode_lower(&mut text);
+        Self(text)
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Always ASCII: only `of` fills the bytes, with a UUID's hyphenated form.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Guid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Guid").field(&self.as_str()).finish()
     }
 }
 
@@ -40,13 +54,13 @@ impl TryFrom<String> for Guid {
 
 impl From<Guid> for String {
     fn from(g: Guid) -> String {
-        g.0
+        g.as_str().to_owned()
     }
 }
 
 impl fmt::Display for Guid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
