@@ -213,7 +213,7 @@ pub async fn copy_metadata(from: &SqlStore, to: &SqlStore) -> StoreResult<Vec<Ta
             source += rows.len() as u64;
             let mut insert = Query::new(format!("INSERT INTO {table} ({names}) VALUES "));
             for (n, row) in rows.into_iter().enumerate() {
-                let mut values = row.0;
+                let mut values = row.into_values();
                 let params = values
                     .split_off(key.len())
                     .into_iter()

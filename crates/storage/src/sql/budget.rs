@@ -136,7 +136,7 @@ const HANDOVER_MAX: Duration = Duration::from_millis(50);
 mod tests {
     use super::*;
     use crate::sql::sqlite::SqliteBackend;
-    use crate::sql::{Backend, Query, Value};
+    use crate::sql::{Backend, Collect, Cols, Query, Value};
 
     /// Counts to `n` in SQLite's virtual machine: well past the budget for millions.
     fn count_to(n: u64) -> String {
@@ -215,6 +215,41 @@ mod tests {
             started.elapsed() > INLINE_BUDGET,
             "the statement must outrun the budget"
         );
-        assert_eq!(rows[0].values(), &[Value::Int(3_000_000)]);
+        assert_eq!(rows[0].clone().into_values(), [Value::Int(3_000_000)]);
+    }
+
+    #[tokio::test]
+    async fn rows_taken_before_a_read_outran_the_budget_are_not_taken_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = SqliteBackend::open(&dir.path().join("v.db")).await.unwrap();
+        let mut conn = backend.read().await.unwrap();
+        let n = 300_000;
+        let q = format!(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) \
+             SELECT x FROM c"
+        );
+        let mut sink = Collect::new(|c: &mut Cols<'_>| c.i64());
+        let started = Instant::now();
+        conn.fetch_each(Query::new(q), &mut sink).await.unwrap();
+        assert!(
+            started.elapsed() > INLINE_BUDGET,
+            "the statement must outrun the budget"
+        );
+        assert_eq!(sink.items.len(), n);
+        assert!(sink.items.iter().zip(1..).all(|(x, want)| *x == want));
+    }
+
+    #[tokio::test]
+    async fn text_that_is_not_utf8_is_an_error_naming_its_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = SqliteBackend::open(&dir.path().join("v.db")).await.unwrap();
+        let mut conn = backend.read().await.unwrap();
+        let q = Query::new("SELECT 'ok', CAST(x'ff' AS TEXT)");
+        let mut sink = Collect::new(|c: &mut Cols<'_>| Ok((c.text()?, c.text()?)));
+        let e = conn.fetch_each(q, &mut sink).await.unwrap_err().to_string();
+        assert!(
+            e.contains("column 2") && e.contains("text was expected"),
+            "{e}"
+        );
     }
 }

@@ -1,9 +1,10 @@
 //! The one execution layer under the metadata store: statements are written once, with
 //! `$N` placeholders, and run on SQLite (rusqlite: reads on the asking worker within a
 //! budget, everything else on blocking threads) or PostgreSQL
-//! (sqlx). What each backend hands back is a row of backend-neutral [`Value`]s, decoded
-//! once by the store; the few places where the two SQL dialects really differ ask
-//! [`Dialect`] for their fragment.
+//! (sqlx). Each backend hands its rows' cells over in one backend-neutral form
+//! ([`Cols`]), either where it holds them ([`Conn::fetch_each`]) or copied into owned
+//! [`Row`]s ([`Conn::fetch`]), decoded once by the store; the few places where the two
+//! SQL dialects really differ ask [`Dialect`] for their fragment.
 
 mod budget;
 mod dialect;
@@ -21,15 +22,61 @@ use async_trait::async_trait;
 
 pub use dialect::{Dialect, Lock};
 pub use query::{Param, Query};
+pub(crate) use row::{CellRef, Cells};
 pub use row::{Cols, Row, Value};
 
 use crate::error::{StoreError, StoreResult};
 use crate::locks::KeyGuard;
 
+/// Takes a statement's rows one at a time, as the backend holds them.
+pub trait RowSink: Send {
+    /// Forgets every row taken so far: the statement runs again from its start (a read
+    /// that outran its budget on the worker, `budget.rs`).
+    fn reset(&mut self);
+    fn row(&mut self, c: &mut Cols<'_>) -> StoreResult<()>;
+}
+
+/// A sink that decodes each row into a list.
+pub struct Collect<T, F> {
+    pub items: Vec<T>,
+    decode: F,
+}
+
+impl<T, F: FnMut(&mut Cols<'_>) -> StoreResult<T>> Collect<T, F> {
+    pub fn new(decode: F) -> Self {
+        Collect {
+            items: Vec::new(),
+            decode,
+        }
+    }
+}
+
+impl<T: Send, F: FnMut(&mut Cols<'_>) -> StoreResult<T> + Send> RowSink for Collect<T, F> {
+    fn reset(&mut self) {
+        self.items.clear();
+    }
+
+    fn row(&mut self, c: &mut Cols<'_>) -> StoreResult<()> {
+        let item = (self.decode)(c)?;
+        self.items.push(item);
+        Ok(())
+    }
+}
+
 /// A connection or an open transaction: runs one statement at a time.
 #[async_trait]
 pub trait Conn: Send {
     async fn fetch(&mut self, q: Query) -> StoreResult<Vec<Row>>;
+
+    /// Runs a read and hands each row to `sink` where the backend holds it, with no
+    /// owned copy of its cells: the path of a search page's rows, which are many and
+    /// mostly parsed or copied once into the domain values anyway.
+    async fn fetch_each(&mut self, q: Query, sink: &mut dyn RowSink) -> StoreResult<()> {
+        for row in self.fetch(q).await? {
+            sink.row(&mut row.cols())?;
+        }
+        Ok(())
+    }
     /// Answers the number of rows changed.
     async fn execute(&mut self, q: Query) -> StoreResult<u64>;
 

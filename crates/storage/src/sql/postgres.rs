@@ -24,7 +24,7 @@ use sqlx::{
 };
 
 use super::pg_lock::BlobLocks;
-use super::{Backend, Conn, Dialect, Param, Query, Row, Tx, Value};
+use super::{Backend, CellRef, Cells, Cols, Conn, Dialect, Param, Query, Row, RowSink, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::locks::KeyGuard;
 
@@ -154,6 +154,15 @@ impl<C: DerefMut<Target = PgConnection> + Send> Conn for Pg<C> {
         fetch(&mut self.0, q).await
     }
 
+    async fn fetch_each(&mut self, q: Query, sink: &mut dyn RowSink) -> StoreResult<()> {
+        let rows = fetch_pg(&mut self.0, q).await?;
+        let kinds = rows.first().map(kinds).unwrap_or_default();
+        for row in &rows {
+            sink.row(&mut Cols::new(&PgCells { row, kinds: &kinds }))?;
+        }
+        Ok(())
+    }
+
     async fn execute(&mut self, q: Query) -> StoreResult<u64> {
         execute(&mut self.0, q).await
     }
@@ -195,16 +204,21 @@ fn arguments(q: &Query) -> StoreResult<PgArguments> {
 }
 
 async fn fetch(conn: &mut PgConnection, q: Query) -> StoreResult<Vec<Row>> {
+    let rows = fetch_pg(conn, q).await?;
+    let kinds = rows.first().map(kinds).unwrap_or_default();
+    rows.iter()
+        .map(|row| Row::copy_of(&PgCells { row, kinds: &kinds }, kinds.len(), 0))
+        .collect()
+}
+
+async fn fetch_pg(conn: &mut PgConnection, q: Query) -> StoreResult<Vec<PgRow>> {
     if !storable(&q) {
         return Ok(Vec::new());
     }
     let args = arguments(&q)?;
-    let rows = conn
-        .fetch_all(sqlx::query_with(&q.sql, args))
+    conn.fetch_all(sqlx::query_with(&q.sql, args))
         .await
-        .map_err(StoreError::from_sqlx)?;
-    let kinds = rows.first().map(kinds).unwrap_or_default();
-    rows.iter().map(|r| row(r, &kinds)).collect()
+        .map_err(StoreError::from_sqlx)
 }
 
 async fn execute(conn: &mut PgConnection, q: Query) -> StoreResult<u64> {
@@ -247,25 +261,35 @@ fn kinds(r: &PgRow) -> Vec<Kind> {
         .collect()
 }
 
-fn row(r: &PgRow, kinds: &[Kind]) -> StoreResult<Row> {
-    fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
-        r: &'r PgRow,
-        i: usize,
-    ) -> StoreResult<Option<T>> {
-        r.try_get::<Option<T>, _>(i).map_err(StoreError::from_sqlx)
+/// A PostgreSQL row's cells, read by the kinds of its statement's columns.
+struct PgCells<'a> {
+    row: &'a PgRow,
+    kinds: &'a [Kind],
+}
+
+impl Cells for PgCells<'_> {
+    fn cell(&self, i: usize) -> Option<CellRef<'_>> {
+        fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
+            r: &'r PgRow,
+            i: usize,
+            cell: impl FnOnce(T) -> CellRef<'r>,
+        ) -> CellRef<'r> {
+            match r.try_get::<Option<T>, _>(i) {
+                Ok(v) => v.map_or(CellRef::Null, cell),
+                // Never seen: the kinds come from the columns' own types. The reader
+                // that wanted a value says it found none it could read.
+                Err(_) => CellRef::Bytes(&[]),
+            }
+        }
+        let r = self.row;
+        Some(match self.kinds.get(i)? {
+            Kind::Int8 => get::<i64>(r, i, CellRef::Int),
+            Kind::Int4 => get::<i32>(r, i, |v| CellRef::Int(v.into())),
+            Kind::Int2 => get::<i16>(r, i, |v| CellRef::Int(v.into())),
+            Kind::Bool => get::<bool>(r, i, CellRef::Bool),
+            Kind::Bytes => get::<&[u8]>(r, i, CellRef::Bytes),
+            Kind::Real => get::<f64>(r, i, CellRef::Real),
+            Kind::Text => get::<&str>(r, i, CellRef::Text),
+        })
     }
-    let mut values = Vec::with_capacity(kinds.len());
-    for (i, kind) in kinds.iter().enumerate() {
-        let v = match kind {
-            Kind::Int8 => get::<i64>(r, i)?.map(Value::Int),
-            Kind::Int4 => get::<i32>(r, i)?.map(|v| Value::Int(v.into())),
-            Kind::Int2 => get::<i16>(r, i)?.map(|v| Value::Int(v.into())),
-            Kind::Bool => get::<bool>(r, i)?.map(Value::Bool),
-            Kind::Bytes => get::<Vec<u8>>(r, i)?.map(Value::Bytes),
-            Kind::Real => get::<f64>(r, i)?.map(Value::Real),
-            Kind::Text => get::<String>(r, i)?.map(Value::Text),
-        };
-        values.push(v.unwrap_or(Value::Null));
-    }
-    Ok(Row(values))
 }

@@ -26,7 +26,7 @@ use super::group_commit::WriterConn;
 use super::query::numbered_for_sqlite;
 use super::sqlite_migrations as migrations;
 use super::sqlite_writer::{Queued, Writing};
-use super::{Backend, Conn, Dialect, Param, Query, Row, Tx, Value};
+use super::{Backend, CellRef, Cells, Cols, Conn, Dialect, Param, Query, Row, RowSink, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::locks::{KeyGuard, StripedLocks};
 
@@ -244,6 +244,17 @@ impl<C: Lent> Conn for Held<C> {
         self.run(move |c| fetch(c, &q)).await
     }
 
+    async fn fetch_each(&mut self, q: Query, sink: &mut dyn RowSink) -> StoreResult<()> {
+        if let Some(done) = self.here(|c| each(c, &q, &mut *sink)) {
+            return done;
+        }
+        sink.reset();
+        for row in self.run(move |c| fetch(c, &q)).await? {
+            sink.row(&mut row.cols())?;
+        }
+        Ok(())
+    }
+
     async fn execute(&mut self, q: Query) -> StoreResult<u64> {
         if let Some(n) = self.here(|c| execute(c, &q)) {
             return n;
@@ -340,24 +351,38 @@ fn fetch(c: &mut Connection, q: &Query) -> StoreResult<Vec<Row>> {
     let n = stmt.column_count();
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
+    let mut text_hint = 0;
     while let Some(r) = rows.next()? {
-        let mut values = Vec::with_capacity(n);
-        for i in 0..n {
-            values.push(match r.get_ref(i)? {
-                ValueRef::Null => Value::Null,
-                ValueRef::Integer(v) => Value::Int(v),
-                ValueRef::Real(v) => Value::Real(v),
-                ValueRef::Text(t) => Value::Text(
-                    std::str::from_utf8(t)
-                        .map_err(|e| StoreError::backend(format!("stored text is not UTF-8: {e}")))?
-                        .to_owned(),
-                ),
-                ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
-            });
-        }
-        out.push(Row(values));
+        let row = Row::copy_of(r, n, text_hint)?;
+        text_hint = row.text_len();
+        out.push(row);
     }
     Ok(out)
+}
+
+fn each(c: &mut Connection, q: &Query, sink: &mut dyn RowSink) -> StoreResult<()> {
+    let mut stmt = prepare(c, q)?;
+    let mut rows = stmt.raw_query();
+    while let Some(r) = rows.next()? {
+        sink.row(&mut Cols::new(r))?;
+    }
+    Ok(())
+}
+
+/// SQLite's cells where the statement holds them, valid until its next step.
+impl Cells for rusqlite::Row<'_> {
+    fn cell(&self, i: usize) -> Option<CellRef<'_>> {
+        Some(match self.get_ref(i).ok()? {
+            ValueRef::Null => CellRef::Null,
+            ValueRef::Integer(v) => CellRef::Int(v),
+            ValueRef::Real(v) => CellRef::Real(v),
+            ValueRef::Text(t) => match std::str::from_utf8(t) {
+                Ok(t) => CellRef::Text(t),
+                Err(_) => CellRef::Bytes(t),
+            },
+            ValueRef::Blob(b) => CellRef::Bytes(b),
+        })
+    }
 }
 
 fn execute(c: &mut Connection, q: &Query) -> StoreResult<u64> {

@@ -18,11 +18,11 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 }
 
 fn json<T: serde::de::DeserializeOwned>(c: &mut Cols, what: &str) -> StoreResult<T> {
-    serde_json::from_str(&c.text()?).map_err(|e| corrupt(what, e))
+    serde_json::from_str(c.str()?).map_err(|e| corrupt(what, e))
 }
 
 fn uuid(c: &mut Cols, what: &str) -> StoreResult<Uuid> {
-    Uuid::parse_str(&c.text()?).map_err(|e| corrupt(what, e))
+    Uuid::parse_str(c.str()?).map_err(|e| corrupt(what, e))
 }
 
 fn u32_of(v: i64) -> u32 {
@@ -88,20 +88,20 @@ pub(crate) const INTERACTION_WIDTH: usize = 18;
 pub(crate) fn interaction(c: &mut Cols) -> StoreResult<Interaction> {
     let id = c.i64()?;
     let tenant_id = TenantId(c.i64()?);
-    let guid = c.text()?;
+    let guid = c.str()?;
     let number = c.i64()?;
     let start = c.time()?;
     let end = c.opt_time()?;
-    let direction = c.text()?;
+    let direction = c.str()?;
     Ok(Interaction {
         id,
         tenant_id,
         number,
         meta: InteractionMeta {
-            guid: Guid::parse("guid", &guid).map_err(|e| corrupt("guid", e))?,
+            guid: Guid::parse("guid", guid).map_err(|e| corrupt("guid", e))?,
             start,
             end,
-            direction: Direction::parse("direction", &direction)
+            direction: Direction::parse("direction", direction)
                 .map_err(|e| corrupt("direction", e))?,
             connect_from: c.text()?,
             connect_to: c.text()?,
@@ -134,12 +134,12 @@ pub(crate) fn content(c: &mut Cols) -> StoreResult<Option<(i64, ContentItem)>> {
         return Ok(None);
     };
     let key = c.text()?;
-    let t = c.text()?;
+    let t = c.str()?;
     Ok(Some((
         interaction_id,
         ContentItem {
             key,
-            content_type: ContentType::parse(&t).ok_or_else(|| corrupt("content type", &t))?,
+            content_type: ContentType::parse(t).ok_or_else(|| corrupt("content type", t))?,
             media_type: c.text()?,
             length: c.u64()?,
             sha256: c.text()?,
@@ -166,17 +166,17 @@ pub(crate) fn bulk_job(row: Row) -> StoreResult<Job> {
     let mut c = row.cols();
     let id = c.text()?;
     let tenant_id = TenantId(c.i64()?);
-    let kind = c.text()?;
+    let kind = c.str()?;
     let owner = c.text()?;
     let params = c.text()?;
-    let status = c.text()?;
+    let status = c.str()?;
     Ok(Job {
         id,
         tenant_id,
-        kind: JobKind::parse(&kind).ok_or_else(|| corrupt("job kind", &kind))?,
+        kind: JobKind::parse(kind).ok_or_else(|| corrupt("job kind", kind))?,
         owner,
         params,
-        status: JobStatus::parse(&status).ok_or_else(|| corrupt("job status", &status))?,
+        status: JobStatus::parse(status).ok_or_else(|| corrupt("job status", status))?,
         files_total: c.u64()?,
         files_completed: c.u64()?,
         error: c.opt_text()?,
@@ -210,13 +210,13 @@ pub(crate) fn export_job(row: Row) -> StoreResult<ExportJob> {
     let mut c = row.cols();
     let id = uuid(&mut c, "export id")?;
     let tenant_id = TenantId(c.i64()?);
-    let kind = c.text()?;
-    let status = c.text()?;
+    let kind = c.str()?;
+    let status = c.str()?;
     Ok(ExportJob {
         id,
         tenant_id,
-        kind: ExportKind::parse(&kind).ok_or_else(|| corrupt("export kind", &kind))?,
-        status: ExportStatus::parse(&status).ok_or_else(|| corrupt("export status", &status))?,
+        kind: ExportKind::parse(kind).ok_or_else(|| corrupt("export kind", kind))?,
+        status: ExportStatus::parse(status).ok_or_else(|| corrupt("export status", status))?,
         start: c.time()?,
         end: c.opt_time()?,
         filters: json::<ExportFilters>(&mut c, "filters")?,
@@ -227,8 +227,8 @@ pub(crate) fn export_job(row: Row) -> StoreResult<ExportJob> {
         next_run: c.opt_time()?,
         last_run: c.opt_time()?,
         watermark: c
-            .opt_text()?
-            .map(|w| serde_json::from_str::<ExportWatermark>(&w))
+            .opt_str()?
+            .map(serde_json::from_str::<ExportWatermark>)
             .transpose()
             .map_err(|e| corrupt("watermark", e))?,
         items_exported: c.u64()?,

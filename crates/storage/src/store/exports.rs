@@ -338,12 +338,16 @@ impl ExportStore for SqlStore {
             _ => None,
         };
         if let Some(event_type) = event_type {
-            let mut c = row.cols();
-            let tenant = TenantId(c.i64()?);
-            let data = serde_json::json!({
-                "jobId": job, "status": o.status.as_str(), "itemsExported": c.i64()?,
-                "bytesExported": c.i64()?, "error": o.error,
-            });
+            // The columns are read before the next await: a row's reader is not `Send`.
+            let (tenant, data) = {
+                let mut c = row.cols();
+                let tenant = TenantId(c.i64()?);
+                let data = serde_json::json!({
+                    "jobId": job, "status": o.status.as_str(), "itemsExported": c.i64()?,
+                    "bytesExported": c.i64()?, "error": o.error,
+                });
+                (tenant, data)
+            };
             let event = Event {
                 tenant_id: tenant,
                 event_type,

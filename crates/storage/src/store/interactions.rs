@@ -7,13 +7,13 @@ use callvault_core::{Guid, Interaction, InteractionMeta, TenantId};
 use chrono::Utc;
 
 use super::decode::{
-    content, content_row, interaction, to_json, CONTENT_COLUMNS, C_CONTENT_COLUMNS,
-    INTERACTION_COLUMNS, INTERACTION_WIDTH,
+    content, interaction, to_json, CONTENT_COLUMNS, C_CONTENT_COLUMNS, INTERACTION_COLUMNS,
+    INTERACTION_WIDTH,
 };
 use super::SqlStore;
 use crate::error::{StoreError, StoreResult};
 use crate::meta::InteractionStore;
-use crate::sql::{Conn, Dialect, Lock, Param, Query};
+use crate::sql::{Collect, Cols, Conn, Dialect, Lock, Param, Query, RowSink};
 
 impl SqlStore {
     /// Updates the interaction if it exists; otherwise holds the tenant's row (which every
@@ -250,14 +250,34 @@ pub(super) async fn load_page(
     conn: &mut dyn Conn,
     q: Query,
 ) -> StoreResult<Vec<Interaction>> {
-    let mut items = conn
-        .fetch(q)
-        .await?
-        .into_iter()
-        .map(|r| interaction(&mut r.cols()))
-        .collect::<StoreResult<Vec<_>>>()?;
+    let mut page = Collect::new(interaction);
+    conn.fetch_each(q, &mut page).await?;
+    let mut items = page.items;
     attach_content(dialect, conn, &mut items).await?;
     Ok(items)
+}
+
+/// Content rows, each put on its interaction as it is read.
+struct Attach<'a> {
+    items: &'a mut [Interaction],
+    by_id: HashMap<i64, usize>,
+}
+
+impl RowSink for Attach<'_> {
+    fn reset(&mut self) {
+        for it in self.items.iter_mut() {
+            it.content.clear();
+        }
+    }
+
+    fn row(&mut self, c: &mut Cols<'_>) -> StoreResult<()> {
+        let (iid, item) =
+            content(c)?.ok_or_else(|| StoreError::backend("content row without its key"))?;
+        if let Some(&i) = self.by_id.get(&iid) {
+            self.items[i].content.push(item);
+        }
+        Ok(())
+    }
 }
 
 /// Fills in the content of interactions loaded without it, each in stored order.
@@ -276,12 +296,6 @@ async fn attach_content(
     dialect.push_in(&mut q, "interaction_id", Param::Ints(ids));
     q.push(" ORDER BY interaction_id, ")
         .push(dialect.content_order());
-    let by_id: HashMap<i64, usize> = items.iter().enumerate().map(|(i, it)| (it.id, i)).collect();
-    for row in conn.fetch(q).await? {
-        let (iid, item) = content_row(row)?;
-        if let Some(&i) = by_id.get(&iid) {
-            items[i].content.push(item);
-        }
-    }
-    Ok(())
+    let by_id = items.iter().enumerate().map(|(i, it)| (it.id, i)).collect();
+    conn.fetch_each(q, &mut Attach { items, by_id }).await
 }

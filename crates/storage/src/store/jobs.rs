@@ -185,14 +185,18 @@ impl JobStore for SqlStore {
             _ => None,
         };
         if let (Some(row), Some(event_type)) = (row, event_type) {
-            let mut c = row.cols();
-            let tenant = TenantId(c.i64()?);
-            let kind = c.text()?;
-            let data = serde_json::json!({
-                "jobId": id, "kind": kind, "status": status.as_str(), "filesTotal": c.i64()?,
-                "error": error,
-                "validUntil": valid_until.map(|v| v.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-            });
+            // The columns are read before the next await: a row's reader is not `Send`.
+            let (tenant, data) = {
+                let mut c = row.cols();
+                let tenant = TenantId(c.i64()?);
+                let kind = c.str()?;
+                let data = serde_json::json!({
+                    "jobId": id, "kind": kind, "status": status.as_str(), "filesTotal": c.i64()?,
+                    "error": error,
+                    "validUntil": valid_until.map(|v| v.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                });
+                (tenant, data)
+            };
             let event = Event {
                 tenant_id: tenant,
                 event_type,
