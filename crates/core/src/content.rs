@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::Invalid;
+use crate::{CompactString, Invalid};
 
 /// The content types of the Interaction Content API (`001`) and its Export API (`000`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -237,17 +237,17 @@ fn truncate(s: &str, max: usize) -> &str {
 /// `blob_key`; everything else is metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContentItem {
-    pub key: String,
+    pub key: CompactString,
     pub content_type: ContentType,
-    pub media_type: String,
+    pub media_type: CompactString,
     pub length: u64,
     /// Lowercase hex SHA-256 of the bytes; also the blob's address.
     pub sha256: String,
     pub last_modified: DateTime<Utc>,
     pub duration_ms: Option<u64>,
     pub version: Option<u32>,
-    pub owning_agent: Option<String>,
-    pub owning_interaction_plan: Option<String>,
+    pub owning_agent: Option<CompactString>,
+    pub owning_interaction_plan: Option<CompactString>,
     pub blob_key: String,
 }
 

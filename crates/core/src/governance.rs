@@ -118,15 +118,12 @@ impl Selector {
             && self
                 .number
                 .as_ref()
-                .is_none_or(|n| &m.connect_from == n || &m.connect_to == n)
-            && self
-                .handling_agent
-                .as_ref()
-                .is_none_or(|a| m.handling_agents.contains(a))
+                .is_none_or(|n| m.connect_from == n || m.connect_to == n)
+            && self.handling_agent.as_ref().is_none_or(|a| m.handled_by(a))
             && self
                 .queue_id
                 .as_ref()
-                .is_none_or(|q| m.queue_id.as_ref() == Some(q))
+                .is_none_or(|q| m.queue_id.as_deref() == Some(q.as_str()))
             && self
                 .recording_kind
                 .is_none_or(|k| m.attributes.recording_kind == Some(k))
@@ -444,7 +441,7 @@ impl Rules {
                 self.may_delete_item(i, item, DeleteCause::Retention, now)
                     .is_ok()
             })
-            .map(|item| item.key.clone())
+            .map(|item| item.key.to_string())
             .collect();
         if keys.is_empty() {
             Expired::Nothing

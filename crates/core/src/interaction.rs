@@ -3,7 +3,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{ContentItem, Guid, Invalid, TenantId};
+use crate::{CompactString, ContentItem, Guid, Invalid, TenantId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -89,14 +89,14 @@ pub struct InteractionMeta {
     pub start: DateTime<Utc>,
     pub end: Option<DateTime<Utc>>,
     pub direction: Direction,
-    pub connect_from: String,
-    pub connect_to: String,
-    pub caller_name: Option<String>,
-    pub handling_agents: Vec<String>,
+    pub connect_from: CompactString,
+    pub connect_to: CompactString,
+    pub caller_name: Option<CompactString>,
+    pub handling_agents: Vec<CompactString>,
     pub extensions: Vec<String>,
-    pub queue_id: Option<String>,
-    pub queue_name: Option<String>,
-    pub channel: Option<String>,
+    pub queue_id: Option<CompactString>,
+    pub queue_name: Option<CompactString>,
+    pub channel: Option<CompactString>,
     pub attributes: Attributes,
 }
 
@@ -106,6 +106,11 @@ pub const MAX_ADDRESS_LEN: usize = 256;
 const MAX_SHORT_FIELD: usize = 256;
 
 impl InteractionMeta {
+    /// Whether `agent` is among the agents who handled the interaction.
+    pub fn handled_by(&self, agent: &str) -> bool {
+        self.handling_agents.iter().any(|a| a == agent)
+    }
+
     /// Checks the invariants every dialect relies on.
     pub fn validate(&self) -> Result<(), Invalid> {
         if let Some(end) = self.end {
@@ -132,18 +137,18 @@ impl InteractionMeta {
         }
         let a = &self.attributes;
         let shorts = [
-            ("callerName", &self.caller_name),
-            ("queueId", &self.queue_id),
-            ("queueName", &self.queue_name),
-            ("channel", &self.channel),
-            ("attributes.caseId", &a.case_id),
-            ("attributes.accountNumber", &a.account_number),
-            ("attributes.transactionId", &a.transaction_id),
-            ("attributes.extVar1", &a.ext_var1),
-            ("attributes.extVar2", &a.ext_var2),
-            ("attributes.wrapUpCode", &a.wrap_up_code),
-            ("attributes.outDialCode", &a.out_dial_code),
-            ("attributes.owningUserId", &a.owning_user_id),
+            ("callerName", self.caller_name.as_deref()),
+            ("queueId", self.queue_id.as_deref()),
+            ("queueName", self.queue_name.as_deref()),
+            ("channel", self.channel.as_deref()),
+            ("attributes.caseId", a.case_id.as_deref()),
+            ("attributes.accountNumber", a.account_number.as_deref()),
+            ("attributes.transactionId", a.transaction_id.as_deref()),
+            ("attributes.extVar1", a.ext_var1.as_deref()),
+            ("attributes.extVar2", a.ext_var2.as_deref()),
+            ("attributes.wrapUpCode", a.wrap_up_code.as_deref()),
+            ("attributes.outDialCode", a.out_dial_code.as_deref()),
+            ("attributes.owningUserId", a.owning_user_id.as_deref()),
         ];
         for (field, value) in shorts {
             if let Some(v) = value {

@@ -22,6 +22,11 @@ pub mod transcript;
 pub mod transcription;
 pub mod webhook;
 
+/// Short text kept inline (up to 24 bytes: addresses, queue ids, media types): a search
+/// page decodes a thousand interactions, and a heap string for each of their short fields
+/// was most of what the server's allocator did for it.
+pub use compact_str::CompactString;
+
 pub use audit::{AuditAction, AuditEvent, AuditRecord};
 pub use content::{ContentItem, ContentKey, ContentType};
 pub use error::Invalid;

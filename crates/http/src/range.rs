@@ -153,7 +153,11 @@ pub async fn serve_read(
             format!("bytes {}-{}/{}", r.start, r.end - 1, item.length),
         );
     }
-    put(&mut common, header::CONTENT_TYPE, item.media_type.clone());
+    put(
+        &mut common,
+        header::CONTENT_TYPE,
+        item.media_type.to_string(),
+    );
     put(&mut common, header::CONTENT_LENGTH, read.len.to_string());
     put(
         &mut common,

@@ -215,9 +215,14 @@ pub async fn search(
             guid: i.meta.guid.to_string(),
             start: time(i.meta.start),
             direction: i.meta.direction.as_str(),
-            connect_from: i.meta.connect_from,
-            connect_to: i.meta.connect_to,
-            handling_agents: i.meta.handling_agents,
+            connect_from: i.meta.connect_from.into_string(),
+            connect_to: i.meta.connect_to.into_string(),
+            handling_agents: i
+                .meta
+                .handling_agents
+                .into_iter()
+                .map(|a| a.into_string())
+                .collect(),
             hits: hits.into_iter().map(hit).collect(),
         })
         .collect();

@@ -74,7 +74,7 @@ impl Access {
         match self {
             Access::Account | Access::Reviewer(_) => true,
             Access::Agent(u) => {
-                Owner::of(i) == Owner::User(u.id.clone()) || i.meta.handling_agents.contains(&u.id)
+                Owner::of(i) == Owner::User(u.id.clone()) || i.meta.handled_by(&u.id)
             }
         }
     }
@@ -122,10 +122,10 @@ mod tests {
                 start: chrono::Utc::now(),
                 end: None,
                 direction: Direction::Inbound,
-                connect_from: String::new(),
-                connect_to: String::new(),
+                connect_from: Default::default(),
+                connect_to: Default::default(),
                 caller_name: None,
-                handling_agents: agents.iter().map(|a| a.to_string()).collect(),
+                handling_agents: agents.iter().map(|a| (*a).into()).collect(),
                 extensions: Vec::new(),
                 queue_id: None,
                 queue_name: None,

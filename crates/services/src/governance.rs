@@ -380,7 +380,11 @@ fn tally(report: &mut RetentionReport, i: &Interaction, expired: &Expired) {
             report.interactions += 1;
             i.content.iter().collect()
         }
-        Expired::Items(keys) => i.content.iter().filter(|c| keys.contains(&c.key)).collect(),
+        Expired::Items(keys) => i
+            .content
+            .iter()
+            .filter(|c| keys.iter().any(|k| *k == c.key))
+            .collect(),
     };
     report.items += items.len() as u64;
     report.bytes += items.iter().map(|c| c.length).sum::<u64>();

@@ -239,20 +239,23 @@ impl Vault {
         };
         let staged = self.stage_body(body, &media_type, family, &upload).await?;
         let item = ContentItem {
-            key: key.stored_form(),
+            key: key.stored_form().into(),
             content_type,
-            media_type,
+            media_type: media_type.into(),
             length: staged.length,
             blob_key: blob_key(tenant, &staged.sha256),
             sha256: staged.sha256,
             last_modified: self.clock.now(),
             duration_ms: staged.duration_ms.or(upload.duration_ms),
             version: upload.version,
-            owning_agent: upload.owning_agent.or_else(|| match key {
-                ContentKey::LegacyVoicemail(agent) => Some(agent.clone()),
-                _ => None,
-            }),
-            owning_interaction_plan: upload.owning_interaction_plan,
+            owning_agent: upload
+                .owning_agent
+                .or_else(|| match key {
+                    ContentKey::LegacyVoicemail(agent) => Some(agent.clone()),
+                    _ => None,
+                })
+                .map(Into::into),
+            owning_interaction_plan: upload.owning_interaction_plan.map(Into::into),
         };
         Ok(Received {
             item,

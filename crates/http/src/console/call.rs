@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use callvault_core::content::{extension_for, MediaFamily};
 use callvault_core::transcript::indexed_text;
-use callvault_core::{ContentItem, ContentType, Guid, Interaction};
+use callvault_core::{CompactString, ContentItem, ContentType, Guid, Interaction};
 use callvault_services::content::resolve_key;
 use callvault_services::ServiceError;
 use serde::{Deserialize, Serialize};
@@ -156,9 +156,9 @@ pub async fn render(
     let mut items = Vec::new();
     for c in &i.content {
         let mut view = ItemView {
-            key: c.key.clone(),
+            key: c.key.to_string(),
             kind: c.content_type.as_str(),
-            media_type: c.media_type.clone(),
+            media_type: c.media_type.to_string(),
             size: size(c.length),
             duration: c.duration_ms.map(clock).unwrap_or_default(),
             href: href(c),
@@ -223,18 +223,12 @@ pub async fn render(
         ("End", m.end.map(local).unwrap_or_default()),
         ("Duration", duration_ms(i).map(clock).unwrap_or_default()),
         ("Direction", m.direction.as_str().to_string()),
-        ("From", m.connect_from.clone()),
-        ("To", m.connect_to.clone()),
-        ("Caller name", m.caller_name.clone().unwrap_or_default()),
+        ("From", m.connect_from.to_string()),
+        ("To", m.connect_to.to_string()),
+        ("Caller name", text(m.caller_name.as_ref())),
         ("Agents", m.handling_agents.join(", ")),
-        (
-            "Queue",
-            m.queue_name
-                .clone()
-                .or(m.queue_id.clone())
-                .unwrap_or_default(),
-        ),
-        ("Channel", m.channel.clone().unwrap_or_default()),
+        ("Queue", text(m.queue_name.as_ref().or(m.queue_id.as_ref()))),
+        ("Channel", text(m.channel.as_ref())),
         ("Interaction id", guid.clone()),
     ];
     meta.retain(|(_, v)| !v.is_empty());
@@ -363,4 +357,9 @@ pub async fn peaks(
         .into_response(),
         Err(e) => page::service_error(viewer.nav(), e),
     }
+}
+
+/// A short field as shown, empty when absent.
+fn text(v: Option<&CompactString>) -> String {
+    v.map(ToString::to_string).unwrap_or_default()
 }

@@ -92,20 +92,20 @@ impl InteractionBody {
                 .map(|e| parse_instant("end", e))
                 .transpose()?,
             direction: Direction::parse("direction", &self.direction)?,
-            connect_from: self.connect_from,
-            connect_to: self.connect_to,
-            caller_name: self.caller_name,
+            connect_from: self.connect_from.into(),
+            connect_to: self.connect_to.into(),
+            caller_name: self.caller_name.map(Into::into),
             handling_agents: self
                 .handling_agents
                 .into_iter()
                 .map(|a| match a {
-                    AgentRef::Id(id) | AgentRef::Object { id } => id,
+                    AgentRef::Id(id) | AgentRef::Object { id } => id.into(),
                 })
                 .collect(),
             extensions: self.extensions,
-            queue_id: self.queue_id,
-            queue_name: self.queue_name,
-            channel: self.channel,
+            queue_id: self.queue_id.map(Into::into),
+            queue_name: self.queue_name.map(Into::into),
+            channel: self.channel.map(Into::into),
             attributes: self.attributes,
         })
     }

@@ -1,7 +1,7 @@
 //! The JSON shapes of `001`: interactions and content items.
 
 use callvault_core::time::UtcSeconds;
-use callvault_core::{ContentItem, ContentType, Interaction};
+use callvault_core::{CompactString, ContentItem, ContentType, Interaction};
 use serde::{Serialize, Serializer};
 
 /// `001` shows phone numbers as JSON numbers (`"connectFrom": 14154204204`). Addresses that
@@ -108,7 +108,7 @@ pub struct WireInteraction<'a> {
 }
 
 /// `[{"id": ...}]` of each agent, written from the model's list without collecting it.
-pub struct Agents<'a>(&'a [String]);
+pub struct Agents<'a>(&'a [CompactString]);
 
 impl Serialize for Agents<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -5,7 +5,7 @@
 //! flag: an inbound call that reached an agent without a queue is direct agent access,
 //! and so is an internal call (agent to agent, never queued).
 
-use callvault_core::{ContentItem, ContentType, Direction, Interaction};
+use callvault_core::{CompactString, ContentItem, ContentType, Direction, Interaction};
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 
@@ -110,21 +110,22 @@ pub fn record(i: &Interaction, tz: Tz) -> Option<Record> {
     let m = &i.meta;
     let a = &m.attributes;
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let short = |v: &Option<CompactString>| v.as_deref().unwrap_or_default().to_string();
     let (phone, channel, queue_id, queue_name) = match call_type(i) {
         CallType::Inbound => (
-            m.connect_from.clone(),
-            m.connect_to.clone(),
-            text(&m.queue_id),
-            text(&m.queue_name),
+            m.connect_from.to_string(),
+            m.connect_to.to_string(),
+            short(&m.queue_id),
+            short(&m.queue_name),
         ),
         CallType::Outbound => (
-            m.connect_to.clone(),
+            m.connect_to.to_string(),
             OUTBOUND_CHANNEL.into(),
             OUTBOUND_QUEUE.into(),
             OUTBOUND_QUEUE.into(),
         ),
         CallType::DirectAgentAccess => (
-            m.connect_from.clone(),
+            m.connect_from.to_string(),
             DAA_CHANNEL.into(),
             DAA_QUEUE.into(),
             DAA_QUEUE.into(),
@@ -137,7 +138,10 @@ pub fn record(i: &Interaction, tz: Tz) -> Option<Record> {
     };
     let values = [
         format_local(m.start, tz),
-        m.handling_agents.first().cloned().unwrap_or_default(),
+        m.handling_agents
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         phone,
         channel,
         text(&a.case_id),

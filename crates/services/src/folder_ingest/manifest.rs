@@ -249,14 +249,17 @@ fn parse_meta(guid: &Guid, mut f: Fields) -> Result<Option<InteractionMeta>, Str
             .map_err(text)?,
         direction: Direction::parse("direction", &required("direction", take("direction"))?)
             .map_err(text)?,
-        connect_from: required("connectFrom", take("connectFrom"))?,
-        connect_to: required("connectTo", take("connectTo"))?,
-        caller_name: take("callerName"),
-        handling_agents: list(take("handlingAgents")),
+        connect_from: required("connectFrom", take("connectFrom"))?.into(),
+        connect_to: required("connectTo", take("connectTo"))?.into(),
+        caller_name: take("callerName").map(Into::into),
+        handling_agents: list(take("handlingAgents"))
+            .into_iter()
+            .map(Into::into)
+            .collect(),
         extensions: list(take("extensions")),
-        queue_id: take("queueId"),
-        queue_name: take("queueName"),
-        channel: take("channel"),
+        queue_id: take("queueId").map(Into::into),
+        queue_name: take("queueName").map(Into::into),
+        channel: take("channel").map(Into::into),
         attributes: Attributes {
             case_id: take("caseId"),
             account_number: take("accountNumber"),

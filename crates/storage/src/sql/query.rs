@@ -1,5 +1,6 @@
 //! Statements with their bound values, built once for every backend.
 
+use callvault_core::CompactString;
 use chrono::{DateTime, Utc};
 
 /// A bound value. Nulls carry their type, because PostgreSQL checks a parameter's type
@@ -36,13 +37,20 @@ macro_rules! param_from {
 param_from!(Int: i64 => |v| v, i32 => i64::from, u32 => i64::from,
     u64 => |v: u64| v.min(i64::MAX as u64) as i64,
     DateTime<Utc> => |v: DateTime<Utc>| v.timestamp_micros());
-param_from!(Text: String => |v| v, &str => str::to_string, &String => String::clone);
+param_from!(Text: String => |v| v, &str => str::to_string, &String => String::clone,
+    &CompactString => CompactString::to_string);
 param_from!(Bytes: Vec<u8> => |v| v, &[u8] => <[u8]>::to_vec, &Vec<u8> => Vec::clone);
 param_from!(Bool: bool => |v| v);
 
 impl From<&Option<String>> for Param {
     fn from(v: &Option<String>) -> Self {
         Param::Text(v.clone())
+    }
+}
+
+impl From<&Option<CompactString>> for Param {
+    fn from(v: &Option<CompactString>) -> Self {
+        Param::Text(v.as_ref().map(CompactString::to_string))
     }
 }
 

@@ -10,6 +10,7 @@
 //! only parses (ids, enums, JSON columns) is read in place ([`Cols::str`]); text a
 //! domain value keeps is copied out once ([`Cols::text`]).
 
+use callvault_core::CompactString;
 use chrono::{DateTime, Utc};
 
 use crate::error::{StoreError, StoreResult};
@@ -241,6 +242,17 @@ impl<'r> Cols<'r> {
     #[inline]
     pub fn text(&mut self) -> StoreResult<String> {
         self.str().map(str::to_owned)
+    }
+
+    /// Short text (addresses, ids, media types): kept inline when it fits.
+    #[inline]
+    pub fn short(&mut self) -> StoreResult<CompactString> {
+        self.str().map(CompactString::from)
+    }
+
+    #[inline]
+    pub fn opt_short(&mut self) -> StoreResult<Option<CompactString>> {
+        Ok(self.opt_str()?.map(CompactString::from))
     }
 
     pub fn bytes(&mut self) -> StoreResult<Vec<u8>> {

@@ -103,14 +103,14 @@ pub(crate) fn interaction(c: &mut Cols) -> StoreResult<Interaction> {
             end,
             direction: Direction::parse("direction", direction)
                 .map_err(|e| corrupt("direction", e))?,
-            connect_from: c.text()?,
-            connect_to: c.text()?,
-            caller_name: c.opt_text()?,
+            connect_from: c.short()?,
+            connect_to: c.short()?,
+            caller_name: c.opt_short()?,
             handling_agents: json(c, "agents")?,
             extensions: json(c, "extensions")?,
-            queue_id: c.opt_text()?,
-            queue_name: c.opt_text()?,
-            channel: c.opt_text()?,
+            queue_id: c.opt_short()?,
+            queue_name: c.opt_short()?,
+            channel: c.opt_short()?,
             attributes: json::<Attributes>(c, "attributes")?,
         },
         content: Vec::new(),
@@ -133,22 +133,22 @@ pub(crate) fn content(c: &mut Cols) -> StoreResult<Option<(i64, ContentItem)>> {
     let Some(interaction_id) = c.opt_i64()? else {
         return Ok(None);
     };
-    let key = c.text()?;
+    let key = c.short()?;
     let t = c.str()?;
     Ok(Some((
         interaction_id,
         ContentItem {
             key,
             content_type: ContentType::parse(t).ok_or_else(|| corrupt("content type", t))?,
-            media_type: c.text()?,
+            media_type: c.short()?,
             length: c.u64()?,
             sha256: c.text()?,
             blob_key: c.text()?,
             last_modified: c.time()?,
             duration_ms: c.opt_i64()?.map(|d| d.max(0) as u64),
             version: c.opt_i64()?.map(u32_of),
-            owning_agent: c.opt_text()?,
-            owning_interaction_plan: c.opt_text()?,
+            owning_agent: c.opt_short()?,
+            owning_interaction_plan: c.opt_short()?,
         },
     )))
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use callvault_core::{Guid, Interaction, InteractionMeta, TenantId};
+use callvault_core::{CompactString, Guid, Interaction, InteractionMeta, TenantId};
 use chrono::Utc;
 
 use super::decode::{
@@ -51,7 +51,11 @@ impl SqlStore {
             }
             None => insert_new(tx, tenant, meta, now).await?,
         };
-        let mut agents: Vec<&str> = meta.handling_agents.iter().map(String::as_str).collect();
+        let mut agents: Vec<&str> = meta
+            .handling_agents
+            .iter()
+            .map(CompactString::as_str)
+            .collect();
         // Sorted, so that transactions adding the same new agents lock them in the same
         // order and cannot deadlock.
         agents.sort_unstable();

@@ -57,7 +57,7 @@ async fn a_hold_refuses_every_delete_until_released(db: TestDb) {
     let h = hold(
         t,
         Selector {
-            number: Some(m.connect_from.clone()),
+            number: Some(m.connect_from.to_string()),
             ..Selector::default()
         },
     );

@@ -79,9 +79,10 @@ pub(crate) fn search_fixture() -> Vec<(InteractionMeta, Vec<ContentItem>)> {
                 0 => format!("+1555%_x{i}"),
                 1 => format!("+1555Abc{i}"),
                 _ => format!("+1666{i}"),
-            };
-            m.connect_to = format!("to{}", i % 2);
-            m.caller_name = (i % 6 == 0).then(|| "Ann".to_string());
+            }
+            .into();
+            m.connect_to = format!("to{}", i % 2).into();
+            m.caller_name = (i % 6 == 0).then(|| "Ann".into());
             m.extensions = if i % 3 == 1 {
                 vec!["x1".into(), "ext7".into()]
             } else {
@@ -203,7 +204,7 @@ pub(crate) fn search_cases(stored: &[Interaction]) -> Vec<(&'static str, Interac
                 handling_agent: Some("a2".into()),
                 ..all.clone()
             },
-            Box::new(|i| i.meta.handling_agents.contains(&"a2".to_string())),
+            Box::new(|i| i.meta.handled_by("a2")),
         ),
         (
             "prefix with % and _ as plain characters",
@@ -334,7 +335,7 @@ pub(crate) fn search_cases(stored: &[Interaction]) -> Vec<(&'static str, Interac
                 visible_to_agent: Some("a2".into()),
                 ..all.clone()
             },
-            Box::new(|i| i.meta.handling_agents.contains(&"a2".to_string())),
+            Box::new(|i| i.meta.handled_by("a2")),
         ),
         (
             "transcription pending",
@@ -474,7 +475,7 @@ async fn an_agents_calls_are_narrowed_in_the_query_and_page_in_full(db: TestDb) 
     let fx = Fixture { stored };
     let sees = |i: &Interaction| {
         let a = &i.meta.attributes;
-        i.meta.handling_agents.contains(&"7".to_string())
+        i.meta.handled_by("7")
             || (a.recording_kind == Some(RecordingKind::OnDemand)
                 && a.owning_user_id.as_deref() == Some("7"))
     };
@@ -502,7 +503,7 @@ async fn an_agents_calls_are_narrowed_in_the_query_and_page_in_full(db: TestDb) 
         (
             "handled with agent 3",
             &with_3,
-            Box::new(move |i| sees(i) && i.meta.handling_agents.contains(&"3".to_string())),
+            Box::new(move |i| sees(i) && i.meta.handled_by("3")),
         ),
     ];
     for (name, q, pred) in &cases {

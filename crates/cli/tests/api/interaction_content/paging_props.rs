@@ -34,7 +34,7 @@ async fn insert(s: &TestServer, tenant: TenantId, n: u32, row: &Row) -> String {
         } else {
             Direction::Outbound
         },
-        connect_from: format!("{}{n}", row.from),
+        connect_from: format!("{}{n}", row.from).into(),
         connect_to: "100".into(),
         caller_name: None,
         handling_agents: vec!["1".into()],
