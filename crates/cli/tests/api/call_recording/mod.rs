@@ -97,7 +97,10 @@ impl Vbc {
     ///
     /// The test server's own runner may take the job first (its engine is off, so it puts
     /// the job back for later with a lease or a wait): the claim here is made as of a
-    /// day later, past both, so it gets the job whichever way that race went.
+    /// day later, past both, so it gets the job whichever way that race went. On
+    /// PostgreSQL the claim skips a row another transaction holds (`SKIP LOCKED`), so
+    /// while the runner is between taking the job and putting it back the claim finds
+    /// nothing; it is tried again until the runner lets go.
     async fn transcription(&self, n: u32, failed: Option<&str>) {
         use callvault_storage::transcription::Settle;
         let store = &self.s.store;
@@ -111,11 +114,18 @@ impl Vbc {
             .unwrap());
         if let Some(error) = failed {
             let later = now + chrono::Duration::days(1);
-            let job = store
-                .claim_transcription(later, later + chrono::Duration::minutes(5))
-                .await
-                .unwrap()
-                .unwrap();
+            let mut claimed = None;
+            for _ in 0..200 {
+                claimed = store
+                    .claim_transcription(later, later + chrono::Duration::minutes(5))
+                    .await
+                    .unwrap();
+                if claimed.is_some() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            let job = claimed.expect("the job is claimed once the runner lets go of it");
             assert_eq!(job.interaction_id, i.id);
             let failed = Settle::Failed {
                 error: error.into(),
