@@ -26,12 +26,12 @@ fn job(row: Row) -> StoreResult<TranscriptionJob> {
     let interaction_id = c.i64()?;
     let tenant_id = TenantId(c.i64()?);
     let content_key = c.text()?;
-    let status = c.text()?;
+    let status = c.str()?;
     Ok(TranscriptionJob {
         tenant_id,
         interaction_id,
         content_key,
-        state: TranscriptionState::parse(&status)
+        state: TranscriptionState::parse(status)
             .ok_or_else(|| StoreError::backend(format!("stored job state {status:?}")))?,
         attempts: c.i64()?.clamp(0, i64::from(u32::MAX)) as u32,
         error: c.opt_text()?,
@@ -265,8 +265,8 @@ impl TranscriptionStore for SqlStore {
             .into_iter()
             .map(|r| {
                 let mut c = r.cols();
-                let s = c.text()?;
-                let state = TranscriptionState::parse(&s)
+                let s = c.str()?;
+                let state = TranscriptionState::parse(s)
                     .ok_or_else(|| StoreError::backend(format!("stored job state {s:?}")))?;
                 Ok((state, c.u64()?))
             })
@@ -311,14 +311,14 @@ impl TranscriptionStore for SqlStore {
                 let mut c = r.cols();
                 let id = c.i64()?;
                 let content_key = c.text()?;
-                let t = c.text()?;
-                let d = c.text()?;
+                let t = c.str()?;
+                let d = c.str()?;
                 Ok(Untranscribed {
                     interaction_id: id,
                     content_key,
-                    content_type: ContentType::parse(&t)
+                    content_type: ContentType::parse(t)
                         .ok_or_else(|| StoreError::backend(format!("stored content type {t:?}")))?,
-                    direction: Direction::parse("direction", &d)
+                    direction: Direction::parse("direction", d)
                         .map_err(|e| StoreError::backend(e.to_string()))?,
                     cursor: SearchCursor {
                         start_us: c.i64()?,

@@ -37,15 +37,15 @@ fn corrupt(what: &str, v: &str) -> StoreError {
 
 fn subscription(row: Row) -> StoreResult<Subscription> {
     let mut c = row.cols();
-    let id = c.text()?;
+    let id = c.str()?;
     Ok(Subscription {
-        id: Uuid::parse_str(&id).map_err(|_| corrupt("subscription id", &id))?,
+        id: Uuid::parse_str(id).map_err(|_| corrupt("subscription id", id))?,
         tenant_id: TenantId(c.i64()?),
         name: c.text()?,
         url: c.text()?,
         events: {
-            let t = c.text()?;
-            serde_json::from_str(&t).map_err(|_| corrupt("event list", &t))?
+            let t = c.str()?;
+            serde_json::from_str(t).map_err(|_| corrupt("event list", t))?
         },
         enabled: c.bool()?,
         sealed_key: c.bytes()?,
@@ -57,24 +57,24 @@ fn subscription(row: Row) -> StoreResult<Subscription> {
 fn delivery(row: Row) -> StoreResult<Delivery> {
     let mut c = row.cols();
     let seq = c.i64()?;
-    let sub = c.text()?;
+    let sub = c.str()?;
     let tenant_id = TenantId(c.i64()?);
     let event_id = c.text()?;
-    let t = c.text()?;
+    let t = c.str()?;
     let subject = c.opt_text()?;
     let data = c.text()?;
     let event_at = c.time()?;
-    let s = c.text()?;
+    let s = c.str()?;
     Ok(Delivery {
         seq,
-        subscription_id: Uuid::parse_str(&sub).map_err(|_| corrupt("subscription id", &sub))?,
+        subscription_id: Uuid::parse_str(sub).map_err(|_| corrupt("subscription id", sub))?,
         tenant_id,
         event_id,
-        event_type: EventType::parse("event_type", &t).map_err(|_| corrupt("event type", &t))?,
+        event_type: EventType::parse("event_type", t).map_err(|_| corrupt("event type", t))?,
         subject,
         data,
         event_at,
-        state: DeliveryState::parse(&s).ok_or_else(|| corrupt("delivery state", &s))?,
+        state: DeliveryState::parse(s).ok_or_else(|| corrupt("delivery state", s))?,
         attempts: c.i64()?.clamp(0, i64::from(u32::MAX)) as u32,
         next_at: c.time()?,
         retry_from: c.time()?,
