@@ -5,6 +5,7 @@
 pub mod decode;
 pub mod engine;
 pub mod openai;
+mod pause;
 pub mod pocketsphinx;
 mod runner;
 mod search;
@@ -16,6 +17,7 @@ use std::sync::{Arc, RwLock};
 
 use callvault_core::transcription::TranscribeWhat;
 use callvault_core::{ContentType, Direction, TenantId};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use engine::{Engine, EngineError, Heard, Speech};
@@ -130,6 +132,7 @@ pub struct TenantTranscription {
 /// One tenant's transcription, resolved.
 #[derive(Clone)]
 pub(crate) struct Plan {
+    pub kind: EngineKind,
     pub engine: Arc<dyn Engine>,
     pub what: TranscribeWhat,
 }
@@ -140,6 +143,7 @@ pub struct Transcription {
     settings: TranscriptionSettings,
     engines: BTreeMap<EngineKind, Result<Arc<dyn Engine>, String>>,
     plans: RwLock<HashMap<TenantId, Option<Plan>>>,
+    pauses: pause::Pauses,
 }
 
 impl Transcription {
@@ -174,6 +178,7 @@ impl Transcription {
             settings,
             engines,
             plans: RwLock::new(HashMap::new()),
+            pauses: pause::Pauses::default(),
         }
     }
 
@@ -215,6 +220,7 @@ impl Transcription {
             Some(Ok(engine)) => {
                 let base = TranscribeWhat::default();
                 Some(Plan {
+                    kind,
                     engine: engine.clone(),
                     what: TranscribeWhat {
                         content_types: own
@@ -235,6 +241,20 @@ impl Transcription {
         }
         plan
     }
+
+    /// Whether a job may be claimed at `now`: some engine works and is not backing off.
+    /// When none is, queued jobs are left as they are, so a backlog costs nothing while
+    /// transcription is off or its engine is down.
+    pub(crate) fn may_run(&self, now: DateTime<Utc>) -> bool {
+        self.engines
+            .iter()
+            .any(|(k, e)| e.is_ok() && self.pauses.until(*k, now).is_none())
+    }
+
+    pub(crate) fn pauses(&self) -> &pause::Pauses {
+        &self.pauses
+    }
 }
+
 #[cfg(test)]
 mod tests;

@@ -87,25 +87,47 @@ impl Vault {
     /// Takes the newest due job and runs it; answers whether there was one.
     pub async fn run_next_transcription(&self) -> ServiceResult<bool> {
         let now = self.clock.now();
+        if !self.transcription.may_run(now) {
+            return Ok(false);
+        }
         let lease = now + chrono::Duration::minutes(LEASE_MINUTES);
         let Some(job) = self.store.claim_transcription(now, lease).await? else {
             return Ok(false);
         };
-        let outcome = self.run_transcription(&job).await;
+        let pauses = self.transcription.pauses();
+        let outcome = self.run_transcription(&job, now).await;
+        // Jobs left alone because of settings or a pause were not tried: no error, no log.
+        let tried = !matches!(outcome, Err(Outcome::Off | Outcome::Paused(_)));
         let settle = match outcome {
-            Ok(()) => return Ok(true),
-            Err(Outcome::Gone) => return Ok(true),
+            Ok(()) | Err(Outcome::Gone) => return Ok(true),
             Err(Outcome::Fail(error)) => Settle::Failed { error },
-            Err(Outcome::Engine(EngineError::Unavailable(e))) => Settle::Retry {
-                error: format!("the transcription engine is unavailable: {e}"),
-                not_before: now + backoff(job.attempts),
+            // Settings are read at start, so the job waits for a restart that turns it
+            // on; once an hour it is looked at again.
+            Err(Outcome::Off) => Settle::Retry {
+                error: "transcription is off for this tenant".into(),
+                not_before: now + backoff(u32::MAX),
                 counted: false,
             },
-            Err(Outcome::Engine(EngineError::Failed(e))) => Settle::Retry {
-                error: format!("Transcription job failed at the engine: {e}"),
-                not_before: now + backoff(job.attempts),
-                counted: true,
+            Err(Outcome::Paused(until)) => Settle::Retry {
+                error: job.error.clone().unwrap_or_else(|| {
+                    "the transcription engine is unavailable: waiting to try it again".into()
+                }),
+                not_before: until,
+                counted: false,
             },
+            Err(Outcome::Engine(kind, EngineError::Unavailable(e))) => Settle::Retry {
+                error: format!("the transcription engine is unavailable: {e}"),
+                not_before: pauses.went_down(kind, now),
+                counted: false,
+            },
+            Err(Outcome::Engine(kind, EngineError::Failed(e))) => {
+                pauses.came_up(kind);
+                Settle::Retry {
+                    error: format!("Transcription job failed at the engine: {e}"),
+                    not_before: now + backoff(job.attempts),
+                    counted: true,
+                }
+            }
             Err(Outcome::Store(e)) => {
                 // Left to its lease: the store itself is failing, so is this settle.
                 return Err(e);
@@ -115,18 +137,25 @@ impl Vault {
             Settle::Failed { error } => {
                 tracing::warn!(interaction = job.interaction_id, %error, "transcription failed")
             }
-            Settle::Retry { error, .. } => {
+            Settle::Retry { error, .. } if tried => {
                 tracing::info!(interaction = job.interaction_id, %error, attempts = job.attempts, "transcription will be tried again")
             }
+            Settle::Retry { .. } => {}
         }
-        metrics::counter!("callvault_transcription_errors_total").increment(1);
+        if tried {
+            metrics::counter!("callvault_transcription_errors_total").increment(1);
+        }
         self.store
             .settle_transcription(&job, &settle, self.clock.now())
             .await?;
         Ok(true)
     }
 
-    async fn run_transcription(&self, job: &TranscriptionJob) -> Result<(), Outcome> {
+    async fn run_transcription(
+        &self,
+        job: &TranscriptionJob,
+        now: DateTime<Utc>,
+    ) -> Result<(), Outcome> {
         if job.attempts > MAX_TRANSCRIPTION_ATTEMPTS {
             return Err(Outcome::Fail(format!(
                 "Transcription job failed: the runner stopped {} times on this recording",
@@ -149,10 +178,11 @@ impl Vault {
             .await
             .map_err(Outcome::Store)?
         else {
-            return Err(Outcome::Engine(EngineError::Unavailable(
-                "transcription is off for this tenant".into(),
-            )));
+            return Err(Outcome::Off);
         };
+        if let Some(until) = self.transcription.pauses().until(plan.kind, now) {
+            return Err(Outcome::Paused(until));
+        }
         if item.length > MAX_AUDIO_BYTES {
             return Err(Outcome::Fail(format!(
                 "the recording is larger than the {MAX_AUDIO_BYTES} bytes transcription reads"
@@ -168,7 +198,8 @@ impl Vault {
         let transcript = self
             .transcribe_channels(&plan, channels)
             .await
-            .map_err(Outcome::Engine)?;
+            .map_err(|e| Outcome::Engine(plan.kind, e))?;
+        self.transcription.pauses().came_up(plan.kind);
         let audio_ms = transcript.duration_ms.unwrap_or(0);
         metrics::counter!("callvault_transcribed_audio_ms_total").increment(audio_ms);
         tracing::info!(
@@ -373,6 +404,10 @@ enum Outcome {
     Gone,
     /// The job fails now, with this reason.
     Fail(String),
-    Engine(EngineError),
+    /// The tenant has no working engine.
+    Off,
+    /// The tenant's engine was found down and is not asked again before this.
+    Paused(DateTime<Utc>),
+    Engine(EngineKind, EngineError),
     Store(ServiceError),
 }

@@ -262,6 +262,11 @@ mod pipeline {
     /// A tenant with one inbound call whose recording is `wav`.
     async fn call(v: &Vault, wav: Vec<u8>) -> (TenantId, Guid) {
         let t = v.store.create_tenant("acme", "UTC").await.unwrap().id;
+        (t, call_in(v, t, wav).await)
+    }
+
+    /// One more inbound call of tenant `t`, whose recording is `wav`.
+    async fn call_in(v: &Vault, t: TenantId, wav: Vec<u8>) -> Guid {
         let guid = Guid::new_random();
         let meta = InteractionMeta {
             guid: guid.clone(),
@@ -294,7 +299,7 @@ mod pipeline {
         )
         .await
         .unwrap();
-        (t, guid)
+        guid
     }
 
     async fn state(v: &Vault, t: TenantId, g: &Guid) -> (TranscriptionState, Option<String>) {
@@ -323,13 +328,12 @@ mod pipeline {
         assert!(!v.run_next_transcription().await.unwrap(), "nothing left");
     }
 
-    #[tokio::test]
-    async fn an_engine_that_is_down_leaves_the_job_pending_with_its_reason() {
+    /// The OpenAI-compatible engine at an address where nothing listens.
+    fn engine_down() -> TranscriptionSettings {
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base_url = format!("http://{}", closed.local_addr().unwrap());
         drop(closed);
-        let dir = tempfile::tempdir().unwrap();
-        let settings = TranscriptionSettings {
+        TranscriptionSettings {
             engine: EngineKind::Openai,
             openai: Some(OpenAiSettings {
                 base_url,
@@ -338,8 +342,13 @@ mod pipeline {
                 timeout_secs: 1,
             }),
             ..Default::default()
-        };
-        let v = vault(dir.path(), settings).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn an_engine_that_is_down_leaves_the_job_pending_with_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = vault(dir.path(), engine_down()).await;
         let (t, g) = call(&v, super::super::decode::wav(&vec![0; 16_000])).await;
         assert!(v.run_next_transcription().await.unwrap());
         let (s, error) = state(&v, t, &g).await;
@@ -348,5 +357,71 @@ mod pipeline {
         assert!(!v.run_next_transcription().await.unwrap(), "backing off");
         let status = v.transcription_status(Some(t)).await.unwrap();
         assert_eq!(status.jobs.get("pending"), Some(&1));
+    }
+
+    #[tokio::test]
+    async fn a_down_engine_is_asked_once_not_once_per_queued_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = vault(dir.path(), engine_down()).await;
+        let wav = || super::super::decode::wav(&vec![0; 16_000]);
+        let (t, first) = call(&v, wav()).await;
+        let second = call_in(&v, t, wav()).await;
+        assert!(
+            v.run_next_transcription().await.unwrap(),
+            "one try finds it down"
+        );
+        assert!(
+            !v.run_next_transcription().await.unwrap(),
+            "the runner waits"
+        );
+        let tried = [state(&v, t, &first).await, state(&v, t, &second).await];
+        let untouched = tried.iter().filter(|(_, error)| error.is_none()).count();
+        assert_eq!(untouched, 1, "the other job was not claimed: {tried:?}");
+    }
+
+    #[tokio::test]
+    async fn with_every_engine_off_queued_jobs_are_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let queued_by = vault(dir.path(), engine_down()).await;
+        let (t, g) = call(&queued_by, super::super::decode::wav(&vec![0; 16_000])).await;
+        let off = vault(dir.path(), TranscriptionSettings::off()).await;
+        assert!(!off.run_next_transcription().await.unwrap());
+        assert_eq!(
+            state(&off, t, &g).await,
+            (TranscriptionState::Pending, None)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_tenant_whose_engine_is_off_waits_an_hour_without_an_error_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let queued_by = vault(dir.path(), engine_down()).await;
+        let (t, g) = call(&queued_by, super::super::decode::wav(&vec![0; 16_000])).await;
+        let mut settings = engine_down();
+        settings.tenants.insert(
+            "acme".into(),
+            crate::transcription::TenantTranscription {
+                engine: Some(EngineKind::None),
+                content_types: None,
+                directions: None,
+            },
+        );
+        let v = vault(dir.path(), settings).await;
+        assert!(
+            v.run_next_transcription().await.unwrap(),
+            "claimed and put back"
+        );
+        assert!(!v.run_next_transcription().await.unwrap(), "not due again");
+        let i = v.store.get_interaction(t, &g).await.unwrap().unwrap();
+        let job = v
+            .store
+            .transcription_jobs(t, &[i.id])
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!((job.state, job.attempts), (TranscriptionState::Pending, 0));
+        assert!(job.error.unwrap().contains("off for this tenant"));
+        let wait = job.not_before - chrono::Utc::now();
+        assert!(wait > chrono::Duration::minutes(59), "{wait}");
     }
 }
