@@ -80,7 +80,7 @@ impl UtcSeconds {
     /// The 20 bytes of a four-digit year's timestamp; `None` for other years and a leap
     /// second, which chrono writes. Digits are placed by hand: through `core::fmt` the
     /// six `{:02}` fields were a twentieth of the server's CPU on a search page.
-    fn fixed(&self) -> Option<[u8; 20]> {
+    pub fn fixed(&self) -> Option<[u8; 20]> {
         let t = self.0;
         let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
         if t.nanosecond() >= 1_000_000_000 {

@@ -5,7 +5,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use callvault_core::time::parse_instant;
 use callvault_core::{
     Attributes, ContentKey, ContentType, Direction, Guid, InteractionMeta, Invalid, Scope,
@@ -140,7 +139,7 @@ pub async fn put_interaction(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(wire::interaction(&interaction))).into_response())
+    Ok((status, wire::interaction_body(&interaction)).into_response())
 }
 
 /// The query of a content upload, for the document ([`upload_from`] reads it).
@@ -278,5 +277,5 @@ pub async fn put_content(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(wire::content_item(&item))).into_response())
+    Ok((status, wire::content_body(&item)).into_response())
 }

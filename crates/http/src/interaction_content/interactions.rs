@@ -45,7 +45,7 @@ pub async fn get_interaction(
     let interaction = state.vault.interaction(tenant, &guid).await?;
     let actor = auth.actor(super::DIALECT, "get interaction");
     state.vault.viewed(&actor, &interaction).await;
-    Ok(version.respond(wire::interaction(&interaction), wire::page_size_hint(1)))
+    Ok(version.respond(wire::interaction_body(&interaction).0))
 }
 
 #[utoipa::path(

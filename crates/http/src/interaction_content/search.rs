@@ -5,11 +5,11 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use callvault_core::search::{parse_limit, MAX_SEARCH_LIMIT};
 use callvault_core::time::parse_instant;
-use callvault_core::{Direction, Scope, SearchFilter};
+use callvault_core::{Direction, Interaction, Scope, SearchFilter};
 use serde::Serialize;
 
 use super::version::{negotiate, ApiVersion, V2_JSON, V3_JSON};
-use super::wire::{self, Interactions};
+use super::wire;
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
@@ -42,11 +42,17 @@ fn filter_from(params: &Params) -> ApiResult<SearchFilter> {
     Ok(filter)
 }
 
-/// A search page, serialized straight from the borrowed wire shapes.
-#[derive(Serialize)]
-struct Page<'a, M> {
-    items: Interactions<'a>,
-    meta: M,
+/// `{"items": [...], "meta": {...}}`: the items written by the wire module, the meta by
+/// serde.
+fn page<M: Serialize>(items: &[Interaction], meta: &M) -> Vec<u8> {
+    let mut out = Vec::with_capacity(wire::page_size_hint(items.len()));
+    out.extend_from_slice(b"{\"items\":");
+    wire::write_interactions(&mut out, items);
+    out.extend_from_slice(b",\"meta\":");
+    // A struct of numbers and an optional string always serializes.
+    let _ = serde_json::to_writer(&mut out, meta);
+    out.push(b'}');
+    out
 }
 
 #[derive(Serialize)]
@@ -113,12 +119,10 @@ pub async fn search(
             let page = vault
                 .search_keyset(&actor, &filter, "continuationToken", token, limit)
                 .await?;
-            let size = wire::page_size_hint(page.items.len());
             let meta = V3Meta {
                 next_continuation_token: page.next_token,
             };
-            let items = Interactions(&page.items);
-            Ok(version.respond(Page { items, meta }, size))
+            Ok(version.respond(self::page(&page.items, &meta)))
         }
         ApiVersion::V2 => {
             let page = match params.get("page") {
@@ -129,15 +133,13 @@ pub async fn search(
             let found = vault.search_offset(&actor, &filter, offset, limit).await?;
             let (total, items) = (found.total, found.items);
             let page_count = total.div_ceil(u64::from(limit));
-            let count = items.len();
-            let items = Interactions(&items);
             let meta = V2Meta {
                 page,
-                count,
+                count: items.len(),
                 page_count,
                 total_count: total,
             };
-            Ok(version.respond(Page { items, meta }, wire::page_size_hint(count)))
+            Ok(version.respond(self::page(&items, &meta)))
         }
     }
 }

@@ -8,7 +8,6 @@ use axum::extract::multipart::{Field, Multipart, MultipartRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use callvault_core::{ContentKey, Guid, Scope};
 
 use super::ingest::{parse_json, upload_from, InteractionBody, UploadParams};
@@ -92,7 +91,7 @@ pub async fn put_with_content(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(wire::interaction(&interaction))).into_response())
+    Ok((status, wire::interaction_body(&interaction)).into_response())
 }
 
 /// The form's next part, which must be `name`.

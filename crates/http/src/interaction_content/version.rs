@@ -4,8 +4,6 @@
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::Serialize;
 
 use crate::error::ApiError;
 
@@ -28,23 +26,10 @@ impl ApiVersion {
         }
     }
 
-    /// `body` as JSON, served as this version's media type, written into a buffer of
-    /// `size_hint` bytes: a page of interactions grown from axum's 128 bytes was copied
-    /// a dozen times on the way to its size (docs/benchmarks.md).
-    pub fn respond(self, body: impl Serialize, size_hint: usize) -> Response {
-        let mut buf = Vec::with_capacity(size_hint);
-        match serde_json::to_writer(&mut buf, &body) {
-            Ok(()) => (
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(self.media_type()),
-                )],
-                buf,
-            )
-                .into_response(),
-            // What axum answers when a body does not serialize.
-            Err(_) => Json(body).into_response(),
-        }
+    /// A JSON `body`, served as this version's media type.
+    pub fn respond(self, body: Vec<u8>) -> Response {
+        let media_type = HeaderValue::from_static(self.media_type());
+        ([(header::CONTENT_TYPE, media_type)], body).into_response()
     }
 }
 
