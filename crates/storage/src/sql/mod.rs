@@ -44,8 +44,13 @@ pub struct Collect<T, F> {
 
 impl<T, F: FnMut(&mut Cols<'_>) -> StoreResult<T>> Collect<T, F> {
     pub fn new(decode: F) -> Self {
+        Self::with_capacity(decode, 0)
+    }
+
+    /// With room for `rows` items, when the statement's LIMIT tells how many may come.
+    pub fn with_capacity(decode: F, rows: usize) -> Self {
         Collect {
-            items: Vec::new(),
+            items: Vec::with_capacity(rows),
             decode,
         }
     }

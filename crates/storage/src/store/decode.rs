@@ -37,6 +37,7 @@ fn str_list<T: for<'a> From<&'a str> + serde::de::DeserializeOwned>(
 }
 
 /// The items of `["a","b"]` when none holds a quote, a backslash or a control character.
+/// Split on the quotes, such a list alternates items and `,` separators.
 fn plain_list(text: &str) -> Option<impl Iterator<Item = &str>> {
     let inner = text.strip_prefix('[')?.strip_suffix(']')?;
     let body = match inner {
@@ -44,11 +45,9 @@ fn plain_list(text: &str) -> Option<impl Iterator<Item = &str>> {
         _ => inner.strip_prefix('"')?.strip_suffix('"')?,
     };
     let plain = body.bytes().all(|b| b >= 0x20 && b != b'\\');
-    // A quote may only stand in the separators; one elsewhere would end up in an item.
-    let quotes = body.bytes().filter(|b| *b == b'"').count();
-    let separators = body.matches("\",\"").count();
+    let separated = body.split('"').skip(1).step_by(2).all(|sep| sep == ",");
     let items = if inner.is_empty() { 0 } else { usize::MAX };
-    (plain && quotes == 2 * separators).then(|| body.split("\",\"").take(items))
+    (plain && separated).then(|| body.split('"').step_by(2).take(items))
 }
 
 /// Most interactions have none of the vendor attributes, stored as `{}`.

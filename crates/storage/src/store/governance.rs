@@ -218,7 +218,7 @@ impl GovernanceStore for SqlStore {
             q.push(" AND i.start_us < ").push_bind(t);
         }
         q.push(" ORDER BY i.start_us, i.id");
-        load_page(self.dialect, self.read().await?.as_mut(), q).await
+        load_page(self.dialect, self.read().await?.as_mut(), q, 0).await
     }
 
     async fn forget_deleted(&self) -> StoreResult<()> {
@@ -246,6 +246,6 @@ impl GovernanceStore for SqlStore {
                 .push(")");
         }
         q.push(" ORDER BY i.start_us, i.id LIMIT ").push_bind(limit);
-        load_page(self.dialect, self.read().await?.as_mut(), q).await
+        load_page(self.dialect, self.read().await?.as_mut(), q, limit as usize).await
     }
 }

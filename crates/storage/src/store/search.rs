@@ -26,7 +26,8 @@ impl SearchStore for SqlStore {
         let mut q = Query::new(format!("SELECT {INTERACTION_COLUMNS} FROM interactions i"));
         push_filter(self.dialect, &mut q, tenant, query);
         push_page(&mut q, page, query.newest_first, limit);
-        load_page(self.dialect, self.read().await?.as_mut(), q).await
+        let rows = limit as usize;
+        load_page(self.dialect, self.read().await?.as_mut(), q, rows).await
     }
 
     async fn count(&self, tenant: TenantId, query: &InteractionQuery) -> StoreResult<u64> {

@@ -63,7 +63,7 @@ pub(super) async fn search(
     d.push_matching_segments(&mut q, tenant, text);
     q.push(")");
     push_page(&mut q, page, query.newest_first, limit);
-    load_page(d, store.read().await?.as_mut(), q).await
+    load_page(d, store.read().await?.as_mut(), q, limit as usize).await
 }
 
 pub(super) async fn hits(
