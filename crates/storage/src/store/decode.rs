@@ -45,7 +45,10 @@ fn plain_list(text: &str) -> Option<impl Iterator<Item = &str>> {
         _ => inner.strip_prefix('"')?.strip_suffix('"')?,
     };
     let plain = body.bytes().all(|b| b >= 0x20 && b != b'\\');
-    let separated = body.split('"').skip(1).step_by(2).all(|sep| sep == ",");
+    // Items and separators alternate, starting and ending with an item: `["a","]` ends
+    // with a separator, an unterminated string that the parser refuses.
+    let pieces = body.split('"').count();
+    let separated = pieces % 2 == 1 && body.split('"').skip(1).step_by(2).all(|sep| sep == ",");
     let items = if inner.is_empty() { 0 } else { usize::MAX };
     (plain && separated).then(|| body.split('"').step_by(2).take(items))
 }
@@ -333,7 +336,17 @@ mod tests {
             split(r#"["1120","x y"]"#),
             Some(vec!["1120".into(), "x y".into()])
         );
-        for parser_only in [r#"["a\"b"]"#, r#"["a" ,"b"]"#, "[1]", r#"["a",]"#, "", "{}"] {
+        let parser_only = [
+            r#"["a\"b"]"#,
+            r#"["a" ,"b"]"#,
+            "[1]",
+            r#"["a",]"#,
+            r#"["a","]"#,
+            r#"["","]"#,
+            "",
+            "{}",
+        ];
+        for parser_only in parser_only {
             assert_eq!(split(parser_only), None, "{parser_only}");
         }
     }
