@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use callvault_http::{router, AppState, HttpLimits};
 use callvault_services::clock::{Clock, SystemClock};
+use callvault_services::transcription::Turn;
 use callvault_services::webhooks::{Courier, Round};
 use callvault_services::{Stores, Vault, VaultConfig};
 use callvault_storage::object_blob::MAX_COPY_BYTES;
@@ -293,8 +294,8 @@ fn spawn_transcription_runner(vault: Arc<Vault>, mut stop: watch::Receiver<bool>
         loop {
             let idle = tokio::select! {
                 r = vault.run_next_transcription() => match r {
-                    Ok(true) => Duration::ZERO,
-                    Ok(false) => JOB_POLL,
+                    Ok(Turn::Idle) => JOB_POLL,
+                    Ok(Turn::Transcribed | Turn::Settled) => Duration::ZERO,
                     Err(e) => {
                         tracing::warn!(error = %e, "transcription runner");
                         JOB_POLL

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use callvault_core::time::parse_instant;
 use callvault_core::Guid;
+use callvault_services::transcription::Turn;
 use callvault_services::Vault;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -68,8 +69,10 @@ pub async fn run(vault: &Vault, args: Args<'_>, json_out: bool) -> anyhow::Resul
         );
         bar.set_length(total);
         loop {
-            if vault.run_next_transcription().await? {
-                transcribed += 1;
+            let turn = vault.run_next_transcription().await?;
+            if turn != Turn::Idle {
+                // Jobs put back to wait, failed or gone are no transcripts made here.
+                transcribed += u64::from(turn == Turn::Transcribed);
                 let left = waiting(&vault.transcription_status(Some(tenant)).await?);
                 bar.set_position(total.saturating_sub(left));
                 continue;

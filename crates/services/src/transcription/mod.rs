@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use engine::{Engine, EngineError, Heard, Speech};
 pub use openai::OpenAiSettings;
-pub use runner::{Backfill, TranscriptionStatus};
+pub use runner::{Backfill, TranscriptionStatus, Turn};
 pub use search::{TextMatch, TextPage, TextSearch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -40,6 +40,18 @@ pub struct TranscriptionStatus {
     pub jobs: BTreeMap<&'static str, u64>,
 }
 
+/// What one turn of the runner did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// A recording was transcribed.
+    Transcribed,
+    /// A job was taken and settled without a transcript: failed, put back to wait, or
+    /// gone with its recording.
+    Settled,
+    /// No job was due, or none may run now.
+    Idle,
+}
+
 /// A backfill's progress: recordings looked at and queued so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Backfill {
@@ -84,22 +96,23 @@ impl Vault {
         })
     }
 
-    /// Takes the newest due job and runs it; answers whether there was one.
-    pub async fn run_next_transcription(&self) -> ServiceResult<bool> {
+    /// Takes the newest due job and runs it.
+    pub async fn run_next_transcription(&self) -> ServiceResult<Turn> {
         let now = self.clock.now();
         if !self.transcription.may_run(now) {
-            return Ok(false);
+            return Ok(Turn::Idle);
         }
         let lease = now + chrono::Duration::minutes(LEASE_MINUTES);
         let Some(job) = self.store.claim_transcription(now, lease).await? else {
-            return Ok(false);
+            return Ok(Turn::Idle);
         };
         let pauses = self.transcription.pauses();
         let outcome = self.run_transcription(&job, now).await;
         // Jobs left alone because of settings or a pause were not tried: no error, no log.
         let tried = !matches!(outcome, Err(Outcome::Off | Outcome::Paused(_)));
         let settle = match outcome {
-            Ok(()) | Err(Outcome::Gone) => return Ok(true),
+            Ok(()) => return Ok(Turn::Transcribed),
+            Err(Outcome::Gone) => return Ok(Turn::Settled),
             Err(Outcome::Fail(error)) => Settle::Failed { error },
             // Settings are read at start, so the job waits for a restart that turns it
             // on; once an hour it is looked at again.
@@ -148,7 +161,7 @@ impl Vault {
         self.store
             .settle_transcription(&job, &settle, self.clock.now())
             .await?;
-        Ok(true)
+        Ok(Turn::Settled)
     }
 
     async fn run_transcription(

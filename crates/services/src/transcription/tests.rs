@@ -250,7 +250,7 @@ mod pipeline {
     use futures::stream;
 
     use crate::ingest::ContentUpload;
-    use crate::transcription::{EngineKind, OpenAiSettings, TranscriptionSettings};
+    use crate::transcription::{EngineKind, OpenAiSettings, TranscriptionSettings, Turn};
     use crate::{Vault, VaultConfig};
 
     async fn vault(dir: &std::path::Path, t: TranscriptionSettings) -> std::sync::Arc<Vault> {
@@ -317,7 +317,7 @@ mod pipeline {
             TranscriptionState::Pending,
             "queued by ingest"
         );
-        assert!(v.run_next_transcription().await.unwrap());
+        assert_eq!(v.run_next_transcription().await.unwrap(), Turn::Transcribed);
         assert_eq!(state(&v, t, &g).await, (TranscriptionState::Ready, None));
         let i = v.store.get_interaction(t, &g).await.unwrap().unwrap();
         let item = i.content.iter().find(|c| c.key == "transcript").unwrap();
@@ -325,7 +325,11 @@ mod pipeline {
             serde_json::from_slice(&v.read_all(item).await.unwrap()).unwrap();
         assert_eq!(doc["segments"], serde_json::json!([]));
         assert_eq!(doc["durationMs"], 3000);
-        assert!(!v.run_next_transcription().await.unwrap(), "nothing left");
+        assert_eq!(
+            v.run_next_transcription().await.unwrap(),
+            Turn::Idle,
+            "nothing left"
+        );
     }
 
     /// The OpenAI-compatible engine at an address where nothing listens.
@@ -350,11 +354,15 @@ mod pipeline {
         let dir = tempfile::tempdir().unwrap();
         let v = vault(dir.path(), engine_down()).await;
         let (t, g) = call(&v, super::super::decode::wav(&vec![0; 16_000])).await;
-        assert!(v.run_next_transcription().await.unwrap());
+        assert_eq!(v.run_next_transcription().await.unwrap(), Turn::Settled);
         let (s, error) = state(&v, t, &g).await;
         assert_eq!(s, TranscriptionState::Pending);
         assert!(error.unwrap().contains("unavailable"));
-        assert!(!v.run_next_transcription().await.unwrap(), "backing off");
+        assert_eq!(
+            v.run_next_transcription().await.unwrap(),
+            Turn::Idle,
+            "backing off"
+        );
         let status = v.transcription_status(Some(t)).await.unwrap();
         assert_eq!(status.jobs.get("pending"), Some(&1));
     }
@@ -366,16 +374,19 @@ mod pipeline {
         let wav = || super::super::decode::wav(&vec![0; 16_000]);
         let (t, first) = call(&v, wav()).await;
         let others = [call_in(&v, t, wav()).await, call_in(&v, t, wav()).await];
-        assert!(
+        assert_eq!(
             v.run_next_transcription().await.unwrap(),
+            Turn::Settled,
             "may be the job's"
         );
-        assert!(
+        assert_eq!(
             v.run_next_transcription().await.unwrap(),
+            Turn::Settled,
             "a second job: the engine's"
         );
-        assert!(
-            !v.run_next_transcription().await.unwrap(),
+        assert_eq!(
+            v.run_next_transcription().await.unwrap(),
+            Turn::Idle,
             "the runner waits"
         );
         let mut states = vec![state(&v, t, &first).await];
@@ -392,7 +403,7 @@ mod pipeline {
         let queued_by = vault(dir.path(), engine_down()).await;
         let (t, g) = call(&queued_by, super::super::decode::wav(&vec![0; 16_000])).await;
         let off = vault(dir.path(), TranscriptionSettings::off()).await;
-        assert!(!off.run_next_transcription().await.unwrap());
+        assert_eq!(off.run_next_transcription().await.unwrap(), Turn::Idle);
         assert_eq!(
             state(&off, t, &g).await,
             (TranscriptionState::Pending, None)
@@ -414,11 +425,16 @@ mod pipeline {
             },
         );
         let v = vault(dir.path(), settings).await;
-        assert!(
+        assert_eq!(
             v.run_next_transcription().await.unwrap(),
+            Turn::Settled,
             "claimed and put back"
         );
-        assert!(!v.run_next_transcription().await.unwrap(), "not due again");
+        assert_eq!(
+            v.run_next_transcription().await.unwrap(),
+            Turn::Idle,
+            "not due again"
+        );
         let i = v.store.get_interaction(t, &g).await.unwrap().unwrap();
         let job = v
             .store
