@@ -1,8 +1,9 @@
 //! Blobs as files under a data directory.
 //!
 //! Written by hand rather than through `object_store`'s local backend because an
-//! acknowledged write must be durable: the staged file is fsynced, renamed into place and
-//! its directory fsynced, which that backend does not do.
+//! acknowledged write must be durable: the staged file is renamed into place, then it and
+//! its directory are fsynced before the write is acknowledged, which that backend does
+//! not do.
 
 use std::io::SeekFrom;
 use std::ops::Range;
@@ -316,6 +317,24 @@ mod tests {
         again.write(b"hello").await.unwrap();
         again.commit("t1/ab/two").await.unwrap();
         assert_eq!(staged_files(&dir), 0);
+    }
+
+    /// A file under the key that a crash left with other bytes (renamed into place, never
+    /// synced) is not taken for the upload's: the upload's bytes replace it.
+    #[tokio::test]
+    async fn a_leftover_with_other_bytes_under_the_key_is_replaced() {
+        let (dir, store) = holding("t1/ab/one", &[b"x"]).await;
+        for leftover in [&b"hellx"[..], b"", b"hello world"] {
+            std::fs::write(dir.path().join("blobs/t1/ab/one"), leftover).unwrap();
+            let mut up = store.stage().await.unwrap();
+            up.write(b"hello").await.unwrap();
+            up.commit("t1/ab/one").await.unwrap();
+            assert_eq!(
+                std::fs::read(dir.path().join("blobs/t1/ab/one")).unwrap(),
+                b"hello"
+            );
+            assert_eq!(staged_files(&dir), 0);
+        }
     }
 
     #[tokio::test]
