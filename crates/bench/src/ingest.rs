@@ -1,8 +1,9 @@
 //! Ingest: durable uploads of distinct 100 KB recordings through the API (interaction
 //! upsert, then the content stream), against the floor of writing and fsyncing 100 KB
 //! files in the same file system. The server acknowledges an upload only once it is
-//! durable (file fsynced, renamed, directory fsynced, rows committed with
-//! `synchronous=FULL`), so the fsync floor bounds what any durable store could do here.
+//! durable (file renamed into place, then it and its directory fsynced, rows committed
+//! with `synchronous=FULL`), so the fsync floor bounds what any durable store could do
+//! here. The device's flushes are counted beside each (where the kernel reports them).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 
 use crate::cpu::{self, Probe};
+use crate::disk::{Device, Io};
 use crate::load::{self, Bounds, Summary};
 use crate::server::Api;
 use crate::wav;
@@ -29,6 +31,9 @@ pub struct IngestResult {
     pub requests: u8,
     pub api: Summary,
     pub floor: Summary,
+    /// The device's writes and flushes during each, where the kernel counts them.
+    pub api_io: Option<Io>,
+    pub floor_io: Option<Io>,
 }
 
 impl IngestResult {
@@ -44,6 +49,8 @@ impl IngestResult {
             "api": self.api.json(),
             "fsyncFloor": self.floor.json(),
             "ratio": self.ratio(),
+            "apiDisk": self.api_io.map(|io| io.json(self.api.requests)),
+            "floorDisk": self.floor_io.map(|io| io.json(self.floor.requests)),
         })
     }
 }
@@ -137,6 +144,9 @@ pub async fn run(
 ) -> anyhow::Result<Vec<IngestResult>> {
     let base = Arc::new(wav::random_wav(FILE_LEN, rng));
     let pid = api.pid;
+    std::fs::create_dir_all(floor_dir)?;
+    // The floor's directory is beside the vault, on the same device.
+    let device = Device::of(floor_dir);
     let mut out = Vec::new();
     for clients in CLIENTS {
         let mut apis = Vec::new();
@@ -157,15 +167,21 @@ pub async fn run(
                     Ok(base.len() as u64)
                 }
             });
-            apis.push((requests, cpu::measure(Probe::Process(pid), load).await?));
+            let before = read(&device);
+            let summary = cpu::measure(Probe::Process(pid), load).await?;
+            apis.push((requests, summary, since(&device, before)));
         }
+        let before = read(&device);
         let floor = fsync_floor(floor_dir, clients, bounds, base.clone()).await?;
-        for (requests, api) in apis {
+        let floor_io = since(&device, before);
+        for (requests, api, api_io) in apis {
             out.push(IngestResult {
                 clients,
                 requests,
                 api,
                 floor: floor.clone(),
+                api_io,
+                floor_io,
             });
         }
     }
@@ -174,6 +190,15 @@ pub async fn run(
     // whichever ran next (the server's staging files, or the floor's).
     std::fs::remove_dir_all(floor_dir)?;
     Ok(out)
+}
+
+fn read(device: &Option<Device>) -> Option<Io> {
+    device.as_ref()?.read()
+}
+
+/// What the device did since `before`.
+fn since(device: &Option<Device>, before: Option<Io>) -> Option<Io> {
+    Some(read(device)?.since(before?))
 }
 
 /// A copy of the base recording whose first samples carry `id`, so that every upload has

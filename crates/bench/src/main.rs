@@ -9,6 +9,7 @@ mod bulk;
 mod console;
 mod cpu;
 mod data;
+mod disk;
 mod download;
 mod export;
 mod floor;

@@ -215,13 +215,13 @@ impl Results {
         let _ = writeln!(s, "Durable ingest of distinct 100 kB WAVs:\n");
         let _ = writeln!(
             s,
-            "| clients | requests/rec | recordings/s | MB/s | p50 ms | p99 ms | server CPU ms/rec | write+fsync files/s | API/floor |"
+            "| clients | requests/rec | recordings/s | MB/s | p50 ms | p99 ms | server CPU ms/rec | write+fsync files/s | API/floor | disk flushes per rec / per floor file |"
         );
-        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for r in &self.ingest {
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.2} |",
+                "| {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.2} | {} |",
                 r.clients,
                 r.requests,
                 r.api.per_sec(),
@@ -230,7 +230,15 @@ impl Results {
                 ms(r.api.p99),
                 opt(r.api.cpu_ms_per_request(), 2),
                 r.floor.per_sec(),
-                r.ratio()
+                r.ratio(),
+                match (r.api_io, r.floor_io) {
+                    (Some(api), Some(floor)) => format!(
+                        "{:.2} / {:.2}",
+                        api.per(r.api.requests).1,
+                        floor.per(r.floor.requests).1
+                    ),
+                    _ => "n/a".to_string(),
+                }
             );
         }
         let _ = writeln!(s);
