@@ -13,8 +13,21 @@ use crate::sql::{Conn, Dialect, Lock, Query, Row};
 
 const COLUMNS: &str = "seq, tenant_id, at_us, principal, source, user_agent, request_id, \
     dialect, operation, action, guid, content_key, outcome, detail, prev_hash, hash";
-/// Records per insert statement: 15 values each, far below both databases' limits.
-const ROWS_PER_INSERT: usize = 400;
+/// Records per insert statement, at most: 15 values each, far below both databases'
+/// limits. A power of two, as every chunk's length is (see [`chunk_len`]).
+const ROWS_PER_INSERT: usize = 64;
+
+/// How many of `left` records the next insert takes: the largest power of two that fits.
+/// A batch's length is whatever the reads of the last 50 ms were, and an insert of each
+/// length is a statement of its own: with the lengths as they came, every batch prepared
+/// a new statement of up to 6,000 placeholders (SQLite parses and plans it anew) and left
+/// it in the statement cache. In powers of two there are seven statements in all, each
+/// prepared once per connection and then found in the cache.
+fn chunk_len(left: usize) -> usize {
+    debug_assert!(left > 0);
+    let largest = 1usize << (usize::BITS - 1 - left.leading_zeros());
+    largest.min(ROWS_PER_INSERT)
+}
 
 /// Appends events on `conn` (a write transaction), tenant by tenant in id order, so that
 /// two batches never wait on each other's chain heads in opposite orders.
@@ -48,7 +61,10 @@ pub(super) async fn append(
             .cols()
             .text()?;
         let mine: Vec<&AuditEvent> = events.iter().filter(|e| e.tenant_id == tenant).collect();
-        for chunk in mine.chunks(ROWS_PER_INSERT) {
+        let mut rest = &mine[..];
+        while !rest.is_empty() {
+            let (chunk, after) = rest.split_at(chunk_len(rest.len()));
+            rest = after;
             let mut q = Query::new(
                 "INSERT INTO audit_log (tenant_id, at_us, principal, source, user_agent, \
                  request_id, dialect, operation, action, guid, content_key, outcome, detail, \
@@ -79,6 +95,7 @@ pub(super) async fn append(
                 prev = hash;
             }
             conn.execute(q).await?;
+            tokio::task::yield_now().await;
         }
         conn.execute(
             Query::new("UPDATE audit_heads SET seq = seq + $1, hash = $2 WHERE tenant_id = $3")
@@ -135,6 +152,10 @@ impl AuditStore for SqlStore {
         let mut tx = self.write().await?;
         append(self.dialect, tx.as_mut(), events).await?;
         tx.commit().await
+    }
+
+    fn appends_off_runtime(&self) -> bool {
+        self.dialect == Dialect::Sqlite
     }
 
     async fn audit_page(
@@ -199,4 +220,28 @@ fn filtered(tenant: TenantId, f: &AuditFilter) -> Query {
         q.push(" AND action = ").push_bind(a.as_str());
     }
     q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Any batch is inserted in chunks of at most nine distinct lengths, which together
+    /// take every record once.
+    #[test]
+    fn batches_are_inserted_in_power_of_two_chunks() {
+        let mut lengths = std::collections::BTreeSet::new();
+        for total in 1..=2_000 {
+            let (mut left, mut taken) = (total, 0);
+            while left > 0 {
+                let n = chunk_len(left);
+                assert!(n.is_power_of_two() && n <= ROWS_PER_INSERT && n <= left);
+                lengths.insert(n);
+                left -= n;
+                taken += n;
+            }
+            assert_eq!(taken, total);
+        }
+        assert_eq!(lengths.len(), 7);
+    }
 }
