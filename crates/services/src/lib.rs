@@ -6,6 +6,7 @@ pub mod audio;
 pub mod audit;
 pub mod audit_sink;
 pub mod auth;
+mod background;
 pub mod cleanup;
 pub mod clock;
 pub mod console;

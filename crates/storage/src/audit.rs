@@ -20,6 +20,12 @@ pub struct AuditFilter {
 pub trait AuditStore: Send + Sync + 'static {
     /// Appends the events, each chained to its tenant's last record, in one transaction.
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    /// Whether [`append_audit`](Self::append_audit) may be driven from a runtime other
+    /// than the one that opened the store, on a thread of its own. True for SQLite, whose
+    /// connections are file handles; not for PostgreSQL, whose pooled connections are
+    /// sockets served by the reactor of the runtime that opened them: one opened on a
+    /// background thread would then wait on that thread for every later request using it.
+    fn appends_off_runtime(&self) -> bool;
     /// The tenant's records after `after_seq`, in order, at most `limit`.
     async fn audit_page(
         &self,

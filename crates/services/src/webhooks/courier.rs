@@ -4,12 +4,10 @@
 //! Why a thread of its own: a signed POST costs CPU (about 90 µs on loopback, most of it
 //! the HTTP client and the kernel's TCP), and on a busy node that CPU came out of the
 //! requests that caused the events: three subscriptions to every upload cost ingest
-//! 11–14 % of its throughput on two cores (docs/benchmarks.md). Sending is asynchronous
-//! by design, so it is what should wait when the cores are busy; the operating system's
-//! scheduler is what can make it wait, and it schedules threads, not tasks. So the
-//! courier runs a single-threaded runtime on a thread with a raised niceness: when a core
-//! is idle it sends at full speed, and when every core is busy it gets a small share and
-//! the outbox holds the rest a little longer.
+//! 11–14 % of its throughput on two cores (docs/benchmarks.md). So the courier runs on a
+//! thread below the request threads' priority ([`crate::background`]): when a core is
+//! idle it sends at full speed, and when every core is busy the outbox holds the rest a
+//! little longer.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -28,12 +26,6 @@ use crate::remote::{quote, with_causes, QUOTE_MAX};
 /// How long one delivery may take before it counts as failed and is retried, at most: a
 /// third of the lease where that is shorter (see [`crate::Vault::run_next_delivery`]).
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How far below the request threads the courier's thread runs (added to the process's
-/// niceness). At 10 the scheduler weighs it about a tenth of a request thread when both
-/// want a busy core; it still runs within milliseconds of waking, so request timeouts
-/// and leases are not at risk.
-const NICENESS: i32 = 10;
 
 /// The name of the courier's thread (and of its runtime's helper threads).
 const THREAD_NAME: &str = "webhook-send";
@@ -101,49 +93,17 @@ fn start(egress: &EgressPolicy, clock: Arc<dyn Clock>) -> Result<mpsc::Sender<Jo
     let http = egress
         .http_client(SEND_TIMEOUT)
         .map_err(|e| format!("webhooks cannot be sent: no HTTP client: {e}"))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .thread_name(THREAD_NAME)
-        .build()
-        .map_err(|e| format!("webhooks cannot be sent: no runtime: {e}"))?;
     let (jobs, mut queue) = mpsc::channel::<Job>(16);
-    std::thread::Builder::new()
-        .name(THREAD_NAME.into())
-        .spawn(move || {
-            // Before the runtime starts: threads it creates inherit the niceness.
-            lower_priority();
-            runtime.block_on(async move {
-                while let Some(Job { parcel, reply }) = queue.recv().await {
-                    let (http, clock) = (http.clone(), clock.clone());
-                    tokio::spawn(async move {
-                        let _ = reply.send(post_all(&http, &*clock, parcel).await);
-                    });
-                }
+    crate::background::spawn_below_requests(THREAD_NAME, move || async move {
+        while let Some(Job { parcel, reply }) = queue.recv().await {
+            let (http, clock) = (http.clone(), clock.clone());
+            tokio::spawn(async move {
+                let _ = reply.send(post_all(&http, &*clock, parcel).await);
             });
-        })
-        .map_err(|e| format!("webhooks cannot be sent: no thread: {e}"))?;
-    Ok(jobs)
-}
-
-/// Raises the calling thread's niceness by [`NICENESS`]. On Linux a thread's niceness is
-/// its own (`setpriority` with a thread id), and raising it needs no privilege.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: gettid, getpriority and setpriority take and return plain integers and
-        // touch no memory of ours.
-        let failed = unsafe {
-            let tid = libc::gettid() as libc::id_t;
-            let now = libc::getpriority(libc::PRIO_PROCESS, tid);
-            libc::setpriority(libc::PRIO_PROCESS, tid, (now + NICENESS).min(19)) != 0
-        };
-        if failed {
-            tracing::warn!(
-                error = %std::io::Error::last_os_error(),
-                "webhooks are sent at the request threads' CPU priority"
-            );
         }
-    }
+    })
+    .map_err(|e| format!("webhooks cannot be sent: no thread for them: {e}"))?;
+    Ok(jobs)
 }
 
 async fn post_all(http: &reqwest::Client, clock: &dyn Clock, p: Parcel) -> Posted {
@@ -273,23 +233,8 @@ fn cloudevent(d: &Delivery) -> Result<Vec<u8>, String> {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+    use crate::background::{below_this_thread, niceness_of};
     use crate::clock::SystemClock;
-
-    /// The niceness of each of this process's threads with the given name.
-    fn niceness_of(name: &str) -> Vec<i32> {
-        let mut found = Vec::new();
-        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-            if comm.trim_end() != name {
-                continue;
-            }
-            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-            // After the name in parentheses: state is field 3, nice field 19.
-            let after = &stat[stat.rfind(')').unwrap() + 2..];
-            found.push(after.split(' ').nth(16).unwrap().parse().unwrap());
-        }
-        found
-    }
 
     #[test]
     fn a_courier_starts_no_thread_before_its_first_batch() {
@@ -299,11 +244,9 @@ mod tests {
 
     #[test]
     fn the_courier_sends_from_a_thread_below_the_request_threads_priority() {
-        // SAFETY: as in lower_priority.
-        let ours = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
         let courier = Courier::new(&EgressPolicy::default(), Arc::new(SystemClock));
         courier.jobs().unwrap();
-        let want = (ours + NICENESS).min(19);
+        let want = below_this_thread();
         let deadline = Instant::now() + Duration::from_secs(5);
         while niceness_of(THREAD_NAME) != [want] {
             assert!(
