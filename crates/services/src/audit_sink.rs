@@ -2,7 +2,7 @@
 //! Apart from the vault, which holds a sink, so that nothing here depends on it.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use callvault_core::{AuditAction, AuditEvent, Guid, TenantId};
@@ -100,46 +100,71 @@ enum Msg {
 /// A failed write is retried until it succeeds; nothing queued is dropped.
 #[derive(Clone)]
 pub struct AuditSink {
-    tx: mpsc::Sender<Msg>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    /// The writer's queue, once the first record has started it.
+    tx: OnceLock<mpsc::Sender<Msg>>,
     /// Wakes the writer before its linger is out, for a flush.
     hurry: Arc<Notify>,
 }
 
 impl AuditSink {
-    /// Starts the writer: where the store allows it, on a thread below the request
-    /// threads' priority ([`crate::background`]), so that a batch's inserts do not hold
-    /// up the reads they record; otherwise, or if no thread can be had, on the runtime.
+    /// A sink whose writer starts with the first record, so that a node that has served
+    /// nothing spends no thread on it.
     pub fn start(store: Arc<dyn Store>) -> Self {
-        let hurry = Arc::new(Notify::new());
-        if store.appends_off_runtime() {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            let (writer, woken) = (store.clone(), hurry.clone());
-            match crate::background::spawn_below_requests(THREAD_NAME, move || {
-                write_loop(writer, rx, woken)
-            }) {
-                Ok(()) => return Self { tx, hurry },
-                Err(e) => {
-                    tracing::warn!(error = %e, "audit records are written on the request runtime")
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                tx: OnceLock::new(),
+                hurry: Arc::new(Notify::new()),
+            }),
+        }
+    }
+
+    /// The writer's queue, starting the writer first if need be: where the store allows
+    /// it, on a thread below the request threads' priority ([`crate::background`]), so
+    /// that a batch's inserts do not hold up the reads they record; otherwise, or if no
+    /// thread can be had, on the runtime.
+    fn queue(&self) -> &mpsc::Sender<Msg> {
+        self.inner.tx.get_or_init(|| {
+            let (store, hurry) = (self.inner.store.clone(), self.inner.hurry.clone());
+            if store.appends_off_runtime() {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                let (writer, woken) = (store.clone(), hurry.clone());
+                match crate::background::spawn_below_requests(THREAD_NAME, move || {
+                    write_loop(writer, rx, woken)
+                }) {
+                    Ok(()) => return tx,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "audit records are written on the request runtime")
+                    }
                 }
             }
-        }
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(write_loop(store, rx, hurry.clone()));
-        Self { tx, hurry }
+            let (tx, rx) = mpsc::channel(QUEUE);
+            tokio::spawn(write_loop(store, rx, hurry));
+            tx
+        })
     }
 
     pub async fn record(&self, e: AuditEvent) {
         metrics::counter!("callvault_audit_records_total", "action" => e.action.as_str())
             .increment(1);
         // The writer lives as long as any sink; a send fails only at process exit.
-        let _ = self.tx.send(Msg::Record(Box::new(e))).await;
+        let _ = self.queue().send(Msg::Record(Box::new(e))).await;
     }
 
     /// Waits until everything recorded before the call is written.
     pub async fn flush(&self) {
+        // Without a writer nothing was ever recorded.
+        let Some(tx) = self.inner.tx.get() else {
+            return;
+        };
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Msg::Flush(done)).await.is_ok() {
-            self.hurry.notify_one();
+        if tx.send(Msg::Flush(done)).await.is_ok() {
+            self.inner.hurry.notify_one();
             let _ = wait.await;
         }
     }
@@ -208,7 +233,7 @@ mod tests {
     use crate::{Vault, VaultConfig};
 
     /// On the embedded store the writer has a thread of its own below the request
-    /// threads' priority, and a flush does not wait out the linger: what was recorded
+    /// threads' priority, started by the first record, and a flush does not wait out the linger: what was recorded
     /// is in the trail when it returns.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_embedded_vault_writes_its_trail_from_a_thread_below_the_requests() {
@@ -217,6 +242,16 @@ mod tests {
             .await
             .unwrap();
         let tenant = vault.store.create_tenant("acme", "UTC").await.unwrap().id;
+        assert_eq!(
+            niceness_of(THREAD_NAME),
+            Vec::<i32>::new(),
+            "a thread before any record"
+        );
+        let actor = Actor::system(tenant, "tester".into(), "test", "read");
+        for _ in 0..3 {
+            let event = actor.event(AuditAction::Search, None, None, "ok", None);
+            vault.audit.record(event).await;
+        }
         // The thread lowers its own priority as it starts.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         let lowered = || {
@@ -230,11 +265,6 @@ mod tests {
                 niceness_of(THREAD_NAME)
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let actor = Actor::system(tenant, "tester".into(), "test", "read");
-        for _ in 0..3 {
-            let event = actor.event(AuditAction::Search, None, None, "ok", None);
-            vault.audit.record(event).await;
         }
         let started = std::time::Instant::now();
         vault.audit.flush().await;
