@@ -232,16 +232,22 @@ mod tests {
     use crate::background::{below_this_thread, niceness_of};
     use crate::{Vault, VaultConfig};
 
-    /// On the embedded store the writer has a thread of its own below the request
-    /// threads' priority, started by the first record, and a flush does not wait out the linger: what was recorded
-    /// is in the trail when it returns.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_embedded_vault_writes_its_trail_from_a_thread_below_the_requests() {
+    /// A vault on the embedded store in a new directory, and one tenant.
+    async fn embedded_vault() -> (tempfile::TempDir, Arc<Vault>, TenantId) {
         let dir = tempfile::tempdir().unwrap();
         let vault = Vault::open_embedded(VaultConfig::embedded(dir.path()))
             .await
             .unwrap();
         let tenant = vault.store.create_tenant("acme", "UTC").await.unwrap().id;
+        (dir, vault, tenant)
+    }
+
+    /// On the embedded store the writer has a thread of its own below the request
+    /// threads' priority, started by the first record, and a flush does not wait out the
+    /// linger: what was recorded is in the trail when it returns.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_embedded_vault_writes_its_trail_from_a_thread_below_the_requests() {
+        let (_dir, vault, tenant) = embedded_vault().await;
         assert_eq!(
             niceness_of(THREAD_NAME),
             Vec::<i32>::new(),
@@ -281,11 +287,7 @@ mod tests {
     /// written, in order, by the time a flush behind them returns.
     #[tokio::test]
     async fn a_flush_behind_several_batches_finds_them_all_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let vault = Vault::open_embedded(VaultConfig::embedded(dir.path()))
-            .await
-            .unwrap();
-        let tenant = vault.store.create_tenant("acme", "UTC").await.unwrap().id;
+        let (_dir, vault, tenant) = embedded_vault().await;
         let actor = Actor::system(tenant, "tester".into(), "test", "read");
         let total = 2 * BATCH + 500;
         for n in 0..total {
